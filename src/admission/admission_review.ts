@@ -1,0 +1,134 @@
+/**
+ * admission.k8s.io/v1 AdmissionReview in and out: parsing a request body (with a reason for
+ * every way it can be wrong) and answering it with the pure review of a pod or a pod template.
+ */
+import type { Operation } from 'fast-json-patch';
+import { isRecord, type KubeObject, type Pod } from '../kube/objects.js';
+import { isPodController, reviewTemplate } from './pod_template.js';
+import { reviewPod, type PodReview, type ReviewOptions } from './review_pod.js';
+
+export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
+
+export interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
+
+export interface GroupVersionResource {
+  group: string;
+  version: string;
+  resource: string;
+}
+
+export interface AdmissionRequest {
+  uid: string;
+  kind: GroupVersionKind;
+  resource: GroupVersionResource;
+  subResource?: string;
+  name?: string;
+  namespace?: string;
+  operation: string;
+  object?: KubeObject | null;
+  oldObject?: KubeObject | null;
+  dryRun?: boolean;
+  [field: string]: unknown;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  status?: { code: number; message: string };
+  patchType?: 'JSONPatch';
+  patch?: string;
+  warnings?: string[];
+}
+
+export interface AdmissionReviewResponse {
+  apiVersion: typeof ADMISSION_API_VERSION;
+  kind: 'AdmissionReview';
+  response: AdmissionResponse;
+}
+
+/** A body that is not a usable AdmissionReview; the server answers HTTP 400 with the message. */
+export class BadAdmissionReview extends Error {
+  override name = 'BadAdmissionReview';
+}
+
+function requireString(record: Record<string, unknown>, field: string, where: string): string {
+  const value = record[field];
+  if (typeof value !== 'string' || value === '') throw new BadAdmissionReview(`${where}.${field} must be a non-empty string`);
+  return value;
+}
+
+export function parseAdmissionReview(body: unknown): AdmissionRequest {
+  if (!isRecord(body)) throw new BadAdmissionReview('body must be a JSON object (an AdmissionReview)');
+  if (body.apiVersion !== ADMISSION_API_VERSION) {
+    throw new BadAdmissionReview(`apiVersion must be ${ADMISSION_API_VERSION}, got ${JSON.stringify(body.apiVersion ?? null)}`);
+  }
+  if (body.kind !== 'AdmissionReview') throw new BadAdmissionReview(`kind must be AdmissionReview, got ${JSON.stringify(body.kind ?? null)}`);
+  const request = body.request;
+  if (!isRecord(request)) throw new BadAdmissionReview('request is missing or not an object');
+  requireString(request, 'uid', 'request');
+  requireString(request, 'operation', 'request');
+  for (const field of ['kind', 'resource'] as const) {
+    if (!isRecord(request[field])) throw new BadAdmissionReview(`request.${field} is missing or not an object`);
+  }
+  requireString(request.kind as Record<string, unknown>, 'kind', 'request.kind');
+  requireString(request.resource as Record<string, unknown>, 'resource', 'request.resource');
+  for (const field of ['object', 'oldObject'] as const) {
+    const value = request[field];
+    if (value !== undefined && value !== null && !isRecord(value)) throw new BadAdmissionReview(`request.${field} must be an object or null`);
+  }
+  if ((request.operation === 'CREATE' || request.operation === 'UPDATE') && !isRecord(request.object)) {
+    throw new BadAdmissionReview(`request.object is required for ${request.operation}`);
+  }
+  return request as AdmissionRequest;
+}
+
+export type AdmissionResult = 'patched' | 'unchanged' | 'denied';
+
+export interface AdmissionOutcome {
+  result: AdmissionResult;
+  response: AdmissionReviewResponse;
+  /** The pod review behind the answer, when the request was one we review. */
+  review?: PodReview;
+}
+
+function answer(uid: string, review: PodReview | undefined, patch: Operation[] | undefined): AdmissionOutcome {
+  const response: AdmissionResponse = { uid, allowed: review?.allowed ?? true };
+  if (review && !review.allowed) response.status = { code: 403, message: review.denial ?? 'denied' };
+  if (patch && patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(patch)).toString('base64');
+  }
+  if (review && review.warnings.length > 0) response.warnings = review.warnings;
+  const result: AdmissionResult = !response.allowed ? 'denied' : response.patch ? 'patched' : 'unchanged';
+  return { result, response: { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response }, ...(review && { review }) };
+}
+
+/** `/mutate`: Pods on CREATE are reviewed and patched; anything else is allowed untouched. */
+export function mutatePod(request: AdmissionRequest, options: ReviewOptions): AdmissionOutcome {
+  if (request.kind.kind !== 'Pod' || request.operation !== 'CREATE' || request.subResource || !isRecord(request.object)) {
+    return answer(request.uid, undefined, undefined);
+  }
+  const object = request.object as Pod;
+  // Pods created through a controller have no namespace in the object yet; the request has it.
+  const pod: Pod = object.metadata?.namespace || !request.namespace ? object : { ...object, metadata: { ...object.metadata, namespace: request.namespace } };
+  // Both sides of the diff carry the namespace, so the patch applies to the object as sent.
+  const review = reviewPod(pod, options);
+  return answer(request.uid, review, review.patch);
+}
+
+/** `/validate`: pod controllers on CREATE and UPDATE are validated on their template; never patched. */
+export function validateController(request: AdmissionRequest, options: ReviewOptions): AdmissionOutcome {
+  const object = request.object;
+  if (!isRecord(object) || request.subResource || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) {
+    return answer(request.uid, undefined, undefined);
+  }
+  const kind = typeof object.kind === 'string' ? object.kind : request.kind.kind;
+  if (!isPodController(kind)) return answer(request.uid, undefined, undefined);
+  const namespace = object.metadata?.namespace ?? request.namespace;
+  const reviewed = reviewTemplate({ ...object, kind, metadata: { ...object.metadata, ...(namespace && { namespace }) } }, options);
+  return answer(request.uid, reviewed?.review, undefined);
+}

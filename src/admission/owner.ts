@@ -1,0 +1,6 @@
+import type { Pod } from '../kube/objects.js';
+
+/** The kind of the pod's controller (the ownerReference with `controller: true`), if any. */
+export function controllerKind(pod: Pod): string | undefined {
+  return pod.metadata?.ownerReferences?.find((ref) => ref.controller === true)?.kind;
+}

@@ -1,0 +1,85 @@
+/**
+ * Pod templates of pod controllers, reviewed as the pods they will create.
+ *
+ * A template inherits the owner kind its pods will have: a Deployment's pods belong to a
+ * ReplicaSet, a CronJob's to a Job, a DaemonSet's to the DaemonSet, and so on. The webhook only
+ * validates templates (they are never mutated in the cluster); the CLI also writes the mutation
+ * back into the template so that a manifest shows what its pods will get.
+ */
+import { isRecord, type KubeObject, type ObjectMeta, type Pod, type PodSpec } from '../kube/objects.js';
+import { reviewPod, type PodReview, type ReviewOptions } from './review_pod.js';
+
+interface TemplateKind {
+  /** Where the pod template sits in the object. */
+  path: readonly string[];
+  /** The kind of the controller that will own the template's pods; undefined when nobody knows. */
+  podOwnerKind: string | undefined;
+}
+
+/** The pod controllers of DESIGN §2 and where their templates are. */
+export const TEMPLATE_KINDS: Readonly<Record<string, TemplateKind>> = {
+  Deployment: { path: ['spec', 'template'], podOwnerKind: 'ReplicaSet' },
+  DaemonSet: { path: ['spec', 'template'], podOwnerKind: 'DaemonSet' },
+  StatefulSet: { path: ['spec', 'template'], podOwnerKind: 'StatefulSet' },
+  ReplicaSet: { path: ['spec', 'template'], podOwnerKind: 'ReplicaSet' },
+  ReplicationController: { path: ['spec', 'template'], podOwnerKind: 'ReplicationController' },
+  Job: { path: ['spec', 'template'], podOwnerKind: 'Job' },
+  CronJob: { path: ['spec', 'jobTemplate', 'spec', 'template'], podOwnerKind: 'Job' },
+  PodTemplate: { path: ['template'], podOwnerKind: undefined },
+};
+
+export function isPodController(kind: string | undefined): boolean {
+  return kind !== undefined && Object.hasOwn(TEMPLATE_KINDS, kind);
+}
+
+interface PodTemplateSpec {
+  metadata?: ObjectMeta;
+  spec?: PodSpec;
+  [field: string]: unknown;
+}
+
+export interface TemplateReview {
+  review: PodReview;
+  /** The object with its template replaced by the admitted pod's metadata and spec (`review.patch` is relative to that pod). */
+  object: KubeObject;
+}
+
+function templateOf(object: KubeObject, path: readonly string[]): PodTemplateSpec | undefined {
+  let at: unknown = object;
+  for (const step of path) at = isRecord(at) ? at[step] : undefined;
+  return isRecord(at) ? (at as PodTemplateSpec) : undefined;
+}
+
+function withTemplate(object: KubeObject, path: readonly string[], template: PodTemplateSpec): KubeObject {
+  const [head, ...rest] = path;
+  if (head === undefined) return template as KubeObject;
+  const child = isRecord(object[head]) ? (object[head] as KubeObject) : {};
+  return { ...object, [head]: withTemplate(child, rest, template) };
+}
+
+/**
+ * Reviews the template of a pod controller as the pod it will create. Undefined when the kind is
+ * not a pod controller or the object has no template.
+ */
+export function reviewTemplate(object: KubeObject, options: ReviewOptions): TemplateReview | undefined {
+  const kind = object.kind === undefined ? undefined : TEMPLATE_KINDS[object.kind];
+  if (!kind) return undefined;
+  const template = templateOf(object, kind.path);
+  if (!template) return undefined;
+
+  const owner = kind.podOwnerKind;
+  const ownerReferences = owner ? [{ apiVersion: 'apps/v1', kind: owner, name: object.metadata?.name ?? '', controller: true }] : undefined;
+  const namespace = object.metadata?.namespace;
+  const pod: Pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { ...template.metadata, ...(namespace !== undefined && { namespace }), ...(ownerReferences && { ownerReferences }) },
+    spec: template.spec ?? {},
+  };
+  const review = reviewPod(pod, options);
+  if (review.patch.length === 0) return { review, object };
+
+  const annotations = review.pod.metadata?.annotations;
+  const mutated: PodTemplateSpec = { ...template, metadata: { ...template.metadata, ...(annotations && { annotations }) }, spec: review.pod.spec ?? {} };
+  return { review, object: withTemplate(object, kind.path, mutated) };
+}

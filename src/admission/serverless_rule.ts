@@ -1,0 +1,78 @@
+/**
+ * Rule 5 of DESIGN §5: is this agent a serverless one or a sidecar (-> watch-disabled)?
+ *
+ * Checked in this order, the first match wins:
+ *  - `serverless-sidecar`: the agent shares its pod with an application container;
+ *  - `serverless-pod-label` / `serverless-pod-annotation`: markers that serverless platforms put
+ *    on their pods (ECI, Fargate, TKE ds-injection);
+ *  - `serverless-node-selector`: the pod is pinned to serverless nodes by `nodeSelector` or by
+ *    required node affinity (every term requires a serverless node label);
+ *  - `serverless-node-label`: the target node is known (spec.nodeName or a DaemonSet pod's
+ *    affinity) and the node cache says it is a serverless node;
+ *  - `serverless-toleration`: the pod tolerates a serverless taint. A toleration only *allows* a
+ *    node, so this is used only when the target node is unknown, and never for DaemonSet pods
+ *    (a DaemonSet that covers virtual and ordinary nodes tolerates the taint on every pod; its
+ *    pods are told apart by their node instead).
+ */
+import { applicationContainers } from '../agent/agent_containers.js';
+import type { Config } from '../config/config.js';
+import type { NodeInfo, NodeSelectorTerm, Pod } from '../kube/objects.js';
+import { firstWildcardMatch, wildcardMatches } from '../selector/selectors.js';
+import { controllerKind } from './owner.js';
+import { targetNodeName } from './target_node.js';
+import type { RuleMatch } from './watcher_rule.js';
+
+export type ServerlessRule =
+  | 'serverless-sidecar'
+  | 'serverless-pod-label'
+  | 'serverless-pod-annotation'
+  | 'serverless-node-selector'
+  | 'serverless-node-label'
+  | 'serverless-toleration';
+
+/** Looks a node up by name in the caller's node cache; undefined when it is not known. */
+export type NodeLookup = (name: string) => NodeInfo | undefined;
+
+/** A required node-affinity term pins the pod to serverless nodes when one of its `In` expressions only allows serverless values. */
+function termRequiresServerless(term: NodeSelectorTerm, config: Config): string | undefined {
+  for (const e of term.matchExpressions ?? []) {
+    if (e.operator === 'In' && e.values?.length && e.values.every((v) => wildcardMatches(config.serverless.nodeSelectors, e.key, v))) {
+      return `${e.key} In [${e.values.join(',')}]`;
+    }
+  }
+  return undefined;
+}
+
+function affinityRequiresServerless(pod: Pod, config: Config): string | undefined {
+  const terms = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  if (!Array.isArray(terms) || terms.length === 0) return undefined;
+  const found = terms.map((t) => termRequiresServerless(t, config));
+  return found.every((f) => f !== undefined) ? found[0] : undefined;
+}
+
+export function matchServerless(pod: Pod, config: Config, nodes?: NodeLookup): RuleMatch<ServerlessRule> | undefined {
+  const s = config.serverless;
+  const spec = pod.spec;
+  const app = s.sidecar ? applicationContainers(spec, config.agent)[0] : undefined;
+  if (app) return { rule: 'serverless-sidecar', detail: `agent shares the pod with container ${JSON.stringify(app.container.name)}` };
+  const label = firstWildcardMatch(s.podLabels, pod.metadata?.labels);
+  if (label) return { rule: 'serverless-pod-label', detail: `pod label ${label}` };
+  const annotation = firstWildcardMatch(s.podAnnotations, pod.metadata?.annotations);
+  if (annotation) return { rule: 'serverless-pod-annotation', detail: `pod annotation ${annotation}` };
+  const selector = firstWildcardMatch(s.nodeSelectors, spec?.nodeSelector);
+  if (selector) return { rule: 'serverless-node-selector', detail: `nodeSelector ${selector}` };
+  const affinity = affinityRequiresServerless(pod, config);
+  if (affinity) return { rule: 'serverless-node-selector', detail: `required node affinity ${affinity}` };
+
+  const nodeName = targetNodeName(pod);
+  const node = nodeName !== undefined && nodes ? nodes(nodeName) : undefined;
+  if (node) {
+    const nodeLabel = firstWildcardMatch(s.nodeLabels, node.labels);
+    return nodeLabel ? { rule: 'serverless-node-label', detail: `node ${node.name} has label ${nodeLabel}` } : undefined;
+  }
+  if (controllerKind(pod) !== 'DaemonSet') {
+    const toleration = (spec?.tolerations ?? []).find((t) => typeof t.key === 'string' && s.tolerationKeys.includes(t.key));
+    if (toleration) return { rule: 'serverless-toleration', detail: `tolerates ${toleration.key}` };
+  }
+  return undefined;
+}

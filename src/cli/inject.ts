@@ -1,0 +1,54 @@
+/**
+ * `k8s-watch-policy inject`: what the webhook would do to each document of a manifest.
+ *
+ * Pods are reviewed as the mutating webhook reviews them; pod templates as the pods they will
+ * create (a Deployment's as owned by a ReplicaSet, ...). Nodes in the input serve as the node
+ * cache. Everything else, and denied documents, are written back unchanged.
+ */
+import type { PodReview } from '../admission/review_pod.js';
+import { reviewPod } from '../admission/review_pod.js';
+import { reviewTemplate } from '../admission/pod_template.js';
+import type { Config } from '../config/config.js';
+import { nodeLookupOf } from '../kube/node_lookup.js';
+import { isRecord, type KubeObject, type Pod } from '../kube/objects.js';
+import { flattenLists, isList, objectName } from './documents.js';
+
+export interface InjectResult {
+  objects: KubeObject[];
+  /** Lines for stderr: `warning: Kind/name: ...` and `denied: Kind/name: ...`. */
+  messages: string[];
+  denied: number;
+}
+
+export function injectDocuments(documents: readonly KubeObject[], config: Config): InjectResult {
+  const options = { config, nodes: nodeLookupOf(flattenLists(documents)) };
+  const messages: string[] = [];
+  let denied = 0;
+
+  const one = (object: KubeObject): KubeObject => {
+    let review: PodReview | undefined;
+    let admitted = object;
+    if (object.kind === 'Pod') {
+      review = reviewPod(object as Pod, options);
+      admitted = review.pod as KubeObject;
+    } else {
+      const reviewed = reviewTemplate(object, options);
+      review = reviewed?.review;
+      if (reviewed) admitted = reviewed.object;
+    }
+    if (!review) return object;
+    const name = objectName(object);
+    for (const warning of review.warnings) messages.push(`warning: ${name}: ${warning}`);
+    if (!review.allowed) {
+      denied++;
+      messages.push(`denied: ${name}: ${review.denial}`);
+      return object;
+    }
+    return admitted;
+  };
+
+  const objects = documents.map((doc) =>
+    isList(doc) ? { ...doc, items: doc.items.map((item) => (isRecord(item) ? one(item as KubeObject) : item)) } : one(doc),
+  );
+  return { objects, messages, denied };
+}

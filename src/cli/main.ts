@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+/**
+ * The `k8s-watch-policy` command (also the kubectl plugin `kubectl-watch_policy`):
+ * `webhook`, `inject`, `elect`, `certs`. DESIGN §7 is the contract for inject and elect.
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { generateCertificates } from '../certs/generate.js';
+import { writeCertificates } from '../certs/write.js';
+import type { Config } from '../config/config.js';
+import { loadConfig } from '../config/load.js';
+import { ConfigError } from '../config/parse.js';
+import { elect } from '../election/elect.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
+import type { Node, Pod } from '../kube/objects.js';
+import { startWebhookServer } from '../webhook/server.js';
+import { flattenLists, parseDocuments, readInput, writeDocuments } from './documents.js';
+import { electionJson, electionText } from './elect_output.js';
+import { CliError, EXIT_CONFIG, EXIT_DENIED, EXIT_NO_WATCHER, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE } from './exit_codes.js';
+import { injectDocuments } from './inject.js';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function csv(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+async function config(file: string | undefined): Promise<Config> {
+  try {
+    return await loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, EXIT_CONFIG);
+    throw err;
+  }
+}
+
+function write(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+}
+
+async function webhook(opts: { config?: string; certDir: string; host: string; port: number; metricsPort: number; logLevel: LogLevel; maxBodyBytes?: number }): Promise<number> {
+  const logger = createLogger(opts.logLevel);
+  const cfg = await config(opts.config);
+  let server;
+  try {
+    server = await startWebhookServer({
+      config: cfg,
+      certDir: opts.certDir,
+      logger,
+      host: opts.host,
+      port: opts.port,
+      metricsPort: opts.metricsPort,
+      ...(opts.maxBodyBytes !== undefined && { maxBodyBytes: opts.maxBodyBytes }),
+    });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') throw new CliError(`cannot load the serving certificate from ${opts.certDir}: ${e.message}`, EXIT_SOFTWARE);
+    if (e.code === 'EADDRINUSE') throw new CliError(`cannot listen: ${e.message}`, EXIT_SOFTWARE);
+    throw new CliError(`cannot start the webhook: ${e.message}`, EXIT_SOFTWARE);
+  }
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down');
+      server.close().then(() => resolve(EXIT_OK));
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
+async function certs(opts: { out: string; dns: string[]; days: number; caDays: number }): Promise<number> {
+  if (opts.dns.length === 0) throw new CliError('--dns needs at least one name or address', EXIT_USAGE);
+  const bundle = await generateCertificates({ hosts: opts.dns, days: opts.days, caDays: opts.caDays });
+  const files = await writeCertificates(opts.out, bundle);
+  await write(files.map((f) => `wrote ${f}\n`).join(''));
+  return EXIT_OK;
+}
+
+async function inject(opts: { file: string; config?: string }): Promise<number> {
+  const cfg = await config(opts.config);
+  const docs = parseDocuments(await readInput(opts.file), opts.file === '-' ? '<stdin>' : opts.file);
+  const result = injectDocuments(docs, cfg);
+  for (const line of result.messages) process.stderr.write(line + '\n');
+  await write(writeDocuments(result.objects));
+  return result.denied > 0 ? EXIT_DENIED : EXIT_OK;
+}
+
+function watcherRef(value: string): { namespace: string; name: string } {
+  const parts = value.split('/');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) throw new InvalidArgumentError('must be NAMESPACE/NAME');
+  return { namespace: parts[0], name: parts[1] };
+}
+
+async function electCommand(opts: { file: string; config?: string; current?: { namespace: string; name: string }; output: 'json' | 'text' }): Promise<number> {
+  const cfg = await config(opts.config);
+  const objects = flattenLists(parseDocuments(await readInput(opts.file), opts.file === '-' ? '<stdin>' : opts.file));
+  const pods = objects.filter((o) => o.kind === 'Pod') as Pod[];
+  const nodes = objects.filter((o) => o.kind === 'Node') as Node[];
+  const election = elect(pods, nodes, opts.current, cfg);
+  await write(opts.output === 'json' ? electionJson(election) : electionText(election));
+  return election.watcher ? EXIT_OK : EXIT_NO_WATCHER;
+}
+
+function buildProgram(name: string, setExit: (code: number) => void): Command {
+  const program = new Command(name)
+    .description('Gives every DeepFlow agent its K8S_WATCH_POLICY and elects the one Kubernetes watcher.')
+    .version(version)
+    .showSuggestionAfterError(false)
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
+  const run = (action: () => Promise<number>) => action().then(setExit);
+
+  program
+    .command('webhook')
+    .description('run the HTTPS admission webhook (POST /mutate, POST /validate) and the metrics server')
+    .option('--config <file>', 'config file (DESIGN §4); defaults apply without it')
+    .option('--cert-dir <dir>', 'directory with tls.crt and tls.key (reloaded when they change)', 'certs')
+    .option('--host <address>', 'address to listen on', '0.0.0.0')
+    .option('--port <port>', 'HTTPS port', port, 9443)
+    .option('--metrics-port <port>', 'plain-HTTP port of GET /metrics', port, 8080)
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .option('--max-body-bytes <bytes>', 'largest accepted AdmissionReview', positiveInt)
+    .action((opts) => run(() => webhook(opts)));
+
+  program
+    .command('inject')
+    .description('print a manifest as the webhook would admit it (Pods mutated, pod templates as their pods)')
+    .requiredOption('-f, --file <file>', 'manifest: multi-document YAML or JSON, - for standard input')
+    .option('--config <file>', 'config file')
+    .action((opts) => run(() => inject(opts)));
+
+  program
+    .command('elect')
+    .description('print which agent pod would be elected Kubernetes watcher (Pods with status, optionally Nodes)')
+    .requiredOption('-f, --file <file>', 'Pods and Nodes: multi-document YAML or JSON, - for standard input')
+    .option('--config <file>', 'config file')
+    .option('--current <namespace/name>', 'the current watcher, for stickiness', watcherRef)
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'text']).default('text'))
+    .action((opts) => run(() => electCommand(opts)));
+
+  program
+    .command('certs')
+    .description('write a self-signed CA and a serving certificate (ca.crt, ca.key, tls.crt, tls.key)')
+    .option('--out <dir>', 'output directory', 'certs')
+    .option('--dns <names>', 'comma-separated DNS names and IP addresses of the server', csv, ['localhost', '127.0.0.1'])
+    .option('--days <days>', 'validity of the serving certificate', positiveInt, 365)
+    .option('--ca-days <days>', 'validity of the CA', positiveInt, 3650)
+    .action((opts) => run(() => certs(opts)));
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const name = basename(argv[1] ?? '') === 'kubectl-watch_policy' ? 'kubectl watch-policy' : 'k8s-watch-policy';
+  let code = EXIT_OK;
+  const program = buildProgram(name, (c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK;
+      if (err.code === 'commander.help') return EXIT_USAGE; // no command given: help went to stderr
+      if (err.code === 'commander.executeSubCommandAsync') return EXIT_USAGE;
+      const line = err.message.replace(/^error: /, '').split('\n')[0];
+      process.stderr.write(`${name}: ${line} (see ${name} --help)\n`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`${name}: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`${name}: ${(err as Error).message ?? String(err)}\n`);
+    return EXIT_SOFTWARE;
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,111 @@
+/**
+ * Keeps the HTTPS server's key and certificate in step with the files on disk.
+ *
+ * The files are re-read when the directory changes (fs.watch; a mounted Secret is updated by an
+ * atomic symlink swap) and on a poll interval as a fallback. A new pair replaces the server's
+ * secure context only when it parses and the key matches the certificate; connections already
+ * open keep their context, so no request in flight is dropped. A bad pair is logged and ignored.
+ */
+import { createHash, X509Certificate } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import { CERT_FILE, KEY_FILE } from '../certs/write.js';
+import type { Logger } from '../log.js';
+
+export interface KeyPair {
+  key: string;
+  cert: string;
+  /** sha256 of key and certificate, to tell a change from a touch. */
+  digest: string;
+  notAfter: string;
+}
+
+export async function readKeyPair(certDir: string): Promise<KeyPair> {
+  const [cert, key] = await Promise.all([readFile(join(certDir, CERT_FILE), 'utf8'), readFile(join(certDir, KEY_FILE), 'utf8')]);
+  const x509 = new X509Certificate(cert);
+  createSecureContext({ key, cert }); // throws when the key does not match the certificate
+  const digest = createHash('sha256').update(key).update('\0').update(cert).digest('hex');
+  return { key, cert, digest, notAfter: x509.validTo };
+}
+
+export interface CertificateReloaderOptions {
+  certDir: string;
+  logger: Logger;
+  /** Called with every new valid pair (not with the first one). */
+  onChange: (pair: KeyPair) => void;
+  pollIntervalMs?: number;
+}
+
+export class CertificateReloader {
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
+  private again = false;
+
+  private constructor(
+    private readonly options: CertificateReloaderOptions,
+    private current: KeyPair,
+  ) {}
+
+  /** Reads the first pair (failing loudly when it is missing or bad) and starts watching. */
+  static async start(options: CertificateReloaderOptions): Promise<CertificateReloader> {
+    const reloader = new CertificateReloader(options, await readKeyPair(options.certDir));
+    reloader.watchForChanges();
+    return reloader;
+  }
+
+  get pair(): KeyPair {
+    return this.current;
+  }
+
+  private watchForChanges(): void {
+    try {
+      this.watcher = watch(this.options.certDir, () => void this.check());
+      this.watcher.on('error', (err) => this.options.logger.warn({ err }, 'certificate directory watch failed; polling only'));
+    } catch (err) {
+      this.options.logger.warn({ err }, 'cannot watch certificate directory; polling only');
+    }
+    this.timer = setInterval(() => void this.check(), this.options.pollIntervalMs ?? 10_000);
+    this.timer.unref();
+  }
+
+  /** Re-reads the files now; concurrent calls coalesce into one more read. */
+  check(): Promise<void> {
+    if (this.checking) {
+      this.again = true;
+      return this.checking;
+    }
+    this.checking = (async () => {
+      do {
+        this.again = false;
+        await this.reload();
+      } while (this.again);
+    })().finally(() => (this.checking = undefined));
+    return this.checking;
+  }
+
+  private async reload(): Promise<void> {
+    let pair: KeyPair;
+    try {
+      pair = await readKeyPair(this.options.certDir);
+    } catch (err) {
+      this.options.logger.error({ err, certDir: this.options.certDir }, 'cannot load new certificate; keeping the current one');
+      return;
+    }
+    if (pair.digest === this.current.digest) return;
+    this.current = pair;
+    this.options.logger.info({ notAfter: pair.notAfter }, 'serving certificate reloaded');
+    this.options.onChange(pair);
+  }
+
+  stop(): void {
+    this.watcher?.close();
+    if (this.timer) clearInterval(this.timer);
+  }
+}
+
+export function secureContextOptions(pair: KeyPair): SecureContextOptions {
+  return { key: pair.key, cert: pair.cert, minVersion: 'TLSv1.2' };
+}

@@ -1,0 +1,137 @@
+/**
+ * The webhook process: the HTTPS admission server (TLS 1.2+, certificates reloaded from disk) and
+ * the plain-HTTP metrics server, started and stopped together.
+ *
+ * Shutdown (SIGTERM in `k8s-watch-policy webhook`): /readyz turns 503, the listener stops
+ * accepting, idle keep-alive connections are closed, reviews in flight finish (their responses
+ * carry `Connection: close`), then both servers are closed.
+ */
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { NodeLookup } from '../admission/serverless_rule.js';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log.js';
+import { createApp, type WebhookState } from './app.js';
+import { CertificateReloader, secureContextOptions } from './certificate_reloader.js';
+import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
+
+export interface WebhookServerOptions {
+  config: Config;
+  certDir: string;
+  logger: Logger;
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  metricsHost?: string;
+  metricsPort: number;
+  /** The node cache, when there is one: lets rule 5 use the target node's labels. */
+  nodes?: NodeLookup;
+  maxBodyBytes?: number;
+  certPollIntervalMs?: number;
+  /** How long shutdown waits for reviews in flight before closing their connections. */
+  shutdownTimeoutMs?: number;
+}
+
+export interface WebhookServer {
+  url: string;
+  metricsUrl: string;
+  https: HttpsServer;
+  metrics: WebhookMetrics;
+  certificates: CertificateReloader;
+  state: WebhookState;
+  close(): Promise<void>;
+}
+
+/** 6 MiB: an AdmissionReview carries the object and the old object, each up to etcd's 1.5 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
+
+function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function urlOf(scheme: string, { address, family, port }: AddressInfo): string {
+  return `${scheme}://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+}
+
+export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
+  const { logger, config, nodes } = options;
+  const state: WebhookState = { ready: false, closing: false };
+  const metrics = createWebhookMetrics();
+  const reviewOptions = nodes ? { config, nodes } : { config };
+  const app = createApp({
+    review: () => reviewOptions,
+    logger,
+    metrics,
+    state,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+  });
+
+  let https: HttpsServer | undefined;
+  const certificates = await CertificateReloader.start({
+    certDir: options.certDir,
+    logger,
+    pollIntervalMs: options.certPollIntervalMs,
+    onChange: (pair) => https?.setSecureContext(secureContextOptions(pair)),
+  });
+  https = createHttpsServer({ ...secureContextOptions(certificates.pair), requestTimeout: 30_000, headersTimeout: 10_000 }, app);
+  https.keepAliveTimeout = 65_000; // longer than kube-apiserver's idle timeout, so it closes first
+
+  const metricsServer = createHttpServer((req, res) => {
+    if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        (err: unknown) => {
+          logger.error({ err }, 'cannot render metrics');
+          res.writeHead(500).end();
+        },
+      );
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
+  });
+
+  let httpsAddress: AddressInfo;
+  let metricsAddress: AddressInfo;
+  try {
+    httpsAddress = await listen(https, options.port, options.host ?? '0.0.0.0');
+    metricsAddress = await listen(metricsServer, options.metricsPort, options.metricsHost ?? options.host ?? '0.0.0.0');
+  } catch (err) {
+    certificates.stop();
+    https.close();
+    metricsServer.close();
+    throw err;
+  }
+  state.ready = true;
+  const url = urlOf('https', httpsAddress);
+  const metricsUrl = urlOf('http', metricsAddress);
+  logger.info({ url, metricsUrl, certificateNotAfter: certificates.pair.notAfter }, 'webhook listening');
+
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      state.ready = false;
+      state.closing = true;
+      certificates.stop();
+      const server = https!;
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+      const deadline = setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs ?? 25_000);
+      await drained;
+      clearInterval(idleSweep);
+      clearTimeout(deadline);
+      const metricsClosed = new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+      metricsServer.closeAllConnections();
+      await metricsClosed;
+      logger.info('webhook stopped');
+    })());
+
+  return { url, metricsUrl, https, metrics, certificates, state, close };
+}
