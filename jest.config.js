@@ -1,7 +1,7 @@
 // Jest 30 in native ESM mode (run with NODE_OPTIONS=--experimental-vm-modules, see package.json).
 const tsJest = [
   'ts-jest',
-  { useESM: true, tsconfig: 'tsconfig.json', isolatedModules: true, diagnostics: false },
+  { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false },
 ];
 
 const common = {

@@ -2,9 +2,9 @@
  * admission.k8s.io/v1 AdmissionReview in and out: parsing a request body (with a reason for
  * every way it can be wrong) and answering it with the pure review of a pod or a pod template.
  */
-import type { Operation } from 'fast-json-patch';
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { isRecord, type KubeObject, type Pod } from '../kube/objects.js';
-import { isPodController, reviewTemplate } from './pod_template.js';
+import { isPodController, podTemplateOf, reviewTemplate } from './pod_template.js';
 import { reviewPod, type PodReview, type ReviewOptions } from './review_pod.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
@@ -63,6 +63,7 @@ function requireString(record: Record<string, unknown>, field: string, where: st
 
 export function parseAdmissionReview(body: unknown): AdmissionRequest {
   if (!isRecord(body)) throw new BadAdmissionReview('body must be a JSON object (an AdmissionReview)');
+  if (Object.keys(body).length === 0) throw new BadAdmissionReview('body is empty: expected an AdmissionReview');
   if (body.apiVersion !== ADMISSION_API_VERSION) {
     throw new BadAdmissionReview(`apiVersion must be ${ADMISSION_API_VERSION}, got ${JSON.stringify(body.apiVersion ?? null)}`);
   }
@@ -95,6 +96,12 @@ export interface AdmissionOutcome {
   review?: PodReview;
 }
 
+function templateUnchanged(request: AdmissionRequest): boolean {
+  const before = isRecord(request.oldObject) ? podTemplateOf({ ...request.oldObject, kind: request.kind.kind }) : undefined;
+  const after = isRecord(request.object) ? podTemplateOf({ ...request.object, kind: request.kind.kind }) : undefined;
+  return before !== undefined && after !== undefined && fastJsonPatch.compare(before, after).length === 0;
+}
+
 function answer(uid: string, review: PodReview | undefined, patch: Operation[] | undefined): AdmissionOutcome {
   const response: AdmissionResponse = { uid, allowed: review?.allowed ?? true };
   if (review && !review.allowed) response.status = { code: 403, message: review.denial ?? 'denied' };
@@ -112,15 +119,20 @@ export function mutatePod(request: AdmissionRequest, options: ReviewOptions): Ad
   if (request.kind.kind !== 'Pod' || request.operation !== 'CREATE' || request.subResource || !isRecord(request.object)) {
     return answer(request.uid, undefined, undefined);
   }
-  const object = request.object as Pod;
-  // Pods created through a controller have no namespace in the object yet; the request has it.
-  const pod: Pod = object.metadata?.namespace || !request.namespace ? object : { ...object, metadata: { ...object.metadata, namespace: request.namespace } };
-  // Both sides of the diff carry the namespace, so the patch applies to the object as sent.
-  const review = reviewPod(pod, options);
+  // The decision does not depend on the namespace (opt-in is the webhook's namespaceSelector),
+  // so the pod is reviewed exactly as sent and the patch applies to it.
+  const review = reviewPod(request.object as Pod, options);
   return answer(request.uid, review, review.patch);
 }
 
-/** `/validate`: pod controllers on CREATE and UPDATE are validated on their template; never patched. */
+/**
+ * `/validate`: pod controllers on CREATE and UPDATE are validated on their template; never patched.
+ *
+ * An UPDATE that leaves a bad template as it was (a label change, a scale, the garbage collector
+ * removing a finalizer) or that touches an object being deleted is allowed with the findings as
+ * warnings: refusing it would wedge objects that predate the webhook, even their deletion. The
+ * next change of the template is refused.
+ */
 export function validateController(request: AdmissionRequest, options: ReviewOptions): AdmissionOutcome {
   const object = request.object;
   if (!isRecord(object) || request.subResource || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) {
@@ -130,5 +142,11 @@ export function validateController(request: AdmissionRequest, options: ReviewOpt
   if (!isPodController(kind)) return answer(request.uid, undefined, undefined);
   const namespace = object.metadata?.namespace ?? request.namespace;
   const reviewed = reviewTemplate({ ...object, kind, metadata: { ...object.metadata, ...(namespace && { namespace }) } }, options);
-  return answer(request.uid, reviewed?.review, undefined);
+  const review = reviewed?.review;
+  if (review && !review.allowed && request.operation === 'UPDATE' && (object.metadata?.deletionTimestamp || templateUnchanged(request))) {
+    const why = object.metadata?.deletionTimestamp ? 'the object is being deleted' : 'its pod template is unchanged';
+    const warnings = [...review.warnings, `${review.denial} (allowed because ${why}; the next change of the pod template is refused)`];
+    return answer(request.uid, { ...review, allowed: true, warnings }, undefined);
+  }
+  return answer(request.uid, review, undefined);
 }

@@ -1,8 +1,10 @@
 /** Reading and rewriting one container's `env` list without touching the input. */
 import type { Container, EnvVar } from '../kube/objects.js';
+import { policyAsAgentReadsIt, type Policy } from '../policy/policy.js';
 
+/** The variable as the container sees it: with duplicate names, the last entry wins. */
 export function findEnv(container: Container, name: string): EnvVar | undefined {
-  return Array.isArray(container.env) ? container.env.find((e) => e?.name === name) : undefined;
+  return Array.isArray(container.env) ? container.env.findLast((e) => e?.name === name) : undefined;
 }
 
 export function hasEnv(container: Container, name: string): boolean {
@@ -13,4 +15,10 @@ export function hasEnv(container: Container, name: string): boolean {
 export function literalValue(env: EnvVar): string | undefined {
   if (env.valueFrom !== undefined) return undefined;
   return typeof env.value === 'string' ? env.value : '';
+}
+
+/** The policy an agent runs with given its `K8S_WATCH_POLICY` (absent, unknown or `valueFrom`: normal). */
+export function policyOfEnv(env: EnvVar | undefined): Policy {
+  const value = env && literalValue(env);
+  return value === undefined ? 'normal' : policyAsAgentReadsIt(value);
 }

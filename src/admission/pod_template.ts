@@ -44,6 +44,12 @@ export interface TemplateReview {
   object: KubeObject;
 }
 
+/** The pod template of a pod controller, if the object is one and has a template. */
+export function podTemplateOf(object: KubeObject): PodTemplateSpec | undefined {
+  const kind = object.kind === undefined ? undefined : TEMPLATE_KINDS[object.kind];
+  return kind && templateOf(object, kind.path);
+}
+
 function templateOf(object: KubeObject, path: readonly string[]): PodTemplateSpec | undefined {
   let at: unknown = object;
   for (const step of path) at = isRecord(at) ? at[step] : undefined;

@@ -13,7 +13,7 @@ import type { Config } from '../config/config.js';
 import type { Container, EnvVar, Pod } from '../kube/objects.js';
 import { DEPRECATED_ENV, POLICY_ENV, POLICY_LABEL, REASON_ANNOTATION } from '../policy/labels.js';
 import { parsePolicyEnv, parsePolicyLabel, policyEnvValue, type Policy } from '../policy/policy.js';
-import { findEnv, hasEnv, literalValue } from './container_env.js';
+import { findEnv, hasEnv, literalValue, policyOfEnv } from './container_env.js';
 import { decide, type Decision } from './decision.js';
 import type { NodeLookup } from './serverless_rule.js';
 
@@ -67,7 +67,7 @@ export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview
     } else if (config.deprecatedEnv === 'migrate' && mutating && agentKeys.has(key(located))) {
       toMigrate.add(key(located));
     } else {
-      const why = config.deprecatedEnv === 'warn' ? '' : mutating ? ' (not an agent container, not migrated)' : ' (injection disabled, not migrated)';
+      const why = config.deprecatedEnv === 'warn' ? '' : decision.rule === 'disabled' ? ' (injection disabled, not migrated)' : ' (not an agent container, not migrated)';
       warnings.push(`${where}: ${DEPRECATED_ENV} is deprecated and makes the agent exit${why}; ${fix}`);
     }
   }
@@ -99,7 +99,8 @@ export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview
     let changed = false;
 
     if (toMigrate.has(key(located))) {
-      const keepExisting = hasEnv(located.container, POLICY_ENV);
+      const existing = findEnv(located.container, POLICY_ENV);
+      const keepExisting = existing !== undefined;
       const first = env.findIndex((e) => e.name === DEPRECATED_ENV);
       if (!keepExisting) env[first] = { name: POLICY_ENV, value: spelling };
       for (let i = env.length - 1; i >= 0; i--) if (env[i]!.name === DEPRECATED_ENV) env.splice(i, 1);
@@ -108,11 +109,11 @@ export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview
           ? `${where}: ${DEPRECATED_ENV} removed; its ${POLICY_ENV} is kept`
           : `${where}: ${DEPRECATED_ENV} replaced by ${POLICY_ENV}=${spelling}`,
       );
-      reason ??= 'only-watch/migrated';
+      reason ??= `${keepExisting ? policyOfEnv(existing) : 'only-watch'}/migrated`;
       changed = true;
     }
 
-    const at = env.findIndex((e) => e.name === POLICY_ENV);
+    const at = env.findLastIndex((e) => e.name === POLICY_ENV);
     const existing = env[at];
     let set: 'inject' | 'rewrite' | undefined;
     if (!existing) {

@@ -61,9 +61,8 @@ function list<T>(item: Reader<T>): Reader<T[]> {
 
 const stringMap: Reader<WildcardMap> = (v, path) => {
   if (!isRecord(v)) fail(path, `expected a map of strings, got ${describe(v)}`);
-  const out: WildcardMap = {};
-  for (const [k, x] of Object.entries(v)) out[k] = str(x, keyPath(path, k));
-  return out;
+  // fromEntries defines own properties, so a key like "__proto__" is kept as a key.
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, str(x, keyPath(path, k))]));
 };
 
 /** Reads a map with known fields; each field present is read, the others keep their default. */
@@ -73,10 +72,10 @@ function fields<T extends object>(readers: { [K in keyof T]: Reader<T[K]> }): (v
     if (!isRecord(v)) fail(path || '(top level)', `expected a map, got ${describe(v)}`);
     const out = { ...defaults };
     for (const [k, x] of Object.entries(v)) {
-      const reader = (readers as Record<string, Reader<unknown>>)[k];
       const where = keyPath(path, k);
-      if (!reader) fail(where, `unknown field (known: ${Object.keys(readers).join(', ')})`);
-      (out as Record<string, unknown>)[k] = reader(x, where);
+      if (!Object.hasOwn(readers, k)) fail(where, `unknown field (known: ${Object.keys(readers).join(', ')})`);
+      const reader = (readers as Record<string, Reader<unknown>>)[k]!;
+      Object.defineProperty(out, k, { value: reader(x, where), enumerable: true, writable: true, configurable: true });
     }
     return out;
   };

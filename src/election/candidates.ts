@@ -7,11 +7,11 @@
  * The policy is read the way the agent reads it: unknown and `valueFrom` values count as normal.
  */
 import { agentContainers, allContainers } from '../agent/agent_containers.js';
-import { findEnv, hasEnv, literalValue } from '../admission/container_env.js';
+import { findEnv, hasEnv, policyOfEnv } from '../admission/container_env.js';
 import type { Config } from '../config/config.js';
 import type { Node, Pod } from '../kube/objects.js';
 import { DEPRECATED_ENV, POLICY_ENV } from '../policy/labels.js';
-import { policyAsAgentReadsIt, type Policy } from '../policy/policy.js';
+import type { Policy } from '../policy/policy.js';
 
 /** Why a candidate is not eligible; eligible candidates carry their standing instead. */
 export type IneligibleReason = 'terminating' | 'deprecated-env' | 'not-running' | 'not-ready' | 'unscheduled' | 'node-not-ready' | 'watch-disabled';
@@ -37,13 +37,13 @@ function time(value: string | undefined): number {
 /** The policy the pod's (first) agent container runs with. */
 export function podPolicy(pod: Pod, config: Config): Policy {
   const agent = agentContainers(pod.spec, config.agent)[0];
-  const env = agent && findEnv(agent.container, POLICY_ENV);
-  const value = env && literalValue(env);
-  return value === undefined ? 'normal' : policyAsAgentReadsIt(value);
+  return policyOfEnv(agent && findEnv(agent.container, POLICY_ENV));
 }
 
-function nodeReady(node: Node): boolean {
-  return node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+/** Known NotReady: a Ready condition that is not True (False, or Unknown when the node stopped reporting). */
+function knownNotReady(node: Node): boolean {
+  const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+  return ready !== undefined && ready.status !== 'True';
 }
 
 function ineligibility(pod: Pod, policy: Policy, nodes: ReadonlyMap<string, Node>): IneligibleReason | undefined {
@@ -54,7 +54,7 @@ function ineligibility(pod: Pod, policy: Policy, nodes: ReadonlyMap<string, Node
   const nodeName = pod.spec?.nodeName;
   if (!nodeName) return 'unscheduled';
   const node = nodes.get(nodeName);
-  if (node && !nodeReady(node)) return 'node-not-ready';
+  if (node && knownNotReady(node)) return 'node-not-ready';
   if (policy === 'watch-disabled') return 'watch-disabled';
   return undefined;
 }

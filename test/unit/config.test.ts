@@ -1,5 +1,9 @@
-import { describe, expect, test } from '@jest/globals';
+import { afterAll, describe, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defaultConfig } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/load.js';
 import { ConfigError, configFromValue, parseConfig } from '../../src/config/parse.js';
 
 /** The message of the ConfigError that parsing `text` throws. */
@@ -274,6 +278,51 @@ watcherSelector:
 
   test('a selector replaces the default selector', () => {
     expect(parseConfig('watcherSelector: {matchLabels: {app: w}}').watcherSelector).toEqual({ matchLabels: { app: 'w' } });
+  });
+});
+
+describe('loadConfig', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'k8s-watch-policy-config-'));
+  const file = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('no file: the defaults', async () => {
+    await expect(loadConfig(undefined)).resolves.toEqual(defaultConfig());
+  });
+
+  test('a YAML file', async () => {
+    const config = await loadConfig(file('config.yaml', 'onlyWatchValue: watch-only\nserverless:\n  sidecar: false\n'));
+    expect(config).toEqual({ ...defaultConfig(), onlyWatchValue: 'watch-only', serverless: { ...defaultConfig().serverless, sidecar: false } });
+  });
+
+  test('a JSON file', async () => {
+    const config = await loadConfig(file('config.json', JSON.stringify({ deprecatedEnv: 'migrate', election: { namespaces: ['deepflow'] } })));
+    expect(config.deprecatedEnv).toBe('migrate');
+    expect(config.election).toEqual({ namespaces: ['deepflow'], leaseName: 'k8s-watcher' });
+  });
+
+  test('an error names the file and the field', async () => {
+    const path = file('bad.yaml', 'serverless:\n  sidecar: "no"\n');
+    await expect(loadConfig(path)).rejects.toThrow(new ConfigError(`config ${path}: serverless.sidecar: expected true or false, got string "no"`));
+    await expect(loadConfig(path)).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  test('invalid YAML names the file', async () => {
+    const path = file('broken.yaml', 'agent: [\n');
+    await expect(loadConfig(path)).rejects.toThrow(/^config .*broken\.yaml: invalid YAML: /);
+  });
+
+  test('a missing file', async () => {
+    const path = join(dir, 'missing.yaml');
+    await expect(loadConfig(path)).rejects.toThrow(new ConfigError(`cannot read config file ${path}: ENOENT`));
+  });
+
+  test('a directory', async () => {
+    await expect(loadConfig(dir)).rejects.toThrow(new ConfigError(`cannot read config file ${dir}: EISDIR`));
   });
 });
 

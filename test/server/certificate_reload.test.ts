@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { X509Certificate } from 'node:crypto';
+import { Agent } from 'node:https';
+import { connect } from 'node:tls';
+import { generateCertificates, type CertificateBundle } from '../../src/certs/generate.js';
+import { defaultConfig } from '../../src/config/config.js';
+import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
+import { capturingLogger, fixture, replaceKeyPair, send, tempCertDir } from './helpers.js';
+
+let server: WebhookServer;
+let first: CertificateBundle;
+let second: CertificateBundle;
+let dir: string;
+let cleanup: () => Promise<void>;
+const { logger, lines } = capturingLogger();
+
+beforeAll(async () => {
+  const certs = await tempCertDir();
+  ({ dir, bundle: first, cleanup } = certs);
+  server = await startWebhookServer({ config: defaultConfig(), certDir: dir, logger, host: '127.0.0.1', port: 0, metricsPort: 0, certPollIntervalMs: 200 });
+});
+
+afterAll(async () => {
+  await server.close();
+  await cleanup();
+});
+
+/** The fingerprint of the certificate a new TLS connection is served. */
+function servedFingerprint(ca: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: Number(new URL(server.url).port), ca, servername: 'localhost' }, () => {
+      resolve(socket.getPeerX509Certificate()!.fingerprint256);
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+}
+
+async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 8_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('a new key pair on disk is served to new connections while reviews keep flowing without a failure', async () => {
+  // (the jest timeout below is a hang guard, not a speed assertion)
+  second = await generateCertificates({ hosts: ['localhost', '127.0.0.1'] });
+  const ca = [first.caCert, second.caCert];
+  const body = JSON.stringify(await fixture('daemonset-pod-create.json'));
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  let ok = 0;
+  const failures: string[] = [];
+  let running = true;
+  const client = async () => {
+    while (running) {
+      try {
+        const reply = await send(server.url, { path: '/mutate', body, ca, agent });
+        if (reply.status === 200 && reply.json.response.allowed === true) ok++;
+        else failures.push(`status ${reply.status}`);
+      } catch (err) {
+        failures.push(String(err));
+      }
+    }
+  };
+  const clients = [client(), client(), client(), client()];
+  try {
+    expect(await servedFingerprint(ca)).toBe(new X509Certificate(first.cert).fingerprint256);
+    await until(async () => ok >= 20, 'reviews before the rotation');
+    await replaceKeyPair(dir, second);
+    const expected = new X509Certificate(second.cert).fingerprint256;
+    await until(async () => (await servedFingerprint(ca)) === expected, 'the new certificate to be served');
+    const atRotation = ok;
+    await until(async () => ok >= atRotation + 20, 'reviews after the rotation');
+  } finally {
+    running = false;
+    await Promise.all(clients);
+    agent.destroy();
+  }
+
+  expect(failures).toEqual([]);
+  expect(server.certificates.pair.cert).toBe(second.cert);
+  expect(lines.some((l) => l.msg === 'serving certificate reloaded')).toBe(true);
+}, 30_000);
+
+test('a key that does not match its certificate is refused and the current pair stays', async () => {
+  const current = server.certificates.pair;
+  const other = await generateCertificates({ hosts: ['localhost'] });
+  await replaceKeyPair(dir, { ...other, cert: current.cert });
+  await server.certificates.check();
+  expect(server.certificates.pair.digest).toBe(current.digest);
+  expect(lines.some((l) => l.msg === 'cannot load new certificate; keeping the current one')).toBe(true);
+  expect(await servedFingerprint([second.caCert])).toBe(new X509Certificate(second.cert).fingerprint256);
+  expect((await send(server.url, { method: 'GET', path: '/healthz', ca: second.caCert })).status).toBe(200);
+});

@@ -1,0 +1,39 @@
+import { expect, test } from '@jest/globals';
+import { request } from 'node:https';
+import { defaultConfig } from '../../src/config/config.js';
+import { createLogger } from '../../src/log.js';
+import { startWebhookServer } from '../../src/webhook/server.js';
+import { fixture, send, tempCertDir } from './helpers.js';
+
+test('close() stops accepting, lets the review in flight finish, then resolves', async () => {
+  const certs = await tempCertDir();
+  const ca = certs.bundle.caCert;
+  const server = await startWebhookServer({ config: defaultConfig(), certDir: certs.dir, logger: createLogger('silent'), host: '127.0.0.1', port: 0, metricsPort: 0 });
+  const body = Buffer.from(JSON.stringify(await fixture('daemonset-pod-create.json')));
+
+  // A review whose body is only half sent when shutdown begins.
+  const inFlight = new Promise<{ status: number; connection: string | undefined; uid: string }>((resolve, reject) => {
+    const req = request(new URL('/mutate', server.url), { method: 'POST', ca, agent: false, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, uid: JSON.parse(Buffer.concat(chunks).toString()).response.uid }));
+    });
+    req.on('error', reject);
+    req.write(body.subarray(0, 100));
+    setTimeout(() => req.end(body.subarray(100)), 300);
+  });
+  await new Promise((r) => setTimeout(r, 100));
+
+  let closed = false;
+  const closing = server.close().then(() => (closed = true));
+  expect(server.state.ready).toBe(false);
+  await expect(send(server.url, { method: 'GET', path: '/healthz', ca, timeoutMs: 2000 })).rejects.toThrow(/ECONNREFUSED/);
+  expect(closed).toBe(false);
+
+  const reply = await inFlight;
+  expect(reply).toEqual({ status: 200, connection: 'close', uid: '0b9f5c2e-6f0e-4c1a-9d3f-5a2f8e7c1d44' });
+  await closing;
+  expect(closed).toBe(true);
+  await expect(fetch(`${server.metricsUrl}/metrics`)).rejects.toThrow();
+  await certs.cleanup();
+});
