@@ -444,6 +444,8 @@ class Recorder {
   latencies: number[] = [];
   /** Open loop: from the scheduled send time to the actual send (the client's own lateness). */
   sendLag: number[] = [];
+  /** Open loop: from the actual send to the answer (what the latency would be without client lateness). */
+  service: number[] = [];
   ok = 0;
   errors = new Map<string, number>();
   started = 0;
@@ -506,10 +508,12 @@ function openLoop(target: Target, rate: number, seconds: number): Promise<Record
         const scheduled = t0 + next * interval;
         next++;
         inflight++;
-        rec.sendLag.push(performance.now() - scheduled);
+        const sent = performance.now();
+        rec.sendLag.push(sent - scheduled);
         void send(target).then((outcome) => {
           const t1 = performance.now();
           rec.record(outcome, t1 - scheduled);
+          if (outcome.error === undefined) rec.service.push(t1 - sent);
           rec.ended = Math.max(rec.ended, t1);
           if (--inflight === 0 && next >= total) done(rec);
         });
@@ -541,6 +545,7 @@ interface PhaseResult {
   errors: number;
   errorKinds: Record<string, number>;
   sendLagP99Ms?: number;
+  serviceP99Ms?: number;
   serverCpuCores: number;
   clientCpuCores: number;
   otherCpuCores: number;
@@ -593,7 +598,10 @@ function summarize(kind: ServerKind, round: number, shape: 'closed' | 'open', re
     rssMb: mb(procStatusKb(pid, 'VmRSS')),
     peakRssMb: mb(procStatusKb(pid, 'VmHWM')),
   };
-  if (shape === 'open') result.sendLagP99Ms = percentile(Float64Array.from(rec.sendLag).sort(), 0.99);
+  if (shape === 'open') {
+    result.sendLagP99Ms = percentile(Float64Array.from(rec.sendLag).sort(), 0.99);
+    result.serviceP99Ms = percentile(Float64Array.from(rec.service).sort(), 0.99);
+  }
   return result;
 }
 
@@ -722,7 +730,7 @@ async function main(): Promise<number> {
 
   // Table: one line per server and load shape (and round).
   const rows: string[][] = [
-    ['load', 'server', 'reviews/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'CPU srv', 'CPU client', 'CPU other', 'srv µs/review', 'RSS MB', 'peak MB'],
+    ['load', 'server', 'reviews/s', 'p50 ms', 'p99 ms', 'max ms', 'p99 sent', 'lag p99', 'errors', 'CPU srv', 'CPU client', 'CPU other', 'srv µs/review', 'RSS MB', 'peak MB'],
   ];
   for (const p of phases) {
     rows.push([
@@ -732,6 +740,8 @@ async function main(): Promise<number> {
       fmt(p.p50Ms),
       fmt(p.p99Ms),
       fmt(p.maxMs, 1),
+      fmt(p.serviceP99Ms),
+      fmt(p.sendLagP99Ms),
       String(p.errors),
       fmt(p.serverCpuCores),
       fmt(p.clientCpuCores),
@@ -865,6 +875,7 @@ function roundMs(p: PhaseResult): Partial<PhaseResult> {
     clientCpuUsPerReview: Math.round(p.clientCpuUsPerReview),
     serverSystemShare: r(p.serverSystemShare)!,
     ...(p.sendLagP99Ms !== undefined && { sendLagP99Ms: r(p.sendLagP99Ms)! }),
+    ...(p.serviceP99Ms !== undefined && { serviceP99Ms: r(p.serviceP99Ms)! }),
   };
 }
 

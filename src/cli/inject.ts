@@ -13,8 +13,17 @@ import { nodeLookupOf } from '../kube/node_lookup.js';
 import { isRecord, type KubeObject, type Pod } from '../kube/objects.js';
 import { flattenLists, isList, objectName } from './documents.js';
 
+export interface ReviewedObject {
+  /** The object as it was in the input. */
+  object: KubeObject;
+  review: PodReview;
+}
+
 export interface InjectResult {
+  /** Every document, in order: admitted, or unchanged when denied or not a pod (controller). */
   objects: KubeObject[];
+  /** Every Pod and pod controller reviewed (List items included), in input order. */
+  reviews: ReviewedObject[];
   /** Lines for stderr: `warning: Kind/name: ...` and `denied: Kind/name: ...`. */
   messages: string[];
   denied: number;
@@ -23,6 +32,7 @@ export interface InjectResult {
 export function injectDocuments(documents: readonly KubeObject[], config: Config): InjectResult {
   const options = { config, nodes: nodeLookupOf(flattenLists(documents)) };
   const messages: string[] = [];
+  const reviews: ReviewedObject[] = [];
   let denied = 0;
 
   const one = (object: KubeObject): KubeObject => {
@@ -37,6 +47,7 @@ export function injectDocuments(documents: readonly KubeObject[], config: Config
       if (reviewed) admitted = reviewed.object;
     }
     if (!review) return object;
+    reviews.push({ object, review });
     const name = objectName(object);
     for (const warning of review.warnings) messages.push(`warning: ${name}: ${warning}`);
     if (!review.allowed) {
@@ -50,5 +61,5 @@ export function injectDocuments(documents: readonly KubeObject[], config: Config
   const objects = documents.map((doc) =>
     isList(doc) ? { ...doc, items: doc.items.map((item) => (isRecord(item) ? one(item as KubeObject) : item)) } : one(doc),
   );
-  return { objects, messages, denied };
+  return { objects, reviews, messages, denied };
 }
