@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import fastJsonPatch from 'fast-json-patch';
-import { defaultConfig } from '../../src/config/config.js';
 import type { NodeInfo } from '../../src/kube/objects.js';
-import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
-import { capturingLogger, decodePatch, fixture, send, tempCertDir } from './helpers.js';
+import type { WebhookServer } from '../../src/webhook/server.js';
+import { capturingLogger, decodePatch, fixture, send, startTestWebhook } from './helpers.js';
 
 let server: WebhookServer;
 let ca: string;
-let cleanup: () => Promise<void>;
+let stop: () => Promise<void>;
 const { logger, lines } = capturingLogger();
 const nodes = new Map<string, NodeInfo>([
   ['vk-node-1', { name: 'vk-node-1', labels: { type: 'virtual-kubelet' } }],
@@ -15,24 +14,10 @@ const nodes = new Map<string, NodeInfo>([
 ]);
 
 beforeAll(async () => {
-  const certs = await tempCertDir();
-  ca = certs.bundle.caCert;
-  cleanup = certs.cleanup;
-  server = await startWebhookServer({
-    config: defaultConfig(),
-    certDir: certs.dir,
-    logger,
-    host: '127.0.0.1',
-    port: 0,
-    metricsPort: 0,
-    nodes: (name) => nodes.get(name),
-  });
+  ({ server, ca, stop } = await startTestWebhook({ logger, nodes: (name) => nodes.get(name) }));
 });
 
-afterAll(async () => {
-  await server.close();
-  await cleanup();
-});
+afterAll(() => stop());
 
 const post = (path: string, review: unknown) => send(server.url, { path, body: JSON.stringify(review), ca });
 

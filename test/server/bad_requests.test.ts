@@ -1,34 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { connect } from 'node:tls';
-import { defaultConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/log.js';
-import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
-import { fixture, send, tempCertDir } from './helpers.js';
+import type { WebhookServer } from '../../src/webhook/server.js';
+import { fixture, send, startTestWebhook } from './helpers.js';
 
 let server: WebhookServer;
 let ca: string;
-let cleanup: () => Promise<void>;
+let stop: () => Promise<void>;
 const LIMIT = 64 * 1024;
 
 beforeAll(async () => {
-  const certs = await tempCertDir();
-  ca = certs.bundle.caCert;
-  cleanup = certs.cleanup;
-  server = await startWebhookServer({
-    config: defaultConfig(),
-    certDir: certs.dir,
-    logger: createLogger('silent'),
-    host: '127.0.0.1',
-    port: 0,
-    metricsPort: 0,
-    maxBodyBytes: LIMIT,
-  });
+  ({ server, ca, stop } = await startTestWebhook({ maxBodyBytes: LIMIT }));
 });
 
-afterAll(async () => {
-  await server.close();
-  await cleanup();
-});
+afterAll(() => stop());
 
 const review = (request: unknown, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request, ...extra });

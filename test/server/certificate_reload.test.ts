@@ -3,27 +3,21 @@ import { X509Certificate } from 'node:crypto';
 import { Agent } from 'node:https';
 import { connect } from 'node:tls';
 import { generateCertificates, type CertificateBundle } from '../../src/certs/generate.js';
-import { defaultConfig } from '../../src/config/config.js';
-import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
-import { capturingLogger, fixture, replaceKeyPair, send, tempCertDir } from './helpers.js';
+import type { WebhookServer } from '../../src/webhook/server.js';
+import { capturingLogger, fixture, replaceKeyPair, send, startTestWebhook } from './helpers.js';
 
 let server: WebhookServer;
 let first: CertificateBundle;
 let second: CertificateBundle;
 let dir: string;
-let cleanup: () => Promise<void>;
+let stop: () => Promise<void>;
 const { logger, lines } = capturingLogger();
 
 beforeAll(async () => {
-  const certs = await tempCertDir();
-  ({ dir, bundle: first, cleanup } = certs);
-  server = await startWebhookServer({ config: defaultConfig(), certDir: dir, logger, host: '127.0.0.1', port: 0, metricsPort: 0, certPollIntervalMs: 200 });
+  ({ server, dir, bundle: first, stop } = await startTestWebhook({ logger, certPollIntervalMs: 200 }));
 });
 
-afterAll(async () => {
-  await server.close();
-  await cleanup();
-});
+afterAll(() => stop());
 
 /** The fingerprint of the certificate a new TLS connection is served. */
 function servedFingerprint(ca: string[]): Promise<string> {

@@ -1,14 +1,9 @@
 import { expect, test } from '@jest/globals';
 import { request } from 'node:https';
-import { defaultConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/log.js';
-import { startWebhookServer } from '../../src/webhook/server.js';
-import { fixture, send, tempCertDir } from './helpers.js';
+import { fixture, send, startTestWebhook } from './helpers.js';
 
 test('close() stops accepting, lets the review in flight finish, then resolves', async () => {
-  const certs = await tempCertDir();
-  const ca = certs.bundle.caCert;
-  const server = await startWebhookServer({ config: defaultConfig(), certDir: certs.dir, logger: createLogger('silent'), host: '127.0.0.1', port: 0, metricsPort: 0 });
+  const { server, ca, stop } = await startTestWebhook();
   const body = Buffer.from(JSON.stringify(await fixture('daemonset-pod-create.json')));
 
   // A review whose body is only half sent when shutdown begins.
@@ -35,5 +30,5 @@ test('close() stops accepting, lets the review in flight finish, then resolves',
   await closing;
   expect(closed).toBe(true);
   await expect(fetch(`${server.metricsUrl}/metrics`)).rejects.toThrow();
-  await certs.cleanup();
+  await stop(); // idempotent: the server is closed already; removes the certificates
 });

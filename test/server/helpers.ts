@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { generateCertificates, type CertificateBundle } from '../../src/certs/generate.js';
 import { writeCertificates } from '../../src/certs/write.js';
+import { defaultConfig } from '../../src/config/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
+import { startWebhookServer, type WebhookServer, type WebhookServerOptions } from '../../src/webhook/server.js';
 
 export async function tempCertDir(): Promise<{ dir: string; bundle: CertificateBundle; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'kwp-certs-'));
@@ -87,4 +89,25 @@ export function send(url: string, { method = 'POST', path, body, headers = {}, c
 
 export function decodePatch(response: { patch?: string }): unknown {
   return response.patch === undefined ? undefined : JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8'));
+}
+
+/** A webhook server on 127.0.0.1 with fresh certificates and free ports; `stop` closes it and removes the certificates. */
+export async function startTestWebhook(
+  options: Partial<Omit<WebhookServerOptions, 'certDir'>> = {},
+): Promise<{ server: WebhookServer; ca: string; dir: string; bundle: CertificateBundle; stop: () => Promise<void> }> {
+  const certs = await tempCertDir();
+  const server = await startWebhookServer({
+    config: defaultConfig(),
+    logger: createLogger('silent'),
+    host: '127.0.0.1',
+    port: 0,
+    metricsPort: 0,
+    ...options,
+    certDir: certs.dir,
+  });
+  const stop = async () => {
+    await server.close();
+    await certs.cleanup();
+  };
+  return { server, ca: certs.bundle.caCert, dir: certs.dir, bundle: certs.bundle, stop };
 }
