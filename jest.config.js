@@ -20,5 +20,15 @@ export default {
     { ...common, displayName: 'server', testMatch: ['<rootDir>/test/server/**/*.test.ts'] },
     // The built CLI binary (dist/), spawned as a child process.
     { ...common, displayName: 'cli', testMatch: ['<rootDir>/test/cli/**/*.test.ts'] },
+    // End to end against the local control plane (test/cluster): run alone and in band
+    // (`npm run test:e2e`), since the webhook configurations are cluster-wide.
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/e2e/global_setup.ts',
+      globalTeardown: '<rootDir>/test/e2e/global_teardown.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/e2e/timeouts.ts'],
+    },
   ],
 };

@@ -14,7 +14,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
@@ -50,6 +50,7 @@ interface Options {
   rounds: number;
   cli: string;
   cpuProf: string | undefined;
+  dump: string | undefined;
   strict: boolean;
   targetRatio: number;
   targetP99: number;
@@ -67,6 +68,7 @@ const USAGE = `usage: npm run bench:admission -- [options]   (or node bench/admi
   --rounds N         repeat the servers in turn N times; figures are medians (BENCH_ROUNDS, 1)
   --cli FILE         the built CLI                                  (BENCH_CLI, dist/cli/main.js)
   --cpu-prof DIR     run the servers with node --cpu-prof, profiles in DIR (BENCH_CPU_PROF)
+  --dump DIR         write every latency as CSV (start time, latency) per phase (BENCH_DUMP)
   --strict           exit 2 when a target is missed                 (BENCH_STRICT=1)
   --target-ratio X   webhook/bare throughput target                 (0.6)
   --target-p99 MS    p99 target at --rate                           (5)
@@ -85,6 +87,7 @@ function parseOptions(argv: string[]): Options {
       rounds: { type: 'string' },
       cli: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      dump: { type: 'string' },
       strict: { type: 'boolean' },
       'target-ratio': { type: 'string' },
       'target-p99': { type: 'string' },
@@ -118,6 +121,7 @@ function parseOptions(argv: string[]): Options {
     rounds: num('rounds', values.rounds, 'BENCH_ROUNDS', 1, true),
     cli: resolve(values.cli ?? env.BENCH_CLI ?? join(ROOT, 'dist/cli/main.js')),
     cpuProf: values['cpu-prof'] ?? env.BENCH_CPU_PROF ?? undefined,
+    dump: values.dump ?? env.BENCH_DUMP ?? undefined,
     strict: values.strict ?? env.BENCH_STRICT === '1',
     targetRatio: num('target-ratio', values['target-ratio'], 'BENCH_TARGET_RATIO', 0.6),
     targetP99: num('target-p99', values['target-p99'], 'BENCH_TARGET_P99', 5),
@@ -442,6 +446,8 @@ function send(target: Target): Promise<Outcome> {
 
 class Recorder {
   latencies: number[] = [];
+  /** When each answered review was started (performance.now()), for --dump. */
+  startedAt: number[] = [];
   /** Open loop: from the scheduled send time to the actual send (the client's own lateness). */
   sendLag: number[] = [];
   /** Open loop: from the actual send to the answer (what the latency would be without client lateness). */
@@ -451,10 +457,11 @@ class Recorder {
   started = 0;
   ended = 0;
 
-  record(outcome: Outcome, ms: number): void {
+  record(outcome: Outcome, ms: number, startedAt: number): void {
     if (outcome.error === undefined) {
       this.ok++;
       this.latencies.push(ms);
+      this.startedAt.push(startedAt);
       return;
     }
     const key = outcome.error.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uid>');
@@ -480,7 +487,7 @@ async function closedLoop(target: Target, connections: number, seconds: number):
       const t0 = performance.now();
       const outcome = await send(target);
       const t1 = performance.now();
-      rec.record(outcome, t1 - t0);
+      rec.record(outcome, t1 - t0, t0);
       rec.ended = Math.max(rec.ended, t1);
     }
   };
@@ -512,7 +519,7 @@ function openLoop(target: Target, rate: number, seconds: number): Promise<Record
         rec.sendLag.push(sent - scheduled);
         void send(target).then((outcome) => {
           const t1 = performance.now();
-          rec.record(outcome, t1 - scheduled);
+          rec.record(outcome, t1 - scheduled, scheduled);
           if (outcome.error === undefined) rec.service.push(t1 - sent);
           rec.ended = Math.max(rec.ended, t1);
           if (--inflight === 0 && next >= total) done(rec);
@@ -573,7 +580,13 @@ interface ServerRun {
 
 const mb = (kb: number | undefined) => (kb === undefined ? undefined : Math.round(kb / 102.4) / 10);
 
-function summarize(kind: ServerKind, round: number, shape: 'closed' | 'open', rec: Recorder, pid: number, a: CpuSample, b: CpuSample): PhaseResult {
+function summarize(kind: ServerKind, round: number, shape: 'closed' | 'open', rec: Recorder, pid: number, a: CpuSample, b: CpuSample, dump: string | undefined): PhaseResult {
+  if (dump) {
+    mkdirSync(dump, { recursive: true });
+    const at = (i: number) => rec.startedAt[i]!;
+    const lines = rec.latencies.map((ms, i) => `${(performance.timeOrigin + at(i)).toFixed(3)},${(at(i) - rec.started).toFixed(3)},${ms.toFixed(3)}`);
+    writeFileSync(join(dump, `${kind}-${shape}-${round}.csv`), `epoch_ms,offset_ms,latency_ms\n${lines.join('\n')}\n`);
+  }
   const sorted = Float64Array.from(rec.latencies).sort();
   const seconds = (rec.ended - rec.started) / 1000;
   const cpu = cpuBetween(a, b);
@@ -592,9 +605,9 @@ function summarize(kind: ServerKind, round: number, shape: 'closed' | 'open', re
     serverCpuCores: cpu.server,
     clientCpuCores: cpu.client,
     otherCpuCores: cpu.other,
-    serverCpuUsPerReview: ((b.server.user - a.server.user + b.server.system - a.server.system) * 1e6) / rec.ok,
+    serverCpuUsPerReview: rec.ok ? ((b.server.user - a.server.user + b.server.system - a.server.system) * 1e6) / rec.ok : NaN,
     serverSystemShare: (b.server.system - a.server.system) / (b.server.user - a.server.user + b.server.system - a.server.system),
-    clientCpuUsPerReview: ((b.client.user - a.client.user + b.client.system - a.client.system) / rec.ok),
+    clientCpuUsPerReview: rec.ok ? (b.client.user - a.client.user + b.client.system - a.client.system) / rec.ok : NaN,
     rssMb: mb(procStatusKb(pid, 'VmRSS')),
     peakRssMb: mb(procStatusKb(pid, 'VmHWM')),
   };
@@ -644,7 +657,7 @@ async function runServer(kind: ServerKind, round: number, opts: Options, fixture
     let a = cpuSample(server.pid);
     const closed = await closedLoop(target, opts.connections, opts.duration);
     let b = cpuSample(server.pid);
-    phases.push(summarize(kind, round, 'closed', closed, server.pid, a, b));
+    phases.push(summarize(kind, round, 'closed', closed, server.pid, a, b, opts.dump));
     sentOk += closed.ok;
 
     await sleep(500);
@@ -652,7 +665,7 @@ async function runServer(kind: ServerKind, round: number, opts: Options, fixture
     a = cpuSample(server.pid);
     const open = await openLoop(target, opts.rate, opts.duration);
     b = cpuSample(server.pid);
-    phases.push(summarize(kind, round, 'open', open, server.pid, a, b));
+    phases.push(summarize(kind, round, 'open', open, server.pid, a, b, opts.dump));
     sentOk += open.ok;
 
     for (const p of phases) if (p.errors > 0) problems.push(`${p.shape} loop: ${p.errors} errors: ${JSON.stringify(p.errorKinds)}`);
@@ -792,12 +805,12 @@ async function main(): Promise<number> {
   for (const k of ['bare', 'warn', 'info'] as const) {
     const p99 = median(perRound((n) => phase(k, 'open', n)?.p99Ms));
     figures[`p99_${k}`] = p99;
-    if (p99 === undefined || k === 'bare') continue;
+    if (k === 'bare' || !phases.some((p) => p.server === k && p.shape === 'open')) continue;
     const ok = perRound((n) => {
       const o = phase(k, 'open', n);
       return o ? Number(o.errors === 0 && o.reviewsPerSecond >= opts.rate * 0.98) : undefined;
     }).every((v) => v === 1);
-    verdicts.push({ name: `p99 at ${opts.rate}/s, ${SERVER_LABEL[k]} (ms)`, value: p99, target: `< ${opts.targetP99}`, pass: ok && p99 < opts.targetP99 });
+    verdicts.push({ name: `p99 at ${opts.rate}/s, ${SERVER_LABEL[k]} (ms)`, value: p99, target: `< ${opts.targetP99}`, pass: ok && p99 !== undefined && p99 < opts.targetP99 });
   }
   for (const v of verdicts) out.push(`${v.name.padEnd(48)} ${fmt(v.value).padStart(7)}  target ${v.target.padEnd(6)} ${v.pass ? 'PASS' : 'MISS'}`);
   if (figures.p99_bare !== undefined) out.push(`${`p99 at ${opts.rate}/s, ${SERVER_LABEL.bare} (ms)`.padEnd(48)} ${fmt(figures.p99_bare).padStart(7)}  (the floor of this machine and client)`);

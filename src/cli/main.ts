@@ -14,6 +14,8 @@ import { ConfigError } from '../config/parse.js';
 import { elect } from '../election/elect.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import type { Node, Pod } from '../kube/objects.js';
+import { loadKubeConfig } from '../kube/kubeconfig.js';
+import { NodeCache } from '../webhook/node_cache.js';
 import { startWebhookServer } from '../webhook/server.js';
 import { flattenLists, parseDocuments, readInput, writeDocuments } from './documents.js';
 import { electionJson, electionText } from './elect_output.js';
@@ -51,9 +53,30 @@ function write(text: string): Promise<void> {
   return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
 }
 
-async function webhook(opts: { config?: string; certDir: string; host: string; port: number; metricsPort: number; logLevel: LogLevel; maxBodyBytes?: number }): Promise<number> {
+interface WebhookFlags {
+  config?: string;
+  certDir: string;
+  host: string;
+  port: number;
+  metricsPort: number;
+  logLevel: LogLevel;
+  maxBodyBytes?: number;
+  kubeconfig?: string;
+  nodeCache: boolean;
+}
+
+async function webhook(opts: WebhookFlags): Promise<number> {
   const logger = createLogger(opts.logLevel);
   const cfg = await config(opts.config);
+  let kc;
+  try {
+    kc = opts.nodeCache ? loadKubeConfig(opts.kubeconfig) : undefined;
+  } catch (err) {
+    throw new CliError(`cannot load kubeconfig: ${(err as Error).message}`, EXIT_CONFIG);
+  }
+  const nodeCache = kc && new NodeCache(kc, logger);
+  if (nodeCache) void nodeCache.start().then(() => logger.info({ nodes: nodeCache.size }, 'node cache synced'));
+  else logger.info('no cluster configured: the target node of a pod is not looked up (rule serverless-node-label is off)');
   let server;
   try {
     server = await startWebhookServer({
@@ -64,6 +87,7 @@ async function webhook(opts: { config?: string; certDir: string; host: string; p
       port: opts.port,
       metricsPort: opts.metricsPort,
       ...(opts.maxBodyBytes !== undefined && { maxBodyBytes: opts.maxBodyBytes }),
+      ...(nodeCache && { nodes: nodeCache.lookup, dependenciesReady: () => nodeCache.hasSynced }),
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -74,7 +98,7 @@ async function webhook(opts: { config?: string; certDir: string; host: string; p
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       logger.info({ signal }, 'shutting down');
-      server.close().then(() => resolve(EXIT_OK));
+      Promise.all([server.close(), nodeCache?.stop()]).then(() => resolve(EXIT_OK));
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
@@ -133,6 +157,8 @@ function buildProgram(name: string, setExit: (code: number) => void): Command {
     .option('--metrics-port <port>', 'plain-HTTP port of GET /metrics', port, 8080)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--max-body-bytes <bytes>', 'largest accepted AdmissionReview', positiveInt)
+    .option('--kubeconfig <file>', 'cluster for the node cache (default: $KUBECONFIG, else in-cluster, else none)')
+    .option('--no-node-cache', 'do not watch nodes (the target node of a pod stays unknown)')
     .action((opts) => run(() => webhook(opts)));
 
   program

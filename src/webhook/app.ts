@@ -21,6 +21,8 @@ export interface WebhookState {
   ready: boolean;
   /** True once shutdown begins: responses ask the client to close the connection. */
   closing: boolean;
+  /** What else must be ready (the node cache's first list), if anything. */
+  dependenciesReady?: () => boolean;
 }
 
 export interface AppOptions {
@@ -53,7 +55,8 @@ export function createApp({ review, logger, metrics, state, maxBodyBytes }: AppO
     res.type('text/plain').send('ok');
   });
   app.get('/readyz', (_req, res) => {
-    res.status(state.ready ? 200 : 503).type('text/plain').send(state.ready ? 'ok' : 'not ready');
+    const ready = state.ready && (state.dependenciesReady?.() ?? true);
+    res.status(ready ? 200 : 503).type('text/plain').send(ready ? 'ok' : 'not ready');
   });
 
   const requireJson = (req: Request, res: Response, next: NextFunction) => {

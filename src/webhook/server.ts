@@ -27,6 +27,8 @@ export interface WebhookServerOptions {
   metricsPort: number;
   /** The node cache, when there is one: lets rule 5 use the target node's labels. */
   nodes?: NodeLookup;
+  /** Readiness of what the server depends on (the node cache has synced). */
+  dependenciesReady?: () => boolean;
   maxBodyBytes?: number;
   certPollIntervalMs?: number;
   /** How long shutdown waits for reviews in flight before closing their connections. */
@@ -62,7 +64,7 @@ function urlOf(scheme: string, { address, family, port }: AddressInfo): string {
 
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const { logger, config, nodes } = options;
-  const state: WebhookState = { ready: false, closing: false };
+  const state: WebhookState = { ready: false, closing: false, ...(options.dependenciesReady && { dependenciesReady: options.dependenciesReady }) };
   const metrics = createWebhookMetrics();
   const reviewOptions = nodes ? { config, nodes } : { config };
   const app = createApp({

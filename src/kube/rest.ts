@@ -1,0 +1,61 @@
+/**
+ * Raw JSON requests to kube-apiserver with a KubeConfig's credentials. The objects stay in
+ * their wire shape (timestamps as strings), which is what the pure core reads; client-node's
+ * generated clients would turn them into classes with Date fields.
+ */
+import { request, type RequestOptions } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly body?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export function withQuery(path: string, query: Query = {}): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+export async function requestJson<T>(kc: KubeConfig, method: string, path: string, query?: Query, body?: unknown, timeoutMs = 30_000): Promise<T> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const url = new URL(withQuery(path, query), cluster.server);
+  const options: RequestOptions = { method, headers: { accept: 'application/json' } };
+  await kc.applyToHTTPSOptions(options);
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  if (payload) {
+    options.headers = { ...options.headers, 'content-type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json', 'content-length': payload.length };
+  }
+  return new Promise<T>((resolve, reject) => {
+    const req = request(url, options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown;
+        try {
+          parsed = text ? JSON.parse(text) : undefined;
+        } catch {
+          parsed = text;
+        }
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) return resolve(parsed as T);
+        const message = (parsed as { message?: string } | undefined)?.message ?? text.slice(0, 200);
+        reject(new ApiError(status, `${method} ${path}: ${status} ${message}`, parsed));
+      });
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * The local Kubernetes control plane: `up` (idempotent), `down`, `status`, `env`.
+ *
+ * etcd, kube-apiserver (RBAC and admission plugins on), kube-controller-manager, kube-scheduler
+ * and kwok run as local processes on loopback, built from Go modules (see build.ts), the way
+ * controller-runtime's envtest and kwokctl's binary runtime do.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { ensureBinaries } from './build.ts';
+import { components, type Ports } from './components.ts';
+import { nodeList } from './nodes.ts';
+import { KUBECONFIG, LOG_DIR, STATE_DIR, STATE_FILE } from './paths.ts';
+import { ensurePki, kubeconfigYaml, type Pki } from './pki.ts';
+import { isRunning, pidFileNames, runningPid, startProcess, stopProcess } from './processes.ts';
+
+export interface ClusterState {
+  ports: Ports;
+  bin: string;
+  server: string;
+}
+
+const log = (message: string) => process.stderr.write(`[cluster] ${message}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function readState(): ClusterState | undefined {
+  return existsSync(STATE_FILE) ? (JSON.parse(readFileSync(STATE_FILE, 'utf8')) as ClusterState) : undefined;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logFile?: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${logFile ? `; see ${logFile}` : ''}`);
+    await sleep(200);
+  }
+}
+
+/** GET a path of kube-apiserver with the admin credentials; resolves with the status code. */
+export function apiGet(server: string, path: string, pki: Pki): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, server), { ca: pki.caCert, cert: pki.adminCert, key: pki.adminKey, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function etcdHealthy(port: number): Promise<boolean> {
+  const res = await fetch(`http://127.0.0.1:${port}/health`);
+  return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+}
+
+export function kubectl(bin: string, args: string[], input?: string): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(`${bin}/kubectl`, ['--kubeconfig', KUBECONFIG, ...args], { input, encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
+}
+
+const COMPONENT_NAMES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'];
+
+/** Starts whatever is not running yet; returns the state. Safe to call when the cluster is up. */
+export async function up(): Promise<ClusterState> {
+  const bin = await ensureBinaries();
+  mkdirSync(STATE_DIR, { recursive: true });
+  const pki = await ensurePki();
+  const previous = readState();
+  const allRunning = COMPONENT_NAMES.every(isRunning);
+  if (previous && allRunning && (await apiGet(previous.server, '/readyz', pki).then((r) => r.status === 200, () => false))) {
+    log(`already up: ${previous.server}`);
+    return previous;
+  }
+  if (pidFileNames().length > 0) await down(); // a half-up cluster: start clean (etcd data is kept)
+  const ports: Ports = {
+    etcd: await freePort(),
+    etcdPeer: await freePort(),
+    apiserver: await freePort(),
+    controllerManager: await freePort(),
+    scheduler: await freePort(),
+    kwok: await freePort(),
+  };
+  const server = `https://127.0.0.1:${ports.apiserver}`;
+  const state: ClusterState = { ports, bin, server };
+  writeFileSync(KUBECONFIG, kubeconfigYaml(server, pki), { mode: 0o600 });
+  writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+
+  const started = Date.now();
+  const steps = components(bin, ports, pki);
+  const logOf = (name: string) => `${LOG_DIR}/${name}.log`;
+  for (const c of steps) {
+    startProcess(c.name, c.binary, c.args);
+    if (c.name === 'etcd') await waitFor('etcd', () => etcdHealthy(ports.etcd), 30_000, logOf('etcd'));
+    if (c.name === 'kube-apiserver') {
+      await waitFor('kube-apiserver /readyz', async () => (await apiGet(server, '/readyz', pki)).status === 200, 90_000, logOf('kube-apiserver'));
+    }
+    log(`${c.name} started (pid ${runningPid(c.name)})`);
+  }
+  const applied = kubectl(bin, ['apply', '-f', '-'], nodeList());
+  if (applied.status !== 0) throw new Error(`cannot create the kwok nodes: ${applied.stderr.trim()}`);
+  const ready = kubectl(bin, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=60s']);
+  if (ready.status !== 0) throw new Error(`kwok nodes did not become Ready: ${ready.stderr.trim()}; see ${logOf('kwok')}`);
+  // The controller-manager creates the default ServiceAccount that pods need.
+  await waitFor('the default ServiceAccount', async () => kubectl(bin, ['get', 'serviceaccount', 'default', '-n', 'default']).status === 0, 60_000, logOf('kube-controller-manager'));
+  log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s: ${server}, KUBECONFIG=${KUBECONFIG}`);
+  return state;
+}
+
+/** Stops exactly the processes `up` started (by their pid files), in reverse order. */
+export async function down(): Promise<void> {
+  const names = pidFileNames();
+  const ordered = [...COMPONENT_NAMES].reverse().filter((n) => names.includes(n));
+  for (const name of [...ordered, ...names.filter((n) => !COMPONENT_NAMES.includes(n))]) {
+    if (await stopProcess(name)) log(`${name} stopped`);
+  }
+}
+
+export async function status(): Promise<{ components: Record<string, number | null>; apiReady: boolean; server?: string }> {
+  const state = readState();
+  const components = Object.fromEntries(COMPONENT_NAMES.map((n) => [n, runningPid(n) ?? null]));
+  let apiReady = false;
+  if (state && components['kube-apiserver']) {
+    const pki = await ensurePki();
+    apiReady = await apiGet(state.server, '/readyz', pki).then((r) => r.status === 200, () => false);
+  }
+  return { components, apiReady, ...(state && { server: state.server }) };
+}
+
+/** Shell lines that point kubectl and helm at the local cluster. */
+export function envLines(): string[] {
+  const state = readState();
+  if (!state) throw new Error('the local cluster has never been up: run `npm run cluster -- up`');
+  return [`export KUBECONFIG=${KUBECONFIG}`, `export PATH=${state.bin}:$PATH`];
+}

@@ -1,0 +1,116 @@
+/** The command lines of the control-plane components, on loopback, in start order. */
+import { join } from 'node:path';
+import { KUBECONFIG, KWOK_STAGES, PKI_DIR, STATE_DIR } from './paths.ts';
+import type { Pki } from './pki.ts';
+
+export interface Ports {
+  etcd: number;
+  etcdPeer: number;
+  apiserver: number;
+  controllerManager: number;
+  scheduler: number;
+  kwok: number;
+}
+
+export interface Component {
+  name: string;
+  binary: string;
+  args: string[];
+}
+
+export const SERVICE_CIDR = '10.96.0.0/12';
+
+export function components(bin: string, ports: Ports, pki: Pki): Component[] {
+  const loopback = '127.0.0.1';
+  return [
+    {
+      name: 'etcd',
+      binary: join(bin, 'etcd'),
+      args: [
+        '--name=node0',
+        `--data-dir=${join(STATE_DIR, 'etcd')}`,
+        `--listen-client-urls=http://${loopback}:${ports.etcd}`,
+        `--advertise-client-urls=http://${loopback}:${ports.etcd}`,
+        `--listen-peer-urls=http://${loopback}:${ports.etcdPeer}`,
+        `--initial-advertise-peer-urls=http://${loopback}:${ports.etcdPeer}`,
+        `--initial-cluster=node0=http://${loopback}:${ports.etcdPeer}`,
+        '--auto-compaction-retention=1',
+        '--quota-backend-bytes=8589934592',
+        '--unsafe-no-fsync=true', // a throwaway test cluster: durability buys nothing here
+      ],
+    },
+    {
+      name: 'kube-apiserver',
+      binary: join(bin, 'kube-apiserver'),
+      args: [
+        `--etcd-servers=http://${loopback}:${ports.etcd}`,
+        `--bind-address=${loopback}`,
+        `--advertise-address=${loopback}`,
+        `--secure-port=${ports.apiserver}`,
+        `--cert-dir=${join(PKI_DIR, 'apiserver')}`,
+        `--tls-cert-file=${pki.adminCertPath}`,
+        `--tls-private-key-file=${pki.adminKeyPath}`,
+        `--client-ca-file=${pki.caCertPath}`,
+        `--service-account-key-file=${pki.adminKeyPath}`,
+        `--service-account-signing-key-file=${pki.adminKeyPath}`,
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--proxy-client-cert-file=${pki.adminCertPath}`,
+        `--proxy-client-key-file=${pki.adminKeyPath}`,
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        '--authorization-mode=Node,RBAC',
+        // The defaults plus the ones a production cluster runs; webhooks included by default.
+        '--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,NodeRestriction,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota,PodSecurity',
+        '--allow-privileged=true',
+        '--endpoint-reconciler-type=none', // 127.0.0.1 is not a valid endpoint for the kubernetes Service
+      ],
+    },
+    {
+      name: 'kube-controller-manager',
+      binary: join(bin, 'kube-controller-manager'),
+      args: [
+        `--kubeconfig=${KUBECONFIG}`,
+        `--authentication-kubeconfig=${KUBECONFIG}`,
+        `--authorization-kubeconfig=${KUBECONFIG}`,
+        `--bind-address=${loopback}`,
+        `--secure-port=${ports.controllerManager}`,
+        `--root-ca-file=${pki.caCertPath}`,
+        `--service-account-private-key-file=${pki.adminKeyPath}`,
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        '--leader-elect=false',
+        '--use-service-account-credentials=false',
+        '--node-monitor-period=5s',
+        '--node-monitor-grace-period=20s',
+        '--kube-api-qps=1000',
+        '--kube-api-burst=2000',
+      ],
+    },
+    {
+      name: 'kube-scheduler',
+      binary: join(bin, 'kube-scheduler'),
+      args: [
+        `--kubeconfig=${KUBECONFIG}`,
+        `--authentication-kubeconfig=${KUBECONFIG}`,
+        `--authorization-kubeconfig=${KUBECONFIG}`,
+        `--bind-address=${loopback}`,
+        `--secure-port=${ports.scheduler}`,
+        '--leader-elect=false',
+      ],
+    },
+    {
+      name: 'kwok',
+      binary: join(bin, 'kwok'),
+      args: [
+        `--kubeconfig=${KUBECONFIG}`,
+        `--config=${KWOK_STAGES}`,
+        '--manage-all-nodes=false',
+        '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+        `--tls-cert-file=${pki.adminCertPath}`,
+        `--tls-private-key-file=${pki.adminKeyPath}`,
+        `--node-ip=${loopback}`,
+        `--node-port=${ports.kwok}`,
+        `--server-address=${loopback}:${ports.kwok}`,
+        '--node-lease-duration-seconds=40',
+      ],
+    },
+  ];
+}

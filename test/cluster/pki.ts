@@ -1,0 +1,105 @@
+/**
+ * The local cluster's certificates, made with `selfsigned`: one CA, and one "admin" pair (CN
+ * kubernetes-admin, O system:masters) that serves kube-apiserver's TLS, authenticates every
+ * component and kubectl, and signs service-account tokens — the arrangement kwokctl uses.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import selfsigned from 'selfsigned';
+import { PKI_DIR } from './paths.ts';
+
+export interface Pki {
+  caCert: string;
+  adminCert: string;
+  adminKey: string;
+  caCertPath: string;
+  adminCertPath: string;
+  adminKeyPath: string;
+}
+
+const DAY = 24 * 3600 * 1000;
+
+function paths(): Pick<Pki, 'caCertPath' | 'adminCertPath' | 'adminKeyPath'> {
+  return { caCertPath: join(PKI_DIR, 'ca.crt'), adminCertPath: join(PKI_DIR, 'admin.crt'), adminKeyPath: join(PKI_DIR, 'admin.key') };
+}
+
+/** Reuses the pki of an earlier `up`, or makes one. */
+export async function ensurePki(): Promise<Pki> {
+  const p = paths();
+  if (![p.caCertPath, p.adminCertPath, p.adminKeyPath].every(existsSync)) {
+    mkdirSync(PKI_DIR, { recursive: true });
+    const now = Date.now();
+    const validity = { notBeforeDate: new Date(now - 3600_000), notAfterDate: new Date(now + 365 * DAY) };
+    const ca = await selfsigned.generate([{ name: 'commonName', value: `k8s-watch-policy-test-ca@${now}` }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      ...validity,
+      extensions: [
+        { name: 'basicConstraints', cA: true, critical: true },
+        { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+      ],
+    });
+    const admin = await selfsigned.generate(
+      [
+        { name: 'commonName', value: 'kubernetes-admin' },
+        { name: 'organizationName', value: 'system:masters' },
+      ],
+      {
+        keyType: 'ec',
+        algorithm: 'sha256',
+        ...validity,
+        ca: { key: ca.private, cert: ca.cert },
+        extensions: [
+          { name: 'basicConstraints', cA: false, critical: true },
+          { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+          { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
+          {
+            name: 'subjectAltName',
+            altNames: [
+              { type: 7, ip: '127.0.0.1' },
+              { type: 7, ip: '10.96.0.1' },
+              { type: 2, value: 'localhost' },
+              { type: 2, value: 'kubernetes' },
+              { type: 2, value: 'kubernetes.default' },
+              { type: 2, value: 'kubernetes.default.svc' },
+              { type: 2, value: 'kubernetes.default.svc.cluster.local' },
+            ],
+          },
+        ],
+      },
+    );
+    writeFileSync(p.caCertPath, ca.cert);
+    writeFileSync(join(PKI_DIR, 'ca.key'), ca.private, { mode: 0o600 });
+    writeFileSync(p.adminCertPath, admin.cert);
+    writeFileSync(p.adminKeyPath, admin.private, { mode: 0o600 });
+  }
+  return {
+    ...p,
+    caCert: readFileSync(p.caCertPath, 'utf8'),
+    adminCert: readFileSync(p.adminCertPath, 'utf8'),
+    adminKey: readFileSync(p.adminKeyPath, 'utf8'),
+  };
+}
+
+export function kubeconfigYaml(server: string, pki: Pki): string {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: k8s-watch-policy
+  cluster:
+    server: ${server}
+    certificate-authority-data: ${b64(pki.caCert)}
+users:
+- name: kubernetes-admin
+  user:
+    client-certificate-data: ${b64(pki.adminCert)}
+    client-key-data: ${b64(pki.adminKey)}
+contexts:
+- name: k8s-watch-policy
+  context:
+    cluster: k8s-watch-policy
+    user: kubernetes-admin
+current-context: k8s-watch-policy
+`;
+}

@@ -1,0 +1,77 @@
+/**
+ * Background processes of the local cluster: started detached with their output in
+ * .cluster/logs/<name>.log and their pid in .cluster/pids/<name>.pid, and stopped by exactly
+ * those pids (after checking that the pid still runs our binary, since pids are reused).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LOG_DIR, PID_DIR } from './paths.ts';
+
+export function startProcess(name: string, binary: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
+  mkdirSync(LOG_DIR, { recursive: true });
+  mkdirSync(PID_DIR, { recursive: true });
+  const out = openSync(join(LOG_DIR, `${name}.log`), 'a');
+  const child = spawn(binary, args, { detached: true, stdio: ['ignore', out, out], env });
+  closeSync(out);
+  if (child.pid === undefined) throw new Error(`cannot start ${name} (${binary})`);
+  child.unref();
+  writeFileSync(join(PID_DIR, `${name}.pid`), `${child.pid}\n${binary}\n`);
+  return child.pid;
+}
+
+interface PidFile {
+  name: string;
+  pid: number;
+  binary: string;
+}
+
+function readPidFile(name: string): PidFile | undefined {
+  const file = join(PID_DIR, `${name}.pid`);
+  if (!existsSync(file)) return undefined;
+  const [pid, binary] = readFileSync(file, 'utf8').split('\n');
+  return { name, pid: Number(pid), binary: binary ?? '' };
+}
+
+/** Whether the pid runs the binary it was started with (false for a dead or reused pid). */
+function runs({ pid, binary }: PidFile): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmdline[0] === binary;
+  } catch {
+    return false;
+  }
+}
+
+export function isRunning(name: string): boolean {
+  const file = readPidFile(name);
+  return file !== undefined && runs(file);
+}
+
+export function runningPid(name: string): number | undefined {
+  const file = readPidFile(name);
+  return file && runs(file) ? file.pid : undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** SIGTERM, then SIGKILL after `graceMs`; removes the pid file. */
+export async function stopProcess(name: string, graceMs = 10_000): Promise<boolean> {
+  const file = readPidFile(name);
+  if (!file) return false;
+  let stopped = false;
+  if (runs(file)) {
+    process.kill(file.pid, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (runs(file) && Date.now() < deadline) await sleep(100);
+    if (runs(file)) process.kill(file.pid, 'SIGKILL');
+    while (runs(file)) await sleep(50);
+    stopped = true;
+  }
+  rmSync(join(PID_DIR, `${name}.pid`), { force: true });
+  return stopped;
+}
+
+export function pidFileNames(): string[] {
+  return existsSync(PID_DIR) ? readdirSync(PID_DIR).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4)) : [];
+}

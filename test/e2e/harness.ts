@@ -1,0 +1,126 @@
+/** What the end-to-end tests share: kubectl against the local cluster, a webhook process, waiting. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readState } from '../cluster/cluster.ts';
+import { KUBECONFIG } from '../cluster/paths.ts';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function kubectl(args: string[], input?: string): Run {
+  const state = readState();
+  if (!state) throw new Error('the local cluster is not up (global setup did not run?)');
+  const r = spawnSync(join(state.bin, 'kubectl'), ['--kubeconfig', KUBECONFIG, ...args], { input, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
+}
+
+/** kubectl that must succeed; returns stdout. */
+export function kubectlOk(args: string[], input?: string): string {
+  const r = kubectl(args, input);
+  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.status}): ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+export function getJson<T = any>(args: string[]): T {
+  return JSON.parse(kubectlOk([...args, '-o', 'json'])) as T;
+}
+
+export function apply(objects: unknown[]): string {
+  return kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function eventually<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = probe();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(250);
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The webhook as a user runs it: the built CLI, with certificates from `k8s-watch-policy certs`. */
+export class WebhookProcess {
+  child: ChildProcess | undefined;
+  readonly certDir = mkdtempSync(join(tmpdir(), 'kwp-e2e-certs-'));
+  port = 0;
+  metricsPort = 0;
+  output = '';
+
+  get url(): string {
+    return `https://127.0.0.1:${this.port}`;
+  }
+
+  async makeCertificates(): Promise<string> {
+    const r = spawnSync(process.execPath, [CLI, 'certs', '--out', this.certDir, '--dns', 'localhost,127.0.0.1'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`certs failed: ${r.stderr}`);
+    return join(this.certDir, 'ca.crt');
+  }
+
+  async start(extraArgs: string[] = []): Promise<void> {
+    this.port ||= await freePort();
+    this.metricsPort ||= await freePort();
+    const args = [CLI, 'webhook', '--kubeconfig', KUBECONFIG, '--cert-dir', this.certDir, '--host', '127.0.0.1', '--port', String(this.port), '--metrics-port', String(this.metricsPort), ...extraArgs];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout!.on('data', (c: Buffer) => (this.output += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (this.output += c.toString()));
+    const ca = await import('node:fs').then((fs) => fs.readFileSync(join(this.certDir, 'ca.crt'), 'utf8'));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`webhook exited (${child.exitCode}): ${this.output}`);
+      const ready = await new Promise<boolean>((resolve) => {
+        const req = request(`${this.url}/readyz`, { ca, agent: false, timeout: 1000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        });
+        req.on('error', () => resolve(false));
+        req.on('timeout', () => req.destroy());
+        req.end();
+      });
+      if (ready) return;
+      if (Date.now() > deadline) throw new Error(`webhook not ready within 30 s: ${this.output}`);
+      await sleep(100);
+    }
+  }
+
+  async stop(): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    return exited;
+  }
+
+  cleanup(): void {
+    rmSync(this.certDir, { recursive: true, force: true });
+  }
+}

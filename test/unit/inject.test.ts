@@ -1,0 +1,98 @@
+/**
+ * injectDocuments (src/cli/inject.ts), the pure core of `k8s-watch-policy inject`: what it
+ * returns for each kind of document, beyond what the golden files show.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { parseDocuments, writeDocuments } from '../../src/cli/documents.js';
+import { injectDocuments } from '../../src/cli/inject.js';
+import type { KubeObject } from '../../src/kube/objects.js';
+import { agent, app, cfg, clone, deepFreeze, ev, kubeNode, pod, REASON } from './fixtures.js';
+
+const DENIAL = 'ONLY_WATCH_K8S_RESOURCE is no longer supported; remove it and set K8S_WATCH_POLICY=only-watch';
+
+function deployment(name: string, containers = [agent()]): KubeObject {
+  return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'deepflow' }, spec: { template: { metadata: { labels: { app: name } }, spec: { containers } } } };
+}
+
+const service: KubeObject = { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { ports: [{ port: 80 }] } };
+
+describe('injectDocuments', () => {
+  test('one object per document, in order; non-pods are the very same objects and are not reviewed', () => {
+    const docs = deepFreeze([service, deployment('w'), kubeNode('node-1')] as KubeObject[]);
+    const result = injectDocuments(docs, cfg());
+    expect(result.objects).toHaveLength(3);
+    expect(result.objects[0]).toBe(docs[0]);
+    expect(result.objects[2]).toBe(docs[2]);
+    expect((result.objects[1] as any).spec.template.spec.containers[0].env).toEqual([ev('K8S_WATCH_POLICY', 'only-watch')]);
+    expect(result.reviews.map((r) => r.object)).toEqual([docs[1]]);
+    expect(result.reviews[0]!.review.decision).toMatchObject({ policy: 'only-watch', rule: 'watcher-deployment' });
+    expect(result).toMatchObject({ messages: [], denied: 0 });
+  });
+
+  test('reviews keep the input object (not the admitted one) and include List items, in order', () => {
+    const sidecar = pod({ name: 'web', containers: [app(), agent()] });
+    const list = { apiVersion: 'v1', kind: 'List', items: [deployment('w'), sidecar, service] } as KubeObject;
+    const result = injectDocuments(deepFreeze([list, deployment('second')]), cfg());
+    expect(result.reviews.map((r) => `${r.object.kind}/${r.object.metadata?.name}`)).toEqual(['Deployment/w', 'Pod/web', 'Deployment/second']);
+    expect(result.reviews[1]!.object).toBe((list as any).items[1]);
+    expect(result.reviews[1]!.review.pod.metadata?.annotations?.[REASON]).toBe('watch-disabled/serverless-sidecar');
+    const items = (result.objects[0] as any).items;
+    expect(items[1].metadata.annotations).toEqual({ [REASON]: 'watch-disabled/serverless-sidecar' });
+    expect(items[2]).toBe(service);
+    expect((result.objects[0] as any).apiVersion).toBe('v1');
+  });
+
+  test('non-map List items are passed through', () => {
+    const list = { apiVersion: 'v1', kind: 'List', items: ['text', 7, null, deployment('w')] } as KubeObject;
+    const result = injectDocuments([list], cfg());
+    expect((result.objects[0] as any).items.slice(0, 3)).toEqual(['text', 7, null]);
+    expect(result.reviews).toHaveLength(1);
+  });
+
+  test('a denied document is returned unchanged; warnings come before the denial; denied counts documents', () => {
+    const bad = pod({ name: 'x', labels: { 'deepflow.io/k8s-watch-policy': 'bogus' }, containers: [agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'true')] })] });
+    const conflicting = deployment('w', [agent({ env: [ev('K8S_WATCH_POLICY', 'watch-disabled')] })]);
+    const alsoBad = deployment('old', [agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', '')] })]);
+    const docs = deepFreeze([bad, conflicting, alsoBad] as KubeObject[]);
+    const result = injectDocuments(docs, cfg({ invalidPolicy: 'warn' }));
+    expect(result.objects).toEqual(docs);
+    expect(result.objects[0]).toBe(docs[0]);
+    expect(result.denied).toBe(2);
+    expect(result.messages).toEqual([
+      'warning: Pod/x: label deepflow.io/k8s-watch-policy: invalid value "bogus"; use one of only-watch, watch-only, watch-disabled, normal',
+      `denied: Pod/x: container "deepflow-agent": ${DENIAL}`,
+      'warning: Deployment/w: container "deepflow-agent": K8S_WATCH_POLICY=watch-disabled kept (explicitEnv respect); the webhook would set only-watch (watcher-deployment)',
+      `denied: Deployment/old: container "deepflow-agent": ${DENIAL}`,
+    ]);
+  });
+
+  test('Nodes anywhere in the input (also in a List after the pod) are the node lookup', () => {
+    const p = pod({ name: 'a', spec: { nodeName: 'vk-1' } });
+    const nodes = { apiVersion: 'v1', kind: 'NodeList', items: [kubeNode('vk-1', 'True', { type: 'virtual-kubelet' })] } as KubeObject;
+    const withNode = injectDocuments([p, nodes], cfg());
+    expect(withNode.reviews[0]!.review.decision).toMatchObject({ policy: 'watch-disabled', rule: 'serverless-node-label' });
+    const without = injectDocuments([p], cfg());
+    expect(without.reviews[0]!.review.decision).toMatchObject({ policy: 'normal', rule: 'default' });
+    expect(without.objects[0]).toBe(p);
+  });
+
+  test('objects without metadata are named <unnamed> in messages; generateName is used when there is no name', () => {
+    const noMeta = { apiVersion: 'v1', kind: 'Pod', spec: { containers: [agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE')] })] } } as KubeObject;
+    const generated = pod({ containers: [agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE')] })] });
+    generated.metadata = { generateName: 'agent-' };
+    expect(injectDocuments([noMeta, generated], cfg()).messages).toEqual([
+      `denied: Pod/<unnamed>: container "deepflow-agent": ${DENIAL}`,
+      `denied: Pod/agent-: container "deepflow-agent": ${DENIAL}`,
+    ]);
+  });
+
+  test('parse, inject, write, parse, inject: the second pass is a fixed point', () => {
+    const text = writeDocuments([deployment('w'), pod({ name: 'web', containers: [app(), agent()] }), service]);
+    const first = injectDocuments(parseDocuments(text, 'in'), cfg({ onlyWatchValue: 'watch-only' }));
+    const again = injectDocuments(parseDocuments(writeDocuments(first.objects), 'out'), cfg({ onlyWatchValue: 'watch-only' }));
+    expect(again.objects).toEqual(first.objects);
+    expect(again.reviews.every((r) => r.review.patch.length === 0)).toBe(true);
+    expect(again.messages).toEqual([]);
+    expect(clone(first.objects[0] as any).spec.template.spec.containers[0].env).toEqual([ev('K8S_WATCH_POLICY', 'watch-only')]);
+  });
+});
