@@ -234,7 +234,9 @@ async function startServer(kind: ServerKind, opts: Options, certDir: string, ca:
     server = { ...spawnServer(kind, [...prof, join(ROOT, 'bench/bare_server.js'), '--cert-dir', certDir, '--host', HOST, '--port', String(port)], 'pipe'), port, metricsPort: undefined };
   } else {
     const metricsPort = await freePort();
-    const args = [...prof, opts.cli, 'webhook', '--cert-dir', certDir, '--host', HOST, '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', kind];
+    // --no-node-cache: no cluster here, and a KUBECONFIG in the environment must not make the
+    // webhook wait for one (the fixture is decided by rule 4, before any node lookup).
+    const args = [...prof, opts.cli, 'webhook', '--cert-dir', certDir, '--host', HOST, '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', kind, '--no-node-cache'];
     // info: one JSON line per review goes to /dev/null (the cost of producing it stays);
     // warn: stdout is a pipe and any line on it is reported.
     let stdout: 'pipe' | number = 'pipe';

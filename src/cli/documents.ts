@@ -33,7 +33,8 @@ export function parseDocuments(text: string, source: string): KubeObject[] {
     const problem = doc.errors[0];
     if (problem) {
       const line = problem.linePos?.[0]?.line;
-      throw new CliError(`${source}: invalid YAML${line ? ` at line ${line}` : ''}: ${problem.message.split('\n')[0]}`, EXIT_DATA);
+      const what = problem.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      throw new CliError(`${source}: invalid YAML${line ? ` at line ${line}` : ''}: ${what}`, EXIT_DATA);
     }
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
@@ -58,6 +59,10 @@ export function objectName(object: KubeObject): string {
   return `${object.kind ?? '<no kind>'}/${name}`;
 }
 
+/**
+ * YAML for kubectl: written as YAML 1.1, so that strings YAML 1.1 would read as booleans or
+ * numbers (`"yes"`, `"on"`, `"N"`, `"0755"`) stay quoted strings for kubectl and other 1.1 readers.
+ */
 export function writeDocuments(objects: readonly KubeObject[]): string {
-  return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
+  return objects.map((o) => stringify(o, { lineWidth: 0, version: '1.1' })).join('---\n');
 }

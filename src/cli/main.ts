@@ -14,9 +14,6 @@ import { ConfigError } from '../config/parse.js';
 import { elect } from '../election/elect.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import type { Node, Pod } from '../kube/objects.js';
-import { loadKubeConfig } from '../kube/kubeconfig.js';
-import { NodeCache } from '../webhook/node_cache.js';
-import { startWebhookServer } from '../webhook/server.js';
 import { flattenLists, parseDocuments, readInput, writeDocuments } from './documents.js';
 import { electionJson, electionText } from './elect_output.js';
 import { CliError, EXIT_CONFIG, EXIT_DENIED, EXIT_NO_WATCHER, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE } from './exit_codes.js';
@@ -66,6 +63,12 @@ interface WebhookFlags {
 }
 
 async function webhook(opts: WebhookFlags): Promise<number> {
+  // Loaded here, not at the top: @kubernetes/client-node costs the offline commands most of their start-up.
+  const [{ loadKubeConfig }, { NodeCache }, { startWebhookServer }] = await Promise.all([
+    import('../kube/kubeconfig.js'),
+    import('../webhook/node_cache.js'),
+    import('../webhook/server.js'),
+  ]);
   const logger = createLogger(opts.logLevel);
   const cfg = await config(opts.config);
   let kc;
@@ -213,6 +216,12 @@ async function main(argv: string[]): Promise<number> {
     return EXIT_SOFTWARE;
   }
 }
+
+// A reader that goes away (`inject -f big.yaml | head`) is not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 
 main(process.argv).then((code) => {
   process.exitCode = code;

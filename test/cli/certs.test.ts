@@ -2,11 +2,15 @@
  * `k8s-watch-policy certs` through the built binary: a CA and a serving certificate signed by it,
  * with the requested names, written as the four files of a Kubernetes TLS Secret.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { killAll, lines, requireBuild, run, tempDir } from './helpers.js';
+
+// Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
+// its own shorter timeout (helpers.ts), so a hang fails with the command line rather than here.
+jest.setTimeout(60_000);
 
 const FILES = ['ca.crt', 'ca.key', 'tls.crt', 'tls.key'];
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -2,9 +2,13 @@
  * `k8s-watch-policy elect` through the built binary (DESIGN §6, §7): Pods with status and Nodes
  * in, the decision out as JSON or text; exit 0 with a watcher, 2 without.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { stringify } from 'yaml';
 import { json, killAll, lines, requireBuild, run, tempDir } from './helpers.js';
+
+// Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
+// its own shorter timeout (helpers.ts), so a hang fails with the command line rather than here.
+jest.setTimeout(60_000);
 
 type Obj = Record<string, any>;
 

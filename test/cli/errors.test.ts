@@ -2,10 +2,14 @@
  * Bad input and bad usage through the built binary (DESIGN §7): one clear line on stderr, nothing
  * on stdout, and a sysexits code: 64 usage, 65 data, 66 no input, 78 config.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { killAll, lines, REPO, requireBuild, run, tempDir } from './helpers.js';
+
+// Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
+// its own shorter timeout (helpers.ts), so a hang fails with the command line rather than here.
+jest.setTimeout(60_000);
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let okFile: string;

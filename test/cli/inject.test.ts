@@ -2,9 +2,13 @@
  * `k8s-watch-policy inject` through the built binary (DESIGN §7): documents in, every document
  * back as YAML in order, warnings and denials on stderr, exit 0 / 1 / 78.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { stringify } from 'yaml';
 import { json, killAll, lines, requireBuild, run, tempDir, yamlDocs } from './helpers.js';
+
+// Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
+// its own shorter timeout (helpers.ts), so a hang fails with the command line rather than here.
+jest.setTimeout(60_000);
 
 const AGENT_IMAGE = 'registry.cn-beijing.aliyuncs.com/deepflow-ce/deepflow-agent:v6.6';
 const REASON = 'deepflow.io/k8s-watch-policy-reason';

@@ -2,10 +2,14 @@
  * The same binary installed as the kubectl plugin `kubectl-watch_policy` (package.json `bin`):
  * kubectl runs it as `kubectl watch-policy`, and that is the name its usage and errors show.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CLI, killAll, lines, requireBuild, run, tempDir } from './helpers.js';
+
+// Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
+// its own shorter timeout (helpers.ts), so a hang fails with the command line rather than here.
+jest.setTimeout(60_000);
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let plugin: string;

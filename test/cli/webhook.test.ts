@@ -3,7 +3,7 @@
  * `k8s-watch-policy certs`: ready over HTTPS, answers an AdmissionReview, serves metrics on its own
  * port, and on SIGTERM exits 0 leaving no listener behind.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -11,6 +11,10 @@ import { request as httpsRequest } from 'node:https';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { exited, killAll, lines, REPO, requireBuild, run, start, tempDir } from './helpers.js';
+
+// Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
+// its own shorter timeout (helpers.ts), so a hang fails with the command line rather than here.
+jest.setTimeout(60_000);
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let certDir: string;

@@ -6,7 +6,7 @@ import { describe, expect, test } from '@jest/globals';
 import { parseDocuments, writeDocuments } from '../../src/cli/documents.js';
 import { injectDocuments } from '../../src/cli/inject.js';
 import type { KubeObject } from '../../src/kube/objects.js';
-import { agent, app, cfg, clone, deepFreeze, ev, kubeNode, pod, REASON } from './fixtures.js';
+import { agent, app, cfg, deepFreeze, ev, kubeNode, pod, REASON } from './fixtures.js';
 
 const DENIAL = 'ONLY_WATCH_K8S_RESOURCE is no longer supported; remove it and set K8S_WATCH_POLICY=only-watch';
 
@@ -93,6 +93,6 @@ describe('injectDocuments', () => {
     expect(again.objects).toEqual(first.objects);
     expect(again.reviews.every((r) => r.review.patch.length === 0)).toBe(true);
     expect(again.messages).toEqual([]);
-    expect(clone(first.objects[0] as any).spec.template.spec.containers[0].env).toEqual([ev('K8S_WATCH_POLICY', 'watch-only')]);
+    expect((first.objects[0] as any).spec.template.spec.containers[0].env).toEqual([ev('K8S_WATCH_POLICY', 'watch-only')]);
   });
 });
