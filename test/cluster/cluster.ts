@@ -40,9 +40,20 @@ export function readState(): ClusterState | undefined {
   return existsSync(STATE_FILE) ? (JSON.parse(readFileSync(STATE_FILE, 'utf8')) as ClusterState) : undefined;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logFile?: string): Promise<void> {
+function logTail(file: string, lines = 5): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** Waits for `check`; fails at once, with the end of its log, when the process `name` has died. */
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, name?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const logFile = name && `${LOG_DIR}/${name}.log`;
   while (!(await check().catch(() => false))) {
+    if (name && !isRunning(name)) throw new Error(`${name} exited while waiting for ${what}; ${logFile}:\n${logTail(logFile!)}`);
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${logFile ? `; see ${logFile}` : ''}`);
     await sleep(200);
   }
@@ -104,9 +115,9 @@ export async function up(): Promise<ClusterState> {
   const logOf = (name: string) => `${LOG_DIR}/${name}.log`;
   for (const c of steps) {
     startProcess(c.name, c.binary, c.args);
-    if (c.name === 'etcd') await waitFor('etcd', () => etcdHealthy(ports.etcd), 30_000, logOf('etcd'));
+    if (c.name === 'etcd') await waitFor('etcd /health', () => etcdHealthy(ports.etcd), 30_000, 'etcd');
     if (c.name === 'kube-apiserver') {
-      await waitFor('kube-apiserver /readyz', async () => (await apiGet(server, '/readyz', pki)).status === 200, 90_000, logOf('kube-apiserver'));
+      await waitFor('kube-apiserver /readyz', async () => (await apiGet(server, '/readyz', pki)).status === 200, 90_000, 'kube-apiserver');
     }
     log(`${c.name} started (pid ${runningPid(c.name)})`);
   }
@@ -115,7 +126,7 @@ export async function up(): Promise<ClusterState> {
   const ready = kubectl(bin, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=60s']);
   if (ready.status !== 0) throw new Error(`kwok nodes did not become Ready: ${ready.stderr.trim()}; see ${logOf('kwok')}`);
   // The controller-manager creates the default ServiceAccount that pods need.
-  await waitFor('the default ServiceAccount', async () => kubectl(bin, ['get', 'serviceaccount', 'default', '-n', 'default']).status === 0, 60_000, logOf('kube-controller-manager'));
+  await waitFor('the default ServiceAccount', async () => kubectl(bin, ['get', 'serviceaccount', 'default', '-n', 'default']).status === 0, 60_000, 'kube-controller-manager');
   log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s: ${server}, KUBECONFIG=${KUBECONFIG}`);
   return state;
 }

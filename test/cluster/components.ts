@@ -51,7 +51,7 @@ export function components(bin: string, ports: Ports, pki: Pki): Component[] {
         `--tls-cert-file=${pki.adminCertPath}`,
         `--tls-private-key-file=${pki.adminKeyPath}`,
         `--client-ca-file=${pki.caCertPath}`,
-        `--service-account-key-file=${pki.adminKeyPath}`,
+        `--service-account-key-file=${pki.serviceAccountPublicKeyPath}`,
         `--service-account-signing-key-file=${pki.adminKeyPath}`,
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
         `--proxy-client-cert-file=${pki.adminCertPath}`,

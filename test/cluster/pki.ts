@@ -3,6 +3,7 @@
  * kubernetes-admin, O system:masters) that serves kube-apiserver's TLS, authenticates every
  * component and kubectl, and signs service-account tokens — the arrangement kwokctl uses.
  */
+import { createPublicKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import selfsigned from 'selfsigned';
@@ -15,18 +16,25 @@ export interface Pki {
   caCertPath: string;
   adminCertPath: string;
   adminKeyPath: string;
+  /** The admin key's public half, which verifies service-account tokens. */
+  serviceAccountPublicKeyPath: string;
 }
 
 const DAY = 24 * 3600 * 1000;
 
-function paths(): Pick<Pki, 'caCertPath' | 'adminCertPath' | 'adminKeyPath'> {
-  return { caCertPath: join(PKI_DIR, 'ca.crt'), adminCertPath: join(PKI_DIR, 'admin.crt'), adminKeyPath: join(PKI_DIR, 'admin.key') };
+function paths(): Pick<Pki, 'caCertPath' | 'adminCertPath' | 'adminKeyPath' | 'serviceAccountPublicKeyPath'> {
+  return {
+    caCertPath: join(PKI_DIR, 'ca.crt'),
+    adminCertPath: join(PKI_DIR, 'admin.crt'),
+    adminKeyPath: join(PKI_DIR, 'admin.key'),
+    serviceAccountPublicKeyPath: join(PKI_DIR, 'sa.pub'),
+  };
 }
 
 /** Reuses the pki of an earlier `up`, or makes one. */
 export async function ensurePki(): Promise<Pki> {
   const p = paths();
-  if (![p.caCertPath, p.adminCertPath, p.adminKeyPath].every(existsSync)) {
+  if (![p.caCertPath, p.adminCertPath, p.adminKeyPath, p.serviceAccountPublicKeyPath].every(existsSync)) {
     mkdirSync(PKI_DIR, { recursive: true });
     const now = Date.now();
     const validity = { notBeforeDate: new Date(now - 3600_000), notAfterDate: new Date(now + 365 * DAY) };
@@ -72,6 +80,8 @@ export async function ensurePki(): Promise<Pki> {
     writeFileSync(join(PKI_DIR, 'ca.key'), ca.private, { mode: 0o600 });
     writeFileSync(p.adminCertPath, admin.cert);
     writeFileSync(p.adminKeyPath, admin.private, { mode: 0o600 });
+    // kube-apiserver reads public keys (or PKCS#1/SEC1 private keys) here, not PKCS#8.
+    writeFileSync(p.serviceAccountPublicKeyPath, createPublicKey(admin.private).export({ type: 'spki', format: 'pem' }));
   }
   return {
     ...p,

@@ -9,12 +9,14 @@ import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import { webhookConfigurations } from '../../src/kube/webhook_configuration.js';
 import { ORDINARY_NODES, VIRTUAL_NODES } from '../cluster/nodes.ts';
-import { apply, eventually, freePort, getJson, kubectl, kubectlOk, WebhookProcess } from './harness.ts';
+import { apply, eventually, freePort, getJson, kubectl, kubectlAsync, kubectlOk, WebhookProcess } from './harness.ts';
 
 const NAME = 'k8s-watch-policy';
 const AGENT_IMAGE = 'registry.example.com:5000/deepflow-ce/deepflow-agent:v6.6';
-const ON = 'e2e-opted-in';
-const OFF = 'e2e-not-opted-in';
+// Fresh namespaces per run: the previous run's may still be terminating.
+const RUN = Math.random().toString(36).slice(2, 7);
+const ON = `e2e-opted-in-${RUN}`;
+const OFF = `e2e-not-opted-in-${RUN}`;
 const REASON = 'deepflow.io/k8s-watch-policy-reason';
 const DENIAL = 'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported; remove it and set K8S_WATCH_POLICY=only-watch';
 
@@ -255,7 +257,9 @@ describe('reinvocation', () => {
         ],
       },
     ]);
-    apply([{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'gets-a-sidecar', namespace: ON, labels: { 'e2e/add-agent': 'true' } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } }]);
+    // kubectl runs asynchronously here: this process serves the second webhook meanwhile.
+    const created = await kubectlAsync(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'gets-a-sidecar', namespace: ON, labels: { 'e2e/add-agent': 'true' } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } }));
+    expect(created).toMatchObject({ status: 0, stderr: '' });
     const pod = getJson(['get', 'pod', 'gets-a-sidecar', '-n', ON]);
     expect(pod.spec.containers.map((c: any) => c.name)).toEqual(['app', 'deepflow-agent']);
     expect(envOf(pod, 'deepflow-agent')).toEqual({ K8S_WATCH_POLICY: 'watch-disabled' });

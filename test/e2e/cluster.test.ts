@@ -16,7 +16,7 @@ test('every kwok node is Ready, the virtual ones labelled and tainted like virtu
     expect(node.status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
     const virtual = VIRTUAL_NODES.includes(node.metadata.name);
     expect(node.metadata.labels.type).toBe(virtual ? 'virtual-kubelet' : 'kwok');
-    expect(node.spec.taints?.some((t: any) => t.key === 'virtual-kubelet.io/provider')).toBe(virtual);
+    expect((node.spec.taints ?? []).some((t: any) => t.key === 'virtual-kubelet.io/provider')).toBe(virtual);
   }
 });
 

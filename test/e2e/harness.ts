@@ -24,6 +24,22 @@ export function kubectl(args: string[], input?: string): Run {
   return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
 }
 
+/** kubectl without blocking the event loop: needed while this process itself serves a webhook. */
+export function kubectlAsync(args: string[], input?: string): Promise<Run> {
+  const state = readState();
+  if (!state) return Promise.reject(new Error('the local cluster is not up'));
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(state.bin, 'kubectl'), ['--kubeconfig', KUBECONFIG, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ status: code ?? 1, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
 /** kubectl that must succeed; returns stdout. */
 export function kubectlOk(args: string[], input?: string): string {
   const r = kubectl(args, input);
