@@ -43,6 +43,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
 export class Reflector<T> {
   private readonly stopping = new AbortController();
   private watchAbort: AbortController | undefined;
+  /** Ends the watch in progress (client-node does not call `done` for an aborted watch). */
+  private endWatch: (() => void) | undefined;
   private resourceVersion = '';
   private synced = false;
   private syncWaiters: (() => void)[] = [];
@@ -94,6 +96,7 @@ export class Reflector<T> {
   stop(): void {
     this.stopping.abort();
     this.watchAbort?.abort();
+    this.endWatch?.();
   }
 
   private async list(): Promise<void> {
@@ -123,9 +126,11 @@ export class Reflector<T> {
       const finish = (err?: unknown) => {
         if (settled) return;
         settled = true;
+        this.endWatch = undefined;
         if (err) reject(err);
         else resolve();
       };
+      this.endWatch = () => finish();
       const query = {
         watch: true,
         allowWatchBookmarks: true,
