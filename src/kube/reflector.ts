@@ -9,7 +9,7 @@
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import type { KubeObject } from './objects.js';
-import { ApiError, requestJson } from './rest.js';
+import { ApiError, kubeRequest } from './rest.js';
 import { objectKey, type Store } from './store.js';
 
 export interface ReflectorOptions<T> {
@@ -105,7 +105,7 @@ export class Reflector<T> {
     let cont: string | undefined;
     let resourceVersion = '';
     do {
-      const page = await requestJson<ListResponse>(kc, 'GET', path, { labelSelector, fieldSelector, limit: this.options.pageSize ?? 500, continue: cont });
+      const page = await kubeRequest<ListResponse>(kc, 'GET', path, { query: { labelSelector, fieldSelector, limit: this.options.pageSize ?? 500, continue: cont } });
       for (const item of page.items ?? []) items.push([objectKey(item), transform(item)]);
       cont = page.metadata?.continue || undefined;
       resourceVersion = page.metadata?.resourceVersion ?? '';

@@ -3,7 +3,7 @@
  * their wire shape (timestamps as strings), which is what the pure core reads; client-node's
  * generated clients would turn them into classes with Date fields.
  */
-import { request, type RequestOptions } from 'node:https';
+import { request, type RequestOptions as HttpsOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 export class ApiError extends Error {
@@ -25,16 +25,29 @@ export function withQuery(path: string, query: Query = {}): string {
   return qs ? `${path}?${qs}` : path;
 }
 
-export async function requestJson<T>(kc: KubeConfig, method: string, path: string, query?: Query, body?: unknown, timeoutMs = 30_000): Promise<T> {
+export interface RequestOptions {
+  query?: Query;
+  body?: unknown;
+  /** Content type of a PATCH body (default merge patch). */
+  patchType?: 'application/merge-patch+json' | 'application/json-patch+json' | 'application/strategic-merge-patch+json';
+  timeoutMs?: number;
+  /** Aborts the request (e.g. when leadership is lost: no write may go out after that). */
+  signal?: AbortSignal;
+}
+
+/** One request; resolves with the parsed JSON body of a 2xx answer, rejects with an {@link ApiError} otherwise. */
+export async function kubeRequest<T>(kc: KubeConfig, method: string, path: string, { query, body, patchType, timeoutMs = 30_000, signal }: RequestOptions = {}): Promise<T> {
+  signal?.throwIfAborted();
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const url = new URL(withQuery(path, query), cluster.server);
-  const options: RequestOptions = { method, headers: { accept: 'application/json' } };
+  const options: HttpsOptions = { method, headers: { accept: 'application/json' } };
   await kc.applyToHTTPSOptions(options);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   if (payload) {
-    options.headers = { ...options.headers, 'content-type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json', 'content-length': payload.length };
+    options.headers = { ...options.headers, 'content-type': method === 'PATCH' ? (patchType ?? 'application/merge-patch+json') : 'application/json', 'content-length': payload.length };
   }
+  if (signal) options.signal = signal;
   return new Promise<T>((resolve, reject) => {
     const req = request(url, options, (res) => {
       const chunks: Buffer[] = [];
