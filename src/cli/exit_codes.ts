@@ -12,6 +12,8 @@ export const EXIT_DATA = 65;
 export const EXIT_NO_INPUT = 66;
 /** A runtime failure: a port in use, a certificate that cannot be loaded. */
 export const EXIT_SOFTWARE = 70;
+/** Missing RBAC permissions. */
+export const EXIT_NOPERM = 77;
 /** A bad config file. */
 export const EXIT_CONFIG = 78;
 

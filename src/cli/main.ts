@@ -4,6 +4,7 @@
  * `webhook`, `inject`, `elect`, `certs`. DESIGN §7 is the contract for inject and elect.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { generateCertificates } from '../certs/generate.js';
@@ -16,7 +17,7 @@ import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import type { Node, Pod } from '../kube/objects.js';
 import { flattenLists, parseDocuments, readInput, writeDocuments } from './documents.js';
 import { electionJson, electionText } from './elect_output.js';
-import { CliError, EXIT_CONFIG, EXIT_DENIED, EXIT_NO_WATCHER, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE } from './exit_codes.js';
+import { CliError, EXIT_CONFIG, EXIT_DENIED, EXIT_NO_WATCHER, EXIT_NOPERM, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE } from './exit_codes.js';
 import { injectDocuments } from './inject.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -31,6 +32,14 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
   return n;
+}
+
+/** A duration like kubectl's: 500ms, 2s, 1m (a bare number is seconds). */
+function duration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('must be a duration such as 500ms, 15s or 1m');
+  const n = Number(m[1]);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
 }
 
 function csv(value: string): string[] {
@@ -108,6 +117,77 @@ async function webhook(opts: WebhookFlags): Promise<number> {
   });
 }
 
+interface ControllerFlags {
+  config?: string;
+  kubeconfig?: string;
+  namespace: string;
+  identity: string;
+  leaderLease: string;
+  host: string;
+  metricsPort: number;
+  logLevel: LogLevel;
+  leaseDuration: number;
+  renewDeadline: number;
+  retryPeriod: number;
+}
+
+async function controller(opts: ControllerFlags): Promise<number> {
+  const [{ loadKubeConfig }, { WatcherController }, { createControllerMetrics }, { startStatusServer }, perms] = await Promise.all([
+    import('../kube/kubeconfig.js'),
+    import('../controller/controller.js'),
+    import('../controller/metrics.js'),
+    import('../controller/status_server.js'),
+    import('../controller/permissions.js'),
+  ]);
+  const logger = createLogger(opts.logLevel);
+  const cfg = await config(opts.config);
+  let kc;
+  try {
+    kc = loadKubeConfig(opts.kubeconfig);
+  } catch (err) {
+    throw new CliError(`cannot load kubeconfig: ${(err as Error).message}`, EXIT_CONFIG);
+  }
+  if (!kc) throw new CliError('no cluster: pass --kubeconfig, set KUBECONFIG, or run in a pod', EXIT_CONFIG);
+  let missing;
+  try {
+    missing = await perms.missingPermissions(kc, perms.requiredPermissions(opts.namespace, cfg.election.namespaces));
+  } catch (err) {
+    throw new CliError(`cannot reach the API server: ${(err as Error).message}`, EXIT_SOFTWARE);
+  }
+  if (missing.length > 0) throw new CliError(`missing RBAC permissions: cannot ${missing.map(perms.describePermission).join('; cannot ')}`, EXIT_NOPERM);
+  const metrics = createControllerMetrics();
+  const ctl = new WatcherController({
+    kc,
+    config: cfg,
+    namespace: opts.namespace,
+    identity: opts.identity,
+    leaderLeaseName: opts.leaderLease,
+    logger,
+    metrics,
+    leaderElection: { leaseDurationMs: opts.leaseDuration, renewDeadlineMs: opts.renewDeadline, retryPeriodMs: opts.retryPeriod },
+    onLostLeadership: () => {
+      logger.error('leadership lost: exiting so that the replica restarts as a follower');
+      process.exit(EXIT_SOFTWARE);
+    },
+  });
+  const http = await startStatusServer({ host: opts.host, port: opts.metricsPort, status: () => ctl.status(), registry: metrics.registry }).catch((err: Error) => {
+    throw new CliError(`cannot listen: ${err.message}`, EXIT_SOFTWARE);
+  });
+  logger.info({ url: http.url, identity: opts.identity, namespace: opts.namespace }, 'controller starting');
+  await ctl.start();
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down');
+      ctl
+        .stop()
+        .then(() => http.close())
+        .then(() => resolve(EXIT_OK));
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
 async function certs(opts: { out: string; dns: string[]; days: number; caDays: number }): Promise<number> {
   if (opts.dns.length === 0) throw new CliError('--dns needs at least one name or address', EXIT_USAGE);
   const bundle = await generateCertificates({ hosts: opts.dns, days: opts.days, caDays: opts.caDays });
@@ -163,6 +243,22 @@ function buildProgram(name: string, setExit: (code: number) => void): Command {
     .option('--kubeconfig <file>', 'cluster for the node cache (default: $KUBECONFIG, else in-cluster, else none)')
     .option('--no-node-cache', 'do not watch nodes (the target node of a pod stays unknown)')
     .action((opts) => run(() => webhook(opts)));
+
+  program
+    .command('controller')
+    .description('run the watcher-election controller (leader-elected; GET /status, /metrics on the metrics port)')
+    .option('--config <file>', 'config file (DESIGN §4); defaults apply without it')
+    .option('--kubeconfig <file>', 'cluster (default: $KUBECONFIG, else in-cluster)')
+    .option('--namespace <namespace>', 'namespace of the Leases (default: $POD_NAMESPACE, else default)', process.env.POD_NAMESPACE ?? 'default')
+    .option('--identity <name>', 'this replica in the leader election (default: $POD_NAME, else the host name)', process.env.POD_NAME ?? hostname())
+    .option('--leader-lease <name>', 'the Lease the controller replicas elect their leader with', 'k8s-watch-policy-controller')
+    .option('--host <address>', 'address of the status/metrics server', '0.0.0.0')
+    .option('--metrics-port <port>', 'plain-HTTP port of GET /status, /metrics, /healthz, /readyz', port, 8081)
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .option('--lease-duration <duration>', 'leader lease duration', duration, 15_000)
+    .option('--renew-deadline <duration>', 'how long the leader retries renewing before it gives up', duration, 10_000)
+    .option('--retry-period <duration>', 'wait between attempts to acquire or renew', duration, 2_000)
+    .action((opts) => run(() => controller(opts)));
 
   program
     .command('inject')

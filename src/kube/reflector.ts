@@ -1,55 +1,135 @@
 /**
- * A reflector (client-go tools/cache): keeps a Store in step with one resource of the API server.
+ * A reflector (client-go tools/cache reflector.go): keeps a store in step with one collection of
+ * the API server.
  *
- * List (paginated) then watch from the list's resourceVersion with bookmarks; a normal close of
- * the watch re-watches from the last resourceVersion seen; 410 Gone (the version was compacted)
- * relists; every other error retries with exponential backoff and jitter, forever. It never
- * stops silently: every failure is logged, and `stop()` is the only way out.
+ * List (paginated, `limit` + `continue`), hand the whole list to the store (`replace`), then
+ * watch from the list's resourceVersion with bookmarks, which advance the resourceVersion
+ * without any object change. A normal close of the watch re-watches from the last
+ * resourceVersion seen; 410 Gone (an ERROR event with code 410, or an HTTP 410: the version was
+ * compacted away) relists; every other error retries with exponential backoff and jitter,
+ * forever. It never stops silently: every failure is logged, and `stop()` is the only way out.
  */
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
+import { KubeListerWatcher, type ListerWatcher, type ResourceSelector, type WatchHandle, type WatchObject } from './listwatch.js';
 import type { KubeObject } from './objects.js';
-import { ApiError, kubeRequest } from './rest.js';
-import { objectKey, type Store } from './store.js';
+import { ApiError } from './rest.js';
+import { objectKey } from './store.js';
 
-export interface ReflectorOptions<T> {
-  kc: KubeConfig;
-  /** Collection path, e.g. `/api/v1/nodes` or `/api/v1/namespaces/x/pods`. */
-  path: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  store: Store<T>;
-  /** Applied to every object before it is stored (keep only what is read). */
-  transform: (object: KubeObject) => T;
-  logger: Logger;
+/**
+ * What a reflector writes to (client-go's Store as a reflector sees it). `Store` is one (it
+ * simply applies the writes); a SharedInformer is another (it turns them into events).
+ */
+export interface ReflectorStore<T> {
+  add(key: string, obj: T): void;
+  update(key: string, obj: T): void;
+  /** `obj` is the object's final state, from the DELETED event. */
+  delete(key: string, obj: T): void;
+  /** The complete content after a (re)list, in list order. */
+  replace(items: [string, T][], resourceVersion: string): void;
+}
+
+/** The API server collection to list and watch, or any other {@link ListerWatcher}. */
+export type ListWatchSource = ({ kc: KubeConfig } & ResourceSelector) | { listerWatcher: ListerWatcher };
+
+export function listerWatcherOf(source: ListWatchSource): ListerWatcher {
+  return 'listerWatcher' in source ? source.listerWatcher : new KubeListerWatcher(source.kc, source);
+}
+
+export interface BackoffOptions {
+  /** The first delay (default 500 ms); doubled on each consecutive failure ... */
+  initialMs?: number;
+  /** ... up to this (default 30 s). Each delay is then scaled by a random factor in [0.5, 1). */
+  maxMs?: number;
+}
+
+export interface ReflectorTuning {
+  /** Items per list page (default 500). */
   pageSize?: number;
-  /** Called after each change to the store (list, add, update, delete). */
-  onChange?: () => void;
+  /** Server-side timeout of each watch; default random in [300, 600) s, like client-go. */
+  watchTimeoutSeconds?: number;
+  backoff?: BackoffOptions;
 }
 
-interface ListResponse {
-  metadata?: { resourceVersion?: string; continue?: string };
-  items?: KubeObject[];
+export type ReflectorOptions<T> = ListWatchSource &
+  ReflectorTuning & {
+    store: ReflectorStore<T>;
+    /** Applied to every object before it is stored (keep only what is read). */
+    transform: (object: KubeObject) => T;
+    logger: Logger;
+    /** Called after each change to the store (list, add, update, delete). */
+    onChange?: () => void;
+  };
+
+/** Counters, for logs, metrics and tests. */
+export interface ReflectorStats {
+  /** Complete lists (the first one included). */
+  lists: number;
+  /** Lists after the first one (after a 410, or after an error during a list). */
+  relists: number;
+  /** Watch requests sent. */
+  watches: number;
+  /** ADDED, MODIFIED and DELETED events applied. */
+  events: number;
+  bookmarks: number;
+  /** Failures (each one logged as a warning); a 410 that simply relists is not one. */
+  failures: number;
 }
 
+/** The resourceVersion is no longer available: relist. */
 class Gone extends Error {}
+/** Any other failure of a list or watch: back off, then go on. */
+class WatchFailure extends Error {
+  constructor(
+    message: string,
+    /** Relist rather than re-watch from the same resourceVersion. */
+    readonly relist = false,
+  ) {
+    super(message);
+  }
+}
+
+/** A watch that ran at least this long before it failed resets the backoff. */
+const HEALTHY_WATCH_MS = 10_000;
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    if (signal.aborted) return resolve();
+    const onAbort = () => (clearTimeout(t), resolve());
+    const t = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+function statusCodeOf(err: unknown): number | undefined {
+  if (err instanceof ApiError) return err.status;
+  const e = err as { statusCode?: unknown; code?: unknown } | null | undefined;
+  if (typeof e?.statusCode === 'number') return e.statusCode;
+  if (typeof e?.code === 'number') return e.code;
+  return undefined;
+}
+
 export class Reflector<T> {
+  readonly listerWatcher: ListerWatcher;
+  private readonly log: Logger;
   private readonly stopping = new AbortController();
-  private watchAbort: AbortController | undefined;
+  private watchHandle: WatchHandle | undefined;
   /** Ends the watch in progress (client-node does not call `done` for an aborted watch). */
   private endWatch: (() => void) | undefined;
   private resourceVersion = '';
   private synced = false;
-  private syncWaiters: (() => void)[] = [];
+  private syncWaiters: ((synced: boolean) => void)[] = [];
+  private running: Promise<void> | undefined;
+  private readonly counters: ReflectorStats = { lists: 0, relists: 0, watches: 0, events: 0, bookmarks: 0, failures: 0 };
 
-  constructor(private readonly options: ReflectorOptions<T>) {}
+  constructor(private readonly options: ReflectorOptions<T>) {
+    this.listerWatcher = listerWatcherOf(options);
+    this.log = options.logger.child({ reflector: this.listerWatcher.description });
+  }
 
   get hasSynced(): boolean {
     return this.synced;
@@ -59,116 +139,216 @@ export class Reflector<T> {
     return this.resourceVersion;
   }
 
-  /** Resolves once the first list is in the store. */
-  waitForSync(): Promise<void> {
-    return this.synced ? Promise.resolve() : new Promise((resolve) => this.syncWaiters.push(resolve));
+  get stats(): Readonly<ReflectorStats> {
+    return { ...this.counters };
   }
 
-  /** Runs until `stop()`. */
-  async run(): Promise<void> {
-    const { logger, path } = this.options;
-    let failures = 0;
+  get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  /** Resolves with true once the first list is in the store, with false if stopped (or `signal` aborts) first. */
+  waitForSync(signal?: AbortSignal): Promise<boolean> {
+    if (this.synced) return Promise.resolve(true);
+    if (this.stopped || signal?.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (synced: boolean) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(synced);
+      };
+      const onAbort = () => {
+        this.syncWaiters = this.syncWaiters.filter((w) => w !== done);
+        resolve(false);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.syncWaiters.push(done);
+    });
+  }
+
+  /** Runs until `stop()` (calling it again returns the same run). */
+  run(): Promise<void> {
+    this.running ??= this.loop();
+    return this.running;
+  }
+
+  /** Ends the run promptly: the request in flight is aborted, a backoff wait is cut short. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopping.abort();
+    this.watchHandle?.abort();
+    this.endWatch?.();
+    for (const resolve of this.syncWaiters.splice(0)) resolve(false);
+  }
+
+  /**
+   * Ends the current watch as if the server had closed it, so that the next one starts from
+   * `resourceVersion`. A test and diagnostic hook: with a version older than the server's
+   * window (e.g. "1"), the next watch gets 410 Gone and the reflector relists.
+   */
+  rewatchFrom(resourceVersion: string): void {
+    this.resourceVersion = resourceVersion;
+    this.watchHandle?.abort();
+    this.endWatch?.();
+  }
+
+  private backoffMs(failures: number): number {
+    const initial = this.options.backoff?.initialMs ?? 500;
+    const max = this.options.backoff?.maxMs ?? 30_000;
+    const base = Math.min(max, initial * 2 ** Math.min(failures - 1, 30));
+    return Math.round(base * (0.5 + Math.random() / 2));
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0; // consecutive, since the last watch that went well
     let needList = true;
-    while (!this.stopping.signal.aborted) {
+    while (!this.stopped) {
+      let watchStarted: number | undefined;
+      const listing = needList;
       try {
         if (needList) {
           await this.list();
           needList = false;
         }
+        watchStarted = Date.now();
         await this.watch();
         failures = 0; // a watch that ended normally: re-watch from the last version at once
       } catch (err) {
-        if (this.stopping.signal.aborted) break;
+        if (this.stopped) break;
+        if (watchStarted !== undefined && Date.now() - watchStarted >= HEALTHY_WATCH_MS) failures = 0;
         if (err instanceof Gone) {
-          logger.info({ path, resourceVersion: this.resourceVersion }, 'watch expired (410 Gone); relisting');
           needList = true;
-          continue;
+          this.log.info({ resourceVersion: this.resourceVersion, err: err.message }, 'watch expired (410 Gone); relisting');
+          // Relist at once, unless the version of a list just made is already gone (no hot loop).
+          if (!listing) continue;
+          this.counters.failures++;
+          failures++;
+        } else {
+          this.counters.failures++;
+          failures++;
+          if (err instanceof WatchFailure && err.relist) needList = true;
+          if (statusCodeOf(err) === 410) needList = true;
         }
-        failures++;
-        const delay = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6)) * (0.5 + Math.random() / 2);
-        logger.warn({ path, err: String((err as Error).message ?? err), retryInMs: Math.round(delay), failures }, 'list/watch failed; retrying');
-        if (err instanceof ApiError && err.status === 410) needList = true;
+        const delay = this.backoffMs(failures);
+        this.log.warn(
+          { err: errorMessage(err), status: statusCodeOf(err), phase: needList ? 'list' : 'watch', resourceVersion: this.resourceVersion, retryInMs: delay, failures },
+          'list/watch failed; retrying',
+        );
         await sleep(delay, this.stopping.signal);
       }
     }
-  }
-
-  stop(): void {
-    this.stopping.abort();
-    this.watchAbort?.abort();
-    this.endWatch?.();
+    this.log.debug('reflector stopped');
   }
 
   private async list(): Promise<void> {
-    const { kc, path, labelSelector, fieldSelector, transform, store } = this.options;
+    const { transform, store, pageSize = 500 } = this.options;
     const items: [string, T][] = [];
     let cont: string | undefined;
     let resourceVersion = '';
+    let pages = 0;
     do {
-      const page = await kubeRequest<ListResponse>(kc, 'GET', path, { query: { labelSelector, fieldSelector, limit: this.options.pageSize ?? 500, continue: cont } });
+      const page = await this.listerWatcher.list({ limit: pageSize, continue: cont }, this.stopping.signal);
+      if (this.stopped) return;
+      pages++;
       for (const item of page.items ?? []) items.push([objectKey(item), transform(item)]);
       cont = page.metadata?.continue || undefined;
       resourceVersion = page.metadata?.resourceVersion ?? '';
     } while (cont);
-    store.replace(items);
+    store.replace(items, resourceVersion);
     this.resourceVersion = resourceVersion;
+    if (this.counters.lists++ > 0) this.counters.relists++;
+    this.log.debug({ items: items.length, pages, resourceVersion }, 'listed');
     this.options.onChange?.();
     if (!this.synced) {
       this.synced = true;
-      for (const resolve of this.syncWaiters.splice(0)) resolve();
+      for (const resolve of this.syncWaiters.splice(0)) resolve(true);
     }
   }
 
+  /** One watch: resolves on a normal close, rejects with Gone, WatchFailure or the transport's error. */
   private watch(): Promise<void> {
-    const { kc, path, labelSelector, fieldSelector, transform, store, onChange } = this.options;
+    const timeoutSeconds = this.options.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300);
     return new Promise<void>((resolve, reject) => {
       let settled = false;
+      let established = false;
+      let received = 0;
+      const started = Date.now();
+      let handle: WatchHandle | undefined;
       const finish = (err?: unknown) => {
         if (settled) return;
         settled = true;
-        this.endWatch = undefined;
+        if (this.endWatch === end) this.endWatch = undefined;
+        if (this.watchHandle === handle) this.watchHandle = undefined;
+        handle?.abort();
         if (err) reject(err);
         else resolve();
       };
-      this.endWatch = () => finish();
-      const query = {
-        watch: true,
-        allowWatchBookmarks: true,
-        resourceVersion: this.resourceVersion,
-        labelSelector,
-        fieldSelector,
-        timeoutSeconds: 300 + Math.floor(Math.random() * 300), // like client-go: spread re-watches
+      const end = () => finish();
+      this.endWatch = end;
+      this.counters.watches++;
+      const onEvent = (type: string, object: WatchObject) => {
+        if (settled) return;
+        received++;
+        try {
+          this.apply(type, object);
+        } catch (err) {
+          // The event may be half applied: relist to be sure of the store.
+          finish(err instanceof Gone || err instanceof WatchFailure ? err : new WatchFailure(`processing a ${type} event failed: ${errorMessage(err)}`, true));
+        }
       };
-      new Watch(kc)
-        .watch(
-          path,
-          query,
-          (type, object: KubeObject & { code?: number; message?: string }) => {
-            if (type === 'ERROR') {
-              this.watchAbort?.abort();
-              finish(object.code === 410 ? new Gone(object.message) : new Error(`watch error: ${object.message ?? JSON.stringify(object)}`));
-              return;
-            }
-            const rv = object.metadata?.resourceVersion;
-            if (rv) this.resourceVersion = String(rv);
-            if (type === 'BOOKMARK') return;
-            const key = objectKey(object);
-            if (type === 'DELETED') store.delete(key);
-            else store.set(key, transform(object));
-            onChange?.();
-          },
-          (err: unknown) => {
-            const status = (err as { statusCode?: number; code?: number } | null)?.statusCode ?? (err as { code?: number } | null)?.code;
-            finish(status === 410 ? new Gone(String(err)) : (err ?? undefined));
-          },
-        )
-        .then(
-          (abort) => {
-            this.watchAbort = abort;
-            if (this.stopping.signal.aborted) abort.abort();
-          },
-          (err: unknown) => finish(err),
-        );
+      const onDone = (err?: unknown) => {
+        if (settled) return;
+        if (err === undefined || err === null) {
+          if (received === 0 && Date.now() - started < 1000) return finish(new WatchFailure('very short watch: closed within a second without any event'));
+          this.log.debug({ resourceVersion: this.resourceVersion, events: received }, 'watch closed; re-watching');
+          return finish();
+        }
+        if (statusCodeOf(err) === 410) return finish(new Gone(errorMessage(err)));
+        if (established && (err as { name?: string }).name === 'TimeoutError') {
+          // client-node's inactivity timeout: not even a bookmark for a while. Re-watch.
+          this.log.info({ resourceVersion: this.resourceVersion }, 'watch idle (no event, no bookmark); re-watching');
+          return finish();
+        }
+        finish(err);
+      };
+      const { resourceVersion } = this;
+      this.listerWatcher.watch({ resourceVersion, allowWatchBookmarks: true, timeoutSeconds }, onEvent, onDone).then(
+        (h) => {
+          handle = h;
+          established = true;
+          if (settled || this.stopped) h.abort();
+          else this.watchHandle = h;
+        },
+        (err: unknown) => finish(err),
+      );
     });
+  }
+
+  private apply(type: string, object: WatchObject): void {
+    const { store, transform, onChange } = this.options;
+    if (type === 'ERROR') {
+      const detail = object.message ?? JSON.stringify(object);
+      if (object.code === 410 || object.reason === 'Expired' || object.reason === 'Gone') throw new Gone(detail);
+      // e.g. "Too large resource version" after the server restarted from an older etcd: relist.
+      throw new WatchFailure(`watch ERROR event (${object.code ?? '?'} ${object.reason ?? ''}): ${detail}`, /too large resource version/i.test(detail));
+    }
+    const rv = object.metadata?.resourceVersion;
+    if (type === 'BOOKMARK') {
+      if (rv) this.resourceVersion = String(rv);
+      this.counters.bookmarks++;
+      this.log.trace({ resourceVersion: this.resourceVersion }, 'bookmark');
+      return;
+    }
+    if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') {
+      this.log.warn({ type }, 'unknown watch event type; ignored');
+      return;
+    }
+    const key = objectKey(object);
+    const obj = transform(object);
+    if (type === 'ADDED') store.add(key, obj);
+    else if (type === 'MODIFIED') store.update(key, obj);
+    else store.delete(key, obj);
+    if (rv) this.resourceVersion = String(rv);
+    this.counters.events++;
+    onChange?.();
   }
 }

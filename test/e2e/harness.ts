@@ -57,12 +57,12 @@ export function apply(objects: unknown[]): string {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function eventually<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
+export async function eventually<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
-      const value = probe();
+      const value = await probe();
       if (value) return value;
     } catch (err) {
       last = err;

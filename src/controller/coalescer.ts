@@ -1,0 +1,58 @@
+/**
+ * Runs an async task at most once at a time; requests that arrive while it runs (a burst of
+ * informer events) collapse into one more run. A failed run is retried with backoff.
+ */
+export class Coalescer {
+  private running = false;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private stopped = false;
+  private idle: (() => void)[] = [];
+
+  constructor(
+    private readonly task: () => Promise<void>,
+    private readonly onError: (err: unknown, retryInMs: number) => void,
+  ) {}
+
+  /** Asks for a run as soon as possible (after the current one, if any). */
+  request(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.run(), 0);
+  }
+
+  private async run(): Promise<void> {
+    this.timer = undefined;
+    this.running = true;
+    this.again = false;
+    try {
+      await this.task();
+      this.failures = 0;
+    } catch (err) {
+      this.failures++;
+      const delay = Math.min(30_000, 250 * 2 ** Math.min(this.failures - 1, 7));
+      this.onError(err, delay);
+      if (!this.stopped) this.timer = setTimeout(() => void this.run(), delay);
+    } finally {
+      this.running = false;
+    }
+    if (this.again) this.request();
+    else if (!this.timer) for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  /** Resolves when no run is in progress or pending. */
+  whenIdle(): Promise<void> {
+    return !this.running && !this.timer ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const resolve of this.idle.splice(0)) resolve();
+  }
+}

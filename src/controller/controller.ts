@@ -1,0 +1,220 @@
+/**
+ * The watcher-election controller (DESIGN §6): informers on agent pods and nodes; every change
+ * re-runs the pure election (coalesced, so a burst of events costs one election); the replica
+ * that holds the leader Lease publishes the result (see publication.ts). Followers keep their
+ * caches warm and compute the election too, for /status and a fast takeover.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { allContainers } from '../agent/agent_containers.js';
+import { hasEnv } from '../admission/container_env.js';
+import type { Config } from '../config/config.js';
+import { elect, type Election, type WatcherRef } from '../election/elect.js';
+import { SharedInformerFactory } from '../kube/informer_factory.js';
+import { LeaderElector } from '../kube/leader_election.js';
+import type { KubeObject, Node, Pod } from '../kube/objects.js';
+import type { SharedInformer } from '../kube/shared_informer.js';
+import type { Logger } from '../log.js';
+import { DEPRECATED_ENV, WATCHER_LABEL } from '../policy/labels.js';
+import { POLICIES } from '../policy/policy.js';
+import { Coalescer } from './coalescer.js';
+import type { ControllerMetrics } from './metrics.js';
+import { planPublication, type PodRef, type PublishedWatcher } from './publication.js';
+import { Publisher } from './publisher.js';
+import { trimNode, trimPod } from './trim_pod.js';
+import { publishedWatcher, type Lease } from './watcher_lease.js';
+
+export interface ControllerOptions {
+  kc: KubeConfig;
+  config: Config;
+  /** The controller's own namespace: both Leases live there. */
+  namespace: string;
+  /** This replica (the pod name). */
+  identity: string;
+  /** The Lease the replicas elect their leader with. */
+  leaderLeaseName: string;
+  logger: Logger;
+  metrics: ControllerMetrics;
+  leaderElection?: { leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
+  /** Re-run the election this often even without events, to repair drift (default 30 s). */
+  resyncMs?: number;
+  /** Called when this replica loses leadership (the process should exit and restart). */
+  onLostLeadership?: () => void;
+}
+
+export interface ControllerStatus {
+  identity: string;
+  leader: string | null;
+  isLeader: boolean;
+  synced: boolean;
+  watcher: Election['watcher'];
+  reason: Election['reason'] | null;
+  candidates: Election['candidates'];
+  published: PublishedWatcher | null;
+}
+
+const refOf = (pod: Pod): PodRef => ({ namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' });
+
+function currentOf(published: PublishedWatcher | undefined): WatcherRef | undefined {
+  const [namespace, name] = published?.holder?.split('/') ?? [];
+  return namespace && name ? { namespace, name, ...(published?.uid && { uid: published.uid }) } : undefined;
+}
+
+export class WatcherController {
+  private readonly factory: SharedInformerFactory;
+  private readonly podInformers: SharedInformer<Pod>[];
+  private readonly nodeInformer: SharedInformer<KubeObject>;
+  private readonly publisher: Publisher;
+  private readonly elector: LeaderElector;
+  private readonly coalescer: Coalescer;
+  private leading: AbortSignal | undefined;
+  private lease: Lease | undefined;
+  private last: Election | undefined;
+  private synced = false;
+  private readonly reportedDeprecated = new Set<string>();
+  private resync: NodeJS.Timeout | undefined;
+  private electorRun: Promise<void> | undefined;
+  private stopping = false;
+
+  constructor(private readonly o: ControllerOptions) {
+    const { kc, config, logger } = o;
+    this.factory = new SharedInformerFactory(kc, logger);
+    const paths = config.election.namespaces.length === 0 ? ['/api/v1/pods'] : config.election.namespaces.map((ns) => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`);
+    this.podInformers = paths.map((path) => this.factory.informer<Pod>({ path, transform: trimPod(config) }));
+    this.nodeInformer = this.factory.informer<KubeObject>({ path: '/api/v1/nodes', transform: trimNode });
+    this.publisher = new Publisher({ kc, namespace: o.namespace, leaseName: config.election.leaseName, identity: o.identity, logger });
+    this.coalescer = new Coalescer(
+      () => this.reconcile(),
+      (err, retryInMs) => logger.warn({ err: String((err as Error)?.message ?? err), retryInMs }, 'election failed; retrying'),
+    );
+    const request = () => this.coalescer.request();
+    for (const informer of [...this.podInformers, this.nodeInformer]) informer.addEventHandler({ add: request, update: request, delete: request });
+    const le = o.leaderElection ?? {};
+    this.elector = new LeaderElector({
+      kc,
+      namespace: o.namespace,
+      name: o.leaderLeaseName,
+      identity: o.identity,
+      logger,
+      ...(le.leaseDurationMs !== undefined && { leaseDurationMs: le.leaseDurationMs }),
+      ...(le.renewDeadlineMs !== undefined && { renewDeadlineMs: le.renewDeadlineMs }),
+      ...(le.retryPeriodMs !== undefined && { retryPeriodMs: le.retryPeriodMs }),
+      onStartedLeading: (signal) => this.startLeading(signal),
+      onStoppedLeading: () => this.stopLeading(),
+      onNewLeader: (leader) => logger.info({ leader }, 'controller leader'),
+    });
+  }
+
+  async start(): Promise<void> {
+    this.factory.start();
+    await this.factory.waitForCacheSync();
+    this.synced = true;
+    this.o.logger.info({ pods: this.agentPods().length, nodes: this.nodeInformer.indexer.list().length }, 'caches synced');
+    this.electorRun = this.elector.run();
+    this.coalescer.request();
+    this.resync = setInterval(() => this.coalescer.request(), this.o.resyncMs ?? 30_000);
+  }
+
+  private startLeading(signal: AbortSignal): void {
+    this.o.logger.info({ identity: this.o.identity }, 'leading: publishing the election');
+    this.o.metrics.leader.set(1);
+    this.lease = undefined;
+    this.leading = signal;
+    this.coalescer.request();
+  }
+
+  private stopLeading(): void {
+    if (!this.leading) return;
+    this.leading = undefined;
+    this.o.metrics.leader.set(0);
+    if (this.stopping) return; // released on purpose
+    this.o.logger.warn({ identity: this.o.identity }, 'lost the leader lease: writes stopped');
+    this.o.onLostLeadership?.();
+  }
+
+  private agentPods(): Pod[] {
+    return this.podInformers.flatMap((i) => i.indexer.list()).filter((p) => p.spec !== undefined);
+  }
+
+  /** One election: compute, publish when leading, update metrics. */
+  private async reconcile(): Promise<void> {
+    if (!this.synced) return;
+    const started = process.hrtime.bigint();
+    const signal = this.leading;
+    const { config, metrics, logger } = this.o;
+    if (signal && !this.lease) this.lease = await this.publisher.readLease(signal); // re-adopt the published watcher
+    const published = publishedWatcher(this.lease);
+    const pods = this.agentPods();
+    const election = elect(pods, this.nodeInformer.indexer.list() as Node[], currentOf(published), config);
+    this.last = election;
+
+    metrics.candidates.reset();
+    for (const policy of POLICIES) for (const eligible of [true, false]) metrics.candidates.set({ policy, eligible: String(eligible) }, 0);
+    for (const c of election.candidates) metrics.candidates.inc({ policy: c.policy, eligible: String(c.eligible) });
+    const deprecated = pods.filter((p) => allContainers(p.spec).some(({ container }) => hasEnv(container, DEPRECATED_ENV)));
+    metrics.deprecatedEnvPods.set(deprecated.length);
+    metrics.watcherElected.set(election.watcher ? 1 : 0);
+
+    if (signal && !signal.aborted) {
+      const labelled = pods.filter((p) => p.metadata?.labels?.[WATCHER_LABEL] === 'true').map(refOf);
+      const actions = planPublication(election, published, labelled);
+      if (actions.length > 0) {
+        const before = published?.holder;
+        this.lease = await this.publisher.execute(actions, this.lease, signal).catch((err: unknown) => {
+          this.lease = undefined; // re-read next time (a 409 means someone else wrote it)
+          throw err;
+        });
+        const after = publishedWatcher(this.lease);
+        if (published && before !== after?.holder) metrics.transitions.inc();
+        if (actions.some((a) => a.type === 'lease')) {
+          logger.info({ watcher: after?.holder ?? null, reason: election.reason, transitions: after?.transitions }, election.watcher ? 'watcher elected' : 'no watcher');
+        }
+      }
+      if (!election.watcher) logger.warn({ candidates: election.candidates.length }, 'no agent pod is eligible to watch Kubernetes');
+      for (const pod of deprecated) {
+        const ref = refOf(pod);
+        if (this.reportedDeprecated.has(ref.uid)) continue;
+        await this.publisher.recordEvent(
+          { apiVersion: 'v1', kind: 'Pod', ...ref },
+          'Warning',
+          'DeprecatedEnv',
+          `${DEPRECATED_ENV} is no longer supported and makes the agent exit; remove it and set K8S_WATCH_POLICY=${config.onlyWatchValue}`,
+          signal,
+        );
+        this.reportedDeprecated.add(ref.uid);
+      }
+    }
+    metrics.electionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  status(): ControllerStatus {
+    const published = publishedWatcher(this.lease);
+    return {
+      identity: this.o.identity,
+      leader: this.elector.getLeader() ?? null,
+      isLeader: this.leading !== undefined && !this.leading.aborted,
+      synced: this.synced,
+      watcher: this.last?.watcher ?? null,
+      reason: this.last?.reason ?? null,
+      candidates: this.last?.candidates ?? [],
+      published: published ?? null,
+    };
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Waits until no election is running or pending (for tests and shutdown). */
+  settled(): Promise<void> {
+    return this.coalescer.whenIdle();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.resync) clearInterval(this.resync);
+    this.coalescer.stop();
+    await this.elector.stop();
+    await this.electorRun;
+    await this.factory.stop();
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Carries out a publication plan against the API server, in order, stopping at the first failure
+ * (the next reconcile plans again from what it then observes). Every write carries the leader's
+ * AbortSignal: once leadership is lost, no further write goes out.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ApiError, kubeRequest } from '../kube/rest.js';
+import { WATCHER_LABEL } from '../policy/labels.js';
+import type { Logger } from '../log.js';
+import type { Action, PodRef } from './publication.js';
+import { leaseWith, type Lease } from './watcher_lease.js';
+
+export interface PublisherOptions {
+  kc: KubeConfig;
+  /** The controller's namespace, where the watcher Lease lives. */
+  namespace: string;
+  leaseName: string;
+  /** Who writes (the controller pod), for Events. */
+  identity: string;
+  logger: Logger;
+}
+
+const podPath = (p: PodRef) => `/api/v1/namespaces/${encodeURIComponent(p.namespace)}/pods/${encodeURIComponent(p.name)}`;
+
+export class Publisher {
+  constructor(private readonly o: PublisherOptions) {}
+
+  get leasePath(): string {
+    return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.o.namespace)}/leases/${encodeURIComponent(this.o.leaseName)}`;
+  }
+
+  async readLease(signal?: AbortSignal): Promise<Lease | undefined> {
+    try {
+      return await kubeRequest<Lease>(this.o.kc, 'GET', this.leasePath, signal ? { signal } : {});
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Runs the actions in order; returns the Lease as last written (or read). */
+  async execute(actions: readonly Action[], lease: Lease | undefined, signal: AbortSignal): Promise<Lease | undefined> {
+    const { kc } = this.o;
+    for (const action of actions) {
+      signal.throwIfAborted();
+      switch (action.type) {
+        case 'unlabel':
+        case 'label':
+          try {
+            // metadata.uid in a patch is a precondition: a re-created pod of the same name is left alone.
+            const value = action.type === 'label' ? 'true' : null;
+            await kubeRequest(kc, 'PATCH', podPath(action.pod), { body: { metadata: { uid: action.pod.uid, labels: { [WATCHER_LABEL]: value } } }, signal });
+          } catch (err) {
+            // A pod that is gone (or replaced) needs no label change.
+            if (!(err instanceof ApiError && (err.status === 404 || err.status === 409))) throw err;
+          }
+          break;
+        case 'lease': {
+          const body = leaseWith(lease, this.o.namespace, this.o.leaseName, action.record, new Date());
+          lease = lease
+            ? await kubeRequest<Lease>(kc, 'PUT', this.leasePath, { body, signal }) // optimistic: carries resourceVersion
+            : await kubeRequest<Lease>(kc, 'POST', this.leasePath.replace(/\/[^/]+$/, ''), { body, signal });
+          break;
+        }
+        case 'event':
+          await this.event(action, lease, signal).catch((err: unknown) => this.o.logger.warn({ err: String(err) }, 'cannot record event'));
+          break;
+      }
+    }
+    return lease;
+  }
+
+  /** A core/v1 Event (best effort: a lost Event never blocks the publication). */
+  async event(action: Extract<Action, { type: 'event' }>, lease: Lease | undefined, signal: AbortSignal): Promise<void> {
+    const involved =
+      action.reason === 'WatcherElected'
+        ? { apiVersion: 'v1', kind: 'Pod', namespace: action.pod.namespace, name: action.pod.name, uid: action.pod.uid }
+        : { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: this.o.namespace, name: this.o.leaseName, uid: lease?.metadata?.uid };
+    await this.recordEvent(involved, action.eventType, action.reason, action.message, signal);
+  }
+
+  async recordEvent(involvedObject: { namespace: string; [k: string]: unknown }, type: 'Normal' | 'Warning', reason: string, message: string, signal: AbortSignal): Promise<void> {
+    const now = new Date().toISOString();
+    await kubeRequest(this.o.kc, 'POST', `/api/v1/namespaces/${encodeURIComponent(involvedObject.namespace)}/events`, {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { generateName: `k8s-watch-policy.`, namespace: involvedObject.namespace },
+        involvedObject,
+        type,
+        reason,
+        message,
+        count: 1,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        source: { component: 'k8s-watch-policy-controller' },
+        reportingComponent: 'k8s-watch-policy-controller',
+        reportingInstance: this.o.identity,
+      },
+      signal,
+    });
+  }
+}

@@ -1,0 +1,51 @@
+/** The controller's plain-HTTP endpoints: GET /status (JSON), /healthz, /readyz, /metrics. */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { ControllerStatus } from './controller.js';
+
+export interface StatusServerOptions {
+  host: string;
+  port: number;
+  status: () => ControllerStatus;
+  registry: Registry;
+}
+
+export async function startStatusServer({ host, port, status, registry }: StatusServerOptions): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const path = req.url?.split('?')[0];
+    if (req.method !== 'GET') return void res.writeHead(405, { allow: 'GET' }).end();
+    switch (path) {
+      case '/status':
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status(), null, 2) + '\n');
+        return;
+      case '/healthz':
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+        return;
+      case '/readyz': {
+        const ready = status().synced;
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok' : 'caches not synced');
+        return;
+      }
+      case '/metrics':
+        registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+          () => res.writeHead(500).end(),
+        );
+        return;
+      default:
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /status, /healthz, /readyz, /metrics\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const { address, port: bound } = server.address() as AddressInfo;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  return { server, url: `http://${address}:${bound}`, close };
+}

@@ -1,0 +1,92 @@
+/**
+ * Where a reflector lists and watches (client-go tools/cache listwatch.go): one collection of
+ * the API server, optionally narrowed by label and field selectors.
+ *
+ * {@link KubeListerWatcher} is the real one (kubeRequest for the list pages, client-node's Watch
+ * for the stream). The interface exists so that the reflector's state machine runs unchanged
+ * against any source of list pages and watch events.
+ */
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeObject } from './objects.js';
+import { kubeRequest } from './rest.js';
+
+export interface ListOptions {
+  limit?: number;
+  continue?: string;
+}
+
+export interface WatchOptions {
+  resourceVersion: string;
+  allowWatchBookmarks: boolean;
+  timeoutSeconds: number;
+}
+
+export interface ListPage {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: KubeObject[];
+}
+
+/** A watch event's object: a Kubernetes object, or a Status for `ERROR`. */
+export type WatchObject = KubeObject & { code?: number; reason?: string; message?: string };
+
+export interface WatchHandle {
+  abort(): void;
+}
+
+export interface ListerWatcher {
+  /** For logs: what is listed and watched. */
+  readonly description: string;
+  /** One page of the list; rejects with an ApiError (or any error) on failure. */
+  list(options: ListOptions, signal: AbortSignal): Promise<ListPage>;
+  /**
+   * Opens a watch. `onEvent` gets each event in order; `onDone` is called at most once when the
+   * stream ends: without an argument for a normal close, with the error otherwise (an HTTP
+   * error carries `statusCode`). After `abort()`, `onDone` may never be called.
+   */
+  watch(options: WatchOptions, onEvent: (type: string, object: WatchObject) => void, onDone: (err?: unknown) => void): Promise<WatchHandle>;
+}
+
+export interface ResourceSelector {
+  /** Collection path, e.g. `/api/v1/nodes` or `/api/v1/namespaces/x/pods`. */
+  path: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+export function describeSelector({ path, labelSelector, fieldSelector }: ResourceSelector): string {
+  return [path, labelSelector && `labelSelector=${labelSelector}`, fieldSelector && `fieldSelector=${fieldSelector}`].filter(Boolean).join(' ');
+}
+
+/**
+ * kube-apiserver sends a bookmark about every minute on a quiet watch; client-node's Watch aborts
+ * a watch that received nothing for `requestTimeoutMs` (30 s by default), which would break
+ * every quiet watch twice a minute. Longer than the bookmark period, it still notices a dead
+ * connection that the kernel does not report.
+ */
+export const DEFAULT_WATCH_IDLE_TIMEOUT_MS = 90_000;
+
+export class KubeListerWatcher implements ListerWatcher {
+  readonly description: string;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly selector: ResourceSelector,
+    private readonly idleTimeoutMs = DEFAULT_WATCH_IDLE_TIMEOUT_MS,
+  ) {
+    this.description = describeSelector(selector);
+  }
+
+  list({ limit, continue: cont }: ListOptions, signal: AbortSignal): Promise<ListPage> {
+    const { path, labelSelector, fieldSelector } = this.selector;
+    return kubeRequest<ListPage>(this.kc, 'GET', path, { query: { labelSelector, fieldSelector, limit, continue: cont }, timeoutMs: 60_000, signal });
+  }
+
+  async watch(options: WatchOptions, onEvent: (type: string, object: WatchObject) => void, onDone: (err?: unknown) => void): Promise<WatchHandle> {
+    const { path, labelSelector, fieldSelector } = this.selector;
+    const watch = new Watch(this.kc);
+    // Not in client-node's typings (a private field): the inactivity timeout, see above.
+    Object.assign(watch, { requestTimeoutMs: this.idleTimeoutMs });
+    const query = { ...options, labelSelector, fieldSelector };
+    return watch.watch(path, query, (type: string, object: WatchObject) => onEvent(type, object), (err: unknown) => onDone(err ?? undefined));
+  }
+}

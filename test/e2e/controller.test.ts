@@ -1,0 +1,205 @@
+/**
+ * The watcher-election controller end to end: two replicas of the built CLI (`controller`),
+ * leader-elected, against the local control plane, with agents created as real DaemonSets and
+ * Deployments (scheduled by kube-scheduler, run by kwok).
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KUBECONFIG } from '../cluster/paths.ts';
+import { apply, CLI, eventually, freePort, getJson, kubectl, kubectlOk, sleep } from './harness.ts';
+
+const RUN = Math.random().toString(36).slice(2, 7);
+const SYSTEM = `kwp-system-${RUN}`;
+const AGENTS = `kwp-agents-${RUN}`;
+const LEASE = 'k8s-watcher';
+const IMAGE = 'registry.example.com/deepflow-ce/deepflow-agent:v6.6';
+const dir = mkdtempSync(join(tmpdir(), 'kwp-controller-'));
+const configFile = join(dir, 'config.yaml');
+
+class ControllerProcess {
+  child: ChildProcess | undefined;
+  output = '';
+  port = 0;
+  constructor(readonly identity: string) {}
+
+  async start(): Promise<void> {
+    this.port ||= await freePort();
+    const args = [CLI, 'controller', '--kubeconfig', KUBECONFIG, '--config', configFile, '--namespace', SYSTEM, '--identity', this.identity, '--host', '127.0.0.1', '--metrics-port', String(this.port), '--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '500ms'];
+    this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (c: Buffer) => (this.output += c));
+    this.child.stderr!.on('data', (c: Buffer) => (this.output += c));
+    await eventually(`${this.identity} ready`, async () => (await fetch(`http://127.0.0.1:${this.port}/readyz`).then((r) => r.ok, () => false)) || undefined, 30_000);
+  }
+
+  async status(): Promise<any> {
+    return (await fetch(`http://127.0.0.1:${this.port}/status`)).json();
+  }
+
+  async metrics(): Promise<string> {
+    return (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child?.exitCode ?? null);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill(signal);
+    return exited;
+  }
+}
+
+const replicas = [new ControllerProcess('controller-a'), new ControllerProcess('controller-b')];
+
+function lease(): any {
+  const r = kubectl(['get', 'lease', LEASE, '-n', SYSTEM, '-o', 'json']);
+  return r.status === 0 ? JSON.parse(r.stdout) : undefined;
+}
+
+function labelled(): string[] {
+  return getJson(['get', 'pods', '-n', AGENTS, '-l', 'deepflow.io/k8s-watcher=true']).items.map((p: any) => p.metadata.name);
+}
+
+const agent = (policy?: string) => ({ name: 'deepflow-agent', image: IMAGE, ...(policy && { env: [{ name: 'K8S_WATCH_POLICY', value: policy }] }) });
+
+const daemonSet = (name: string, nodeSelector: Record<string, string> = { type: 'kwok' }) => ({
+  apiVersion: 'apps/v1',
+  kind: 'DaemonSet',
+  metadata: { name, namespace: AGENTS },
+  spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { nodeSelector, containers: [agent()] } } },
+});
+
+const deployment = (name: string, containers: unknown[], extra: Record<string, unknown> = {}) => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name, namespace: AGENTS },
+  spec: {
+    replicas: 1,
+    selector: { matchLabels: { app: name } },
+    template: { metadata: { labels: { app: name } }, spec: { tolerations: [{ key: 'virtual-kubelet.io/provider', operator: 'Exists' }], containers, ...extra } },
+  },
+});
+
+/** Samples the watcher label every 100 ms while `during` runs; returns the largest number of labelled pods seen at once. */
+async function maxLabelledDuring(during: () => Promise<void>): Promise<number> {
+  let max = 0;
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      max = Math.max(max, labelled().length);
+      await sleep(100);
+    }
+  })();
+  try {
+    await during();
+  } finally {
+    done = true;
+    await sampler;
+  }
+  return max;
+}
+
+const holder = () => lease()?.spec?.holderIdentity ?? null;
+
+beforeAll(async () => {
+  writeFileSync(configFile, `election:\n  namespaces: [${AGENTS}]\n  leaseName: ${LEASE}\n`);
+  apply([
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: SYSTEM } },
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: AGENTS } },
+  ]);
+  await eventually('service accounts', () => kubectl(['get', 'sa', 'default', '-n', AGENTS]).status === 0);
+  await Promise.all(replicas.map((r) => r.start()));
+});
+
+afterAll(async () => {
+  await Promise.all(replicas.map((r) => r.kill()));
+  kubectl(['delete', 'namespace', SYSTEM, AGENTS, '--wait=false']);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a serverless cluster (scenario 2)', () => {
+  test('only watch-disabled sidecars: no watcher, a NoWatcherCandidate Warning and watcher_elected 0', async () => {
+    apply([deployment('shop', [{ name: 'shop', image: 'nginx:1.27' }, agent('watch-disabled')], { nodeSelector: { type: 'virtual-kubelet' } })]);
+    await eventually('the Lease with no holder', () => {
+      const l = lease();
+      return l && l.spec.holderIdentity == null && l.metadata.annotations?.['deepflow.io/election-reason'] === 'no-candidate';
+    });
+    const events = await eventually('the Warning Event', () => {
+      const items = getJson(['get', 'events', '-n', SYSTEM, '--field-selector', 'reason=NoWatcherCandidate']).items;
+      return items.length > 0 && items;
+    });
+    expect(events[0]).toMatchObject({ type: 'Warning', involvedObject: { kind: 'Lease', name: LEASE } });
+    expect(events[0].message).toMatch(/no deepflow-agent watches the Kubernetes API/);
+    const leader = await eventually('a leader that sees the sidecar', async () => {
+      const s = await Promise.all(replicas.map((r) => r.status()));
+      return s.find((x) => x.isLeader && x.candidates.length === 1 && x.candidates[0].reason !== 'not-running' && x.candidates[0].reason !== 'not-ready');
+    });
+    expect(leader.candidates[0]).toMatchObject({ namespace: AGENTS, policy: 'watch-disabled', eligible: false, reason: 'watch-disabled' });
+    expect(leader.watcher).toBeNull();
+    const metrics = await replicas.find((r) => r.identity === leader.identity)!.metrics();
+    expect(metrics).toMatch(/^k8s_watch_policy_watcher_elected 0$/m);
+    expect(metrics).toMatch(/^k8s_watch_policy_candidates\{policy="watch-disabled",eligible="false"\} 1$/m);
+    expect(metrics).toMatch(/^k8s_watch_policy_leader 1$/m);
+  });
+
+  test('then ordinary nodes with a DaemonSet: the oldest Ready agent becomes the watcher', async () => {
+    apply([daemonSet('node-agent')]);
+    const elected = await eventually('a watcher', () => holder());
+    expect(elected).toMatch(new RegExp(`^${AGENTS}/node-agent-`));
+    const pods = getJson(['get', 'pods', '-n', AGENTS, '-l', 'app=node-agent']).items;
+    const readySince = (p: any) => Date.parse(p.status.conditions.find((c: any) => c.type === 'Ready').lastTransitionTime);
+    const oldest = Math.min(...pods.filter((p: any) => p.status.phase === 'Running').map(readySince));
+    const winner = pods.find((p: any) => `${AGENTS}/${p.metadata.name}` === elected);
+    expect(readySince(winner)).toBe(oldest);
+    await eventually('the label on the watcher only', () => labelled().join() === elected.split('/')[1]);
+  });
+});
+
+describe('an ordinary cluster (scenario 1)', () => {
+  test('a watcher Deployment (only-watch) is elected over the DaemonSet agents, also on the same node', async () => {
+    apply([deployment('watcher', [agent('only-watch')], { nodeSelector: { 'kubernetes.io/hostname': 'kwok-node-0' } })]);
+    const elected = await eventually('the watcher pod elected', () => (holder()?.startsWith(`${AGENTS}/watcher-`) ? holder() : undefined));
+    expect(lease().metadata.annotations).toMatchObject({ 'deepflow.io/watcher-policy': 'only-watch', 'deepflow.io/watcher-node': 'kwok-node-0' });
+    await eventually('the label moved to the watcher pod', () => labelled().join() === elected.split('/')[1]);
+    const events = getJson(['get', 'events', '-n', AGENTS, '--field-selector', 'reason=WatcherElected']).items;
+    expect(events.some((e: any) => e.involvedObject.name === elected.split('/')[1])).toBe(true);
+  });
+
+  test('kubectl rollout restart of the watcher Deployment: exactly one transition, never two labelled pods', async () => {
+    const before = lease();
+    const max = await maxLabelledDuring(async () => {
+      kubectlOk(['rollout', 'restart', 'deployment/watcher', '-n', AGENTS]);
+      kubectlOk(['rollout', 'status', 'deployment/watcher', '-n', AGENTS, '--timeout=90s']);
+      await eventually('the new watcher pod elected', () => holder() !== before.spec.holderIdentity && holder()?.startsWith(`${AGENTS}/watcher-`));
+      await sleep(1500); // let any further (wrong) switch show
+    });
+    expect(max).toBe(1);
+    expect(lease().spec.leaseTransitions).toBe(before.spec.leaseTransitions + 1);
+  });
+
+  test('deleting the watcher pod: another candidate is elected within seconds', async () => {
+    const old = holder();
+    kubectlOk(['delete', 'pod', old.split('/')[1], '-n', AGENTS, '--wait=false']);
+    const next = await eventually('a new watcher', () => (holder() && holder() !== old ? holder() : undefined), 20_000);
+    expect(next).not.toBe(old);
+  });
+
+  test('killing the leading replica: the other takes over within the lease duration and keeps the watcher', async () => {
+    const statuses = await Promise.all(replicas.map((r) => r.status()));
+    const leaderIndex = statuses.findIndex((s) => s.isLeader);
+    expect(leaderIndex).toBeGreaterThanOrEqual(0);
+    const follower = replicas[1 - leaderIndex]!;
+    const watcher = holder();
+    const transitions = lease().spec.leaseTransitions;
+    const killedAt = Date.now();
+    await replicas[leaderIndex]!.kill('SIGKILL');
+    await eventually('the follower leads', async () => (await follower.status()).isLeader || undefined, 15_000);
+    expect(Date.now() - killedAt).toBeLessThan(4000 + 3000); // lease duration plus a retry period and start-up slack
+    await sleep(1000);
+    expect(holder()).toBe(watcher);
+    expect(lease().spec.leaseTransitions).toBe(transitions);
+    expect(labelled().join()).toBe(watcher.split('/')[1]);
+  });
+});
