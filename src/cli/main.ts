@@ -34,12 +34,13 @@ function positiveInt(value: string): number {
   return n;
 }
 
-/** A duration like kubectl's: 500ms, 2s, 1m (a bare number is seconds). */
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration: 500ms, 15s, 1m, 12h, 90d (a bare number is seconds). */
 function duration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (!m) throw new InvalidArgumentError('must be a duration such as 500ms, 15s or 1m');
-  const n = Number(m[1]);
-  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('must be a duration such as 500ms, 15s, 1m, 12h or 90d');
+  return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!);
 }
 
 function csv(value: string): string[] {
@@ -62,6 +63,14 @@ function write(text: string): Promise<void> {
 interface WebhookFlags {
   config?: string;
   certDir: string;
+  tlsSecret?: string;
+  tlsNamespace: string;
+  tlsDns: string[];
+  webhookSelector?: string;
+  identity: string;
+  caValidity: number;
+  servingValidity: number;
+  certCheckInterval: number;
   host: string;
   port: number;
   metricsPort: number;
@@ -73,20 +82,47 @@ interface WebhookFlags {
 
 async function webhook(opts: WebhookFlags): Promise<number> {
   // Loaded here, not at the top: @kubernetes/client-node costs the offline commands most of their start-up.
-  const [{ loadKubeConfig }, { NodeCache }, { startWebhookServer }] = await Promise.all([
+  const [{ loadKubeConfig }, { NodeCache }, { startWebhookServer }, { SecretKeyPairs }, { CertificateManager }] = await Promise.all([
     import('../kube/kubeconfig.js'),
     import('../webhook/node_cache.js'),
     import('../webhook/server.js'),
+    import('../certs/secret_key_pairs.js'),
+    import('../certs/certificate_manager.js'),
   ]);
   const logger = createLogger(opts.logLevel);
   const cfg = await config(opts.config);
   let kc;
   try {
-    kc = opts.nodeCache ? loadKubeConfig(opts.kubeconfig) : undefined;
+    kc = opts.nodeCache || opts.tlsSecret ? loadKubeConfig(opts.kubeconfig) : undefined;
   } catch (err) {
     throw new CliError(`cannot load kubeconfig: ${(err as Error).message}`, EXIT_CONFIG);
   }
-  const nodeCache = kc && new NodeCache(kc, logger);
+  if (opts.tlsSecret && !kc) throw new CliError('--tls-secret needs a cluster: pass --kubeconfig, set KUBECONFIG, or run in a pod', EXIT_CONFIG);
+  if (opts.tlsSecret && opts.tlsDns.length === 0) throw new CliError('--tls-secret needs --tls-dns (the names the API server calls the webhook by)', EXIT_USAGE);
+  const nodeCache = kc && opts.nodeCache ? new NodeCache(kc, logger) : undefined;
+  // Self-managed certificates: every replica serves the Secret's pair; the leader maintains it.
+  const keyPairs = kc && opts.tlsSecret ? new SecretKeyPairs(kc, opts.tlsNamespace, opts.tlsSecret, logger) : undefined;
+  const manager =
+    kc && opts.tlsSecret
+      ? new CertificateManager({
+          kc,
+          namespace: opts.tlsNamespace,
+          secretName: opts.tlsSecret,
+          identity: opts.identity,
+          logger,
+          intervalMs: opts.certCheckInterval,
+          ...(opts.webhookSelector && { webhookSelector: opts.webhookSelector }),
+          policy: {
+            hosts: opts.tlsDns,
+            caValidityMs: opts.caValidity,
+            servingValidityMs: opts.servingValidity,
+            caRenewBeforeMs: Math.round(opts.caValidity / 3),
+            servingRenewBeforeMs: Math.round(opts.servingValidity / 3),
+            graceMs: Math.min(30_000, Math.round(opts.servingValidity / 10)),
+          },
+        })
+      : undefined;
+  manager?.start();
   if (nodeCache) void nodeCache.start().then(() => logger.info({ nodes: nodeCache.size }, 'node cache synced'));
   else logger.info('no cluster configured: the target node of a pod is not looked up (rule serverless-node-label is off)');
   let server;
@@ -100,6 +136,7 @@ async function webhook(opts: WebhookFlags): Promise<number> {
       metricsPort: opts.metricsPort,
       ...(opts.maxBodyBytes !== undefined && { maxBodyBytes: opts.maxBodyBytes }),
       ...(nodeCache && { nodes: nodeCache.lookup, dependenciesReady: () => nodeCache.hasSynced }),
+      ...(keyPairs && { keyPairs }),
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -110,7 +147,7 @@ async function webhook(opts: WebhookFlags): Promise<number> {
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       logger.info({ signal }, 'shutting down');
-      Promise.all([server.close(), nodeCache?.stop()]).then(() => resolve(EXIT_OK));
+      Promise.all([server.close(), nodeCache?.stop(), manager?.stop()]).then(() => resolve(EXIT_OK));
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
@@ -242,6 +279,14 @@ function buildProgram(name: string, setExit: (code: number) => void): Command {
     .option('--max-body-bytes <bytes>', 'largest accepted AdmissionReview', positiveInt)
     .option('--kubeconfig <file>', 'cluster for the node cache (default: $KUBECONFIG, else in-cluster, else none)')
     .option('--no-node-cache', 'do not watch nodes (the target node of a pod stays unknown)')
+    .option('--tls-secret <name>', 'self-managed certificates: keep the CA and serving certificate in this Secret (instead of --cert-dir)')
+    .option('--tls-namespace <namespace>', 'namespace of the TLS Secret and its Lease (default: $POD_NAMESPACE, else default)', process.env.POD_NAMESPACE ?? 'default')
+    .option('--tls-dns <names>', 'comma-separated DNS names and IPs of the serving certificate, e.g. svc.ns.svc', csv, [])
+    .option('--webhook-selector <selector>', 'label selector of the webhook configurations whose caBundle this webhook keeps current')
+    .option('--identity <name>', 'this replica in the certificate leader election (default: $POD_NAME, else the host name)', process.env.POD_NAME ?? hostname())
+    .option('--ca-validity <duration>', 'validity of a self-managed CA', duration, 10 * 365 * 86_400_000)
+    .option('--serving-validity <duration>', 'validity of a self-managed serving certificate (renewed when a third is left)', duration, 90 * 86_400_000)
+    .option('--cert-check-interval <duration>', 'how often the leader checks the certificates and caBundle', duration, 10_000)
     .action((opts) => run(() => webhook(opts)));
 
   program

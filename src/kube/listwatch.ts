@@ -58,12 +58,14 @@ export function describeSelector({ path, labelSelector, fieldSelector }: Resourc
 }
 
 /**
- * kube-apiserver sends a bookmark about every minute on a quiet watch; client-node's Watch aborts
- * a watch that received nothing for `requestTimeoutMs` (30 s by default), which would break
- * every quiet watch twice a minute. Longer than the bookmark period, it still notices a dead
- * connection that the kernel does not report.
+ * client-node's Watch aborts a watch that received nothing for `requestTimeoutMs` (30 s by
+ * default). kube-apiserver sends nothing at all on a quiet watch: a bookmark only goes out when
+ * the collection's version moved past the watch's start (about once a minute, and 2 s before
+ * the watch's timeout). So the client-side limit is the server-side timeout plus this margin: a
+ * healthy watch is always ended by the server, and a connection that died silently is still
+ * noticed.
  */
-export const DEFAULT_WATCH_IDLE_TIMEOUT_MS = 90_000;
+export const WATCH_IDLE_MARGIN_MS = 30_000;
 
 export class KubeListerWatcher implements ListerWatcher {
   readonly description: string;
@@ -71,7 +73,6 @@ export class KubeListerWatcher implements ListerWatcher {
   constructor(
     private readonly kc: KubeConfig,
     private readonly selector: ResourceSelector,
-    private readonly idleTimeoutMs = DEFAULT_WATCH_IDLE_TIMEOUT_MS,
   ) {
     this.description = describeSelector(selector);
   }
@@ -84,8 +85,8 @@ export class KubeListerWatcher implements ListerWatcher {
   async watch(options: WatchOptions, onEvent: (type: string, object: WatchObject) => void, onDone: (err?: unknown) => void): Promise<WatchHandle> {
     const { path, labelSelector, fieldSelector } = this.selector;
     const watch = new Watch(this.kc);
-    // Not in client-node's typings (a private field): the inactivity timeout, see above.
-    Object.assign(watch, { requestTimeoutMs: this.idleTimeoutMs });
+    // A private field of client-node's Watch: its inactivity timeout, see above.
+    Object.assign(watch, { requestTimeoutMs: options.timeoutSeconds * 1000 + WATCH_IDLE_MARGIN_MS });
     const query = { ...options, labelSelector, fieldSelector };
     return watch.watch(path, query, (type: string, object: WatchObject) => onEvent(type, object), (err: unknown) => onDone(err ?? undefined));
   }

@@ -304,8 +304,9 @@ export class Reflector<T> {
         }
         if (statusCodeOf(err) === 410) return finish(new Gone(errorMessage(err)));
         if (established && (err as { name?: string }).name === 'TimeoutError') {
-          // client-node's inactivity timeout: not even a bookmark for a while. Re-watch.
-          this.log.info({ resourceVersion: this.resourceVersion }, 'watch idle (no event, no bookmark); re-watching');
+          // client-node's inactivity timeout, set past the server-side timeout: the server
+          // should have ended this watch already, so the connection is likely dead. Re-watch.
+          this.log.warn({ resourceVersion: this.resourceVersion }, 'watch silent past its timeout (connection lost?); re-watching');
           return finish();
         }
         finish(err);

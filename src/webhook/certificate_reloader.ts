@@ -30,15 +30,23 @@ export async function readKeyPair(certDir: string): Promise<KeyPair> {
   return { key, cert, digest, notAfter: x509.validTo };
 }
 
+/** Where the HTTPS server gets its key pair: files (CertificateReloader) or a Secret (SecretKeyPairs). */
+export interface KeyPairSource {
+  /** The current pair; undefined until the first one is known. */
+  readonly pair: KeyPair | undefined;
+  /** Called with every new valid pair. */
+  onChange(listener: (pair: KeyPair) => void): void;
+  stop(): void | Promise<void>;
+}
+
 export interface CertificateReloaderOptions {
   certDir: string;
   logger: Logger;
-  /** Called with every new valid pair (not with the first one). */
-  onChange: (pair: KeyPair) => void;
   pollIntervalMs?: number;
 }
 
-export class CertificateReloader {
+export class CertificateReloader implements KeyPairSource {
+  private readonly listeners: ((pair: KeyPair) => void)[] = [];
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
@@ -58,6 +66,10 @@ export class CertificateReloader {
 
   get pair(): KeyPair {
     return this.current;
+  }
+
+  onChange(listener: (pair: KeyPair) => void): void {
+    this.listeners.push(listener);
   }
 
   private watchForChanges(): void {
@@ -97,7 +109,7 @@ export class CertificateReloader {
     if (pair.digest === this.current.digest) return;
     this.current = pair;
     this.options.logger.info({ notAfter: pair.notAfter }, 'serving certificate reloaded');
-    this.options.onChange(pair);
+    for (const listener of this.listeners) listener(pair);
   }
 
   stop(): void {

@@ -13,12 +13,21 @@ import type { NodeLookup } from '../admission/serverless_rule.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { createApp, type WebhookState } from './app.js';
-import { CertificateReloader, secureContextOptions } from './certificate_reloader.js';
+import { CertificateReloader, secureContextOptions, type KeyPair, type KeyPairSource } from './certificate_reloader.js';
+import { generateCertificates } from '../certs/generate.js';
+
+async function throwawayKeyPair(): Promise<KeyPair> {
+  const b = await generateCertificates({ hosts: ['localhost'], days: 1, caDays: 1 });
+  return { key: b.key, cert: b.cert, digest: 'throwaway', notAfter: '' };
+}
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
 
 export interface WebhookServerOptions {
   config: Config;
-  certDir: string;
+  /** Key pair from tls.crt/tls.key in this directory (reloaded when they change) ... */
+  certDir?: string;
+  /** ... or from another source (the self-managed Secret). */
+  keyPairs?: KeyPairSource;
   logger: Logger;
   host?: string;
   /** 0 picks a free port. */
@@ -40,7 +49,7 @@ export interface WebhookServer {
   metricsUrl: string;
   https: HttpsServer;
   metrics: WebhookMetrics;
-  certificates: CertificateReloader;
+  certificates: KeyPairSource;
   state: WebhookState;
   close(): Promise<void>;
 }
@@ -64,7 +73,13 @@ function urlOf(scheme: string, { address, family, port }: AddressInfo): string {
 
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const { logger, config, nodes } = options;
-  const state: WebhookState = { ready: false, closing: false, ...(options.dependenciesReady && { dependenciesReady: options.dependenciesReady }) };
+  const dependenciesReady = options.dependenciesReady;
+  const state: WebhookState = {
+    ready: false,
+    closing: false,
+    // Ready once the real key pair is in (and whatever else the caller waits for).
+    dependenciesReady: () => (certificates?.pair !== undefined) && (dependenciesReady?.() ?? true),
+  };
   const metrics = createWebhookMetrics();
   const reviewOptions = nodes ? { config, nodes } : { config };
   const app = createApp({
@@ -76,13 +91,17 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   });
 
   let https: HttpsServer | undefined;
-  const certificates = await CertificateReloader.start({
-    certDir: options.certDir,
-    logger,
-    pollIntervalMs: options.certPollIntervalMs,
-    onChange: (pair) => https?.setSecureContext(secureContextOptions(pair)),
-  });
-  https = createHttpsServer({ ...secureContextOptions(certificates.pair), requestTimeout: 30_000, headersTimeout: 10_000 }, app);
+  const certificates: KeyPairSource =
+    options.keyPairs ??
+    (await CertificateReloader.start({
+      certDir: options.certDir ?? 'certs',
+      logger,
+      ...(options.certPollIntervalMs !== undefined && { pollIntervalMs: options.certPollIntervalMs }),
+    }));
+  certificates.onChange((pair) => https?.setSecureContext(secureContextOptions(pair)));
+  // Until the first pair is known (a Secret not made yet), serve a throwaway one and stay unready.
+  const initial = certificates.pair ?? (await throwawayKeyPair());
+  https = createHttpsServer({ ...secureContextOptions(initial), requestTimeout: 30_000, headersTimeout: 10_000 }, app);
   https.keepAliveTimeout = 65_000; // longer than kube-apiserver's idle timeout, so it closes first
 
   const metricsServer = createHttpServer((req, res) => {
@@ -105,7 +124,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     httpsAddress = await listen(https, options.port, options.host ?? '0.0.0.0');
     metricsAddress = await listen(metricsServer, options.metricsPort, options.metricsHost ?? options.host ?? '0.0.0.0');
   } catch (err) {
-    certificates.stop();
+    await certificates.stop();
     https.close();
     metricsServer.close();
     throw err;
@@ -113,14 +132,14 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   state.ready = true;
   const url = urlOf('https', httpsAddress);
   const metricsUrl = urlOf('http', metricsAddress);
-  logger.info({ url, metricsUrl, certificateNotAfter: certificates.pair.notAfter }, 'webhook listening');
+  logger.info({ url, metricsUrl, certificateNotAfter: certificates.pair?.notAfter ?? null }, 'webhook listening');
 
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
       state.ready = false;
       state.closing = true;
-      certificates.stop();
+      await certificates.stop();
       const server = https!;
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { Agent } from 'node:https';
 import { connect } from 'node:tls';
 import { generateCertificates, type CertificateBundle } from '../../src/certs/generate.js';
+import type { CertificateReloader } from '../../src/webhook/certificate_reloader.js';
 import type { WebhookServer } from '../../src/webhook/server.js';
 import { capturingLogger, fixture, replaceKeyPair, send, startTestWebhook } from './helpers.js';
 
@@ -12,6 +13,8 @@ let second: CertificateBundle;
 let dir: string;
 let stop: () => Promise<void>;
 const { logger, lines } = capturingLogger();
+/** The server was started with --cert-dir, so its key pairs come from the file reloader. */
+const reloader = () => server.certificates as CertificateReloader;
 
 beforeAll(async () => {
   ({ server, dir, bundle: first, stop } = await startTestWebhook({ logger, certPollIntervalMs: 200 }));
@@ -74,16 +77,16 @@ test('a new key pair on disk is served to new connections while reviews keep flo
   }
 
   expect(failures).toEqual([]);
-  expect(server.certificates.pair.cert).toBe(second.cert);
+  expect(reloader().pair.cert).toBe(second.cert);
   expect(lines.some((l) => l.msg === 'serving certificate reloaded')).toBe(true);
 }, 30_000);
 
 test('a key that does not match its certificate is refused and the current pair stays', async () => {
-  const current = server.certificates.pair;
+  const current = reloader().pair;
   const other = await generateCertificates({ hosts: ['localhost'] });
   await replaceKeyPair(dir, { ...other, cert: current.cert });
-  await server.certificates.check();
-  expect(server.certificates.pair.digest).toBe(current.digest);
+  await reloader().check();
+  expect(reloader().pair.digest).toBe(current.digest);
   expect(lines.some((l) => l.msg === 'cannot load new certificate; keeping the current one')).toBe(true);
   expect(await servedFingerprint([second.caCert])).toBe(new X509Certificate(second.cert).fingerprint256);
   expect((await send(server.url, { method: 'GET', path: '/healthz', ca: second.caCert })).status).toBe(200);

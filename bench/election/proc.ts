@@ -1,0 +1,98 @@
+/**
+ * /proc readings: a process's memory and CPU, the local cluster's processes (by their pid
+ * files), and the whole machine, so that the CPU the benchmark did not get ("other") is known.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+
+let clockTicks = 100;
+try {
+  clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+} catch {
+  /* the Linux default */
+}
+
+/** A field of /proc/<pid>/status in MB (VmRSS, VmHWM, ...); undefined when the process is gone. */
+export function procStatusMb(pid: number, field: string): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** utime + stime of a process, in seconds (0 when it is gone). */
+export function procCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  } catch {
+    return 0;
+  }
+}
+
+/** Busy and total jiffies of the whole machine. */
+function machineJiffies(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
+}
+
+/** The pids of the local cluster's components (etcd, kube-apiserver, ..., kwok). */
+export function clusterPids(clusterDir: string): Map<string, number> {
+  const dir = join(clusterDir, 'pids');
+  const pids = new Map<string, number>();
+  if (!existsSync(dir)) return pids;
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.pid')) continue;
+    const pid = Number(readFileSync(join(dir, f), 'utf8').split('\n', 1)[0]);
+    if (Number.isInteger(pid) && pid > 0) pids.set(f.slice(0, -4), pid);
+  }
+  return pids;
+}
+
+export interface CpuSample {
+  t: number;
+  controller: number;
+  bench: number;
+  cluster: number;
+  machine: { busy: number; total: number };
+}
+
+/** CPU seconds so far of the controller processes, this process, and the cluster. */
+export function cpuSample(controllerPids: readonly number[], clusterDir: string): CpuSample {
+  const bench = process.cpuUsage();
+  let cluster = 0;
+  for (const pid of clusterPids(clusterDir).values()) cluster += procCpuSeconds(pid);
+  return {
+    t: performance.now(),
+    controller: controllerPids.reduce((s, pid) => s + procCpuSeconds(pid), 0),
+    bench: (bench.user + bench.system) / 1e6,
+    cluster,
+    machine: machineJiffies(),
+  };
+}
+
+export interface CpuCores {
+  seconds: number;
+  controller: number;
+  bench: number;
+  cluster: number;
+  /** Everything else on the machine: other people's work. */
+  other: number;
+}
+
+/** Cores used between two samples (1.0 = one core busy the whole time). */
+export function cpuBetween(a: CpuSample, b: CpuSample): CpuCores {
+  const seconds = (b.t - a.t) / 1000;
+  const controller = (b.controller - a.controller) / seconds;
+  const bench = (b.bench - a.bench) / seconds;
+  const cluster = (b.cluster - a.cluster) / seconds;
+  const machine = ((b.machine.busy - a.machine.busy) / Math.max(1, b.machine.total - a.machine.total)) * availableParallelism();
+  return { seconds, controller, bench, cluster, other: Math.max(0, machine - controller - bench - cluster) };
+}

@@ -1,0 +1,66 @@
+/**
+ * The webhook's key pair from the self-managed Secret, watched through the API (faster than a
+ * mounted Secret, which the kubelet refreshes only every minute or so). Every replica runs this;
+ * only the leader writes the Secret (certificate_manager.ts).
+ */
+import { createHash } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { Reflector } from '../kube/reflector.js';
+import { Store } from '../kube/store.js';
+import type { Logger } from '../log.js';
+import type { KeyPair, KeyPairSource } from '../webhook/certificate_reloader.js';
+import { materialOf, type Secret } from './tls_secret.js';
+
+export class SecretKeyPairs implements KeyPairSource {
+  private current: KeyPair | undefined;
+  private readonly listeners: ((pair: KeyPair) => void)[] = [];
+  private readonly store = new Store<Secret>();
+  private readonly reflector: Reflector<Secret>;
+  private readonly running: Promise<void>;
+
+  constructor(kc: KubeConfig, namespace: string, name: string, private readonly logger: Logger) {
+    this.reflector = new Reflector<Secret>({
+      kc,
+      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`,
+      fieldSelector: `metadata.name=${name}`,
+      store: this.store,
+      transform: (o) => o as Secret,
+      logger: logger.child({ component: 'tls-secret' }),
+      onChange: () => this.update(),
+    });
+    this.running = this.reflector.run();
+  }
+
+  get pair(): KeyPair | undefined {
+    return this.current;
+  }
+
+  onChange(listener: (pair: KeyPair) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private update(): void {
+    const m = materialOf(this.store.list()[0]);
+    if (!m) return;
+    let pair: KeyPair;
+    try {
+      createSecureContext({ key: m.key, cert: m.cert });
+      const digest = createHash('sha256').update(m.key).update('\0').update(m.cert).digest('hex');
+      pair = { key: m.key, cert: m.cert, digest, notAfter: new X509Certificate(m.cert).validTo };
+    } catch (err) {
+      this.logger.error({ err: String(err) }, 'the TLS Secret holds an unusable key pair; keeping the current one');
+      return;
+    }
+    if (pair.digest === this.current?.digest) return;
+    this.current = pair;
+    this.logger.info({ notAfter: pair.notAfter }, 'serving certificate loaded from the Secret');
+    for (const listener of this.listeners) listener(pair);
+  }
+
+  async stop(): Promise<void> {
+    this.reflector.stop();
+    await this.running;
+  }
+}
