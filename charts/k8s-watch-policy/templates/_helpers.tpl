@@ -112,17 +112,18 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 {{- end }}
 
-{{/* The spread of one component's pods across nodes. */}}
+{{/* The spread of one component's pods across nodes (empty when there is none). */}}
 {{- define "kwp.topologySpread" -}}
 {{- $root := index . 0 -}}
 {{- $component := index . 1 -}}
 {{- $values := index . 2 -}}
-{{- if or $values.topologySpread.enabled $values.topologySpreadConstraints }}
+{{- if or $values.topologySpread.enabled $values.topologySpreadConstraints -}}
 topologySpreadConstraints:
 {{- if $values.topologySpread.enabled }}
   - maxSkew: 1
     topologyKey: kubernetes.io/hostname
     whenUnsatisfiable: {{ $values.topologySpread.whenUnsatisfiable }}
+    # Tainted nodes the pods do not tolerate (virtual nodes, say) are not spread over.
     nodeTaintsPolicy: Honor
     labelSelector:
       matchLabels:
@@ -132,5 +133,5 @@ topologySpreadConstraints:
 {{- with $values.topologySpreadConstraints }}
 {{ toYaml . | indent 2 }}
 {{- end }}
-{{- end }}
+{{- end -}}
 {{- end }}
