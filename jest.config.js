@@ -18,6 +18,9 @@ export default {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     // The HTTPS webhook server over real TLS, in-process.
     { ...common, displayName: 'server', testMatch: ['<rootDir>/test/server/**/*.test.ts'] },
+    // The Helm chart and the plain manifests, rendered with `helm template` (no cluster): the
+    // harness-built helm of test/cluster (or $HELM), spawned as a child process.
+    { ...common, displayName: 'chart', testMatch: ['<rootDir>/test/chart/**/*.test.ts'] },
     // The built CLI binary (dist/), spawned as a child process.
     { ...common, displayName: 'cli', testMatch: ['<rootDir>/test/cli/**/*.test.ts'] },
     // End to end against the local control plane (test/cluster): run alone and in band

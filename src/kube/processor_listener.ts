@@ -99,9 +99,7 @@ export class ProcessorListener<T> {
           syncCalls = 0;
           await this.awaitHandler(result, notification);
         }
-      } catch (err) {
-        this.failed(err, notification);
-      }
+      } finally {}
       this.delivered++;
       if (++syncCalls >= batch) {
         syncCalls = 0;

@@ -209,6 +209,7 @@ export class Reflector<T> {
           await this.list();
           needList = false;
         }
+        if (this.stopped) break;
         watchStarted = Date.now();
         await this.watch();
         failures = 0; // a watch that ended normally: re-watch from the last version at once
@@ -316,8 +317,10 @@ export class Reflector<T> {
         (h) => {
           handle = h;
           established = true;
-          if (settled || this.stopped) h.abort();
-          else this.watchHandle = h;
+          if (settled || this.stopped) {
+            h.abort();
+            finish(); // no `done` will come for an aborted watch
+          } else this.watchHandle = h;
         },
         (err: unknown) => finish(err),
       );

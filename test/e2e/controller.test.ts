@@ -4,8 +4,8 @@
  * Deployments (scheduled by kube-scheduler, run by kwok).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KUBECONFIG } from '../cluster/paths.ts';
@@ -201,5 +201,52 @@ describe('an ordinary cluster (scenario 1)', () => {
     expect(holder()).toBe(watcher);
     expect(lease().spec.leaseTransitions).toBe(transitions);
     expect(labelled().join()).toBe(watcher.split('/')[1]);
+  });
+});
+
+describe('reports and refusals', () => {
+  test('an existing pod that still carries ONLY_WATCH_K8S_RESOURCE gets a DeprecatedEnv Warning and is counted', async () => {
+    apply([{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'legacy', namespace: AGENTS }, spec: { containers: [{ ...agent(), env: [{ name: 'ONLY_WATCH_K8S_RESOURCE', value: '' }] }] } }]);
+    const events = await eventually('the DeprecatedEnv Event', () => {
+      const items = getJson(['get', 'events', '-n', AGENTS, '--field-selector', 'reason=DeprecatedEnv,involvedObject.name=legacy']).items;
+      return items.length > 0 && items;
+    });
+    expect(events[0]).toMatchObject({ type: 'Warning', involvedObject: { kind: 'Pod', name: 'legacy' } });
+    expect(events[0].message).toBe('ONLY_WATCH_K8S_RESOURCE is no longer supported and makes the agent exit; remove it and set K8S_WATCH_POLICY=only-watch');
+    // (one replica was killed above: ask whichever answers and leads)
+    const leader = await eventually('the leading replica', async () => {
+      for (const r of replicas) if ((await r.status().catch(() => undefined))?.isLeader) return r;
+      return undefined;
+    });
+    expect(await leader.metrics()).toMatch(/^k8s_watch_policy_deprecated_env_pods 1$/m);
+  });
+
+  test('credentials without the RBAC it needs: one line naming every missing permission, exit 77', () => {
+    kubectlOk(['create', 'serviceaccount', 'powerless', '-n', SYSTEM]);
+    const token = kubectlOk(['create', 'token', 'powerless', '-n', SYSTEM]).trim();
+    const admin = readFileSync(KUBECONFIG, 'utf8');
+    const server = /server: (\S+)/.exec(admin)![1];
+    const ca = /certificate-authority-data: (\S+)/.exec(admin)![1];
+    const kubeconfig = join(dir, 'powerless.kubeconfig');
+    writeFileSync(kubeconfig, `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "${server}", certificate-authority-data: ${ca}}}]
+users: [{name: u, user: {token: ${token}}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`);
+    const r = spawnSync(process.execPath, [CLI, 'controller', '--kubeconfig', kubeconfig, '--config', configFile, '--namespace', SYSTEM, '--metrics-port', '0'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(77);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^k8s-watch-policy: missing RBAC permissions: cannot list pods in namespace kwp-agents-\w+; .*cannot patch pods in namespace kwp-agents-\w+; .*cannot get leases.coordination.k8s.io in namespace kwp-system-\w+/);
+  });
+
+  test('a bad config names the field and exits 78', () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'election:\n  namespace: [typo]\n');
+    const r = spawnSync(process.execPath, [CLI, 'controller', '--kubeconfig', KUBECONFIG, '--config', bad], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(78);
+    expect(r.stderr.trim()).toBe(`k8s-watch-policy: config ${bad}: election.namespace: unknown field (known: namespaces, leaseName)`);
   });
 });

@@ -517,6 +517,13 @@ describe('SharedInformer on an in-memory API server', () => {
     expect(Date.now() - started).toBeLessThan(100);
     expect(server.openWatches).toBe(0);
 
+    // Stopped while its list is in flight (and the list then completes): no watch is opened.
+    const racing = new FakeApiServer();
+    const early = informerOn(racing);
+    early.start();
+    await early.stop();
+    expect([racing.watches, early.hasSynced()]).toEqual([0, false]);
+
     const failing = new FakeApiServer();
     failing.listFailures.push(...Array.from({ length: 1000 }, () => new Error('ECONNREFUSED')));
     const stuck = new SharedInformer<Pod>({ listerWatcher: failing, logger: testLogger().logger, backoff: { initialMs: 60_000 } });
