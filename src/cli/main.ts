@@ -13,7 +13,7 @@ import type { Config } from '../config/config.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/parse.js';
 import { elect } from '../election/elect.js';
-import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js';
 import type { Node, Pod } from '../kube/objects.js';
 import { flattenLists, parseDocuments, readInput, writeDocuments } from './documents.js';
 import { electionJson, electionText } from './elect_output.js';
@@ -80,51 +80,61 @@ interface WebhookFlags {
   nodeCache: boolean;
 }
 
-async function webhook(opts: WebhookFlags): Promise<number> {
-  // Loaded here, not at the top: @kubernetes/client-node costs the offline commands most of their start-up.
-  const [{ loadKubeConfig }, { NodeCache }, { startWebhookServer }, { SecretKeyPairs }, { CertificateManager }] = await Promise.all([
+/** The webhook's cluster-side parts: the node cache and the self-managed certificates. */
+async function clusterServices(opts: WebhookFlags, logger: Logger) {
+  const [{ loadKubeConfig }, { NodeCache }, { SecretKeyPairs }, { CertificateManager }] = await Promise.all([
     import('../kube/kubeconfig.js'),
     import('../webhook/node_cache.js'),
-    import('../webhook/server.js'),
     import('../certs/secret_key_pairs.js'),
     import('../certs/certificate_manager.js'),
   ]);
-  const logger = createLogger(opts.logLevel);
-  const cfg = await config(opts.config);
   let kc;
   try {
-    kc = opts.nodeCache || opts.tlsSecret ? loadKubeConfig(opts.kubeconfig) : undefined;
+    kc = loadKubeConfig(opts.kubeconfig);
   } catch (err) {
     throw new CliError(`cannot load kubeconfig: ${(err as Error).message}`, EXIT_CONFIG);
   }
-  if (opts.tlsSecret && !kc) throw new CliError('--tls-secret needs a cluster: pass --kubeconfig, set KUBECONFIG, or run in a pod', EXIT_CONFIG);
-  if (opts.tlsSecret && opts.tlsDns.length === 0) throw new CliError('--tls-secret needs --tls-dns (the names the API server calls the webhook by)', EXIT_USAGE);
-  const nodeCache = kc && opts.nodeCache ? new NodeCache(kc, logger) : undefined;
-  // Self-managed certificates: every replica serves the Secret's pair; the leader maintains it.
-  const keyPairs = kc && opts.tlsSecret ? new SecretKeyPairs(kc, opts.tlsNamespace, opts.tlsSecret, logger) : undefined;
-  const manager =
-    kc && opts.tlsSecret
-      ? new CertificateManager({
-          kc,
-          namespace: opts.tlsNamespace,
-          secretName: opts.tlsSecret,
-          identity: opts.identity,
-          logger,
-          intervalMs: opts.certCheckInterval,
-          ...(opts.webhookSelector && { webhookSelector: opts.webhookSelector }),
-          policy: {
-            hosts: opts.tlsDns,
-            caValidityMs: opts.caValidity,
-            servingValidityMs: opts.servingValidity,
-            caRenewBeforeMs: Math.round(opts.caValidity / 3),
-            servingRenewBeforeMs: Math.round(opts.servingValidity / 3),
-            graceMs: Math.min(30_000, Math.round(opts.servingValidity / 10)),
-          },
-        })
-      : undefined;
-  manager?.start();
+  if (!kc) return undefined;
+  const nodeCache = opts.nodeCache ? new NodeCache(kc, logger) : undefined;
   if (nodeCache) void nodeCache.start().then(() => logger.info({ nodes: nodeCache.size }, 'node cache synced'));
-  else logger.info('no cluster configured: the target node of a pod is not looked up (rule serverless-node-label is off)');
+  if (!opts.tlsSecret) return { nodeCache };
+  // Self-managed certificates: every replica serves the Secret's pair; the leader maintains it.
+  const keyPairs = new SecretKeyPairs(kc, opts.tlsNamespace, opts.tlsSecret, logger);
+  const manager = new CertificateManager({
+    kc,
+    namespace: opts.tlsNamespace,
+    secretName: opts.tlsSecret,
+    identity: opts.identity,
+    logger,
+    intervalMs: opts.certCheckInterval,
+    ...(opts.webhookSelector && { webhookSelector: opts.webhookSelector }),
+    policy: {
+      hosts: opts.tlsDns,
+      caValidityMs: opts.caValidity,
+      servingValidityMs: opts.servingValidity,
+      caRenewBeforeMs: Math.round(opts.caValidity / 3),
+      servingRenewBeforeMs: Math.round(opts.servingValidity / 3),
+      graceMs: Math.min(30_000, Math.round(opts.servingValidity / 10)),
+    },
+  });
+  return { nodeCache, keyPairs, manager };
+}
+
+async function webhook(opts: WebhookFlags): Promise<number> {
+  // Loaded here, not at the top: @kubernetes/client-node costs the offline commands most of their start-up.
+  const { startWebhookServer } = await import('../webhook/server.js');
+  const logger = createLogger(opts.logLevel);
+  const cfg = await config(opts.config);
+  // The Kubernetes client (tens of MB) is loaded only when a cluster is in play.
+  const clusterConfigured = Boolean(opts.kubeconfig || process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST);
+  if (opts.tlsSecret && !clusterConfigured) throw new CliError('--tls-secret needs a cluster: pass --kubeconfig, set KUBECONFIG, or run in a pod', EXIT_CONFIG);
+  if (opts.tlsSecret && opts.tlsDns.length === 0) throw new CliError('--tls-secret needs --tls-dns (the names the API server calls the webhook by)', EXIT_USAGE);
+  const cluster = (opts.nodeCache || opts.tlsSecret) && clusterConfigured ? await clusterServices(opts, logger) : undefined;
+  const nodeCache = cluster?.nodeCache;
+  const keyPairs = cluster?.keyPairs;
+  const manager = cluster?.manager;
+  if (!nodeCache) logger.info('no node cache: the target node of a pod is not looked up (rule serverless-node-label is off)');
+  manager?.start();
   let server;
   try {
     server = await startWebhookServer({

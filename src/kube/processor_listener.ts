@@ -99,7 +99,9 @@ export class ProcessorListener<T> {
           syncCalls = 0;
           await this.awaitHandler(result, notification);
         }
-      } finally {}
+      } catch (err) {
+        this.failed(err, notification);
+      }
       this.delivered++;
       if (++syncCalls >= batch) {
         syncCalls = 0;

@@ -33,7 +33,9 @@ export interface ReflectorStore<T> {
 export type ListWatchSource = ({ kc: KubeConfig } & ResourceSelector) | { listerWatcher: ListerWatcher };
 
 export function listerWatcherOf(source: ListWatchSource): ListerWatcher {
-  return 'listerWatcher' in source ? source.listerWatcher : new KubeListerWatcher(source.kc, source);
+  if ('listerWatcher' in source && source.listerWatcher) return source.listerWatcher;
+  const { kc, path, labelSelector, fieldSelector } = source as { kc: KubeConfig } & ResourceSelector;
+  return new KubeListerWatcher(kc, { path, ...(labelSelector && { labelSelector }), ...(fieldSelector && { fieldSelector }) });
 }
 
 export interface BackoffOptions {
@@ -65,7 +67,7 @@ export type ReflectorOptions<T> = ListWatchSource &
 export interface ReflectorStats {
   /** Complete lists (the first one included). */
   lists: number;
-  /** Lists after the first one (after a 410, or after an error during a list). */
+  /** Complete lists after the first one (after a 410, or a watch error that calls for one). */
   relists: number;
   /** Watch requests sent. */
   watches: number;

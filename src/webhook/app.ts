@@ -47,6 +47,8 @@ export function createApp({ review, logger, metrics, state, maxBodyBytes }: AppO
   app.set('etag', false);
 
   app.use((_req, res, next) => {
+    // The review's duration counts from the request's arrival: reading and parsing the body included.
+    res.locals.started = process.hrtime.bigint();
     if (state.closing) res.set('Connection', 'close');
     next();
   });
@@ -67,7 +69,7 @@ export function createApp({ review, logger, metrics, state, maxBodyBytes }: AppO
   const json = express.json({ limit: maxBodyBytes, type: () => true, strict: false });
 
   const handle = (endpoint: Endpoint) => (req: Request, res: Response) => {
-    const started = process.hrtime.bigint();
+    const started = res.locals.started as bigint;
     let request: AdmissionRequest;
     try {
       request = parseAdmissionReview(req.body);

@@ -204,7 +204,7 @@ describe('the config file', () => {
     expect(parseConfig(text)).toEqual(parseConfig(''));
   });
 
-  test.each(EXAMPLES)('%s: the program accepts the rendered config and gets the values given', (file) => {
+  test.each(EXAMPLES.map((f) => [f.replace(ROOT, '')!, f]))('%s: the program accepts the rendered config and gets the values given', (_name, file) => {
     const text = configOf(template({ valuesFiles: [file] }));
     const cfg = parseConfig(text);
     expect(cfg.onlyWatchValue).toBe('watch-only');
