@@ -186,6 +186,28 @@ describe('an ordinary cluster (scenario 1)', () => {
     expect(next).not.toBe(old);
   });
 
+  test("the watcher's node going NotReady: another candidate on another node is elected within seconds", async () => {
+    const watcherPod = holder().split('/')[1];
+    const node = getJson(['get', 'pod', watcherPod, '-n', AGENTS]).spec.nodeName;
+    // Take the node away from kwok (which would report it Ready again), then report it NotReady.
+    kubectlOk(['annotate', 'node', node, 'kwok.x-k8s.io/node-']);
+    try {
+      const conditions = getJson(['get', 'node', node]).status.conditions as any[];
+      const i = conditions.findIndex((c) => c.type === 'Ready');
+      kubectlOk(['patch', 'node', node, '--subresource=status', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: `/status/conditions/${i}/status`, value: 'False' }])]);
+      const next = await eventually('a watcher on another node', () => {
+        const h = holder();
+        return h && h !== `${AGENTS}/${watcherPod}` && lease().metadata.annotations['deepflow.io/watcher-node'] !== node && h;
+      }, 20_000);
+      expect(next).not.toBe(`${AGENTS}/${watcherPod}`);
+      const status = (await Promise.all(replicas.map((r) => r.status().catch(() => undefined)))).find((x) => x?.isLeader);
+      expect(status.candidates.find((c: any) => c.name === watcherPod)).toMatchObject({ eligible: false, reason: 'node-not-ready' });
+    } finally {
+      kubectlOk(['annotate', 'node', node, 'kwok.x-k8s.io/node=fake', '--overwrite']);
+      await eventually('the node Ready again', () => getJson(['get', 'node', node]).status.conditions.find((c: any) => c.type === 'Ready').status === 'True');
+    }
+  });
+
   test('killing the leading replica: the other takes over within the lease duration and keeps the watcher', async () => {
     const statuses = await Promise.all(replicas.map((r) => r.status()));
     const leaderIndex = statuses.findIndex((s) => s.isLeader);
