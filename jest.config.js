@@ -20,7 +20,7 @@ export default {
     { ...common, displayName: 'server', testMatch: ['<rootDir>/test/server/**/*.test.ts'] },
     // The Helm chart and the plain manifests, rendered with `helm template` (no cluster): the
     // harness-built helm of test/cluster (or $HELM), spawned as a child process.
-    { ...common, displayName: 'chart', testMatch: ['<rootDir>/test/chart/**/*.test.ts'] },
+    { ...common, displayName: 'chart', testMatch: ['<rootDir>/test/chart/**/*.test.ts'], globalSetup: '<rootDir>/test/chart/global_setup.mjs' },
     // The built CLI binary (dist/), spawned as a child process.
     { ...common, displayName: 'cli', testMatch: ['<rootDir>/test/cli/**/*.test.ts'] },
     // End to end against the local control plane (test/cluster): run alone and in band

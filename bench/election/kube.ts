@@ -125,6 +125,29 @@ export class Kube {
   }
 
   /**
+   * The rows of a collection as `kubectl get` prints them (a paginated Table list: name, status,
+   * ...; no objects), a few hundred bytes each instead of several KB.
+   */
+  async table(path: string, query: Record<string, string> = {}): Promise<{ name: string; cells: unknown[] }[]> {
+    const rows: { name: string; cells: unknown[] }[] = [];
+    let cont: string | undefined;
+    do {
+      const params = new URLSearchParams({ ...query, includeObject: 'None', limit: '2000', ...(cont && { continue: cont }) });
+      const page = await this.request<{ rows?: { cells: unknown[] }[]; metadata?: { continue?: string } }>('GET', `${path}?${params}`, undefined, {
+        accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
+      });
+      for (const r of page.rows ?? []) rows.push({ name: String(r.cells[0]), cells: r.cells });
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    return rows;
+  }
+
+  /** How many objects a (selected) collection has. */
+  async count(path: string, query: Record<string, string> = {}): Promise<number> {
+    return (await this.table(path, query)).length;
+  }
+
+  /**
    * A watch that re-opens itself from the last resourceVersion until `stop()`. Without
    * `resourceVersion` the first one starts with an ADDED event per existing object.
    */

@@ -128,9 +128,11 @@ export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview
       if (value === undefined) {
         if (decision.affirmative) warnings.push(`${where}: ${POLICY_ENV} comes from valueFrom and is kept; the webhook would set ${decided}`);
       } else if (current === decision.policy) {
-        if (target !== undefined && value !== target) {
+        // Equal: both spellings mean only-watch, and the user may know which one their agents
+        // parse. Only `explicitEnv: override` brings it to the configured spelling.
+        if (target !== undefined && value !== target && decision.affirmative && config.explicitEnv === 'override') {
           env[at] = { name: POLICY_ENV, value: target };
-          warnings.push(`${where}: ${POLICY_ENV}=${value} respelled ${target}, the onlyWatchValue the agents parse`);
+          warnings.push(`${where}: ${POLICY_ENV}=${value} respelled ${target} (onlyWatchValue, explicitEnv override)`);
           set = 'rewrite';
         }
       } else if (decision.affirmative) {

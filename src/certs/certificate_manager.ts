@@ -80,7 +80,14 @@ export class CertificateManager {
       if (!(err instanceof ApiError && err.status === 404)) throw err;
     }
     let material = materialOf(secret);
-    const injected = material && webhookSelector ? await injectCaBundle(kc, webhookSelector, material.bundle, logger, signal) : material !== undefined;
+    // A failed injection (RBAC, a conflicting edit) must not stop renewals: it only holds a CA switch back.
+    const injected =
+      material && webhookSelector
+        ? await injectCaBundle(kc, webhookSelector, material.bundle, logger, signal).catch((err: unknown) => {
+            logger.warn({ err: String((err as Error).message ?? err) }, 'cannot update the caBundle of the webhook configurations');
+            return false;
+          })
+        : material !== undefined;
     const step = nextStep(material, policy, Date.now(), injected);
     if (step !== 'none') {
       material = await applyStep(step, material, policy, Date.now());
@@ -89,7 +96,7 @@ export class CertificateManager {
         ? await kubeRequest<Secret>(kc, 'PUT', this.secretPath, { body, signal })
         : await kubeRequest<Secret>(kc, 'POST', this.secretPath.replace(/\/[^/]+$/, ''), { body, signal });
       logger.info({ step, secret: this.o.secretName }, 'certificates updated');
-      if (webhookSelector) await injectCaBundle(kc, webhookSelector, material!.bundle, logger, signal);
+      if (webhookSelector) await injectCaBundle(kc, webhookSelector, material!.bundle, logger, signal).catch(() => false);
     }
   }
 

@@ -11,6 +11,7 @@
  *                bundle.
  */
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { generateCa, issueServingCertificate, type CertificateAuthority } from './generate.js';
 
 export interface TlsMaterial {
@@ -58,7 +59,7 @@ function valid(m: TlsMaterial | undefined): m is TlsMaterial {
 
 function coversHosts(cert: string, hosts: string[]): boolean {
   const x = new X509Certificate(cert);
-  return hosts.every((h) => (/^[\d.:]+$/.test(h) ? x.checkIP(h) !== undefined : x.checkHost(h) !== undefined));
+  return hosts.every((h) => (isIP(h) ? x.checkIP(h) !== undefined : x.checkHost(h) !== undefined));
 }
 
 export function nextStep(m: TlsMaterial | undefined, policy: RotationPolicy, now: number, bundleInjected: boolean): Step {

@@ -47,7 +47,7 @@ export function secretWith(existing: Secret | undefined, namespace: string, name
     kind: 'Secret',
     ...existing,
     metadata: { ...existing?.metadata, name, namespace, labels: { ...existing?.metadata?.labels, ...labels }, annotations },
-    type: 'kubernetes.io/tls',
+    type: existing?.type ?? 'kubernetes.io/tls',
     data: {
       'tls.crt': b64(m.cert),
       'tls.key': b64(m.key),

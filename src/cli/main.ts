@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `k8s-watch-policy` command (also the kubectl plugin `kubectl-watch_policy`):
- * `webhook`, `inject`, `elect`, `certs`. DESIGN §7 is the contract for inject and elect.
+ * `webhook`, `controller`, `inject`, `elect`, `certs`. DESIGN §7 is the contract for inject and elect.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';

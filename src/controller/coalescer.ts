@@ -22,7 +22,7 @@ export class Coalescer {
       this.again = true;
       return;
     }
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) return; // a run is already pending (soon, or after a failure's backoff)
     this.timer = setTimeout(() => void this.run(), 0);
   }
 

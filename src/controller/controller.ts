@@ -87,7 +87,12 @@ export class WatcherController {
       (err, retryInMs) => logger.warn({ err: String((err as Error)?.message ?? err), retryInMs }, 'election failed; retrying'),
     );
     const request = () => this.coalescer.request();
-    for (const informer of [...this.podInformers, this.nodeInformer]) informer.addEventHandler({ add: request, update: request, delete: request });
+    // The transforms keep only what the election reads: an update that leaves that unchanged
+    // (a heartbeat, an annotation, any change to a pod without an agent) costs no election.
+    const changed = (before: unknown, after: unknown): void => {
+      if (JSON.stringify(before) !== JSON.stringify(after)) request();
+    };
+    for (const informer of [...this.podInformers, this.nodeInformer]) informer.addEventHandler({ add: request, update: changed, delete: request });
     const le = o.leaderElection ?? {};
     this.elector = new LeaderElector({
       kc,
@@ -141,7 +146,9 @@ export class WatcherController {
     const started = process.hrtime.bigint();
     const signal = this.leading;
     const { config, metrics, logger } = this.o;
-    if (signal && !this.lease) this.lease = await this.publisher.readLease(signal); // re-adopt the published watcher
+    // The leader re-adopts the published watcher once and then tracks its own writes; followers
+    // read it each time, so that their /status shows the election with its stickiness.
+    if (signal ? !this.lease : true) this.lease = await this.publisher.readLease(signal);
     const published = publishedWatcher(this.lease);
     const pods = this.agentPods();
     const election = elect(pods, this.nodeInformer.indexer.list() as Node[], currentOf(published), config);
@@ -170,17 +177,24 @@ export class WatcherController {
         }
       }
       if (!election.watcher) logger.warn({ candidates: election.candidates.length }, 'no agent pod is eligible to watch Kubernetes');
+      const present = new Set(deprecated.map((p) => p.metadata?.uid ?? ''));
+      for (const uid of this.reportedDeprecated) if (!present.has(uid)) this.reportedDeprecated.delete(uid);
       for (const pod of deprecated) {
         const ref = refOf(pod);
         if (this.reportedDeprecated.has(ref.uid)) continue;
-        await this.publisher.recordEvent(
-          { apiVersion: 'v1', kind: 'Pod', ...ref },
-          'Warning',
-          'DeprecatedEnv',
-          `${DEPRECATED_ENV} is no longer supported and makes the agent exit; remove it and set K8S_WATCH_POLICY=${config.onlyWatchValue}`,
-          signal,
-        );
-        this.reportedDeprecated.add(ref.uid);
+        // Best effort, like every Event: a namespace being deleted must not stall the election.
+        await this.publisher
+          .recordEvent(
+            { apiVersion: 'v1', kind: 'Pod', ...ref },
+            'Warning',
+            'DeprecatedEnv',
+            `${DEPRECATED_ENV} is no longer supported and makes the agent exit; remove it and set K8S_WATCH_POLICY=${config.onlyWatchValue}`,
+            signal,
+          )
+          .then(
+            () => this.reportedDeprecated.add(ref.uid),
+            (err: unknown) => logger.warn({ err: String(err), pod: `${ref.namespace}/${ref.name}` }, 'cannot record DeprecatedEnv event'),
+          );
       }
     }
     metrics.electionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);

@@ -49,8 +49,11 @@ export function leaseRecord(election: Election, published: PublishedWatcher | un
   const w = election.watcher;
   const changed = (w ? holderOf(w) : undefined) !== published?.holder || (w?.uid ?? undefined) !== published?.uid;
   const transitions = (published?.transitions ?? 0) + (changed && published !== undefined ? 1 : 0);
-  if (!w) return { reason: election.reason, transitions };
-  return { holder: holderOf(w), uid: w.uid, node: w.node, policy: w.policy, reason: election.reason, transitions };
+  // The reason says why the watcher became the watcher: it is kept while the watcher stays (the
+  // next elections only find it `sticky`), so an unchanged outcome writes nothing.
+  const reason = !changed && published?.reason ? published.reason : election.reason;
+  if (!w) return { reason, transitions };
+  return { holder: holderOf(w), uid: w.uid, node: w.node, policy: w.policy, reason, transitions };
 }
 
 function sameRecord(a: PublishedWatcher, b: PublishedWatcher | undefined): boolean {

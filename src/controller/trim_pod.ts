@@ -18,7 +18,8 @@ export function trimPod(config: Config): (object: KubeObject) => Pod {
   return (object) => {
     const pod = object as Pod;
     const m = pod.metadata ?? {};
-    const identity = { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion as string | undefined };
+    // No resourceVersion: two versions that differ only in what the election never reads are equal.
+    const identity = { name: m.name, namespace: m.namespace, uid: m.uid };
     if (agentContainers(pod.spec, config.agent).length === 0) return { metadata: identity };
     const spec = pod.spec ?? {};
     return {

@@ -5,7 +5,9 @@
  * certificate modes, and values the schema must refuse.
  */
 import { describe, expect, test } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { defaultConfig } from '../../src/config/config.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { webhookConfigurations } from '../../src/kube/webhook_configuration.js';
 import { CHART, find, FULLNAME, helm, NAMESPACE, ofKind, RELEASE, ROOT, selects, template, templateError } from './helm.ts';
@@ -41,6 +43,9 @@ describe('what is installed', () => {
         `ClusterRoleBinding/${FULLNAME}-webhook`,
         `ConfigMap/${FULLNAME}-config`,
         `Deployment/${FULLNAME}-controller`,
+        `Lease/${FULLNAME}-controller`,
+        `Lease/${FULLNAME}-webhook-tls-certificates`,
+        'Lease/k8s-watcher',
         `Deployment/${FULLNAME}-webhook`,
         `MutatingWebhookConfiguration/${FULLNAME}`,
         `PodDisruptionBudget/${FULLNAME}-controller`,
@@ -49,7 +54,6 @@ describe('what is installed', () => {
         `Role/${FULLNAME}-webhook`,
         `RoleBinding/${FULLNAME}-controller`,
         `RoleBinding/${FULLNAME}-webhook`,
-        `Secret/${FULLNAME}-webhook-tls`,
         `Service/${FULLNAME}-controller`,
         `Service/${FULLNAME}-webhook`,
         `Service/${FULLNAME}-webhook-metrics`,
@@ -63,12 +67,14 @@ describe('what is installed', () => {
     for (const o of objects) expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'k8s-watch-policy', 'app.kubernetes.io/instance': RELEASE });
   });
 
-  test('a release named like the chart is not named twice; names stay within 63 characters', () => {
+  test('a release named like the chart is not named twice; Service names stay within 63 characters', () => {
     const named = template({ release: 'k8s-watch-policy' });
     expect(find(named, 'Deployment', 'k8s-watch-policy-webhook').spec.template.spec.containers[0].args).toContain('k8s-watch-policy-webhook-tls');
     expect(find(named, 'MutatingWebhookConfiguration', 'k8s-watch-policy')).toBeDefined();
     const long = template({ release: 'a'.repeat(53) });
-    for (const o of long) expect(o.metadata.name.length).toBeLessThanOrEqual(63);
+    // Services are DNS labels (63); other names DNS subdomains (253).
+    for (const o of long) expect(o.metadata.name.length).toBeLessThanOrEqual(o.kind === 'Service' ? 63 : 253);
+    expect(ofKind(long, 'Service').length).toBe(3);
   });
 
   test.each(['webhook', 'controller'] as const)('the %s Deployment selects its own pods only, and its Services, PDB and spread select them', (component) => {
@@ -109,13 +115,34 @@ describe('what is installed', () => {
       '--port', '9443',
       '--metrics-port', '8080',
       '--log-level', 'info',
-      '--cert-dir', '/certs',
       '--tls-secret', `${FULLNAME}-webhook-tls`,
       '--tls-namespace', NAMESPACE,
       '--tls-dns', DNS,
       '--webhook-selector', `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/name=k8s-watch-policy`,
     ]);
     expect(c.command).toBeUndefined(); // the image's ENTRYPOINT is the CLI
+    // The pair is read from the Secret through the API: no certificate volume.
+    expect(c.volumeMounts.map((m: any) => m.mountPath).sort()).toEqual(['/etc/k8s-watch-policy', '/tmp']);
+    expect(c.env).toEqual([
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ]);
+  });
+
+  test('the Leases the processes write are part of the release (uninstall removes them), created empty', () => {
+    const leases = ofKind(objects, 'Lease');
+    for (const l of leases) expect(l.spec).toEqual({});
+    const args: string[] = container(objects, 'controller').args;
+    expect(leases.map((l) => l.metadata.name)).toContain(args[args.indexOf('--leader-lease') + 1]);
+    // The certificate manager's Lease is named after --tls-secret (src/certs/certificate_manager.ts).
+    const webhookArgs: string[] = container(objects, 'webhook').args;
+    expect(leases.map((l) => l.metadata.name)).toContain(`${webhookArgs[webhookArgs.indexOf('--tls-secret') + 1]}-certificates`);
+    // The published watcher's Lease follows config.election.leaseName.
+    expect(ofKind(template({ values: { config: { election: { leaseName: 'deepflow-watcher' } } } }), 'Lease').map((l) => l.metadata.name).sort()).toEqual(
+      [`${FULLNAME}-controller`, `${FULLNAME}-webhook-tls-certificates`, 'deepflow-watcher'].sort(),
+    );
+    // The Secret is not: the webhook creates it (a rendered tls.crt would be reset by every upgrade).
+    expect(ofKind(objects, 'Secret')).toEqual([]);
   });
 
   test('the controller command line, with its identity and namespace from the downward API', () => {
@@ -298,6 +325,7 @@ describe('certificates.mode=certManager', () => {
     expect(find(objects, 'Certificate', `${FULLNAME}-ca`).spec).toMatchObject({ isCA: true, secretName: `${FULLNAME}-ca`, issuerRef: { name: `${FULLNAME}-ca-bootstrap` } });
     expect(find(objects, 'Issuer', `${FULLNAME}-ca-bootstrap`).spec).toEqual({ selfSigned: {} });
     expect(ofKind(objects, 'Secret')).toEqual([]); // cert-manager writes it
+    expect(ofKind(objects, 'Lease').map((l) => l.metadata.name).sort()).toEqual([`${FULLNAME}-controller`, 'k8s-watcher'].sort());
   });
 
   test('the Secret is mounted at /certs; no self-management flags', () => {
@@ -342,6 +370,25 @@ describe('ServiceMonitor', () => {
   });
 });
 
+describe('values.schema.json and the program agree on the config', () => {
+  const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8'));
+  const config = schema.properties.config;
+
+  test('the same fields at every level as src/config/config.ts (a new field must be allowed by the chart too)', () => {
+    const d = defaultConfig();
+    expect(Object.keys(config.properties).sort()).toEqual(Object.keys(d).sort());
+    for (const section of ['agent', 'serverless', 'election'] as const) expect([section, Object.keys(config.properties[section].properties).sort()]).toEqual([section, Object.keys(d[section]).sort()]);
+  });
+
+  test('every value the schema allows for an enumerated field is one the program accepts, and the program refuses others', () => {
+    for (const field of ['onlyWatchValue', 'deprecatedEnv', 'invalidPolicy', 'explicitEnv'] as const) {
+      const allowed: string[] = config.properties[field].enum;
+      for (const value of allowed) expect(parseConfig(JSON.stringify({ [field]: value }))[field]).toBe(value);
+      expect(() => parseConfig(JSON.stringify({ [field]: `${allowed[0]}x` }))).toThrow(new RegExp(`${field}: must be one of ${allowed.join(', ')}`));
+    }
+  });
+});
+
 describe('values the schema refuses, with a message that names them', () => {
   test.each([
     ['failurePolicy not Fail/Ignore', { webhook: { failurePolicy: 'Never' } }, /\/webhook\/failurePolicy.*'Fail', 'Ignore'/],
@@ -356,6 +403,8 @@ describe('values the schema refuses, with a message that names them', () => {
     ['a typo in a top-level key', { webhooks: { replicas: 2 } }, /'webhooks' not allowed/],
     ['a leader-election duration the CLI cannot read', { controller: { leaderElection: { leaseDuration: '15 seconds' } } }, /\/controller\/leaderElection\/leaseDuration/],
     ['an image pull policy that does not exist', { image: { pullPolicy: 'Sometimes' } }, /\/image\/pullPolicy/],
+    ['a watcherSelector In without values', { config: { watcherSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } } }, /\/config\/watcherSelector\/matchExpressions\/0.*missing property 'values'/s],
+    ['a watcherSelector Exists with values', { config: { watcherSelector: { matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] } } }, /matchExpressions\/0\/values.*maxItems/],
   ])('%s', (_name, values, message) => {
     expect(templateError({ values })).toMatch(message);
   });

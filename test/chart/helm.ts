@@ -3,8 +3,7 @@
  * $HELM. `helm template` renders without a cluster; its output is parsed into objects.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -30,8 +29,8 @@ export interface Run {
   stderr: string;
 }
 
-export function helm(args: string[]): Run {
-  const r = spawnSync(helmBinary(), args, { encoding: 'utf8', timeout: 60_000 });
+export function helm(args: string[], input?: string): Run {
+  const r = spawnSync(helmBinary(), args, { encoding: 'utf8', timeout: 60_000, ...(input !== undefined && { input }) });
   return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
 }
 
@@ -43,32 +42,27 @@ export interface TemplateOptions {
   apiVersions?: string[];
 }
 
-const scratch = mkdtempSync(join(tmpdir(), 'kwp-chart-'));
-let counter = 0;
-process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
-
+/** `helm template` arguments; `values` go in on standard input (`--values -`, JSON is YAML), after the files. */
 function templateArgs(o: TemplateOptions): string[] {
   const args = ['template', o.release ?? RELEASE, CHART, '--namespace', o.namespace ?? NAMESPACE];
   for (const f of o.valuesFiles ?? []) args.push('--values', f);
-  if (o.values !== undefined) {
-    const file = join(scratch, `values-${counter++}.json`);
-    writeFileSync(file, JSON.stringify(o.values)); // JSON is YAML
-    args.push('--values', file);
-  }
+  if (o.values !== undefined) args.push('--values', '-');
   for (const v of o.apiVersions ?? []) args.push('--api-versions', v);
   return args;
 }
 
+const stdin = (o: TemplateOptions) => (o.values === undefined ? undefined : JSON.stringify(o.values));
+
 /** `helm template`, which must succeed; returns the objects, in order. */
 export function template(o: TemplateOptions = {}): any[] {
-  const r = helm(templateArgs(o));
+  const r = helm(templateArgs(o), stdin(o));
   if (r.status !== 0) throw new Error(`helm template failed (${r.status}): ${r.stderr.trim()}`);
   return parseManifests(r.stdout);
 }
 
 /** `helm template`, which must fail; returns its error output. */
 export function templateError(o: TemplateOptions): string {
-  const r = helm(templateArgs(o));
+  const r = helm(templateArgs(o), stdin(o));
   if (r.status === 0) throw new Error(`helm template succeeded, expected a failure for ${JSON.stringify(o.values)}`);
   return r.stderr;
 }

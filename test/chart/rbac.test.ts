@@ -35,6 +35,7 @@ interface Allowed {
 }
 
 const TLS = `${FULLNAME}-webhook-tls`;
+const TLS_LEASE = `${TLS}-certificates`;
 
 /** Everything the chart may grant, and why. Anything else fails the test. */
 const ALLOW_LIST: Allowed[] = [
@@ -44,7 +45,7 @@ const ALLOW_LIST: Allowed[] = [
     scope: 'cluster',
     group: 'admissionregistration.k8s.io',
     resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'],
-    verbs: ['get', 'patch', 'update'],
+    verbs: ['patch'],
     names: [FULLNAME],
     why: 'mode self: writing the caBundle of its own two configurations, by name',
   },
@@ -53,14 +54,13 @@ const ALLOW_LIST: Allowed[] = [
     scope: 'cluster',
     group: 'admissionregistration.k8s.io',
     resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'],
-    verbs: ['list', 'watch'],
+    verbs: ['list'],
     why: 'mode self: finding them by --webhook-selector; resourceNames cannot limit a list by label selector; they hold no secrets',
   },
-  { component: 'webhook', scope: 'release', group: '', resources: ['secrets'], verbs: ['get', 'update', 'patch'], names: [TLS], why: 'mode self: its own certificate Secret, by name' },
-  { component: 'webhook', scope: 'release', group: '', resources: ['secrets'], verbs: ['create'], why: 'mode self: recreating that Secret; create cannot be limited by name' },
-  { component: 'webhook', scope: 'release', group: 'coordination.k8s.io', resources: ['leases'], verbs: ['get', 'update'], names: [TLS], why: 'mode self: the certificate manager election, by name' },
-  { component: 'webhook', scope: 'release', group: 'coordination.k8s.io', resources: ['leases'], verbs: ['create'], why: 'mode self: creating that Lease; create cannot be limited by name' },
-  { component: 'webhook', scope: 'release', group: '', resources: ['events'], verbs: ['create'], why: 'Events in its own namespace' },
+  { component: 'webhook', scope: 'release', group: '', resources: ['secrets'], verbs: ['get', 'list', 'watch', 'update'], names: [TLS], why: 'mode self: its own certificate Secret, by name (list/watch with a metadata.name field selector)' },
+  { component: 'webhook', scope: 'release', group: '', resources: ['secrets'], verbs: ['create'], why: 'mode self: creating that Secret on first start; create cannot be limited by name' },
+  { component: 'webhook', scope: 'release', group: 'coordination.k8s.io', resources: ['leases'], verbs: ['get', 'update'], names: [TLS_LEASE], why: 'mode self: the certificate manager election, by name' },
+  { component: 'webhook', scope: 'release', group: 'coordination.k8s.io', resources: ['leases'], verbs: ['create'], why: 'mode self: recreating that Lease; create cannot be limited by name' },
   { component: 'controller', scope: 'cluster', group: '', resources: ['nodes'], verbs: ['list', 'watch'], why: 'node readiness of candidates' },
   { component: 'controller', scope: 'cluster', group: '', resources: ['pods'], verbs: ['list', 'watch', 'patch'], why: 'candidates and the watcher label, election in all namespaces' },
   { component: 'controller', scope: 'cluster', group: '', resources: ['events'], verbs: ['create'], why: 'Events on agent pods, election in all namespaces' },
@@ -156,14 +156,11 @@ describe('the webhook', () => {
       [
         'cluster list /nodes',
         'cluster watch /nodes',
-        ...['get', 'patch', 'update', 'list', 'watch'].flatMap((verb) =>
-          ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'].map((r) => `cluster ${verb} admissionregistration.k8s.io/${r}${verb === 'list' || verb === 'watch' ? '' : ` [${FULLNAME}]`}`),
-        ),
-        ...['get', 'update', 'patch'].map((verb) => `release ${verb} /secrets [${TLS}]`),
+        ...['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'].flatMap((r) => [`cluster list admissionregistration.k8s.io/${r}`, `cluster patch admissionregistration.k8s.io/${r} [${FULLNAME}]`]),
+        ...['get', 'list', 'watch', 'update'].map((verb) => `release ${verb} /secrets [${TLS}]`),
         'release create /secrets',
-        ...['get', 'update'].map((verb) => `release ${verb} coordination.k8s.io/leases [${TLS}]`),
+        ...['get', 'update'].map((verb) => `release ${verb} coordination.k8s.io/leases [${TLS_LEASE}]`),
         'release create coordination.k8s.io/leases',
-        'release create /events',
       ].sort(),
     );
   });
@@ -171,12 +168,12 @@ describe('the webhook', () => {
   test('mode certManager: no Secret, Lease or webhook configuration access at all', () => {
     const granted = byMode('certManager');
     expect(granted.filter((g) => ['secrets', 'leases', 'mutatingwebhookconfigurations', 'validatingwebhookconfigurations'].includes(g.resource))).toEqual([]);
-    expect(granted.map((g) => `${g.verb} ${g.resource}`).sort()).toEqual(['create events', 'list nodes', 'watch nodes']);
+    expect(granted.map((g) => `${g.verb} ${g.resource}`).sort()).toEqual(['list nodes', 'watch nodes']);
   });
 
-  test('certManager and no node cache: no ClusterRole, and no API token in the pod', () => {
+  test('certManager and no node cache: no RBAC at all, and no API token in the pod', () => {
     const objects = template({ values: { certificates: { mode: 'certManager' }, webhook: { nodeCache: false } }, apiVersions: ['cert-manager.io/v1'] });
-    expect(objects.filter((o) => o.kind.startsWith('Cluster') && o.metadata.labels['app.kubernetes.io/component'] === 'webhook')).toEqual([]);
+    expect(objects.filter((o) => /Role/.test(o.kind) && o.metadata.labels['app.kubernetes.io/component'] === 'webhook')).toEqual([]);
     const webhook = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `${FULLNAME}-webhook`);
     expect(webhook.spec.template.spec.automountServiceAccountToken).toBe(false);
   });

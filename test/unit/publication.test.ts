@@ -57,8 +57,10 @@ describe('planPublication', () => {
     expect(actions[1]).toMatchObject({ reason: 'NoWatcherCandidate', message: 'no agent pod found: no deepflow-agent watches the Kubernetes API' });
   });
 
-  test('a changed reason alone rewrites the Lease but is not a transition', () => {
-    expect(leaseRecord(elected('w1', 'sticky'), published('w1', 5))).toMatchObject({ reason: 'sticky', transitions: 5 });
+  test('the reason stays why the watcher was elected: a later sticky election writes nothing', () => {
+    expect(leaseRecord(elected('w1', 'sticky'), published('w1', 5))).toMatchObject({ reason: 'oldest-ready', transitions: 5 });
+    expect(planPublication(elected('w1', 'sticky'), published('w1', 5), [pod('w1')])).toEqual([]);
+    expect(leaseRecord(elected('w2', 'oldest-ready'), published('w1', 5))).toMatchObject({ reason: 'oldest-ready', transitions: 6 });
   });
 });
 

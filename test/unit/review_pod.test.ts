@@ -166,11 +166,20 @@ describe('onlyWatchValue', () => {
   test.each([
     ['only-watch', 'watch-only'],
     ['watch-only', 'only-watch'],
-  ] as const)('an explicit %s with onlyWatchValue %s is respelled with a warning', (explicit, spelling) => {
+  ] as const)('an explicit %s with onlyWatchValue %s is equal and left alone (explicitEnv respect)', (explicit, spelling) => {
     const r = review(pod({ owner: 'ReplicaSet', containers: [agent({ env: [policyEnv(explicit)] })] }), cfg({ onlyWatchValue: spelling }));
+    expect(r).toMatchObject({ patch: [], warnings: [] });
+    expect(r.injected).toBeUndefined();
+  });
+
+  test.each([
+    ['only-watch', 'watch-only'],
+    ['watch-only', 'only-watch'],
+  ] as const)('an explicit %s with onlyWatchValue %s is respelled with a warning under explicitEnv override', (explicit, spelling) => {
+    const r = review(pod({ owner: 'ReplicaSet', containers: [agent({ env: [policyEnv(explicit)] })] }), cfg({ onlyWatchValue: spelling, explicitEnv: 'override' }));
     expect(r.patch).toContainEqual({ op: 'replace', path: '/spec/containers/0/env/0/value', value: spelling });
     expect(envOf(r.pod)).toEqual([policyEnv(spelling)]);
-    expect(r.warnings).toEqual([`container "deepflow-agent": K8S_WATCH_POLICY=${explicit} respelled ${spelling}, the onlyWatchValue the agents parse`]);
+    expect(r.warnings).toEqual([`container "deepflow-agent": K8S_WATCH_POLICY=${explicit} respelled ${spelling} (onlyWatchValue, explicitEnv override)`]);
     expect(r.injected).toBe('only-watch');
   });
 

@@ -57,9 +57,9 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{ include "kwp.fullname" . }}-webhook-tls
 {{- end }}
 
-{{/* The Lease the webhook replicas elect a certificate manager with (named like its Secret). */}}
+{{/* The Lease the webhook replicas elect a certificate manager with: <--tls-secret>-certificates. */}}
 {{- define "kwp.tlsLeaseName" -}}
-{{ include "kwp.fullname" . }}-webhook-tls
+{{ include "kwp.tlsSecretName" . }}-certificates
 {{- end }}
 
 {{- define "kwp.controllerLeaderLease" -}}
