@@ -17,12 +17,14 @@ import type { KubeObject } from '../../src/kube/objects.js';
 import { kubeRequest } from '../../src/kube/rest.js';
 import { isTombstone, SharedInformer, type EventHandler } from '../../src/kube/shared_informer.js';
 import { createLogger } from '../../src/log.js';
-import { KUBECONFIG, LOG_DIR, PID_DIR } from '../cluster/paths.ts';
+import { KUBECONFIG, LOG_DIR, PID_DIR, STATE_FILE } from '../cluster/paths.ts';
 import { kubectl, kubectlAsync, sleep } from './harness.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `e2e-informer-${RUN}`;
 const PATH = `/api/v1/namespaces/${NS}/configmaps`;
+/** PodTemplates have no watch cache in the local cluster (see test/cluster/components.ts): the 410 test uses them. */
+const PT_PATH = `/api/v1/namespaces/${NS}/podtemplates`;
 
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 
@@ -49,13 +51,21 @@ const configMap = (name: string, set: string, v: string): ConfigMap => ({
   data: { v },
 });
 
-const create = (cm: ConfigMap) => kubeRequest<ConfigMap>(kc, 'POST', PATH, { body: cm });
-const change = (name: string, v: string) => kubeRequest<ConfigMap>(kc, 'PATCH', `${PATH}/${name}`, { body: { data: { v } } });
+const podTemplate = (name: string, set: string, v: string): ConfigMap => ({
+  apiVersion: 'v1',
+  kind: 'PodTemplate',
+  metadata: { name, namespace: NS, labels: { set }, annotations: { v } },
+  template: { spec: { containers: [{ name: 'c', image: 'example/c:1' }] } },
+});
+
+const create = (cm: ConfigMap, path = PATH) => kubeRequest<ConfigMap>(kc, 'POST', path, { body: cm });
+const change = (name: string, v: string, path = PATH) =>
+  kubeRequest<ConfigMap>(kc, 'PATCH', `${path}/${name}`, { body: path === PATH ? { data: { v } } : { metadata: { annotations: { v } } } });
 const remove = (name: string) => kubeRequest<unknown>(kc, 'DELETE', `${PATH}/${name}`);
 
 /** name -> resourceVersion of a fresh list from the API server. */
-async function freshList(set: string): Promise<Record<string, string>> {
-  const list = await kubeRequest<ListPage>(kc, 'GET', PATH, { query: { labelSelector: `set=${set}` } });
+async function freshList(set: string, path = PATH): Promise<Record<string, string>> {
+  const list = await kubeRequest<ListPage>(kc, 'GET', path, { query: { labelSelector: `set=${set}` } });
   return Object.fromEntries((list.items ?? []).map((o) => [o.metadata!.name!, String(o.metadata!.resourceVersion)]).sort());
 }
 
@@ -63,7 +73,7 @@ function storeContent(informer: SharedInformer<ConfigMap>): Record<string, strin
   return Object.fromEntries(informer.indexer.list().map((o) => [o.metadata!.name!, String(o.metadata!.resourceVersion)]).sort());
 }
 
-const describeCm = (o: ConfigMap) => `${o.metadata?.name}=${o.data?.v}`;
+const describeCm = (o: ConfigMap) => `${o.metadata?.name}=${o.data?.v ?? o.metadata?.annotations?.v}`;
 
 /** Records every call as text, and the state the handler alone can rebuild from its events. */
 function recorder() {
@@ -275,13 +285,23 @@ describe('a factory informer on a real kube-apiserver', () => {
     await until('the watch to end on the API server', async () => (await namespacedConfigMapWatches()) === baseline);
   });
 
+  /** Compacts etcd at its current revision, through etcd's HTTP gateway. */
+  async function compactEtcd(): Promise<void> {
+    const { ports } = JSON.parse(readFileSync(STATE_FILE, 'utf8')) as { ports: { etcd: number } };
+    const etcd = (path: string, body: unknown) =>
+      fetch(`http://127.0.0.1:${ports.etcd}${path}`, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
+    const { header } = await etcd('/v3/kv/range', { key: Buffer.from('/').toString('base64') });
+    const compacted = await etcd('/v3/kv/compaction', { revision: header.revision, physical: true });
+    expect(compacted.header).toBeDefined();
+  }
+
   test('a watch from a compacted resourceVersion gets 410 and relists; unchanged objects raise no event', async () => {
     const { logger, lines } = testLogger();
     const factory = new SharedInformerFactory(kc, logger);
     try {
-      await create(configMap('g1', 'gone', '1'));
-      await create(configMap('g2', 'gone', '1'));
-      const informer = factory.informer<ConfigMap>({ path: PATH, labelSelector: 'set=gone' });
+      await create(podTemplate('g1', 'gone', '1'), PT_PATH);
+      await create(podTemplate('g2', 'gone', '1'), PT_PATH);
+      const informer = factory.informer<ConfigMap>({ path: PT_PATH, labelSelector: 'set=gone' });
       const { calls, handler, viewContent } = recorder();
       informer.addEventHandler(handler);
       factory.start();
@@ -289,20 +309,23 @@ describe('a factory informer on a real kube-apiserver', () => {
       await until('the watch and the initial adds', () => informer.reflector.stats.watches === 1 && calls.length === 2);
       expect(calls).toEqual(['add g1=1', 'add g2=1']);
 
+      // Compact etcd up to now, so that resourceVersion 1 is gone whether the API server answers the
+      // watch from its cache or from etcd (on a young cluster etcd has not compacted anything yet).
+      await compactEtcd();
       informer.reflector.rewatchFrom('1'); // the next watch starts far behind the server's window
       await until('the relist and a new watch', () => informer.reflector.stats.relists > 0 && informer.reflector.stats.watches > 2, 60_000, () => ({ stats: informer.reflector.stats, calls, lines }));
       expect(informer.reflector.stats).toMatchObject({ lists: 2, relists: 1, failures: 0 });
       const gone = lines.find((l) => l.msg === 'watch expired (410 Gone); relisting');
-      expect(String(gone?.err)).toMatch(/too old resource version: 1 \(\d+\)/);
+      expect(String(gone?.err)).toMatch(/too old resource version: 1 \(\d+\)|The resourceVersion for the provided watch is too old/);
       expect(BigInt(informer.lastSyncResourceVersion)).toBeGreaterThan(1n);
       await sleep(500);
       expect(calls).toEqual(['add g1=1', 'add g2=1']); // the relist found nothing new
 
-      await change('g2', '2'); // and the new watch works
+      await change('g2', '2', PT_PATH); // and the new watch works
       await until('the update', () => calls.length === 3);
       expect(calls[2]).toBe('update g2=1 -> g2=2');
-      expect(storeContent(informer)).toEqual(await freshList('gone'));
-      expect(viewContent()).toEqual(await freshList('gone'));
+      expect(storeContent(informer)).toEqual(await freshList('gone', PT_PATH));
+      expect(viewContent()).toEqual(await freshList('gone', PT_PATH));
     } finally {
       await factory.stop();
     }
