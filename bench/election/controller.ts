@@ -46,6 +46,8 @@ export interface ControllerSpec {
   namespace: string;
   identity: string;
   logFile: string;
+  /** Flags for node itself (before the script). */
+  nodeFlags?: string[];
   /** node --cpu-prof into this directory. */
   cpuProfDir?: string;
   /** node --heapsnapshot-signal=SIGUSR2 into this directory. */
@@ -70,8 +72,9 @@ export class Controller {
   private constructor(spec: ControllerSpec, port: number) {
     this.spec = spec;
     this.port = port;
-    const out = openSync(spec.logFile, 'a');
+    const out = openSync(spec.logFile, 'w');
     const nodeFlags = [
+      ...(spec.nodeFlags ?? []),
       ...(spec.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', spec.cpuProfDir, '--cpu-prof-name', `controller-${spec.identity}-${Date.now()}.cpuprofile`] : []),
       ...(spec.heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${spec.heapSnapshotDir}`] : []),
     ];

@@ -75,6 +75,8 @@ export function watcherDeployment(root: string, ns: string, replicas: number): J
           // On the cluster's own ordinary nodes, not on the benchmark's thousands.
           nodeSelector: { type: 'kwok' },
           affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: BENCH_NODE_LABEL, operator: 'DoesNotExist' }] }] } } },
+          // The replacement of a deleted watcher must not wait for a flapping kwok node (see below).
+          tolerations: [{ operator: 'Exists' }],
           terminationGracePeriodSeconds: 1,
           containers: [container],
           volumes,
@@ -97,7 +99,10 @@ export function agentDaemonSet(root: string, ns: string): Json {
         metadata: { labels: { app: AGENT_APP } },
         spec: {
           nodeSelector: { [AGENT_NODE_LABEL]: 'true' },
-          hostNetwork: false,
+          // An observability agent runs on every node, whatever its taints (as node agents
+          // usually do); here it also keeps kwok nodes that flap NotReady under load (their
+          // Lease renewed late) from holding the DaemonSet's pods back or evicting them.
+          tolerations: [{ operator: 'Exists' }],
           terminationGracePeriodSeconds: 1,
           containers: [container],
           volumes,
