@@ -21,6 +21,9 @@ export default {
     // The Helm chart and the plain manifests, rendered with `helm template` (no cluster): the
     // harness-built helm of test/cluster (or $HELM), spawned as a child process.
     { ...common, displayName: 'chart', testMatch: ['<rootDir>/test/chart/**/*.test.ts'], globalSetup: '<rootDir>/test/chart/global_setup.mjs' },
+    // The Kubernetes client's transport (kubeconfig files, requests, the watch stream) against a
+    // local TLS server that speaks the API server's wire format, in-process.
+    { ...common, displayName: 'client', testMatch: ['<rootDir>/test/client/**/*.test.ts'] },
     // The built CLI binary (dist/), spawned as a child process.
     { ...common, displayName: 'cli', testMatch: ['<rootDir>/test/cli/**/*.test.ts'] },
     // End to end against the local control plane (test/cluster): run alone and in band

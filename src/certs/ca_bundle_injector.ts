@@ -3,7 +3,7 @@
  * label) equal to the trusted CA bundle, so that a `helm upgrade` or a GitOps tool that resets it
  * is corrected within seconds. Only configurations matching the selector are ever touched.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { RestConfig } from '../kube/rest_config.js';
 import type { KubeObject } from '../kube/objects.js';
 import { kubeRequest } from '../kube/rest.js';
 import type { Logger } from '../log.js';
@@ -18,7 +18,7 @@ export const WEBHOOK_CONFIGURATION_PATHS = [
 ];
 
 /** Patches every selected configuration whose caBundle differs; returns true when all match already or now. */
-export async function injectCaBundle(kc: KubeConfig, selector: string, bundle: string, logger: Logger, signal?: AbortSignal): Promise<boolean> {
+export async function injectCaBundle(kc: RestConfig, selector: string, bundle: string, logger: Logger, signal?: AbortSignal): Promise<boolean> {
   const caBundle = Buffer.from(bundle).toString('base64');
   let patched = 0;
   for (const path of WEBHOOK_CONFIGURATION_PATHS) {

@@ -4,7 +4,7 @@
  * rotates the CA in stages (rotation.ts) and keeps our webhook configurations' caBundle equal to
  * the trusted bundle. It re-checks every `intervalMs`, so a reset caBundle is repaired within it.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { RestConfig } from '../kube/rest_config.js';
 import { LeaderElector } from '../kube/leader_election.js';
 import { ApiError, kubeRequest } from '../kube/rest.js';
 import type { Logger } from '../log.js';
@@ -13,7 +13,7 @@ import { applyStep, nextStep, type RotationPolicy } from './rotation.js';
 import { materialOf, secretWith, type Secret } from './tls_secret.js';
 
 export interface CertificateManagerOptions {
-  kc: KubeConfig;
+  kc: RestConfig;
   namespace: string;
   secretName: string;
   policy: RotationPolicy;

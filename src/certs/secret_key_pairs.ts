@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { RestConfig } from '../kube/rest_config.js';
 import { Reflector } from '../kube/reflector.js';
 import { Store } from '../kube/store.js';
 import type { Logger } from '../log.js';
@@ -20,7 +20,7 @@ export class SecretKeyPairs implements KeyPairSource {
   private readonly reflector: Reflector<Secret>;
   private readonly running: Promise<void>;
 
-  constructor(kc: KubeConfig, namespace: string, name: string, private readonly logger: Logger) {
+  constructor(kc: RestConfig, namespace: string, name: string, private readonly logger: Logger) {
     this.reflector = new Reflector<Secret>({
       kc,
       path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`,

@@ -82,7 +82,7 @@ interface WebhookFlags {
 
 /** The webhook's cluster-side parts: the node cache and the self-managed certificates. */
 async function clusterServices(opts: WebhookFlags, logger: Logger) {
-  const [{ loadKubeConfig }, { NodeCache }, { SecretKeyPairs }, { CertificateManager }] = await Promise.all([
+  const [{ loadRestConfig }, { NodeCache }, { SecretKeyPairs }, { CertificateManager }] = await Promise.all([
     import('../kube/kubeconfig.js'),
     import('../webhook/node_cache.js'),
     import('../certs/secret_key_pairs.js'),
@@ -90,9 +90,9 @@ async function clusterServices(opts: WebhookFlags, logger: Logger) {
   ]);
   let kc;
   try {
-    kc = loadKubeConfig(opts.kubeconfig);
+    kc = await loadRestConfig(opts.kubeconfig);
   } catch (err) {
-    throw new CliError(`cannot load kubeconfig: ${(err as Error).message}`, EXIT_CONFIG);
+    throw new CliError(`cannot load the cluster configuration: ${(err as Error).message}`, EXIT_CONFIG);
   }
   if (!kc) return undefined;
   const nodeCache = opts.nodeCache ? new NodeCache(kc, logger) : undefined;
@@ -121,11 +121,11 @@ async function clusterServices(opts: WebhookFlags, logger: Logger) {
 }
 
 async function webhook(opts: WebhookFlags): Promise<number> {
-  // Loaded here, not at the top: @kubernetes/client-node costs the offline commands most of their start-up.
+  // Loaded here, not at the top: express, prom-client and the TLS code cost the offline commands start-up.
   const { startWebhookServer } = await import('../webhook/server.js');
   const logger = createLogger(opts.logLevel);
   const cfg = await config(opts.config);
-  // The Kubernetes client (tens of MB) is loaded only when a cluster is in play.
+  // The cluster-side parts (informers, certificates) are loaded only when a cluster is in play.
   const clusterConfigured = Boolean(opts.kubeconfig || process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST);
   if (opts.tlsSecret && !clusterConfigured) throw new CliError('--tls-secret needs a cluster: pass --kubeconfig, set KUBECONFIG, or run in a pod', EXIT_CONFIG);
   if (opts.tlsSecret && opts.tlsDns.length === 0) throw new CliError('--tls-secret needs --tls-dns (the names the API server calls the webhook by)', EXIT_USAGE);
@@ -179,7 +179,7 @@ interface ControllerFlags {
 }
 
 async function controller(opts: ControllerFlags): Promise<number> {
-  const [{ loadKubeConfig }, { WatcherController }, { createControllerMetrics }, { startStatusServer }, perms] = await Promise.all([
+  const [{ loadRestConfig }, { WatcherController }, { createControllerMetrics }, { startStatusServer }, perms] = await Promise.all([
     import('../kube/kubeconfig.js'),
     import('../controller/controller.js'),
     import('../controller/metrics.js'),
@@ -190,9 +190,9 @@ async function controller(opts: ControllerFlags): Promise<number> {
   const cfg = await config(opts.config);
   let kc;
   try {
-    kc = loadKubeConfig(opts.kubeconfig);
+    kc = await loadRestConfig(opts.kubeconfig);
   } catch (err) {
-    throw new CliError(`cannot load kubeconfig: ${(err as Error).message}`, EXIT_CONFIG);
+    throw new CliError(`cannot load the cluster configuration: ${(err as Error).message}`, EXIT_CONFIG);
   }
   if (!kc) throw new CliError('no cluster: pass --kubeconfig, set KUBECONFIG, or run in a pod', EXIT_CONFIG);
   let missing;

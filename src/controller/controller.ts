@@ -4,7 +4,7 @@
  * that holds the leader Lease publishes the result (see publication.ts). Followers keep their
  * caches warm and compute the election too, for /status and a fast takeover.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { RestConfig } from '../kube/rest_config.js';
 import { allContainers } from '../agent/agent_containers.js';
 import { hasEnv } from '../admission/container_env.js';
 import type { Config } from '../config/config.js';
@@ -24,7 +24,7 @@ import { trimNode, trimPod } from './trim_pod.js';
 import { publishedWatcher, type Lease } from './watcher_lease.js';
 
 export interface ControllerOptions {
-  kc: KubeConfig;
+  kc: RestConfig;
   config: Config;
   /** The controller's own namespace: both Leases live there. */
   namespace: string;

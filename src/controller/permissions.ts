@@ -3,7 +3,7 @@
  * server (SelfSubjectAccessReview) so that a missing one is named at start, not discovered as a
  * stream of 403s later.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { RestConfig } from '../kube/rest_config.js';
 import { kubeRequest } from '../kube/rest.js';
 
 export interface Permission {
@@ -34,7 +34,7 @@ export function describePermission(p: Permission): string {
 }
 
 /** The permissions the current credentials lack (empty when all are granted). */
-export async function missingPermissions(kc: KubeConfig, wanted: readonly Permission[]): Promise<Permission[]> {
+export async function missingPermissions(kc: RestConfig, wanted: readonly Permission[]): Promise<Permission[]> {
   const answers = await Promise.all(
     wanted.map(async (p) => {
       const review = await kubeRequest<{ status?: { allowed?: boolean } }>(kc, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {

@@ -3,7 +3,7 @@
  * (the next reconcile plans again from what it then observes). Every write carries the leader's
  * AbortSignal: once leadership is lost, no further write goes out.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { RestConfig } from '../kube/rest_config.js';
 import { ApiError, kubeRequest } from '../kube/rest.js';
 import { WATCHER_LABEL } from '../policy/labels.js';
 import type { Logger } from '../log.js';
@@ -11,7 +11,7 @@ import type { Action, PodRef } from './publication.js';
 import { leaseWith, type Lease } from './watcher_lease.js';
 
 export interface PublisherOptions {
-  kc: KubeConfig;
+  kc: RestConfig;
   /** The controller's namespace, where the watcher Lease lives. */
   namespace: string;
   leaseName: string;

@@ -3,7 +3,7 @@
  * asks for the same collection (path, label selector, field selector) gets the same informer,
  * hence one list+watch and one store however many consumers there are.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { RestConfig } from './rest_config.js';
 import type { Logger } from '../log.js';
 import type { Indexers } from './indexers.js';
 import type { KubeObject } from './objects.js';
@@ -29,7 +29,7 @@ export class SharedInformerFactory {
   private stopped = false;
 
   constructor(
-    private readonly kc: KubeConfig,
+    private readonly kc: RestConfig,
     private readonly logger: Logger,
     private readonly tuning: ReflectorTuning = {},
   ) {}

@@ -31,12 +31,12 @@
  * (client-go also calls it when stopped before ever leading); onNewLeader is not called for an
  * empty holder.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { RestConfig } from './rest_config.js';
 import type { Logger } from '../log.js';
 import { formatMicroTime, isConflict, isNotFound, LeaseLock, type LeaderElectionRecord, type LeaseSnapshot, type LockRequestOptions } from './lease_lock.js';
 
 export interface LeaderElectorOptions {
-  kc: KubeConfig;
+  kc: RestConfig;
   /** Namespace and name of the Lease. */
   namespace: string;
   name: string;

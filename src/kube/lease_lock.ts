@@ -7,7 +7,7 @@
  * writer lost the race and must read again. The lock never retries and never decides anything;
  * the elector (leader_election.ts) does.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { RestConfig } from './rest_config.js';
 import type { ObjectMeta } from './objects.js';
 import { ApiError, kubeRequest } from './rest.js';
 
@@ -54,7 +54,7 @@ export interface LockRequestOptions {
 }
 
 export interface LeaseLockOptions {
-  kc: KubeConfig;
+  kc: RestConfig;
   namespace: string;
   name: string;
 }
@@ -105,7 +105,7 @@ export const isNotFound = (err: unknown): boolean => err instanceof ApiError && 
 export class LeaseLock {
   readonly namespace: string;
   readonly name: string;
-  private readonly kc: KubeConfig;
+  private readonly kc: RestConfig;
 
   constructor({ kc, namespace, name }: LeaseLockOptions) {
     this.kc = kc;

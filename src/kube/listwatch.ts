@@ -2,13 +2,14 @@
  * Where a reflector lists and watches (client-go tools/cache listwatch.go): one collection of
  * the API server, optionally narrowed by label and field selectors.
  *
- * {@link KubeListerWatcher} is the real one (kubeRequest for the list pages, client-node's Watch
- * for the stream). The interface exists so that the reflector's state machine runs unchanged
+ * {@link KubeListerWatcher} is the real one (kubeRequest for the list pages, openWatch for the
+ * stream). The interface exists so that the reflector's state machine runs unchanged
  * against any source of list pages and watch events.
  */
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from './objects.js';
 import { kubeRequest } from './rest.js';
+import type { RestConfig } from './rest_config.js';
+import { openWatch } from './watch.js';
 
 export interface ListOptions {
   limit?: number;
@@ -58,8 +59,8 @@ export function describeSelector({ path, labelSelector, fieldSelector }: Resourc
 }
 
 /**
- * client-node's Watch aborts a watch that received nothing for `requestTimeoutMs` (30 s by
- * default). kube-apiserver sends nothing at all on a quiet watch: a bookmark only goes out when
+ * A watch that received nothing for a while is ended client-side (its connection may have died
+ * silently). kube-apiserver sends nothing at all on a quiet watch: a bookmark only goes out when
  * the collection's version moved past the watch's start (about once a minute, and 2 s before
  * the watch's timeout). So the client-side limit is the server-side timeout plus this margin: a
  * healthy watch is always ended by the server, and a connection that died silently is still
@@ -71,7 +72,7 @@ export class KubeListerWatcher implements ListerWatcher {
   readonly description: string;
 
   constructor(
-    private readonly kc: KubeConfig,
+    private readonly kc: RestConfig,
     private readonly selector: ResourceSelector,
   ) {
     this.description = describeSelector(selector);
@@ -84,10 +85,8 @@ export class KubeListerWatcher implements ListerWatcher {
 
   async watch(options: WatchOptions, onEvent: (type: string, object: WatchObject) => void, onDone: (err?: unknown) => void): Promise<WatchHandle> {
     const { path, labelSelector, fieldSelector } = this.selector;
-    const watch = new Watch(this.kc);
-    // A private field of client-node's Watch: its inactivity timeout, see above.
-    Object.assign(watch, { requestTimeoutMs: options.timeoutSeconds * 1000 + WATCH_IDLE_MARGIN_MS });
     const query = { ...options, labelSelector, fieldSelector };
-    return watch.watch(path, query, (type: string, object: WatchObject) => onEvent(type, object), (err: unknown) => onDone(err ?? undefined));
+    const idleMs = options.timeoutSeconds * 1000 + WATCH_IDLE_MARGIN_MS;
+    return openWatch(this.kc, path, query, idleMs, (type, object) => onEvent(type, object as WatchObject), onDone);
   }
 }

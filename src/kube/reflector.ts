@@ -9,7 +9,7 @@
  * compacted away) relists; every other error retries with exponential backoff and jitter,
  * forever. It never stops silently: every failure is logged, and `stop()` is the only way out.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { RestConfig } from './rest_config.js';
 import type { Logger } from '../log.js';
 import { KubeListerWatcher, type ListerWatcher, type ResourceSelector, type WatchHandle, type WatchObject } from './listwatch.js';
 import type { KubeObject } from './objects.js';
@@ -30,11 +30,11 @@ export interface ReflectorStore<T> {
 }
 
 /** The API server collection to list and watch, or any other {@link ListerWatcher}. */
-export type ListWatchSource = ({ kc: KubeConfig } & ResourceSelector) | { listerWatcher: ListerWatcher };
+export type ListWatchSource = ({ kc: RestConfig } & ResourceSelector) | { listerWatcher: ListerWatcher };
 
 export function listerWatcherOf(source: ListWatchSource): ListerWatcher {
   if ('listerWatcher' in source && source.listerWatcher) return source.listerWatcher;
-  const { kc, path, labelSelector, fieldSelector } = source as { kc: KubeConfig } & ResourceSelector;
+  const { kc, path, labelSelector, fieldSelector } = source as { kc: RestConfig } & ResourceSelector;
   return new KubeListerWatcher(kc, { path, ...(labelSelector && { labelSelector }), ...(fieldSelector && { fieldSelector }) });
 }
 
@@ -120,7 +120,7 @@ export class Reflector<T> {
   private readonly log: Logger;
   private readonly stopping = new AbortController();
   private watchHandle: WatchHandle | undefined;
-  /** Ends the watch in progress (client-node does not call `done` for an aborted watch). */
+  /** Ends the watch in progress (an aborted watch calls no `onDone`). */
   private endWatch: (() => void) | undefined;
   private resourceVersion = '';
   private synced = false;
@@ -307,7 +307,7 @@ export class Reflector<T> {
         }
         if (statusCodeOf(err) === 410) return finish(new Gone(errorMessage(err)));
         if (established && (err as { name?: string }).name === 'TimeoutError') {
-          // client-node's inactivity timeout, set past the server-side timeout: the server
+          // The idle limit (WatchIdleTimeout), set past the server-side timeout: the server
           // should have ended this watch already, so the connection is likely dead. Re-watch.
           this.log.warn({ resourceVersion: this.resourceVersion }, 'watch silent past its timeout (connection lost?); re-watching');
           return finish();

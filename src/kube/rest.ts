@@ -1,10 +1,10 @@
 /**
- * Raw JSON requests to kube-apiserver with a KubeConfig's credentials. The objects stay in
+ * Raw JSON requests to kube-apiserver with a RestConfig's credentials. The objects stay in
  * their wire shape (timestamps as strings), which is what the pure core reads; client-node's
  * generated clients would turn them into classes with Date fields.
  */
-import { request, type RequestOptions as HttpsOptions } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { request } from 'node:https';
+import type { RestConfig } from './rest_config.js';
 
 export class ApiError extends Error {
   constructor(
@@ -36,17 +36,16 @@ export interface RequestOptions {
 }
 
 /** One request; resolves with the parsed JSON body of a 2xx answer, rejects with an {@link ApiError} otherwise. */
-export async function kubeRequest<T>(kc: KubeConfig, method: string, path: string, { query, body, patchType, timeoutMs = 30_000, signal }: RequestOptions = {}): Promise<T> {
+export async function kubeRequest<T>(kc: RestConfig, method: string, path: string, { query, body, patchType, timeoutMs = 30_000, signal }: RequestOptions = {}): Promise<T> {
   signal?.throwIfAborted();
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const url = new URL(withQuery(path, query), cluster.server);
-  const options: HttpsOptions = { method, headers: { accept: 'application/json' } };
-  await kc.applyToHTTPSOptions(options);
+  const url = kc.url(withQuery(path, query));
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const headers: Record<string, string | number> = { accept: 'application/json' };
   if (payload) {
-    options.headers = { ...options.headers, 'content-type': method === 'PATCH' ? (patchType ?? 'application/merge-patch+json') : 'application/json', 'content-length': payload.length };
+    headers['content-type'] = method === 'PATCH' ? (patchType ?? 'application/merge-patch+json') : 'application/json';
+    headers['content-length'] = payload.length;
   }
+  const options = await kc.requestOptions(method, headers);
   if (signal) options.signal = signal;
   return new Promise<T>((resolve, reject) => {
     const req = request(url, options, (res) => {

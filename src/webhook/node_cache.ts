@@ -2,7 +2,7 @@
  * The webhook's node cache: the labels of every node, kept by a reflector, so that rule 5 can
  * tell a DaemonSet pod bound to a virtual node from one on an ordinary node.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { RestConfig } from '../kube/rest_config.js';
 import type { NodeLookup } from '../admission/serverless_rule.js';
 import { Reflector } from '../kube/reflector.js';
 import { Store } from '../kube/store.js';
@@ -14,7 +14,7 @@ export class NodeCache {
   private readonly reflector: Reflector<NodeInfo>;
   private running: Promise<void> | undefined;
 
-  constructor(kc: KubeConfig, logger: Logger) {
+  constructor(kc: RestConfig, logger: Logger) {
     this.reflector = new Reflector({
       kc,
       path: '/api/v1/nodes',

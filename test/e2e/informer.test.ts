@@ -6,7 +6,8 @@
  * ConfigMaps carry the test objects: no controller and no admission webhook acts on them.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadRestConfig } from '../../src/kube/kubeconfig.js';
+import type { RestConfig } from '../../src/kube/rest_config.js';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,7 +29,7 @@ const PT_PATH = `/api/v1/namespaces/${NS}/podtemplates`;
 
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 
-let kc: KubeConfig;
+let kc: RestConfig;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -212,8 +213,7 @@ async function until(what: string, probe: () => boolean | Promise<boolean>, time
 // ---------------------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  kc = new KubeConfig();
-  kc.loadFromFile(KUBECONFIG);
+  kc = (await loadRestConfig(KUBECONFIG))!;
   await kubeRequest(kc, 'POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } });
 });
 

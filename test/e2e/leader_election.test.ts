@@ -11,8 +11,8 @@ import { afterAll, afterEach, beforeAll, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
+import type { RestConfig } from '../../src/kube/rest_config.js';
+import { loadRestConfig } from '../../src/kube/kubeconfig.js';
 import { LeaderElector, LeadershipLost, type LeaderElectorOptions } from '../../src/kube/leader_election.js';
 import type { Lease } from '../../src/kube/lease_lock.js';
 import { ApiError, kubeRequest } from '../../src/kube/rest.js';
@@ -25,7 +25,7 @@ const NS = `e2e-leader-${RUN}`;
 const FAST = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500 };
 const MICROTIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
-let kc: KubeConfig;
+let kc: RestConfig;
 const leases = (name = '') => `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases${name && `/${name}`}`;
 const getLease = (name: string) => kubeRequest<Lease>(kc, 'GET', leases(name));
 const leaseOrUndefined = (name: string) => getLease(name).catch((err: unknown) => (err instanceof ApiError && err.status === 404 ? undefined : Promise.reject(err)));
@@ -72,7 +72,7 @@ class Candidate {
     readonly identity: string,
     readonly lease: string,
     options: Partial<LeaderElectorOptions> = {},
-    client: KubeConfig = kc,
+    client: RestConfig = kc,
   ) {
     const logger = createLogger('debug', { write: (line: string) => void this.logs.push(line) });
     this.elector = new LeaderElector({
@@ -125,8 +125,8 @@ function startSampling(): void {
   }, 2);
 }
 
-beforeAll(() => {
-  const loaded = loadKubeConfig(KUBECONFIG);
+beforeAll(async () => {
+  const loaded = await loadRestConfig(KUBECONFIG);
   if (!loaded) throw new Error(`no kubeconfig at ${KUBECONFIG}`);
   kc = loaded;
   kubectlOk(['create', 'namespace', NS]);
@@ -232,10 +232,10 @@ function childElector(lease: string, identity: string): { child: ChildProcess; l
       return next(spec, ctx);
     }});
     const { LeaderElector } = await import(${JSON.stringify(src('kube/leader_election.ts'))});
-    const { loadKubeConfig } = await import(${JSON.stringify(src('kube/kubeconfig.ts'))});
+    const { loadRestConfig } = await import(${JSON.stringify(src('kube/kubeconfig.ts'))});
     const { createLogger } = await import(${JSON.stringify(src('log.ts'))});
     const elector = new LeaderElector({
-      kc: loadKubeConfig(${JSON.stringify(KUBECONFIG)}), namespace: ${JSON.stringify(NS)}, name: ${JSON.stringify(lease)},
+      kc: await loadRestConfig(${JSON.stringify(KUBECONFIG)}), namespace: ${JSON.stringify(NS)}, name: ${JSON.stringify(lease)},
       identity: ${JSON.stringify(identity)}, ...${JSON.stringify(FAST)}, logger: createLogger('debug', process.stderr),
       onStartedLeading: () => process.stdout.write('LEADING\\n'), onStoppedLeading: () => process.stdout.write('STOPPED\\n'),
     });
@@ -435,16 +435,10 @@ async function relay(target: URL): Promise<{ url: string; cut: () => void; close
 }
 
 test('a leader cut off from the API server loses leadership at its renew deadline, before the other can take over', async () => {
-  const cluster = kc.getCurrentCluster()!;
-  const proxy = await relay(new URL(cluster.server));
+  const proxy = await relay(kc.server);
   try {
-    const viaProxy = loadKubeConfig(KUBECONFIG)!;
-    viaProxy.loadFromOptions({
-      clusters: viaProxy.clusters.map((c) => ({ ...c, server: proxy.url })),
-      users: viaProxy.users,
-      contexts: viaProxy.contexts,
-      currentContext: viaProxy.currentContext,
-    });
+    // The proxy forwards TLS as is: the API server's certificate must still verify for its name.
+    const viaProxy = kc.withServer(proxy.url);
     startSampling();
     const cutOff = new Candidate('cut-off', 'partition', {}, viaProxy).run();
     await until('the proxied candidate to lead', () => cutOff.elector.isLeader());

@@ -4,7 +4,7 @@
  * with resourceVersions, bookmarks, compaction, disconnects).
  */
 import { describe, expect, test } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
+import { RestConfig } from '../../src/kube/rest_config.js';
 import { DeletedFinalStateUnknown, isTombstone, replaceDeltas, sameVersion } from '../../src/kube/delta_fifo.js';
 import { SharedInformerFactory } from '../../src/kube/informer_factory.js';
 import { NAMESPACE_INDEX, namespaceIndex, NODE_NAME_INDEX, nodeNameIndex } from '../../src/kube/indexers.js';
@@ -591,13 +591,7 @@ describe('SharedInformer on an in-memory API server', () => {
 });
 
 describe('SharedInformerFactory', () => {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: true }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
+  const kc = new RestConfig({ server: 'https://127.0.0.1:1', insecureSkipTLSVerify: true, token: 't' });
 
   test('one informer per (path, labelSelector, fieldSelector), whoever asks', async () => {
     const factory = new SharedInformerFactory(kc, testLogger().logger);

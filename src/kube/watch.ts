@@ -1,0 +1,103 @@
+/**
+ * One watch request (`?watch=1`): kube-apiserver answers with a stream of JSON objects, one per
+ * line, `{"type": "ADDED"|"MODIFIED"|"DELETED"|"BOOKMARK"|"ERROR", "object": {...}}`, until the
+ * server-side `timeoutSeconds` ends it. Reconnecting, resourceVersions and 410 Gone are the
+ * reflector's business; this only opens, parses and ends one stream.
+ */
+import { request } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import { ApiError, withQuery, type Query } from './rest.js';
+import type { RestConfig } from './rest_config.js';
+
+export interface WatchStream {
+  /** Ends the stream; `onDone` is not called afterwards. */
+  abort(): void;
+}
+
+/** The stream went silent for longer than the idle limit (`name` is `TimeoutError`). */
+export class WatchIdleTimeout extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+/**
+ * Opens the watch; resolves once the server accepted it (HTTP 200), rejects with an
+ * {@link ApiError} (e.g. 410, 403) or the transport's error otherwise. Then `onEvent` gets every
+ * event in order and `onDone` is called once: without an argument when the server ended the
+ * stream, with the error when the connection failed, a line was not JSON, or nothing arrived
+ * for `idleTimeoutMs`.
+ */
+export async function openWatch(
+  kc: RestConfig,
+  path: string,
+  query: Query,
+  idleTimeoutMs: number,
+  onEvent: (type: string, object: unknown) => void,
+  onDone: (err?: unknown) => void,
+): Promise<WatchStream> {
+  const url = kc.url(withQuery(path, { ...query, watch: 1 }));
+  const options = await kc.requestOptions('GET', { accept: 'application/json' });
+  let aborted = false;
+  let finished = false;
+  let established = false;
+  const done = (err?: unknown) => {
+    if (finished || aborted) return;
+    finished = true;
+    onDone(err);
+  };
+  return new Promise<WatchStream>((resolve, reject) => {
+    const req = request(url, options, (res: IncomingMessage) => {
+      const status = res.statusCode ?? 0;
+      if (status !== 200) {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // not a Status
+          }
+          const message = (parsed as { message?: string } | undefined)?.message ?? text.slice(0, 200);
+          reject(new ApiError(status, `watch ${path}: ${status} ${message}`, parsed));
+        });
+        res.on('error', reject);
+        return;
+      }
+      established = true;
+      resolve({
+        abort: () => {
+          aborted = true;
+          req.destroy();
+        },
+      });
+      res.setEncoding('utf8');
+      let buffer = '';
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) !== -1) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          if (line.trim() === '') continue;
+          let event: { type?: unknown; object?: unknown };
+          try {
+            event = JSON.parse(line) as { type?: unknown; object?: unknown };
+          } catch {
+            done(new Error(`watch ${path}: a line of the stream is not JSON: ${line.slice(0, 100)}`));
+            req.destroy();
+            return;
+          }
+          if (aborted || finished) return;
+          onEvent(String(event.type), event.object);
+        }
+      });
+      res.on('end', () => done());
+      res.on('error', (err) => done(err));
+      res.on('close', () => done(res.complete ? undefined : new Error(`watch ${path}: the connection closed mid-stream`)));
+    });
+    req.setTimeout(idleTimeoutMs, () => req.destroy(new WatchIdleTimeout(`watch ${path}: nothing received for ${idleTimeoutMs} ms`)));
+    req.on('error', (err) => (established ? done(err) : reject(err)));
+    req.end();
+  });
+}
