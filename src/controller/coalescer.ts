@@ -1,6 +1,8 @@
 /**
  * Runs an async task at most once at a time; requests that arrive while it runs (a burst of
- * informer events) collapse into one more run. A failed run is retried with backoff.
+ * informer events) collapse into one more run. A failed run is retried with backoff. Runs start
+ * at least `minIntervalMs` apart, so that a storm of events (nodes flapping in a large cluster)
+ * costs a bounded share of the CPU; a request after a quiet period runs at once.
  */
 export class Coalescer {
   private running = false;
@@ -9,10 +11,12 @@ export class Coalescer {
   private failures = 0;
   private stopped = false;
   private idle: (() => void)[] = [];
+  private lastStart = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly task: () => Promise<void>,
     private readonly onError: (err: unknown, retryInMs: number) => void,
+    private readonly minIntervalMs = 0,
   ) {}
 
   /** Asks for a run as soon as possible (after the current one, if any). */
@@ -23,11 +27,13 @@ export class Coalescer {
       return;
     }
     if (this.timer) return; // a run is already pending (soon, or after a failure's backoff)
-    this.timer = setTimeout(() => void this.run(), 0);
+    const wait = Math.max(0, this.lastStart + this.minIntervalMs - performance.now());
+    this.timer = setTimeout(() => void this.run(), wait);
   }
 
   private async run(): Promise<void> {
     this.timer = undefined;
+    this.lastStart = performance.now();
     this.running = true;
     this.again = false;
     try {

@@ -8,6 +8,7 @@ import type { RestConfig } from '../kube/rest_config.js';
 import { allContainers } from '../agent/agent_containers.js';
 import { hasEnv } from '../admission/container_env.js';
 import type { Config } from '../config/config.js';
+import type { PodFactsCache } from '../election/candidates.js';
 import { elect, type Election, type WatcherRef } from '../election/elect.js';
 import { SharedInformerFactory } from '../kube/informer_factory.js';
 import { LeaderElector } from '../kube/leader_election.js';
@@ -37,6 +38,8 @@ export interface ControllerOptions {
   leaderElection?: { leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
   /** Re-run the election this often even without events, to repair drift (default 30 s). */
   resyncMs?: number;
+  /** Elections start at least this far apart (default 200 ms): see Coalescer. */
+  minElectionIntervalMs?: number;
   /** Called when this replica loses leadership (the process should exit and restart). */
   onLostLeadership?: () => void;
 }
@@ -71,6 +74,9 @@ export class WatcherController {
   private last: Election | undefined;
   private synced = false;
   private readonly reportedDeprecated = new Set<string>();
+  /** The store replaces a pod object on every change, so the facts of unchanged pods are kept. */
+  private readonly podFacts: PodFactsCache = new WeakMap();
+  private warnedNoWatcher = false;
   private resync: NodeJS.Timeout | undefined;
   private electorRun: Promise<void> | undefined;
   private stopping = false;
@@ -85,6 +91,7 @@ export class WatcherController {
     this.coalescer = new Coalescer(
       () => this.reconcile(),
       (err, retryInMs) => logger.warn({ err: String((err as Error)?.message ?? err), retryInMs }, 'election failed; retrying'),
+      o.minElectionIntervalMs ?? 200,
     );
     const request = () => this.coalescer.request();
     // The transforms keep only what the election reads: an update that leaves that unchanged
@@ -151,12 +158,12 @@ export class WatcherController {
     if (signal ? !this.lease : true) this.lease = await this.publisher.readLease(signal);
     const published = publishedWatcher(this.lease);
     const pods = this.agentPods();
-    const election = elect(pods, this.nodeInformer.indexer.list() as Node[], currentOf(published), config);
+    const election = elect(pods, this.nodeInformer.indexer.list() as Node[], currentOf(published), config, this.podFacts);
     this.last = election;
 
-    metrics.candidates.reset();
-    for (const policy of POLICIES) for (const eligible of [true, false]) metrics.candidates.set({ policy, eligible: String(eligible) }, 0);
-    for (const c of election.candidates) metrics.candidates.inc({ policy: c.policy, eligible: String(c.eligible) });
+    const counts = new Map<string, number>();
+    for (const c of election.candidates) counts.set(`${c.policy}/${c.eligible}`, (counts.get(`${c.policy}/${c.eligible}`) ?? 0) + 1);
+    for (const policy of POLICIES) for (const eligible of [true, false]) metrics.candidates.set({ policy, eligible: String(eligible) }, counts.get(`${policy}/${eligible}`) ?? 0);
     const deprecated = pods.filter((p) => allContainers(p.spec).some(({ container }) => hasEnv(container, DEPRECATED_ENV)));
     metrics.deprecatedEnvPods.set(deprecated.length);
     metrics.watcherElected.set(election.watcher ? 1 : 0);
@@ -176,7 +183,9 @@ export class WatcherController {
           logger.info({ watcher: after?.holder ?? null, reason: election.reason, transitions: after?.transitions }, election.watcher ? 'watcher elected' : 'no watcher');
         }
       }
-      if (!election.watcher) logger.warn({ candidates: election.candidates.length }, 'no agent pod is eligible to watch Kubernetes');
+      // Once per fall, like the NoWatcherCandidate Event; the metric shows it meanwhile.
+      if (!election.watcher && !this.warnedNoWatcher) logger.warn({ candidates: election.candidates.length }, 'no agent pod is eligible to watch Kubernetes');
+      this.warnedNoWatcher = !election.watcher;
       const present = new Set(deprecated.map((p) => p.metadata?.uid ?? ''));
       for (const uid of this.reportedDeprecated) if (!present.has(uid)) this.reportedDeprecated.delete(uid);
       for (const pod of deprecated) {

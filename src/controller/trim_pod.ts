@@ -1,18 +1,25 @@
 /**
  * The transform the controller's pod informer applies before storing: only what the election
- * reads survives (no managedFields, volumes, probes, resources...), and pods without an agent
- * container shrink to their identity, so memory follows the number of agents, not of pods.
+ * reads survives (no managedFields, volumes, probes, resources...; of the env only the two
+ * policy variables, of the labels only the watcher label), and pods without an agent container
+ * shrink to their identity, so memory follows the number of agents, not of pods or their size.
  */
 import { agentContainers } from '../agent/agent_containers.js';
 import type { Config } from '../config/config.js';
 import type { Container, KubeObject, Pod } from '../kube/objects.js';
+import { DEPRECATED_ENV, POLICY_ENV, WATCHER_LABEL } from '../policy/labels.js';
 
-const slim = ({ name, image, env, restartPolicy }: Container): Container => ({
-  name,
-  ...(image !== undefined && { image }),
-  ...(env !== undefined && { env }),
-  ...(restartPolicy !== undefined && { restartPolicy }),
-});
+const ELECTION_ENV = new Set([POLICY_ENV, DEPRECATED_ENV]);
+
+const slim = ({ name, image, env, restartPolicy }: Container): Container => {
+  const kept = env?.filter((e) => ELECTION_ENV.has(e.name));
+  return {
+    name,
+    ...(image !== undefined && { image }),
+    ...(kept !== undefined && kept.length > 0 && { env: kept }),
+    ...(restartPolicy !== undefined && { restartPolicy }),
+  };
+};
 
 export function trimPod(config: Config): (object: KubeObject) => Pod {
   return (object) => {
@@ -25,7 +32,7 @@ export function trimPod(config: Config): (object: KubeObject) => Pod {
     return {
       metadata: {
         ...identity,
-        ...(m.labels && { labels: m.labels }),
+        ...(m.labels?.[WATCHER_LABEL] !== undefined && { labels: { [WATCHER_LABEL]: m.labels[WATCHER_LABEL] } }),
         ...(m.creationTimestamp && { creationTimestamp: m.creationTimestamp }),
         ...(m.deletionTimestamp && { deletionTimestamp: m.deletionTimestamp }),
       },

@@ -46,43 +46,90 @@ function knownNotReady(node: Node): boolean {
   return ready !== undefined && ready.status !== 'True';
 }
 
-function ineligibility(pod: Pod, policy: Policy, nodes: ReadonlyMap<string, Node>): IneligibleReason | undefined {
+/** What a candidate is, from the pod alone (no nodes): computed once per pod object when cached. */
+export interface PodFacts {
+  namespace: string;
+  name: string;
+  uid: string;
+  node: string;
+  policy: Policy;
+  /** Ineligible whatever the nodes say (everything but `node-not-ready`). */
+  ineligible?: Exclude<IneligibleReason, 'node-not-ready'>;
+  readySince: number;
+  createdAt: number;
+}
+
+/**
+ * Remembers {@link PodFacts} per pod object. Only for callers whose pod objects never change
+ * in place (an informer store replaces an object on every update): then an election costs
+ * a map lookup per unchanged pod instead of env scans and time-stamp parsing.
+ */
+export type PodFactsCache = WeakMap<Pod, PodFacts | null>;
+
+function podIneligibility(pod: Pod, policy: Policy): PodFacts['ineligible'] {
   if (pod.metadata?.deletionTimestamp) return 'terminating';
   if (allContainers(pod.spec).some(({ container }) => hasEnv(container, DEPRECATED_ENV))) return 'deprecated-env';
   if (pod.status?.phase !== 'Running') return 'not-running';
   if (pod.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') return 'not-ready';
-  const nodeName = pod.spec?.nodeName;
-  if (!nodeName) return 'unscheduled';
-  const node = nodes.get(nodeName);
-  if (node && knownNotReady(node)) return 'node-not-ready';
+  if (!pod.spec?.nodeName) return 'unscheduled';
   if (policy === 'watch-disabled') return 'watch-disabled';
   return undefined;
 }
 
-/** Every agent pod of the elected namespaces, with its policy and eligibility. */
-export function candidatePods(pods: readonly Pod[], nodes: readonly Node[], config: Config): CandidatePod[] {
+/** The facts of an agent pod of the elected namespaces; null for any other pod. */
+function podFacts(pod: Pod, config: Config): PodFacts | null {
+  const namespace = pod.metadata?.namespace ?? 'default';
+  const namespaces = config.election.namespaces;
+  if (namespaces.length > 0 && !namespaces.includes(namespace)) return null;
+  if (agentContainers(pod.spec, config.agent).length === 0) return null;
+  const policy = podPolicy(pod, config);
+  const ineligible = podIneligibility(pod, policy);
+  const createdAt = time(pod.metadata?.creationTimestamp);
+  const readyAt = time(pod.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime);
+  return {
+    namespace,
+    name: pod.metadata?.name ?? '',
+    uid: pod.metadata?.uid ?? '',
+    node: pod.spec?.nodeName ?? '',
+    policy,
+    ...(ineligible && { ineligible }),
+    readySince: Number.isFinite(readyAt) ? readyAt : createdAt,
+    createdAt,
+  };
+}
+
+/**
+ * Every agent pod of the elected namespaces, with its policy and eligibility. `cache` (see
+ * {@link PodFactsCache}) must belong to one config.
+ */
+export function candidatePods(pods: readonly Pod[], nodes: readonly Node[], config: Config, cache?: PodFactsCache): CandidatePod[] {
   const byName = new Map<string, Node>();
   for (const node of nodes) if (node.metadata?.name) byName.set(node.metadata.name, node);
-  const namespaces = config.election.namespaces;
   const out: CandidatePod[] = [];
   for (const pod of pods) {
-    const namespace = pod.metadata?.namespace ?? 'default';
-    if (namespaces.length > 0 && !namespaces.includes(namespace)) continue;
-    if (agentContainers(pod.spec, config.agent).length === 0) continue;
-    const policy = podPolicy(pod, config);
-    const ineligible = ineligibility(pod, policy, byName);
-    const createdAt = time(pod.metadata?.creationTimestamp);
-    const readyAt = time(pod.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime);
+    let facts = cache?.get(pod);
+    if (facts === undefined) {
+      facts = podFacts(pod, config);
+      cache?.set(pod, facts);
+    }
+    if (facts === null) continue;
+    // The order of DESIGN §6's reasons: a pod that is fine in itself can still be on a NotReady node;
+    // watch-disabled is named last, after every state that would exclude any agent.
+    let ineligible: IneligibleReason | undefined = facts.ineligible;
+    if (ineligible === undefined || ineligible === 'watch-disabled') {
+      const node = byName.get(facts.node);
+      if (node && knownNotReady(node)) ineligible = 'node-not-ready';
+    }
     out.push({
-      namespace,
-      name: pod.metadata?.name ?? '',
-      uid: pod.metadata?.uid ?? '',
-      node: pod.spec?.nodeName ?? '',
-      policy,
+      namespace: facts.namespace,
+      name: facts.name,
+      uid: facts.uid,
+      node: facts.node,
+      policy: facts.policy,
       eligible: ineligible === undefined,
       ...(ineligible && { ineligible }),
-      readySince: Number.isFinite(readyAt) ? readyAt : createdAt,
-      createdAt,
+      readySince: facts.readySince,
+      createdAt: facts.createdAt,
     });
   }
   return out;

@@ -14,7 +14,7 @@
 import type { Config } from '../config/config.js';
 import type { Node, Pod } from '../kube/objects.js';
 import type { Policy } from '../policy/policy.js';
-import { candidatePods, type CandidatePod } from './candidates.js';
+import { candidatePods, type CandidatePod, type PodFactsCache } from './candidates.js';
 
 /** The current watcher, as the Lease names it (`holderIdentity` and the watcher-uid annotation). */
 export interface WatcherRef {
@@ -53,21 +53,22 @@ export interface Election {
 
 const TIERS: readonly Policy[] = ['only-watch', 'normal'];
 
+/** Code-unit order: the same everywhere, whatever the process's locale (unlike localeCompare). */
+function byCode(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function olderFirst(a: CandidatePod, b: CandidatePod): number {
-  return (
-    a.readySince - b.readySince ||
-    a.createdAt - b.createdAt ||
-    a.namespace.localeCompare(b.namespace) ||
-    a.name.localeCompare(b.name)
-  );
+  return a.readySince - b.readySince || a.createdAt - b.createdAt || byCode(a.namespace, b.namespace) || byCode(a.name, b.name);
 }
 
 function isCurrent(c: CandidatePod, current: WatcherRef | undefined): boolean {
   return !!current && c.namespace === current.namespace && c.name === current.name && (!current.uid || current.uid === c.uid);
 }
 
-export function elect(pods: readonly Pod[], nodes: readonly Node[], current: WatcherRef | undefined, config: Config): Election {
-  const all = candidatePods(pods, nodes, config);
+/** `cache`: see {@link PodFactsCache}; the result is the same with or without it. */
+export function elect(pods: readonly Pod[], nodes: readonly Node[], current: WatcherRef | undefined, config: Config, cache?: PodFactsCache): Election {
+  const all = candidatePods(pods, nodes, config, cache);
   const eligible = all.filter((c) => c.eligible);
   const tier = TIERS.find((t) => eligible.some((c) => c.policy === t));
   const inTier = eligible.filter((c) => c.policy === tier).sort(olderFirst);

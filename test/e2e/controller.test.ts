@@ -138,8 +138,12 @@ describe('a serverless cluster (scenario 2)', () => {
     });
     expect(leader.candidates[0]).toMatchObject({ namespace: AGENTS, policy: 'watch-disabled', eligible: false, reason: 'watch-disabled' });
     expect(leader.watcher).toBeNull();
-    const metrics = await replicas.find((r) => r.identity === leader.identity)!.metrics();
+    const leading = replicas.find((r) => r.identity === leader.identity)!;
+    const metrics = await leading.metrics();
     expect(metrics).toMatch(/^k8s_watch_policy_watcher_elected 0$/m);
+    // The warning is logged once per fall, not at every election (resyncs, pod status changes).
+    await eventually('the warning in the log', () => leading.output.includes('no agent pod is eligible'));
+    expect(leading.output.split('\n').filter((l) => l.includes('no agent pod is eligible'))).toHaveLength(1);
     expect(metrics).toMatch(/^k8s_watch_policy_candidates\{policy="watch-disabled",eligible="false"\} 1$/m);
     expect(metrics).toMatch(/^k8s_watch_policy_leader 1$/m);
   });
