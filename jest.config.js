@@ -36,5 +36,16 @@ export default {
       globalTeardown: '<rootDir>/test/e2e/global_teardown.mjs',
       setupFilesAfterEnv: ['<rootDir>/test/e2e/timeouts.ts'],
     },
+    // What a user of an installed release sees, through the API server only: against the local
+    // control plane with local processes (npm test), or against a release on a real cluster
+    // (KWP_RELEASE_NAMESPACE, npm run e2e:kind). Run in band with the e2e project.
+    {
+      ...common,
+      displayName: 'installed',
+      testMatch: ['<rootDir>/test/installed/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/installed/global_setup.mjs',
+      globalTeardown: '<rootDir>/test/installed/global_teardown.mjs',
+      setupFilesAfterEnv: ['<rootDir>/test/e2e/timeouts.ts'],
+    },
   ],
 };

@@ -17,19 +17,36 @@ export interface Run {
   stderr: string;
 }
 
-export function kubectl(args: string[], input?: string): Run {
+/**
+ * kubectl and the kubeconfig: the local cluster's, or with KWP_RELEASE_NAMESPACE set (the release
+ * suite against a real cluster, npm run e2e:kind) $KUBECTL or the one on PATH, and $KUBECONFIG.
+ */
+function kubectlCommand(): [string, string] {
+  if (process.env.KWP_RELEASE_NAMESPACE) {
+    if (!process.env.KUBECONFIG) throw new Error('KWP_RELEASE_NAMESPACE is set: KUBECONFIG must name the cluster of the release');
+    return [process.env.KUBECTL ?? 'kubectl', process.env.KUBECONFIG];
+  }
   const state = readState();
   if (!state) throw new Error('the local cluster is not up (global setup did not run?)');
-  const r = spawnSync(join(state.bin, 'kubectl'), ['--kubeconfig', KUBECONFIG, ...args], { input, encoding: 'utf8', timeout: 60_000 });
+  return [join(state.bin, 'kubectl'), KUBECONFIG];
+}
+
+export function kubectl(args: string[], input?: string): Run {
+  const [bin, kubeconfig] = kubectlCommand();
+  const r = spawnSync(bin, ['--kubeconfig', kubeconfig, ...args], { input, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
 }
 
 /** kubectl without blocking the event loop: needed while this process itself serves a webhook. */
 export function kubectlAsync(args: string[], input?: string): Promise<Run> {
-  const state = readState();
-  if (!state) return Promise.reject(new Error('the local cluster is not up'));
+  let command: [string, string];
+  try {
+    command = kubectlCommand();
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return new Promise((resolve, reject) => {
-    const child = spawn(join(state.bin, 'kubectl'), ['--kubeconfig', KUBECONFIG, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command[0], ['--kubeconfig', command[1], ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c));

@@ -1,0 +1,113 @@
+/**
+ * The installation the release suite tests, behind one interface:
+ *
+ * - `KWP_RELEASE_NAMESPACE` set (`npm run e2e:kind`): a release that `helm install` put on the
+ *   cluster of $KUBECONFIG, its webhook and controller running as the chart's pods;
+ * - otherwise (`npm test`): the local control plane of test/cluster, with the built webhook and
+ *   controller as local processes, the webhook registered by URL with the configurations the
+ *   chart ships (src/kube/webhook_configuration.ts), the controller electing in the suite's
+ *   namespace only.
+ *
+ * Either way the suite only talks to the API server: what it checks is what a user sees.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { webhookConfigurations } from '../../src/kube/webhook_configuration.js';
+import { KUBECONFIG } from '../cluster/paths.ts';
+import { apply, CLI, eventually, freePort, kubectl, WebhookProcess } from '../e2e/harness.ts';
+
+export interface Installation {
+  /** Where the controller publishes the watcher Lease. */
+  releaseNamespace: string;
+  leaseName: string;
+  /** An opted-in namespace for the suite's workloads, created here. */
+  agentsNamespace: string;
+  /** An image whose containers keep running (the agent container only needs the name `deepflow-agent`). */
+  image: string;
+  stop(): Promise<void>;
+}
+
+const RUN = Math.random().toString(36).slice(2, 7);
+const OPT_IN = { 'deepflow.io/k8s-watch-policy-injection': 'enabled' };
+
+async function agentsNamespace(name: string): Promise<void> {
+  apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: OPT_IN } }]);
+  await eventually('the default ServiceAccount', () => kubectl(['get', 'sa', 'default', '-n', name]).status === 0);
+}
+
+export async function installation(): Promise<Installation> {
+  const agents = `kwp-release-agents-${RUN}`;
+  const released = process.env.KWP_RELEASE_NAMESPACE;
+  if (released) {
+    await agentsNamespace(agents);
+    return {
+      releaseNamespace: released,
+      leaseName: process.env.KWP_LEASE_NAME ?? 'k8s-watcher',
+      agentsNamespace: agents,
+      image: process.env.KWP_AGENT_IMAGE ?? 'registry.k8s.io/pause:3.10',
+      stop: async () => void kubectl(['delete', 'namespace', agents, '--wait=false']),
+    };
+  }
+  return localInstallation(agents);
+}
+
+class ControllerProcess {
+  child: ChildProcess | undefined;
+  output = '';
+  async start(args: string[], port: number): Promise<void> {
+    this.child = spawn(process.execPath, [CLI, 'controller', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (c: Buffer) => (this.output += c));
+    this.child.stderr!.on('data', (c: Buffer) => (this.output += c));
+    await eventually('the controller ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) || undefined, 30_000);
+  }
+  stop(): Promise<unknown> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    return exited;
+  }
+}
+
+async function localInstallation(agents: string): Promise<Installation> {
+  const release = `kwp-release-${RUN}`;
+  const name = `kwp-release-${RUN}`;
+  const dir = mkdtempSync(join(tmpdir(), 'kwp-release-'));
+  const configFile = join(dir, 'config.yaml');
+  writeFileSync(configFile, stringify({ election: { namespaces: [agents], leaseName: 'k8s-watcher' } }));
+  apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: release } }]);
+  await agentsNamespace(agents);
+
+  const webhook = new WebhookProcess();
+  const caBundle = Buffer.from(readFileSync(await webhook.makeCertificates(), 'utf8')).toString('base64');
+  await webhook.start(['--config', configFile]);
+  const { mutating, validating } = webhookConfigurations({
+    name,
+    clientConfig: (path) => ({ url: `${webhook.url}${path}`, caBundle }),
+    excludeNamespaces: [release],
+    failurePolicy: 'Fail',
+    timeoutSeconds: 10,
+  });
+  apply([mutating, validating]);
+
+  const controller = new ControllerProcess();
+  const port = await freePort();
+  await controller.start(['--kubeconfig', KUBECONFIG, '--config', configFile, '--namespace', release, '--identity', `release-${RUN}`, '--host', '127.0.0.1', '--metrics-port', String(port)], port);
+
+  return {
+    releaseNamespace: release,
+    leaseName: 'k8s-watcher',
+    agentsNamespace: agents,
+    image: 'registry.example.com/deepflow-ce/deepflow-agent:v6.6',
+    stop: async () => {
+      kubectl(['delete', 'mutatingwebhookconfiguration,validatingwebhookconfiguration', name, '--ignore-not-found']);
+      await Promise.all([webhook.stop(), controller.stop()]);
+      webhook.cleanup();
+      kubectl(['delete', 'namespace', agents, release, '--wait=false']);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
