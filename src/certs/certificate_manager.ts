@@ -1,6 +1,7 @@
 /**
  * The leader's side of self-managed certificates: one webhook replica (leader-elected with a Lease
- * named after the Secret) creates the Secret on first start, renews the serving certificate,
+ * named after the Secret) fills the Secret on first start (creating it when the chart did not),
+ * renews the serving certificate,
  * rotates the CA in stages (rotation.ts) and keeps our webhook configurations' caBundle equal to
  * the trusted bundle. It re-checks every `intervalMs`, so a reset caBundle is repaired within it.
  */

@@ -54,6 +54,7 @@ describe('what is installed', () => {
         `Role/${FULLNAME}-webhook`,
         `RoleBinding/${FULLNAME}-controller`,
         `RoleBinding/${FULLNAME}-webhook`,
+        `Secret/${FULLNAME}-webhook-tls`,
         `Service/${FULLNAME}-controller`,
         `Service/${FULLNAME}-webhook`,
         `Service/${FULLNAME}-webhook-metrics`,
@@ -129,7 +130,7 @@ describe('what is installed', () => {
     ]);
   });
 
-  test('the Leases the processes write are part of the release (uninstall removes them), created empty', () => {
+  test('the Leases and the Secret the processes write are part of the release (uninstall removes them), created empty', () => {
     const leases = ofKind(objects, 'Lease');
     for (const l of leases) expect(l.spec).toEqual({});
     const args: string[] = container(objects, 'controller').args;
@@ -141,8 +142,13 @@ describe('what is installed', () => {
     expect(ofKind(template({ values: { config: { election: { leaseName: 'deepflow-watcher' } } } }), 'Lease').map((l) => l.metadata.name).sort()).toEqual(
       [`${FULLNAME}-controller`, `${FULLNAME}-webhook-tls-certificates`, 'deepflow-watcher'].sort(),
     );
-    // The Secret is not: the webhook creates it (a rendered tls.crt would be reset by every upgrade).
-    expect(ofKind(objects, 'Secret')).toEqual([]);
+    // The certificate Secret is named by --tls-secret, Opaque and without data: Helm's three-way merge
+    // resets only the keys a chart renders, so an upgrade leaves what the webhook wrote alone.
+    const secrets = ofKind(objects, 'Secret');
+    expect(secrets.map((s) => s.metadata.name)).toEqual([webhookArgs[webhookArgs.indexOf('--tls-secret') + 1]]);
+    expect(secrets[0]).not.toHaveProperty('data');
+    expect(secrets[0]).not.toHaveProperty('stringData');
+    expect(secrets[0].type).toBe('Opaque');
   });
 
   test('the controller command line, with its identity and namespace from the downward API', () => {
