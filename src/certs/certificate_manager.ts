@@ -7,7 +7,7 @@
  */
 import type { RestConfig } from '../kube/rest_config.js';
 import { LeaderElector } from '../kube/leader_election.js';
-import { ApiError, kubeRequest } from '../kube/rest.js';
+import { isNotFound, kubeRequest } from '../kube/rest.js';
 import type { Logger } from '../log.js';
 import { injectCaBundle } from './ca_bundle_injector.js';
 import { applyStep, nextStep, type RotationPolicy } from './rotation.js';
@@ -78,7 +78,7 @@ export class CertificateManager {
     try {
       secret = await kubeRequest<Secret>(kc, 'GET', this.secretPath, { signal });
     } catch (err) {
-      if (!(err instanceof ApiError && err.status === 404)) throw err;
+      if (!isNotFound(err)) throw err;
     }
     let material = materialOf(secret);
     // A failed injection (RBAC, a conflicting edit) must not stop renewals: it only holds a CA switch back.

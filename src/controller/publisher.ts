@@ -4,7 +4,7 @@
  * AbortSignal: once leadership is lost, no further write goes out.
  */
 import type { RestConfig } from '../kube/rest_config.js';
-import { ApiError, kubeRequest } from '../kube/rest.js';
+import { isConflict, isNotFound, kubeRequest } from '../kube/rest.js';
 import { WATCHER_LABEL } from '../policy/labels.js';
 import type { Logger } from '../log.js';
 import type { Action, PodRef } from './publication.js';
@@ -33,7 +33,7 @@ export class Publisher {
     try {
       return await kubeRequest<Lease>(this.o.kc, 'GET', this.leasePath, signal ? { signal } : {});
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404) return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }
@@ -52,7 +52,7 @@ export class Publisher {
             await kubeRequest(kc, 'PATCH', podPath(action.pod), { body: { metadata: { uid: action.pod.uid, labels: { [WATCHER_LABEL]: value } } }, signal });
           } catch (err) {
             // A pod that is gone (or replaced) needs no label change.
-            if (!(err instanceof ApiError && (err.status === 404 || err.status === 409))) throw err;
+            if (!(isNotFound(err) || isConflict(err))) throw err;
           }
           break;
         case 'lease': {

@@ -9,7 +9,7 @@
  */
 import type { RestConfig } from './rest_config.js';
 import type { ObjectMeta } from './objects.js';
-import { ApiError, kubeRequest } from './rest.js';
+import { isNotFound, kubeRequest } from './rest.js';
 
 /** What leader election reads from and writes to the Lease spec (client-go LeaderElectionRecord). */
 export interface LeaderElectionRecord {
@@ -99,8 +99,6 @@ export function snapshotOf(lease: Lease): LeaseSnapshot {
   return { lease, record: recordOf(lease), resourceVersion: lease.metadata.resourceVersion ?? '' };
 }
 
-export const isConflict = (err: unknown): boolean => err instanceof ApiError && err.status === 409;
-export const isNotFound = (err: unknown): boolean => err instanceof ApiError && err.status === 404;
 
 export class LeaseLock {
   readonly namespace: string;

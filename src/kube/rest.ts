@@ -16,6 +16,9 @@ export class ApiError extends Error {
   }
 }
 
+export const isNotFound = (err: unknown): boolean => err instanceof ApiError && err.status === 404;
+export const isConflict = (err: unknown): boolean => err instanceof ApiError && err.status === 409;
+
 export type Query = Record<string, string | number | boolean | undefined>;
 
 export function withQuery(path: string, query: Query = {}): string {

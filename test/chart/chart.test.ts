@@ -166,7 +166,17 @@ describe('what is installed', () => {
     expect(c.env).toEqual([
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      // The heap caps measured by bench:election (RSS < 150 MB with 5,000 agents).
+      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --max-old-space-size=64' },
+      { name: 'MALLOC_ARENA_MAX', value: '2' },
     ]);
+  });
+
+  test('controller.heap: each cap on its own; both null gives Node its defaults', () => {
+    const env = (heap: object) => container(template({ values: { controller: { heap } } }), 'controller').env.filter((e: any) => e.name === 'NODE_OPTIONS' || e.name === 'MALLOC_ARENA_MAX');
+    expect(env({ maxOldSpaceMB: 160, semiSpaceMB: null })).toEqual([{ name: 'NODE_OPTIONS', value: '--max-old-space-size=160' }, { name: 'MALLOC_ARENA_MAX', value: '2' }]);
+    expect(env({ maxOldSpaceMB: null, semiSpaceMB: 4 })[0]).toEqual({ name: 'NODE_OPTIONS', value: '--max-semi-space-size=4' });
+    expect(env({ maxOldSpaceMB: null, semiSpaceMB: null })).toEqual([]);
   });
 
   test('the selector the webhook is given selects exactly the chart\'s two webhook configurations', () => {
@@ -404,6 +414,7 @@ describe('values the schema refuses, with a message that names them', () => {
     ['a config map of non-strings', { config: { serverless: { podLabels: { 'a/b': 1 } } } }, /\/config\/serverless\/podLabels\/a~1b/],
     ['webhook replicas < 1', { webhook: { replicas: 0 } }, /\/webhook\/replicas.*minimum/],
     ['controller replicas < 1', { controller: { replicas: 0 } }, /\/controller\/replicas.*minimum/],
+    ['a controller heap too small to start', { controller: { heap: { maxOldSpaceMB: 8 } } }, /\/controller\/heap\/maxOldSpaceMB.*minimum/],
     ['timeoutSeconds above the API limit of 30', { webhook: { timeoutSeconds: 31 } }, /\/webhook\/timeoutSeconds.*maximum/],
     ['an unknown certificates mode', { certificates: { mode: 'manual' } }, /\/certificates\/mode.*'self', 'certManager'/],
     ['a typo in a top-level key', { webhooks: { replicas: 2 } }, /'webhooks' not allowed/],
