@@ -16,6 +16,18 @@ export class ApiError extends Error {
   }
 }
 
+/** The error of a non-2xx answer: the Status message when the body is one, else the body's start. */
+export function apiError(what: string, status: number, text: string): ApiError {
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  const message = (parsed as { message?: string } | undefined)?.message ?? text.slice(0, 200);
+  return new ApiError(status, `${what}: ${status} ${message}`, parsed);
+}
+
 export const isNotFound = (err: unknown): boolean => err instanceof ApiError && err.status === 404;
 export const isConflict = (err: unknown): boolean => err instanceof ApiError && err.status === 409;
 
@@ -56,16 +68,13 @@ export async function kubeRequest<T>(kc: RestConfig, method: string, path: strin
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown;
-        try {
-          parsed = text ? JSON.parse(text) : undefined;
-        } catch {
-          parsed = text;
-        }
         const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) return resolve(parsed as T);
-        const message = (parsed as { message?: string } | undefined)?.message ?? text.slice(0, 200);
-        reject(new ApiError(status, `${method} ${path}: ${status} ${message}`, parsed));
+        if (status < 200 || status >= 300) return reject(apiError(`${method} ${path}`, status, text));
+        try {
+          resolve((text ? JSON.parse(text) : undefined) as T);
+        } catch {
+          resolve(text as T);
+        }
       });
       res.on('error', reject);
     });

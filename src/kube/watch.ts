@@ -6,7 +6,7 @@
  */
 import { request } from 'node:https';
 import type { IncomingMessage } from 'node:http';
-import { ApiError, withQuery, type Query } from './rest.js';
+import { apiError, withQuery, type Query } from './rest.js';
 import type { RestConfig } from './rest_config.js';
 
 export interface WatchStream {
@@ -50,17 +50,7 @@ export async function openWatch(
       if (status !== 200) {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // not a Status
-          }
-          const message = (parsed as { message?: string } | undefined)?.message ?? text.slice(0, 200);
-          reject(new ApiError(status, `watch ${path}: ${status} ${message}`, parsed));
-        });
+        res.on('end', () => reject(apiError(`watch ${path}`, status, Buffer.concat(chunks).toString('utf8'))));
         res.on('error', reject);
         return;
       }

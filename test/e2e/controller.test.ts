@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KUBECONFIG } from '../cluster/paths.ts';
-import { apply, CLI, eventually, freePort, getJson, kubectl, kubectlOk, sleep } from './harness.ts';
+import { apply, CLI, eventually, freePort, getJson, kubectl, kubectlOk, sleep, terminate } from './harness.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const SYSTEM = `kwp-system-${RUN}`;
@@ -43,11 +43,7 @@ class ControllerProcess {
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child?.exitCode ?? null);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill(signal);
-    return exited;
+    return terminate(this.child, signal);
   }
 }
 

@@ -101,6 +101,14 @@ export function freePort(): Promise<number> {
 }
 
 /** The webhook as a user runs it: the built CLI, with certificates from `k8s-watch-policy certs`. */
+/** Signals a child process and resolves with its exit code once it has exited (at once if it has). */
+export function terminate(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child?.exitCode ?? null);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill(signal);
+  return exited;
+}
+
 export class WebhookProcess {
   child: ChildProcess | undefined;
   readonly certDir = mkdtempSync(join(tmpdir(), 'kwp-e2e-certs-'));
@@ -145,12 +153,8 @@ export class WebhookProcess {
     }
   }
 
-  async stop(): Promise<number | null> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    return exited;
+  stop(): Promise<number | null> {
+    return terminate(this.child);
   }
 
   cleanup(): void {

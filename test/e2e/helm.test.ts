@@ -15,7 +15,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { requiredPermissions } from '../../src/controller/permissions.js';
 import { readState } from '../cluster/cluster.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
-import { apply, CLI, eventually, freePort, getJson, kubectl, kubectlOk, type Run } from './harness.ts';
+import { apply, CLI, eventually, freePort, getJson, kubectl, kubectlOk, terminate, type Run } from './harness.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHART = join(ROOT, 'charts', 'k8s-watch-policy');
@@ -86,11 +86,7 @@ class Process {
     this.child.stderr!.on('data', (c: Buffer) => (this.output += c));
   }
   stop(): Promise<unknown> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    return exited;
+    return terminate(this.child);
   }
 }
 

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { webhookConfigurations } from '../../src/kube/webhook_configuration.js';
 import { KUBECONFIG } from '../cluster/paths.ts';
-import { apply, CLI, eventually, freePort, kubectl, WebhookProcess } from '../e2e/harness.ts';
+import { apply, CLI, eventually, freePort, kubectl, terminate, WebhookProcess } from '../e2e/harness.ts';
 
 export interface Installation {
   /** Where the controller publishes the watcher Lease. */
@@ -64,11 +64,7 @@ class ControllerProcess {
     await eventually('the controller ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) || undefined, 30_000);
   }
   stop(): Promise<unknown> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    return exited;
+    return terminate(this.child);
   }
 }
 
