@@ -27,8 +27,23 @@ export class Coalescer {
       return;
     }
     if (this.timer) return; // a run is already pending (soon, or after a failure's backoff)
-    const wait = Math.max(0, this.lastStart + this.minIntervalMs - performance.now());
-    this.timer = setTimeout(() => void this.run(), wait);
+    this.arm(0);
+  }
+
+  /**
+   * Schedules a run in `delayMs`, never sooner than `minIntervalMs` after the last start. Node
+   * measures timers on the event loop's whole-millisecond clock, so a timer can fire up to a
+   * millisecond before `performance.now()` says it is due: the callback checks again and
+   * re-arms for what is left.
+   */
+  private arm(delayMs: number): void {
+    const due = Math.max(performance.now() + delayMs, this.lastStart + this.minIntervalMs);
+    const fire = () => {
+      const left = due - performance.now();
+      if (left > 0) this.timer = setTimeout(fire, left);
+      else void this.run();
+    };
+    this.timer = setTimeout(fire, Math.max(0, due - performance.now()));
   }
 
   private async run(): Promise<void> {
@@ -43,7 +58,7 @@ export class Coalescer {
       this.failures++;
       const delay = Math.min(30_000, 250 * 2 ** Math.min(this.failures - 1, 7));
       this.onError(err, delay);
-      if (!this.stopped) this.timer = setTimeout(() => void this.run(), delay);
+      if (!this.stopped) this.arm(delay);
     } finally {
       this.running = false;
     }
