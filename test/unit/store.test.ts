@@ -514,7 +514,7 @@ describe('SharedInformer on an in-memory API server', () => {
     await eventually('the watch', () => server.openWatches === 1);
     const started = Date.now();
     await informer.stop();
-    expect(Date.now() - started).toBeLessThan(100);
+    expect(Date.now() - started).toBeLessThan(4_000); // the watch would otherwise stay open for good
     expect(server.openWatches).toBe(0);
 
     // Stopped while its list is in flight (and the list then completes): no watch is opened.
@@ -532,7 +532,7 @@ describe('SharedInformer on an in-memory API server', () => {
     await eventually('a failure', () => stuck.reflector.stats.failures === 1);
     const t = Date.now();
     await stuck.stop();
-    expect(Date.now() - t).toBeLessThan(100);
+    expect(Date.now() - t).toBeLessThan(4_000); // not the 60 s backoff (a loose bound: CI machines are noisy)
     expect(await synced).toBe(false);
     expect(stuck.hasSynced()).toBe(false);
   });
