@@ -13,7 +13,7 @@
  *
  *   npm run bench:election -- [--phases failover,scale] [--trials 30] [--sizes 1000,5000]
  *                             [--scale-trials 20] [--steady 60] [--replicas 1] [--watchers 3]
- *                             [--cluster-dir DIR] [--keep-cluster|--down] [--cpu-prof DIR]
+ *                             [--cluster-dir DIR] [--node-lease S] [--keep-cluster|--down] [--cpu-prof DIR]
  *                             [--heap-snapshot DIR] [--logs DIR] [--strict]
  *
  * See bench/README.md ("Election benchmark"). Runs on Node 24 with type stripping and imports
@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { children, Controller } from './election/controller.ts';
 import { ApiError, clusterFiles, Kube, pool, type ClusterFiles, type Json, type WatchEvent } from './election/kube.ts';
 import { AGENT_APP, agentDaemonSet, BENCH_NODE_LABEL, benchNode, benchNodeName, controllerConfig, namespace, WATCHER_APP, WATCHER_LABEL, watcherDeployment } from './election/objects.ts';
-import { cpuBetween, cpuSample, type CpuCores } from './election/proc.ts';
+import { componentFlag, cpuBetween, cpuSample, type CpuCores } from './election/proc.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LEASE_NAME = 'k8s-watcher';
@@ -53,6 +53,8 @@ interface Options {
   settleMs: number;
   setupTimeout: number;
   clusterDir: string;
+  /** kwok's node Lease duration when this run brings the cluster up. */
+  nodeLeaseSeconds: number;
   keepCluster: boolean;
   down: boolean;
   cleanup: boolean;
@@ -78,6 +80,7 @@ const USAGE = `usage: npm run bench:election -- [options]   (or node bench/elect
   --settle MS         quiet time before each deletion                       (BENCH_SETTLE, 500)
   --setup-timeout S   limit for creating one size's nodes and pods          (BENCH_SETUP_TIMEOUT, 900)
   --cluster-dir DIR   the cluster's state directory  (K8S_WATCH_POLICY_CLUSTER_DIR, <tmp>/kwp-bench-cluster)
+  --node-lease S      kwok's node Lease duration when this run starts the cluster (K8S_WATCH_POLICY_NODE_LEASE_SECONDS, 300)
   --keep-cluster      leave the cluster up even if this run started it
   --down              bring the cluster down at the end even if it was already up
   --no-cleanup        leave the benchmark's namespaces and nodes in the cluster
@@ -110,6 +113,7 @@ function parseOptions(argv: string[]): Options {
       settle: { type: 'string' },
       'setup-timeout': { type: 'string' },
       'cluster-dir': { type: 'string' },
+      'node-lease': { type: 'string' },
       'keep-cluster': { type: 'boolean' },
       down: { type: 'boolean' },
       'no-cleanup': { type: 'boolean' },
@@ -155,6 +159,7 @@ function parseOptions(argv: string[]): Options {
     settleMs: num('settle', values.settle, 'BENCH_SETTLE', 500, 0),
     setupTimeout: num('setup-timeout', values['setup-timeout'], 'BENCH_SETUP_TIMEOUT', 900),
     clusterDir: resolve(values['cluster-dir'] ?? env.K8S_WATCH_POLICY_CLUSTER_DIR ?? join(tmpdir(), 'kwp-bench-cluster')),
+    nodeLeaseSeconds: num('node-lease', values['node-lease'], 'K8S_WATCH_POLICY_NODE_LEASE_SECONDS', 300, 40),
     keepCluster: values['keep-cluster'] ?? false,
     down: values.down ?? false,
     cleanup: !(values['no-cleanup'] ?? false),
@@ -182,10 +187,14 @@ function optionalDir(value: string | undefined): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // The local cluster: `node test/cluster/main.ts up|status|down` with our state directory.
 
-function clusterCommand(dir: string, command: 'up' | 'status' | 'down'): { status: number; stdout: string; stderr: string } {
+function clusterCommand(dir: string, command: 'up' | 'status' | 'down', nodeLeaseSeconds?: number): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(ROOT, 'test/cluster/main.ts'), command], {
     cwd: ROOT,
-    env: { ...process.env, K8S_WATCH_POLICY_CLUSTER_DIR: dir },
+    env: {
+      ...process.env,
+      K8S_WATCH_POLICY_CLUSTER_DIR: dir,
+      ...(nodeLeaseSeconds === undefined ? {} : { K8S_WATCH_POLICY_NODE_LEASE_SECONDS: String(nodeLeaseSeconds) }),
+    },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 15 * 60_000,
@@ -851,12 +860,15 @@ async function main(): Promise<number> {
     /* never up */
   }
   if (!running) {
-    log('bringing the local cluster up (node test/cluster/main.ts up)');
-    const up = clusterCommand(opts.clusterDir, 'up');
+    log(`bringing the local cluster up (node test/cluster/main.ts up, node Leases of ${opts.nodeLeaseSeconds} s)`);
+    const up = clusterCommand(opts.clusterDir, 'up', opts.nodeLeaseSeconds);
     if (up.status !== 0) throw new Error(`cluster up failed:\n${up.stderr}`);
     startedCluster = true;
   }
   const files = clusterFiles(opts.clusterDir);
+  const lease = componentFlag(opts.clusterDir, 'kwok', 'node-lease-duration-seconds');
+  if (lease !== String(opts.nodeLeaseSeconds)) log(`note: the cluster was already up with node Leases of ${lease ?? '(unknown)'} s, not --node-lease ${opts.nodeLeaseSeconds}`);
+  if (lease !== undefined) opts.nodeLeaseSeconds = Number(lease); // what the figures ran with
   const kube = new Kube(files);
   await pollFor('kube-apiserver /readyz', () => kube.request('GET', '/readyz', undefined, { accept: 'text/plain' }, 10_000).then(() => true), 300_000);
   const scratch = mkdtempSync(join(tmpdir(), 'bench-election-'));
@@ -1072,7 +1084,7 @@ async function measure(opts: Options, files: ClusterFiles, kube: Kube, scratch: 
     node: process.version,
     cpus,
     loadavg: loadavg(),
-    options: { nodeFlags: opts.nodeFlags, replicas: opts.replicas, watchers: opts.watchers, trials: opts.trials, sizes: opts.sizes, scaleTrials: opts.scaleTrials, steadyS: opts.steady, settleMs: opts.settleMs },
+    options: { nodeLeaseSeconds: opts.nodeLeaseSeconds, nodeFlags: opts.nodeFlags, replicas: opts.replicas, watchers: opts.watchers, trials: opts.trials, sizes: opts.sizes, scaleTrials: opts.scaleTrials, steadyS: opts.steady, settleMs: opts.settleMs },
     failover: failovers.map((f) => ({
       label: f.label,
       agents: f.agents + opts.watchers,

@@ -56,6 +56,18 @@ export function clusterPids(clusterDir: string): Map<string, number> {
   return pids;
 }
 
+/** A running cluster component's `--flag=value`, from its command line; undefined when unknown. */
+export function componentFlag(clusterDir: string, component: string, flag: string): string | undefined {
+  const pid = clusterPids(clusterDir).get(component);
+  if (pid === undefined) return undefined;
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.find((a) => a.startsWith(`--${flag}=`))?.slice(flag.length + 3);
+  } catch {
+    return undefined;
+  }
+}
+
 export interface CpuSample {
   t: number;
   controller: number;

@@ -20,7 +20,24 @@ export interface Component {
 
 export const SERVICE_CIDR = '10.96.0.0/12';
 
-export function components(bin: string, ports: Ports, pki: Pki): Component[] {
+/**
+ * How long a kwok node's Lease lasts (`K8S_WATCH_POLICY_NODE_LEASE_SECONDS`, default 40, the
+ * kubelet's). kwok renews it every quarter of that and kube-controller-manager marks a node
+ * NotReady once its Lease is older than half of it (20 s at the default, so that the tests see a
+ * dead node quickly). Large benchmark clusters take it longer: 5,000 nodes renewing every 10 s
+ * are 500 writes/s, more than kube-apiserver and etcd serve on 2 cores.
+ */
+export function nodeLeaseSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.K8S_WATCH_POLICY_NODE_LEASE_SECONDS;
+  if (raw === undefined || raw === '') return 40;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 40 || n > 3600) {
+    throw new Error(`K8S_WATCH_POLICY_NODE_LEASE_SECONDS must be a whole number of seconds from 40 to 3600, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+export function components(bin: string, ports: Ports, pki: Pki, leaseSeconds = nodeLeaseSeconds()): Component[] {
   const loopback = '127.0.0.1';
   return [
     {
@@ -83,7 +100,7 @@ export function components(bin: string, ports: Ports, pki: Pki): Component[] {
         '--leader-elect=false',
         '--use-service-account-credentials=false',
         '--node-monitor-period=5s',
-        '--node-monitor-grace-period=20s',
+        `--node-monitor-grace-period=${Math.max(20, Math.ceil(leaseSeconds / 2))}s`,
         '--kube-api-qps=1000',
         '--kube-api-burst=2000',
       ],
@@ -113,7 +130,7 @@ export function components(bin: string, ports: Ports, pki: Pki): Component[] {
         `--node-ip=${loopback}`,
         `--node-port=${ports.kwok}`,
         `--server-address=${loopback}:${ports.kwok}`,
-        '--node-lease-duration-seconds=40',
+        `--node-lease-duration-seconds=${leaseSeconds}`,
       ],
     },
   ];
