@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { ensureBinaries } from './build.ts';
-import { components, type Ports } from './components.ts';
+import { components, nodeLeaseSeconds, type Ports } from './components.ts';
 import { nodeList } from './nodes.ts';
 import { KUBECONFIG, LOG_DIR, STATE_DIR, STATE_FILE } from './paths.ts';
 import { ensurePki, kubeconfigYaml, type Pki } from './pki.ts';
@@ -87,6 +87,7 @@ const COMPONENT_NAMES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'k
 
 /** Starts whatever is not running yet; returns the state. Safe to call when the cluster is up. */
 export async function up(): Promise<ClusterState> {
+  const leaseSeconds = nodeLeaseSeconds(); // a bad setting fails before anything is written
   const bin = await ensureBinaries();
   mkdirSync(STATE_DIR, { recursive: true });
   const pki = await ensurePki();
@@ -111,7 +112,7 @@ export async function up(): Promise<ClusterState> {
   writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
 
   const started = Date.now();
-  const steps = components(bin, ports, pki);
+  const steps = components(bin, ports, pki, leaseSeconds);
   const logOf = (name: string) => `${LOG_DIR}/${name}.log`;
   for (const c of steps) {
     startProcess(c.name, c.binary, c.args);
