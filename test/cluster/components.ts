@@ -22,10 +22,11 @@ export const SERVICE_CIDR = '10.96.0.0/12';
 
 /**
  * How long a kwok node's Lease lasts (`K8S_WATCH_POLICY_NODE_LEASE_SECONDS`, default 40, the
- * kubelet's). kwok renews it every quarter of that and kube-controller-manager marks a node
- * NotReady once its Lease is older than half of it (20 s at the default, so that the tests see a
- * dead node quickly). Large benchmark clusters take it longer: 5,000 nodes renewing every 10 s
- * are 500 writes/s, more than kube-apiserver and etcd serve on 2 cores.
+ * kubelet's). kwok renews it every quarter of that; kube-controller-manager marks a node NotReady
+ * once its Lease is older than the grace period, 20 s less than the Lease (20 s at the default,
+ * so that the tests see a dead node quickly). Large benchmark clusters take it longer: 5,000
+ * nodes renewing every 10 s are 500 writes/s, more than kube-apiserver and etcd serve on 2
+ * cores, and kwok needs minutes to take up that many new nodes, which must not count as dead.
  */
 export function nodeLeaseSeconds(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.K8S_WATCH_POLICY_NODE_LEASE_SECONDS;
@@ -100,7 +101,7 @@ export function components(bin: string, ports: Ports, pki: Pki, leaseSeconds = n
         '--leader-elect=false',
         '--use-service-account-credentials=false',
         '--node-monitor-period=5s',
-        `--node-monitor-grace-period=${Math.max(20, Math.ceil(leaseSeconds / 2))}s`,
+        `--node-monitor-grace-period=${leaseSeconds - 20}s`,
         '--kube-api-qps=1000',
         '--kube-api-burst=2000',
       ],

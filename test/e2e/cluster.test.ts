@@ -36,7 +36,7 @@ test("the node Lease setting: kwok's Lease duration and the controller-manager's
     return [of('kwok', 'node-lease-duration-seconds'), of('kube-controller-manager', 'node-monitor-grace-period')];
   };
   expect(args({})).toEqual(['--node-lease-duration-seconds=40', '--node-monitor-grace-period=20s']);
-  expect(args({ K8S_WATCH_POLICY_NODE_LEASE_SECONDS: '300' })).toEqual(['--node-lease-duration-seconds=300', '--node-monitor-grace-period=150s']);
+  expect(args({ K8S_WATCH_POLICY_NODE_LEASE_SECONDS: '300' })).toEqual(['--node-lease-duration-seconds=300', '--node-monitor-grace-period=280s']);
   expect(() => nodeLeaseSeconds({ K8S_WATCH_POLICY_NODE_LEASE_SECONDS: '10' })).toThrow('K8S_WATCH_POLICY_NODE_LEASE_SECONDS must be a whole number of seconds from 40 to 3600, got "10"');
   expect(() => nodeLeaseSeconds({ K8S_WATCH_POLICY_NODE_LEASE_SECONDS: '1m' })).toThrow('got "1m"');
 });
