@@ -115,6 +115,12 @@ export async function up(): Promise<ClusterState> {
   const steps = components(bin, ports, pki, leaseSeconds);
   const logOf = (name: string) => `${LOG_DIR}/${name}.log`;
   for (const c of steps) {
+    if (c.name === 'kwok') {
+      // The node Leases of an earlier run (etcd data is kept) name a kwok that is gone; the new one
+      // would wait for them to expire before it manages those nodes (5 minutes with 300 s Leases).
+      const released = kubectl(bin, ['delete', 'leases', '--all', '-n', 'kube-node-lease', '--wait=false']);
+      if (released.status !== 0) throw new Error(`cannot delete the old node Leases: ${released.stderr.trim()}`);
+    }
     startProcess(c.name, c.binary, c.args);
     if (c.name === 'etcd') await waitFor('etcd /health', () => etcdHealthy(ports.etcd), 30_000, 'etcd');
     if (c.name === 'kube-apiserver') {
