@@ -13,18 +13,19 @@
  *
  *   npm run bench:election -- [--phases failover,scale] [--trials 30] [--sizes 1000,5000]
  *                             [--scale-trials 20] [--steady 60] [--replicas 1] [--watchers 3]
- *                             [--cluster-dir DIR] [--node-lease S] [--keep-cluster|--down] [--cpu-prof DIR]
+ *                             [--cluster-dir DIR] [--node-lease S] [--heap chart|node] [--keep-cluster|--down] [--cpu-prof DIR]
  *                             [--heap-snapshot DIR] [--logs DIR] [--strict]
  *
  * See bench/README.md ("Election benchmark"). Runs on Node 24 with type stripping and imports
  * nothing from src/: it talks to processes and to the API server.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { children, Controller } from './election/controller.ts';
 import { ApiError, clusterFiles, Kube, pool, type ClusterFiles, type Json, type WatchEvent } from './election/kube.ts';
 import { AGENT_APP, agentDaemonSet, BENCH_NODE_LABEL, benchNode, benchNodeName, controllerConfig, namespace, WATCHER_APP, WATCHER_LABEL, watcherDeployment } from './election/objects.ts';
@@ -60,6 +61,10 @@ interface Options {
   cleanup: boolean;
   cli: string;
   nodeFlags: string[];
+  /** `chart`: the heap settings the Helm chart runs the controller with; `node`: Node's defaults. */
+  heap: 'chart' | 'node';
+  /** Environment for the controllers (MALLOC_ARENA_MAX with the chart's heap). */
+  controllerEnv: Record<string, string>;
   cpuProf: string | undefined;
   heapSnapshot: string | undefined;
   logs: string | undefined;
@@ -80,6 +85,8 @@ const USAGE = `usage: npm run bench:election -- [options]   (or node bench/elect
   --settle MS         quiet time before each deletion                       (BENCH_SETTLE, 500)
   --setup-timeout S   limit for creating one size's nodes and pods          (BENCH_SETUP_TIMEOUT, 900)
   --cluster-dir DIR   the cluster's state directory  (K8S_WATCH_POLICY_CLUSTER_DIR, <tmp>/kwp-bench-cluster)
+  --heap chart|node   the controller's heap: the Helm chart's caps (values.yaml controller.heap,
+                      MALLOC_ARENA_MAX=2) or Node's defaults                (BENCH_HEAP, chart)
   --node-lease S      kwok's node Lease duration when this run starts the cluster (K8S_WATCH_POLICY_NODE_LEASE_SECONDS, 300)
   --keep-cluster      leave the cluster up even if this run started it
   --down              bring the cluster down at the end even if it was already up
@@ -119,6 +126,7 @@ function parseOptions(argv: string[]): Options {
       'no-cleanup': { type: 'boolean' },
       cli: { type: 'string' },
       'node-flags': { type: 'string' },
+      heap: { type: 'string' },
       'cpu-prof': { type: 'string' },
       'heap-snapshot': { type: 'string' },
       logs: { type: 'string' },
@@ -165,6 +173,8 @@ function parseOptions(argv: string[]): Options {
     cleanup: !(values['no-cleanup'] ?? false),
     cli: resolve(values.cli ?? env.BENCH_CLI ?? join(ROOT, 'dist/cli/main.js')),
     nodeFlags: (values['node-flags'] ?? env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== ''),
+    heap: heapOption(values.heap ?? env.BENCH_HEAP ?? 'chart'),
+    controllerEnv: {},
     cpuProf: optionalDir(values['cpu-prof'] ?? env.BENCH_CPU_PROF),
     heapSnapshot: optionalDir(values['heap-snapshot'] ?? env.BENCH_HEAP_SNAPSHOT),
     logs: optionalDir(values.logs ?? env.BENCH_LOGS),
@@ -172,9 +182,33 @@ function parseOptions(argv: string[]): Options {
     targetP99: num('target-p99', values['target-p99'], undefined, 1000),
     targetRss: num('target-rss', values['target-rss'], undefined, 150),
   };
+  if (opts.heap === 'chart') {
+    const chart = chartHeap();
+    opts.nodeFlags = [...chart.flags, ...opts.nodeFlags]; // later flags win in node
+    opts.controllerEnv = chart.env;
+  }
   if (opts.replicas > 2) usage('--replicas must be 1 or 2');
   if (opts.keepCluster && opts.down) usage('--keep-cluster and --down contradict each other');
   return opts;
+}
+
+function heapOption(raw: string): 'chart' | 'node' {
+  if (raw !== 'chart' && raw !== 'node') usage(`--heap must be chart or node, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
+/**
+ * The controller's heap settings as the chart renders them from values.yaml `controller.heap`
+ * (templates/controller-deployment.yaml): NODE_OPTIONS flags and MALLOC_ARENA_MAX=2.
+ */
+function chartHeap(): { flags: string[]; env: Record<string, string> } {
+  const values = parseYaml(readFileSync(join(ROOT, 'charts/k8s-watch-policy/values.yaml'), 'utf8')) as { controller?: { heap?: { semiSpaceMB?: number; maxOldSpaceMB?: number } | null } };
+  const heap = values.controller?.heap;
+  const flags = [
+    ...(heap?.semiSpaceMB ? [`--max-semi-space-size=${heap.semiSpaceMB}`] : []),
+    ...(heap?.maxOldSpaceMB ? [`--max-old-space-size=${heap.maxOldSpaceMB}`] : []),
+  ];
+  return { flags, env: flags.length > 0 ? { MALLOC_ARENA_MAX: '2' } : {} };
 }
 
 function optionalDir(value: string | undefined): string | undefined {
@@ -543,6 +577,7 @@ async function startControllers(ctx: Context, label: string, agents: number, nod
         identity,
         logFile: join(ctx.logDir, `controller-${ctx.run}-${label.replace(/[^a-z0-9]+/g, '')}-${identity}.log`),
         nodeFlags: opts.nodeFlags,
+        env: opts.controllerEnv,
         ...(opts.cpuProf && { cpuProfDir: opts.cpuProf }),
         ...(opts.heapSnapshot && { heapSnapshotDir: opts.heapSnapshot }),
         // Fast takeover between replicas (as the e2e runs them); no effect on the watcher failover.
@@ -965,7 +1000,7 @@ async function measure(opts: Options, files: ClusterFiles, kube: Kube, scratch: 
   const out: string[] = [''];
   out.push(`election benchmark  ${date}  node ${process.version}  ${cpus} CPUs  load average ${load}`);
   out.push(
-    `controller: ${opts.nodeFlags.length > 0 ? `node ${opts.nodeFlags.join(' ')} ` : ''}${relative(ROOT, opts.cli)} controller x${opts.replicas} (figures: the leader); watcher Deployment ${opts.watchers} x only-watch; ` +
+    `controller: ${Object.entries(opts.controllerEnv).map(([k, v]) => `${k}=${v} `).join('')}${opts.nodeFlags.length > 0 ? `node ${opts.nodeFlags.join(' ')} ` : ''}${relative(ROOT, opts.cli)} controller x${opts.replicas} (figures: the leader); watcher Deployment ${opts.watchers} x only-watch; ` +
       `agents: DaemonSet, one pod per kwok node; times by this process's watches, from the DELETE's return; CPU in cores (${cpus} on this machine)`,
   );
   out.push('');
@@ -1084,7 +1119,7 @@ async function measure(opts: Options, files: ClusterFiles, kube: Kube, scratch: 
     node: process.version,
     cpus,
     loadavg: loadavg(),
-    options: { nodeLeaseSeconds: opts.nodeLeaseSeconds, nodeFlags: opts.nodeFlags, replicas: opts.replicas, watchers: opts.watchers, trials: opts.trials, sizes: opts.sizes, scaleTrials: opts.scaleTrials, steadyS: opts.steady, settleMs: opts.settleMs },
+    options: { nodeLeaseSeconds: opts.nodeLeaseSeconds, heap: opts.heap, controllerEnv: opts.controllerEnv, nodeFlags: opts.nodeFlags, replicas: opts.replicas, watchers: opts.watchers, trials: opts.trials, sizes: opts.sizes, scaleTrials: opts.scaleTrials, steadyS: opts.steady, settleMs: opts.settleMs },
     failover: failovers.map((f) => ({
       label: f.label,
       agents: f.agents + opts.watchers,

@@ -48,6 +48,8 @@ export interface ControllerSpec {
   logFile: string;
   /** Flags for node itself (before the script). */
   nodeFlags?: string[];
+  /** Environment added to this process's (MALLOC_ARENA_MAX of the chart's heap settings). */
+  env?: Record<string, string>;
   /** node --cpu-prof into this directory. */
   cpuProfDir?: string;
   /** node --heapsnapshot-signal=SIGUSR2 into this directory. */
@@ -98,7 +100,7 @@ export class Controller {
     ];
     this.spawnedAtEpoch = Date.now();
     this.spawnedAt = performance.now();
-    this.proc = spawn(process.execPath, args, { stdio: ['ignore', out, 'pipe'] });
+    this.proc = spawn(process.execPath, args, { stdio: ['ignore', out, 'pipe'], env: { ...process.env, ...spec.env } });
     closeSync(out);
     if (this.proc.pid === undefined) throw new Error('cannot spawn the controller');
     this.pid = this.proc.pid;
