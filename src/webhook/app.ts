@@ -1,20 +1,15 @@
 /**
- * The express application of the webhook: `POST /mutate`, `POST /validate`, `GET /healthz`,
- * `GET /readyz`. Every bad request gets a JSON `{"error": reason}` with 400 (or 413 for a body
- * over the limit), and one structured log line is written per review.
+ * The webhook's HTTPS application: `POST /mutate`, `POST /validate` (review_handler.ts),
+ * `GET /healthz`, `GET /readyz`. Every bad request gets a JSON `{"error": reason}` with 400 (or
+ * 413 for a body over the limit), and one structured log line is written per review.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import {
-  BadAdmissionReview,
-  mutatePod,
-  parseAdmissionReview,
-  validateController,
-  type AdmissionOutcome,
-  type AdmissionRequest,
-} from '../admission/admission_review.js';
+import { mutatePod, validateController } from '../admission/admission_review.js';
 import type { ReviewOptions } from '../admission/review_pod.js';
 import type { Logger } from '../log.js';
 import type { WebhookMetrics } from './metrics.js';
+import { reviewHandler } from './review_handler.js';
 
 export interface WebhookState {
   /** False until certificates and config are loaded, and again once shutdown begins. */
@@ -34,21 +29,20 @@ export interface AppOptions {
   maxBodyBytes: number;
 }
 
-type Endpoint = (request: AdmissionRequest, options: ReviewOptions) => AdmissionOutcome;
+/**
+ * The webhook's request listener: the two review endpoints are answered by review_handler.ts
+ * before express sees the request; express serves the rest.
+ */
+export function createApp({ review, logger, metrics, state, maxBodyBytes }: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const reviews = { review, logger, metrics, closing: () => state.closing, maxBodyBytes };
+  const mutate = reviewHandler(mutatePod, reviews);
+  const validate = reviewHandler(validateController, reviews);
 
-function badRequest(res: Response, status: number, error: string): void {
-  // The rest of a rejected body may still be on the wire: do not reuse the connection.
-  res.set('Connection', 'close').status(status).json({ error });
-}
-
-export function createApp({ review, logger, metrics, state, maxBodyBytes }: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
   app.use((_req, res, next) => {
-    // The review's duration counts from the request's arrival: reading and parsing the body included.
-    res.locals.started = process.hrtime.bigint();
     if (state.closing) res.set('Connection', 'close');
     next();
   });
@@ -61,69 +55,22 @@ export function createApp({ review, logger, metrics, state, maxBodyBytes }: AppO
     res.status(ready ? 200 : 503).type('text/plain').send(ready ? 'ok' : 'not ready');
   });
 
-  const requireJson = (req: Request, res: Response, next: NextFunction) => {
-    if (req.is('application/json')) return next();
-    metrics.reviews.inc({ resource: '', operation: '', result: 'error' });
-    badRequest(res, 400, `Content-Type must be application/json, got ${JSON.stringify(req.get('content-type') ?? '')}`);
-  };
-  const json = express.json({ limit: maxBodyBytes, type: () => true, strict: false });
-
-  const handle = (endpoint: Endpoint) => (req: Request, res: Response) => {
-    const started = res.locals.started as bigint;
-    let request: AdmissionRequest;
-    try {
-      request = parseAdmissionReview(req.body);
-    } catch (e) {
-      if (!(e instanceof BadAdmissionReview)) throw e;
-      metrics.reviews.inc({ resource: '', operation: '', result: 'error' });
-      badRequest(res, 400, e.message);
-      return;
-    }
-    const resource = request.resource.resource;
-    const outcome = endpoint(request, review());
-    res.json(outcome.response);
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    metrics.reviews.inc({ resource, operation: request.operation, result: outcome.result });
-    metrics.duration.observe({ resource }, seconds);
-    const decision = outcome.review?.decision;
-    if (outcome.review?.injected && decision && !request.dryRun) {
-      metrics.injections.inc({ policy: outcome.review.injected, rule: decision.rule });
-    }
-    const object = request.object?.metadata;
-    logger.info(
-      {
-        uid: request.uid,
-        resource,
-        operation: request.operation,
-        namespace: request.namespace ?? object?.namespace,
-        name: request.name || object?.name || object?.generateName,
-        result: outcome.result,
-        ...(decision && { policy: decision.policy, rule: decision.rule }),
-        ...(outcome.response.response.warnings && { warnings: outcome.response.response.warnings.length }),
-        ...(request.dryRun && { dryRun: true }),
-        durationMs: Math.round(seconds * 1e6) / 1e3,
-      },
-      'admission review',
-    );
-  };
-
-  app.post('/mutate', requireJson, json, handle(mutatePod));
-  app.post('/validate', requireJson, json, handle(validateController));
-
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found: the webhook serves POST /mutate, POST /validate, GET /healthz, GET /readyz' });
   });
-  // Body errors answer 400/413 with the reason; anything else thrown is logged and answered 500.
+  // Anything thrown is logged and answered 500.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    metrics.reviews.inc({ resource: '', operation: '', result: 'error' });
-    const e = err as { type?: string; status?: number; message?: string };
-    if (e.type === 'entity.too.large') return badRequest(res, 413, `request body is larger than ${maxBodyBytes} bytes`);
-    if (e.type === 'entity.parse.failed') return badRequest(res, 400, `body is not valid JSON: ${e.message ?? 'parse error'}`);
-    if (typeof e.type === 'string' && e.status !== undefined && e.status >= 400 && e.status < 500) {
-      return badRequest(res, 400, e.message ?? 'cannot read the request body');
-    }
     logger.error({ err }, 'unexpected error while answering a request');
     if (!res.headersSent) res.status(500).json({ error: 'internal error' });
   });
-  return app;
+
+  return (req, res) => {
+    if (req.method === 'POST') {
+      const q = req.url?.indexOf('?') ?? -1;
+      const path = q < 0 ? req.url : req.url!.slice(0, q);
+      if (path === '/mutate') return mutate(req, res);
+      if (path === '/validate') return validate(req, res);
+    }
+    app(req, res);
+  };
 }

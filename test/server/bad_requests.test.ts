@@ -35,6 +35,7 @@ describe('bad input gets a JSON reason and never a crash', () => {
     ['a CREATE without object', review({ ...minimal, object: null }), {}, 400, 'request.object is required for CREATE'],
     ['an object that is not an object', review({ ...minimal, object: 'pod' }), {}, 400, 'request.object must be an object or null'],
     ['an unsupported charset', review(minimal), { 'content-type': 'application/json; charset=latin9' }, 400, 'unsupported charset "LATIN9"'],
+    ['a compressed body', review(minimal), { 'content-encoding': 'gzip' }, 400, 'unsupported content encoding "gzip"'],
   ];
 
   test.each(cases)('%s', async (_name, body, headers, status, reason) => {
@@ -65,11 +66,12 @@ describe('bad input gets a JSON reason and never a crash', () => {
     expect(reply.json.error).toMatch(/^not found/);
   });
 
-  test('the server keeps answering after all of the above', async () => {
+  test('the server keeps answering after all of the above, with any spelling of UTF-8 and a query string', async () => {
     const good = await fixture('daemonset-pod-create.json');
-    const reply = await send(server.url, { path: '/mutate', body: JSON.stringify(good), ca });
-    expect(reply.status).toBe(200);
-    expect(reply.json.response.uid).toBe(good.request.uid);
+    for (const [path, contentType] of [['/mutate', 'application/json'], ['/mutate?timeout=10s', 'Application/JSON; charset="UTF-8"'], ['/mutate', 'application/json;charset=utf8']]) {
+      const reply = await send(server.url, { path: path!, body: JSON.stringify(good), ca, headers: { 'content-type': contentType! } });
+      expect([reply.status, reply.json.response.uid]).toEqual([200, good.request.uid]);
+    }
   });
 
   test('plain HTTP on the HTTPS port is refused, TLS 1.1 is refused, TLS 1.2 is accepted', async () => {

@@ -1,0 +1,96 @@
+/**
+ * `POST /mutate` and `POST /validate`: one AdmissionReview in, one out, on Node's own request and
+ * response objects. The application (app.ts) hands these two routes over before express's router:
+ * on the webhook's hot path express (router, request/response prototypes, body-parser, res.json)
+ * cost about 20 % of the server's CPU per review (bench/README.md).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BadAdmissionReview, parseAdmissionReview, type AdmissionOutcome, type AdmissionRequest } from '../admission/admission_review.js';
+import type { ReviewOptions } from '../admission/review_pod.js';
+import type { Logger } from '../log.js';
+import { BodyError, mediaType, readJsonBody } from './json_body.js';
+import type { WebhookMetrics } from './metrics.js';
+
+export type Endpoint = (request: AdmissionRequest, options: ReviewOptions) => AdmissionOutcome;
+
+export interface ReviewHandlerOptions {
+  review: () => ReviewOptions;
+  logger: Logger;
+  metrics: WebhookMetrics;
+  /** True once shutdown begins: answers ask the client to close the connection. */
+  closing: () => boolean;
+  /** Largest accepted request body in bytes. */
+  maxBodyBytes: number;
+}
+
+/** Writes a JSON answer; `close` ends the connection after it. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, close = false): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    ...(close && { Connection: 'close' }),
+  });
+  res.end(text);
+}
+
+export function reviewHandler(endpoint: Endpoint, { review, logger, metrics, closing, maxBodyBytes }: ReviewHandlerOptions) {
+  // A rejected body may still be partly on the wire: such answers close the connection.
+  const refuse = (res: ServerResponse, status: number, error: string) => {
+    metrics.reviews.inc({ resource: '', operation: '', result: 'error' });
+    sendJson(res, status, { error }, true);
+  };
+
+  const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // The review's duration counts from the request's arrival: reading and parsing the body included.
+    const started = process.hrtime.bigint();
+    const contentType = req.headers['content-type'];
+    if (mediaType(contentType) !== 'application/json') {
+      return refuse(res, 400, `Content-Type must be application/json, got ${JSON.stringify(contentType ?? '')}`);
+    }
+    let request: AdmissionRequest;
+    try {
+      request = parseAdmissionReview(await readJsonBody(req, maxBodyBytes));
+    } catch (e) {
+      if (e instanceof BodyError) return refuse(res, e.status, e.message);
+      if (e instanceof BadAdmissionReview) return refuse(res, 400, e.message);
+      throw e;
+    }
+    const resource = request.resource.resource;
+    const outcome = endpoint(request, review());
+    sendJson(res, 200, outcome.response, closing());
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.reviews.inc({ resource, operation: request.operation, result: outcome.result });
+    metrics.duration.observe({ resource }, seconds);
+    const decision = outcome.review?.decision;
+    if (outcome.review?.injected && decision && !request.dryRun) {
+      metrics.injections.inc({ policy: outcome.review.injected, rule: decision.rule });
+    }
+    const object = request.object?.metadata;
+    logger.info(
+      {
+        uid: request.uid,
+        resource,
+        operation: request.operation,
+        namespace: request.namespace ?? object?.namespace,
+        name: request.name || object?.name || object?.generateName,
+        result: outcome.result,
+        ...(decision && { policy: decision.policy, rule: decision.rule }),
+        ...(outcome.response.response.warnings && { warnings: outcome.response.response.warnings.length }),
+        ...(request.dryRun && { dryRun: true }),
+        durationMs: Math.round(seconds * 1e6) / 1e3,
+      },
+      'admission review',
+    );
+  };
+
+  // Anything else thrown is a bug: logged and answered 500, never a crash or a hung request.
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    answer(req, res).catch((err: unknown) => {
+      metrics.reviews.inc({ resource: '', operation: '', result: 'error' });
+      logger.error({ err }, 'unexpected error while answering a review');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' }, true);
+      else res.destroy();
+    });
+  };
+}
