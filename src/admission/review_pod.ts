@@ -7,12 +7,13 @@
  * paths per RFC 6901). Reviewing the admitted pod again yields no patch and the same decision,
  * which is what `reinvocationPolicy: IfNeeded` relies on.
  */
-import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import type { Operation } from 'fast-json-patch';
 import { agentContainers, allContainers, describeContainer, type LocatedContainer } from '../agent/agent_containers.js';
 import type { Config } from '../config/config.js';
 import type { Container, EnvVar, Pod } from '../kube/objects.js';
 import { DEPRECATED_ENV, POLICY_ENV, POLICY_LABEL, REASON_ANNOTATION } from '../policy/labels.js';
 import { parsePolicyEnv, parsePolicyLabel, policyEnvValue, type Policy } from '../policy/policy.js';
+import { admissionPatch } from './admission_patch.js';
 import { findEnv, hasEnv, literalValue, policyOfEnv } from './container_env.js';
 import { decide, type Decision } from './decision.js';
 import type { NodeLookup } from './serverless_rule.js';
@@ -163,6 +164,6 @@ export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview
   }
   const metadata = { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [REASON_ANNOTATION]: reason! } };
   const admitted: Pod = { ...pod, metadata, spec };
-  const patch = fastJsonPatch.compare(pod, admitted);
+  const patch = admissionPatch(pod, admitted);
   return { allowed: true, warnings, decision, patch, pod: patch.length > 0 ? admitted : pod, ...(injected && { injected }) };
 }

@@ -41,12 +41,12 @@ describe('POST /mutate', () => {
     expect(response.patchType).toBe('JSONPatch');
     const patch = decodePatch(response) as fastJsonPatch.Operation[];
     expect(patch).toEqual([
-      { op: 'add', path: '/spec/containers/0/env/2', value: { name: 'K8S_WATCH_POLICY', value: 'watch-disabled' } },
       {
         op: 'add',
         path: '/metadata/annotations/deepflow.io~1k8s-watch-policy-reason',
         value: 'watch-disabled/serverless-node-label',
       },
+      { op: 'add', path: '/spec/containers/0/env/2', value: { name: 'K8S_WATCH_POLICY', value: 'watch-disabled' } },
     ]);
     const patched = fastJsonPatch.applyPatch(structuredClone(review.request.object), patch).newDocument;
     expect(patched.spec.containers[0].env.at(-1)).toEqual({ name: 'K8S_WATCH_POLICY', value: 'watch-disabled' });

@@ -295,9 +295,7 @@ describe('deprecatedEnv', () => {
     expect(envOf(r.pod)).toEqual([policyEnv('watch-disabled')]);
     expectPatch(r.patch, [
       { op: 'add', path: '/metadata/annotations', value: { [REASON]: 'watch-disabled/migrated' } },
-      { op: 'remove', path: '/spec/containers/0/env/1' },
-      { op: 'replace', path: '/spec/containers/0/env/0/value', value: 'watch-disabled' },
-      { op: 'replace', path: '/spec/containers/0/env/0/name', value: 'K8S_WATCH_POLICY' },
+      { op: 'remove', path: '/spec/containers/0/env/0' },
     ]);
     expect(r.warnings).toEqual(['container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE removed; its K8S_WATCH_POLICY is kept']);
   });
