@@ -1,5 +1,5 @@
 /** The Lease that publishes the watcher (`election.leaseName`): reading and writing its record. */
-import type { KubeObject } from '../kube/objects.js';
+import { formatMicroTime, type KubeObject } from '../kube/objects.js';
 import { LEASE_ELECTION_REASON, LEASE_WATCHER_NODE, LEASE_WATCHER_POLICY, LEASE_WATCHER_UID } from '../policy/labels.js';
 import { parsePolicyLabel } from '../policy/policy.js';
 import type { PublishedWatcher } from './publication.js';
@@ -30,7 +30,7 @@ export function leaseWith(existing: Lease | undefined, namespace: string, name: 
   set(LEASE_WATCHER_NODE, record.node);
   set(LEASE_WATCHER_POLICY, record.policy);
   set(LEASE_ELECTION_REASON, record.reason);
-  const micro = now.toISOString().replace('Z', '000Z'); // MicroTime
+  const micro = formatMicroTime(now);
   const holderChanged = existing?.spec?.holderIdentity !== (record.holder ?? undefined);
   return {
     apiVersion: 'coordination.k8s.io/v1',

@@ -34,7 +34,8 @@
 import type { RestConfig } from './rest_config.js';
 import type { Logger } from '../log.js';
 import { isConflict, isNotFound } from './rest.js';
-import { formatMicroTime, LeaseLock, type LeaderElectionRecord, type LeaseSnapshot, type LockRequestOptions } from './lease_lock.js';
+import { formatMicroTime } from './objects.js';
+import { LeaseLock, type LeaderElectionRecord, type LeaseSnapshot, type LockRequestOptions } from './lease_lock.js';
 
 export interface LeaderElectorOptions {
   kc: RestConfig;

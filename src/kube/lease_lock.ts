@@ -61,12 +61,6 @@ export interface LeaseLockOptions {
 
 const GROUP_VERSION = 'coordination.k8s.io/v1';
 
-/** A MicroTime as Kubernetes serialises it: `2006-01-02T15:04:05.000000Z` (UTC, six fractional digits). */
-export function formatMicroTime(date: Date): string {
-  const iso = date.toISOString(); // 2006-01-02T15:04:05.000Z
-  return `${iso.slice(0, 23)}000Z`;
-}
-
 /** The election record of a Lease (client-go LeaseSpecToLeaderElectionRecord); absent fields read as empty. */
 export function recordOf(lease: Lease): LeaderElectionRecord {
   const spec = lease.spec ?? {};

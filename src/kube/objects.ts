@@ -141,3 +141,9 @@ export interface KubeObject {
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/** A MicroTime as Kubernetes serialises it: `2006-01-02T15:04:05.000000Z` (UTC, six fractional digits). */
+export function formatMicroTime(date: Date): string {
+  const iso = date.toISOString(); // 2006-01-02T15:04:05.000Z
+  return `${iso.slice(0, 23)}000Z`;
+}

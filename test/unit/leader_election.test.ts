@@ -1,7 +1,8 @@
 /** The pure parts of leader election: observed-time expiry, record <-> Lease spec, timings. */
 import { describe, expect, test } from '@jest/globals';
 import { JITTER_FACTOR, jitteredPeriod, leaseDurationSeconds, LeaseObservation, validateTimings } from '../../src/kube/leader_election.js';
-import { formatMicroTime, recordOf, snapshotOf, specOf, type Lease, type LeaseSnapshot } from '../../src/kube/lease_lock.js';
+import { formatMicroTime } from '../../src/kube/objects.js';
+import { recordOf, snapshotOf, specOf, type Lease, type LeaseSnapshot } from '../../src/kube/lease_lock.js';
 
 function snapshot(resourceVersion: string, spec: Lease['spec']): LeaseSnapshot {
   return snapshotOf({ metadata: { name: 'l', namespace: 'n', resourceVersion }, spec });
