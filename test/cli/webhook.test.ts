@@ -11,6 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { exited, killAll, lines, REPO, requireBuild, run, start, tempDir } from './helpers.js';
+import { freePort } from '../cluster/free_port.ts';
 
 // Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
 // its own shorter timeout (helpers.ts), so a hang fails with the command line rather than here.
@@ -40,18 +41,6 @@ function fetchText(url: string, { method = 'GET', body, ca: trust }: { method?: 
     req.setTimeout(3000, () => req.destroy(new Error(`no answer from ${method} ${url} within 3 s`)));
     req.on('error', reject);
     req.end(body);
-  });
-}
-
-/** A port that is free right now (the kernel picks it; it is released before the webhook binds it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
   });
 }
 

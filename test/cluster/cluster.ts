@@ -8,13 +8,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { ensureBinaries } from './build.ts';
 import { components, nodeLeaseSeconds, type Ports } from './components.ts';
 import { nodeList } from './nodes.ts';
 import { KUBECONFIG, LOG_DIR, STATE_DIR, STATE_FILE } from './paths.ts';
 import { ensurePki, kubeconfigYaml, type Pki } from './pki.ts';
 import { isRunning, pidFileNames, runningPid, startProcess, stopProcess } from './processes.ts';
+import { freePort } from './free_port.ts';
 
 export interface ClusterState {
   ports: Ports;
@@ -24,17 +24,6 @@ export interface ClusterState {
 
 const log = (message: string) => process.stderr.write(`[cluster] ${message}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export function readState(): ClusterState | undefined {
   return existsSync(STATE_FILE) ? (JSON.parse(readFileSync(STATE_FILE, 'utf8')) as ClusterState) : undefined;
