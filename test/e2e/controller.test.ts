@@ -209,11 +209,15 @@ describe('an ordinary cluster (scenario 1)', () => {
   });
 
   test('killing the leading replica: the other takes over within the lease duration and keeps the watcher', async () => {
+    // From a settled state: once the node of the test before is Ready again, the only-watch pod
+    // wins the watcher back from the DaemonSet agent (DESIGN §6 rule 3: stickiness holds only
+    // within the winning tier).
+    const watcher = await eventually('the watcher pod elected again', () => (holder()?.startsWith(`${AGENTS}/watcher-`) ? holder() : undefined), 30_000);
+    await eventually('the label on it alone', () => labelled().join() === watcher.split('/')[1]);
     const statuses = await Promise.all(replicas.map((r) => r.status()));
     const leaderIndex = statuses.findIndex((s) => s.isLeader);
     expect(leaderIndex).toBeGreaterThanOrEqual(0);
     const follower = replicas[1 - leaderIndex]!;
-    const watcher = holder();
     const transitions = lease().spec.leaseTransitions;
     const killedAt = Date.now();
     await replicas[leaderIndex]!.kill('SIGKILL');
