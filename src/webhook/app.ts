@@ -66,8 +66,7 @@ export function createApp({ review, logger, metrics, state, maxBodyBytes }: AppO
 
   return (req, res) => {
     if (req.method === 'POST') {
-      const q = req.url?.indexOf('?') ?? -1;
-      const path = q < 0 ? req.url : req.url!.slice(0, q);
+      const path = req.url?.split('?', 1)[0];
       if (path === '/mutate') return mutate(req, res);
       if (path === '/validate') return validate(req, res);
     }

@@ -1,5 +1,5 @@
 /**
- * Reading an AdmissionReview body: at most `limit` bytes of UTF-8 JSON. What express.json
+ * Reading an AdmissionReview body: `application/json`, at most `limit` bytes of UTF-8 JSON. What express.json
  * (body-parser, raw-body, iconv-lite, type-is) did for us, at a fraction of its cost per review:
  * kube-apiserver sends one uncompressed UTF-8 JSON document per request.
  */
@@ -16,14 +16,9 @@ export class BodyError extends Error {
   }
 }
 
-/** The media type of a Content-Type header, lower-case, without parameters ("" when absent). */
-export function mediaType(contentType: string | undefined): string {
-  return (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
-}
-
 /** The charset parameter of a Content-Type header, lower-case, if any. */
-function charsetOf(contentType: string | undefined): string | undefined {
-  for (const param of (contentType ?? '').split(';').slice(1)) {
+function charsetOf(params: string[]): string | undefined {
+  for (const param of params) {
     const eq = param.indexOf('=');
     if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
     return param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
@@ -31,7 +26,7 @@ function charsetOf(contentType: string | undefined): string | undefined {
   return undefined;
 }
 
-/** Reads and parses the body; an empty body is `{}`. Rejects with a {@link BodyError}. */
+/** Checks the headers, reads and parses the body; an empty body is `{}`. Rejects with a {@link BodyError}. */
 export function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const fail = (status: 400 | 413, message: string) => {
@@ -39,7 +34,10 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
       req.resume(); // drain what still comes; the answer closes the connection
       reject(new BodyError(status, message));
     };
-    const charset = charsetOf(req.headers['content-type']);
+    const contentType = req.headers['content-type'];
+    const [type = '', ...params] = (contentType ?? '').split(';');
+    if (type.trim().toLowerCase() !== 'application/json') return fail(400, `Content-Type must be application/json, got ${JSON.stringify(contentType ?? '')}`);
+    const charset = charsetOf(params);
     if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return fail(400, `unsupported charset "${charset.toUpperCase()}"`);
     const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
     if (encoding !== 'identity') return fail(400, `unsupported content encoding "${encoding}"`);

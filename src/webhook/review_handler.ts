@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BadAdmissionReview, parseAdmissionReview, type AdmissionOutcome, type AdmissionRequest } from '../admission/admission_review.js';
 import type { ReviewOptions } from '../admission/review_pod.js';
 import type { Logger } from '../log.js';
-import { BodyError, mediaType, readJsonBody } from './json_body.js';
+import { BodyError, readJsonBody } from './json_body.js';
 import type { WebhookMetrics } from './metrics.js';
 
 export type Endpoint = (request: AdmissionRequest, options: ReviewOptions) => AdmissionOutcome;
@@ -35,19 +35,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, clo
 }
 
 export function reviewHandler(endpoint: Endpoint, { review, logger, metrics, closing, maxBodyBytes }: ReviewHandlerOptions) {
+  const countError = () => metrics.reviews.inc({ resource: '', operation: '', result: 'error' });
   // A rejected body may still be partly on the wire: such answers close the connection.
   const refuse = (res: ServerResponse, status: number, error: string) => {
-    metrics.reviews.inc({ resource: '', operation: '', result: 'error' });
+    countError();
     sendJson(res, status, { error }, true);
   };
 
   const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // The review's duration counts from the request's arrival: reading and parsing the body included.
     const started = process.hrtime.bigint();
-    const contentType = req.headers['content-type'];
-    if (mediaType(contentType) !== 'application/json') {
-      return refuse(res, 400, `Content-Type must be application/json, got ${JSON.stringify(contentType ?? '')}`);
-    }
     let request: AdmissionRequest;
     try {
       request = parseAdmissionReview(await readJsonBody(req, maxBodyBytes));
@@ -87,7 +84,7 @@ export function reviewHandler(endpoint: Endpoint, { review, logger, metrics, clo
   // Anything else thrown is a bug: logged and answered 500, never a crash or a hung request.
   return (req: IncomingMessage, res: ServerResponse): void => {
     answer(req, res).catch((err: unknown) => {
-      metrics.reviews.inc({ resource: '', operation: '', result: 'error' });
+      countError();
       logger.error({ err }, 'unexpected error while answering a review');
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' }, true);
       else res.destroy();

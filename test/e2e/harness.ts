@@ -9,7 +9,7 @@ import { readState } from '../cluster/cluster.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
 import { freePort } from '../cluster/free_port.ts';
 
-export { freePort };
+export { freePort }; // used here too, and by the suites
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -91,7 +91,6 @@ export async function eventually<T>(what: string, probe: () => T | undefined | f
   }
 }
 
-/** The webhook as a user runs it: the built CLI, with certificates from `k8s-watch-policy certs`. */
 /** Signals a child process and resolves with its exit code once it has exited (at once if it has). */
 export function terminate(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child?.exitCode ?? null);
@@ -100,6 +99,7 @@ export function terminate(child: ChildProcess | undefined, signal: NodeJS.Signal
   return exited;
 }
 
+/** The webhook as a user runs it: the built CLI, with certificates from `k8s-watch-policy certs`. */
 export class WebhookProcess {
   child: ChildProcess | undefined;
   readonly certDir = mkdtempSync(join(tmpdir(), 'kwp-e2e-certs-'));
