@@ -98,7 +98,7 @@ try {
 }
 say(`ready. In another shell:
     export KUBECONFIG=${kubeconfig}${ownCluster ? `\n    export PATH=${join(kubectlBin, '..')}:$PATH` : ''}
-    kubectl apply -n ${demo} -f examples/ordinary-cluster.yaml      # DaemonSet stays normal, watcher gets only-watch
+    kubectl apply -n ${demo} -f examples/ordinary-cluster.yaml      # DaemonSet stays normal, watcher gets watch-only
     kubectl apply -n ${demo} -f examples/serverless-sidecar.yaml    # the sidecar agent gets watch-disabled
     kubectl apply -n ${demo} -f examples/legacy-only-watch.yaml     # refused: ONLY_WATCH_K8S_RESOURCE
     kubectl get pods -n ${demo} -o custom-columns=NAME:.metadata.name,NODE:.spec.nodeName,REASON:.metadata.annotations.deepflow\\.io/k8s-watch-policy-reason

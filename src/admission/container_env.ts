@@ -1,6 +1,6 @@
 /** Reading and rewriting one container's `env` list without touching the input. */
 import type { Container, EnvVar } from '../kube/objects.js';
-import { policyAsAgentReadsIt, type Policy } from '../policy/policy.js';
+import { policyAsAgentReadsIt, type OnlyWatchSpelling, type Policy } from '../policy/policy.js';
 
 /** The variable as the container sees it: with duplicate names, the last entry wins. */
 export function findEnv(container: Container, name: string): EnvVar | undefined {
@@ -17,8 +17,8 @@ export function literalValue(env: EnvVar): string | undefined {
   return typeof env.value === 'string' ? env.value : '';
 }
 
-/** The policy an agent runs with given its `K8S_WATCH_POLICY` (absent, unknown or `valueFrom`: normal). */
-export function policyOfEnv(env: EnvVar | undefined): Policy {
+/** The policy an agent runs with given its `K8S_WATCH_POLICY` (absent, unknown, the other spelling or `valueFrom`: normal). */
+export function policyOfEnv(env: EnvVar | undefined, onlyWatch: OnlyWatchSpelling): Policy {
   const value = env && literalValue(env);
-  return value === undefined ? 'normal' : policyAsAgentReadsIt(value);
+  return value === undefined ? 'normal' : policyAsAgentReadsIt(value, onlyWatch);
 }

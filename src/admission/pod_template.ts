@@ -4,10 +4,12 @@
  * A template inherits the owner kind its pods will have: a Deployment's pods belong to a
  * ReplicaSet, a CronJob's to a Job, a DaemonSet's to the DaemonSet, and so on. The webhook only
  * validates templates (they are never mutated in the cluster); the CLI also writes the mutation
- * back into the template so that a manifest shows what its pods will get.
+ * back into the template so that a manifest shows what its pods will get. A controller that would
+ * run several watch-only agents at once gets a warning (see watch_only_replicas.ts).
  */
 import { isRecord, type KubeObject, type ObjectMeta, type Pod, type PodSpec } from '../kube/objects.js';
 import { reviewPod, type PodReview, type ReviewOptions } from './review_pod.js';
+import { watchOnlyReplicaWarnings } from './watch_only_replicas.js';
 
 interface TemplateKind {
   /** Where the pod template sits in the object. */
@@ -82,10 +84,14 @@ export function reviewTemplate(object: KubeObject, options: ReviewOptions): Temp
     metadata: { ...template.metadata, ...(namespace !== undefined && { namespace }), ...(ownerReferences && { ownerReferences }) },
     spec: template.spec ?? {},
   };
-  const review = reviewPod(pod, options);
+  const reviewed = reviewPod(pod, options);
+  const replicaWarnings = reviewed.allowed ? watchOnlyReplicaWarnings(object, reviewed.pod, options.config) : [];
+  const review = replicaWarnings.length > 0 ? { ...reviewed, warnings: [...reviewed.warnings, ...replicaWarnings] } : reviewed;
   if (review.patch.length === 0) return { review, object };
 
   const annotations = review.pod.metadata?.annotations;
-  const mutated: PodTemplateSpec = { ...template, metadata: { ...template.metadata, ...(annotations && { annotations }) }, spec: review.pod.spec ?? {} };
+  const metadata = { ...template.metadata, ...(annotations && { annotations }) };
+  // A template without metadata gets it first, where kubectl and helm write it.
+  const mutated: PodTemplateSpec = { ...(template.metadata === undefined && { metadata }), ...template, metadata, spec: review.pod.spec ?? {} };
   return { review, object: withTemplate(object, kind.path, mutated) };
 }

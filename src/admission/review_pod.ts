@@ -12,9 +12,11 @@ import { agentContainers, allContainers, describeContainer, type LocatedContaine
 import type { Config } from '../config/config.js';
 import type { Container, EnvVar, Pod } from '../kube/objects.js';
 import { DEPRECATED_ENV, POLICY_ENV, POLICY_LABEL, REASON_ANNOTATION } from '../policy/labels.js';
-import { parsePolicyEnv, parsePolicyLabel, policyEnvValue, type Policy } from '../policy/policy.js';
+import { otherSpelling, parsePolicyEnv, parsePolicyLabel, policyAsAgentReadsIt, policyEnvValue, type Policy } from '../policy/policy.js';
 import { admissionPatch } from './admission_patch.js';
-import { findEnv, hasEnv, literalValue, policyOfEnv } from './container_env.js';
+import { POLICY_ENV_SINCE, predatesPolicyEnv } from '../agent/agent_version.js';
+import { imageName } from '../agent/image_name.js';
+import { findEnv, hasEnv, literalValue } from './container_env.js';
 import { decide, type Decision } from './decision.js';
 import type { NodeLookup } from './serverless_rule.js';
 
@@ -39,14 +41,32 @@ export interface PodReview {
   injected?: Policy;
 }
 
-const POLICY_LABEL_VALUES = 'only-watch, watch-only, watch-disabled, normal';
-
 const key = (c: LocatedContainer) => `${c.field}/${c.index}`;
+
+/** The reason of a value this review keeps as the user set it (the policy is how the agent reads it). */
+const EXPLICIT = 'explicit-env';
+
+/** Only an agent image's tag is an agent version (busybox:1.36 is not deepflow-agent v1.36). */
+function predatesPolicyEnvImage(located: LocatedContainer, config: Config): string | undefined {
+  const image = located.container.image;
+  return typeof image === 'string' && config.agent.imageNames.includes(imageName(image)) && predatesPolicyEnv(image) ? image : undefined;
+}
+
+function deprecatedFix(located: LocatedContainer, config: Config): string {
+  const fix = `remove it and set ${POLICY_ENV}=${config.onlyWatchValue}`;
+  const orWarn = config.deprecatedEnv === 'reject' ? ' (or set deprecatedEnv: warn)' : '';
+  const image = predatesPolicyEnvImage(located, config);
+  if (image) {
+    return `${fix}; its image ${JSON.stringify(image)} is an agent older than ${POLICY_ENV_SINCE}, which reads only ${DEPRECATED_ENV}: upgrade the agent to ${POLICY_ENV_SINCE} or later${orWarn}`;
+  }
+  return `${fix} (agents older than ${POLICY_ENV_SINCE} read only ${DEPRECATED_ENV}: upgrade them first${orWarn ? ', or set deprecatedEnv: warn' : ''})`;
+}
 
 export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview {
   const decision = decide(pod, config, nodes);
   const mutating = decision.rule !== 'disabled' && decision.rule !== 'no-agent';
   const spelling = config.onlyWatchValue;
+  const other = otherSpelling(spelling);
   const agents = agentContainers(pod.spec, config.agent);
   const agentKeys = new Set(agents.map(key));
   const denials: string[] = [];
@@ -55,21 +75,28 @@ export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview
 
   const labelValue = pod.metadata?.labels?.[POLICY_LABEL];
   if (labelValue !== undefined && parsePolicyLabel(labelValue) === undefined) {
-    invalid(`label ${POLICY_LABEL}: invalid value ${JSON.stringify(labelValue)}; use one of ${POLICY_LABEL_VALUES}`);
+    invalid(`label ${POLICY_LABEL}: invalid value ${JSON.stringify(labelValue)}; use one of ${spelling}, ${other}, watch-disabled, normal`);
   }
 
   const toMigrate = new Set<string>();
   for (const located of allContainers(pod.spec)) {
     if (!hasEnv(located.container, DEPRECATED_ENV)) continue;
     const where = describeContainer(located);
-    const fix = `remove it and set ${POLICY_ENV}=${spelling}`;
+    const fix = deprecatedFix(located, config);
     if (config.deprecatedEnv === 'reject') {
-      denials.push(`${where}: ${DEPRECATED_ENV} is no longer supported; ${fix}`);
-    } else if (config.deprecatedEnv === 'migrate' && mutating && agentKeys.has(key(located))) {
+      denials.push(`${where}: ${DEPRECATED_ENV} is no longer supported (agents from ${POLICY_ENV_SINCE} on exit when they find it); ${fix}`);
+    } else if (config.deprecatedEnv === 'migrate' && mutating && agentKeys.has(key(located)) && !predatesPolicyEnvImage(located, config)) {
       toMigrate.add(key(located));
     } else {
-      const why = config.deprecatedEnv === 'warn' ? '' : decision.rule === 'disabled' ? ' (injection disabled, not migrated)' : ' (not an agent container, not migrated)';
-      warnings.push(`${where}: ${DEPRECATED_ENV} is deprecated and makes the agent exit${why}; ${fix}`);
+      const why =
+        config.deprecatedEnv === 'warn'
+          ? ''
+          : decision.rule === 'disabled'
+            ? ' (injection disabled, not migrated)'
+            : agentKeys.has(key(located))
+              ? ` (not migrated: this agent reads only ${DEPRECATED_ENV})`
+              : ' (not an agent container, not migrated)';
+      warnings.push(`${where}: ${DEPRECATED_ENV} is deprecated and makes agents from ${POLICY_ENV_SINCE} on exit${why}; ${fix}`);
     }
   }
 
@@ -90,79 +117,105 @@ export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview
   if (!mutating) return { allowed: true, warnings, decision, patch: [], pod };
 
   const target = policyEnvValue(decision.policy, spelling);
-  let reason: string | undefined;
+  const decided = `${decision.policy}/${decision.rule}`;
+  /** Why each agent container ends with its value; the pod's reason is its first agent's. */
+  const reasons: string[] = [];
   let injected: Policy | undefined;
   const replaced = new Map<string, Container>();
 
   for (const located of agents) {
     const where = describeContainer(located);
-    const env: EnvVar[] = Array.isArray(located.container.env) ? [...located.container.env] : [];
+    let env: EnvVar[] = Array.isArray(located.container.env) ? [...located.container.env] : [];
     let changed = false;
+    let migrated = false;
 
     if (toMigrate.has(key(located))) {
       const existing = findEnv(located.container, POLICY_ENV);
       const keepExisting = existing !== undefined;
-      const first = env.findIndex((e) => e.name === DEPRECATED_ENV);
+      const first = env.findIndex((e) => e?.name === DEPRECATED_ENV);
       if (!keepExisting) env[first] = { name: POLICY_ENV, value: spelling };
-      for (let i = env.length - 1; i >= 0; i--) if (env[i]!.name === DEPRECATED_ENV) env.splice(i, 1);
+      env = env.filter((e) => e?.name !== DEPRECATED_ENV);
       warnings.push(
         keepExisting
           ? `${where}: ${DEPRECATED_ENV} removed; its ${POLICY_ENV} is kept`
           : `${where}: ${DEPRECATED_ENV} replaced by ${POLICY_ENV}=${spelling}`,
       );
-      reason ??= `${keepExisting ? policyOfEnv(existing) : 'only-watch'}/migrated`;
+      migrated = true;
       changed = true;
     }
 
-    const at = env.findLastIndex((e) => e.name === POLICY_ENV);
+    // The agent, like the kubelet, uses the last entry of a name; earlier ones only mislead.
+    const entries = env.filter((e) => e?.name === POLICY_ENV);
+    if (entries.length > 1) {
+      const last = entries.at(-1)!;
+      env = env.filter((e) => e?.name !== POLICY_ENV || e === last);
+      warnings.push(`${where}: ${POLICY_ENV} was set ${entries.length} times; the earlier entries are removed, the last one (the one the agent reads) is kept`);
+      changed = true;
+    }
+
+    const at = env.findIndex((e) => e?.name === POLICY_ENV);
     const existing = env[at];
-    let set: 'inject' | 'rewrite' | undefined;
+    let reason: string;
+    let wrote = false;
     if (!existing) {
       if (target !== undefined) {
         env.push({ name: POLICY_ENV, value: target });
-        set = 'inject';
+        wrote = true;
       }
+      reason = decided;
     } else {
       const value = literalValue(existing);
       const current = value === undefined ? undefined : parsePolicyEnv(value);
-      const decided = `${decision.policy} (${decision.rule})`;
+      const describe = `${decision.policy} (${decision.rule})`;
       if (value === undefined) {
-        if (decision.affirmative) warnings.push(`${where}: ${POLICY_ENV} comes from valueFrom and is kept; the webhook would set ${decided}`);
-      } else if (current === decision.policy) {
-        // Equal: both spellings mean only-watch, and the user may know which one their agents
-        // parse. Only `explicitEnv: override` brings it to the configured spelling.
-        if (target !== undefined && value !== target && decision.affirmative && config.explicitEnv === 'override') {
-          env[at] = { name: POLICY_ENV, value: target };
-          warnings.push(`${where}: ${POLICY_ENV}=${value} respelled ${target} (onlyWatchValue, explicitEnv override)`);
-          set = 'rewrite';
+        if (decision.affirmative) warnings.push(`${where}: ${POLICY_ENV} comes from valueFrom and is kept; the webhook would set ${describe}`);
+        reason = 'unknown/value-from';
+      } else if (current !== decision.policy && decision.affirmative && config.explicitEnv === 'override') {
+        if (target === undefined) env.splice(at, 1);
+        else env[at] = { name: POLICY_ENV, value: target };
+        warnings.push(`${where}: ${POLICY_ENV}=${value} replaced by ${target ?? '(unset)'}: ${describe}, explicitEnv override`);
+        wrote = true;
+        reason = decided;
+      } else {
+        if (current !== decision.policy && decision.affirmative) {
+          warnings.push(`${where}: ${POLICY_ENV}=${value} kept (explicitEnv respect); the webhook would set ${describe}`);
         }
-      } else if (decision.affirmative) {
-        if (config.explicitEnv === 'override') {
-          if (target === undefined) env.splice(at, 1);
-          else env[at] = { name: POLICY_ENV, value: target };
-          warnings.push(`${where}: ${POLICY_ENV}=${value} replaced by ${target ?? '(unset)'}: ${decided}, explicitEnv override`);
-          set = 'rewrite';
-        } else {
-          warnings.push(`${where}: ${POLICY_ENV}=${value} kept (explicitEnv respect); the webhook would set ${decided}`);
+        let effective = value;
+        if (value === other) {
+          // The same policy in the spelling the configured agents do not read: they would run as normal.
+          env[at] = { name: POLICY_ENV, value: spelling };
+          effective = spelling;
+          warnings.push(
+            `${where}: ${POLICY_ENV}=${other} respelled ${spelling}: the agent reads only ${spelling} and would run as normal with ${other} (onlyWatchValue)`,
+          );
+          changed = true;
+          if (current === decision.policy) wrote = true;
         }
+        reason = current === decision.policy ? decided : `${policyAsAgentReadsIt(effective, spelling)}/${migrated ? 'migrated' : EXPLICIT}`;
       }
     }
-    if (set) {
-      reason = `${decision.policy}/${decision.rule}`;
+    if (wrote) {
       injected = decision.policy;
       changed = true;
     }
+    reasons.push(reason);
     if (changed) replaced.set(key(located), { ...located.container, env });
   }
 
-  if (replaced.size === 0) return { allowed: true, warnings, decision, patch: [], pod };
+  const annotations = pod.metadata?.annotations;
+  let reason = reasons[0]!;
+  // A migrated value is explicit on the next review: keep saying it was migrated (idempotence).
+  const previous = annotations?.[REASON_ANNOTATION];
+  if (reason.endsWith(`/${EXPLICIT}`) && previous === reason.replace(EXPLICIT, 'migrated')) reason = previous;
+
+  if (replaced.size === 0 && previous === reason) return { allowed: true, warnings, decision, patch: [], pod };
 
   const spec = { ...pod.spec };
   for (const field of ['containers', 'initContainers'] as const) {
     const list = spec[field];
     if (Array.isArray(list)) spec[field] = list.map((c, i) => replaced.get(`${field}/${i}`) ?? c);
   }
-  const metadata = { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [REASON_ANNOTATION]: reason! } };
+  const metadata = { ...pod.metadata, annotations: { ...annotations, [REASON_ANNOTATION]: reason } };
   const admitted: Pod = { ...pod, metadata, spec };
   const patch = admissionPatch(pod, admitted);
   return { allowed: true, warnings, decision, patch, pod: patch.length > 0 ? admitted : pod, ...(injected && { injected }) };

@@ -10,9 +10,13 @@
  *  - `serverless-node-label`: the target node is known (spec.nodeName or a DaemonSet pod's
  *    affinity) and the node cache says it is a serverless node;
  *  - `serverless-toleration`: the pod tolerates a serverless taint. A toleration only *allows* a
- *    node, so this is used only when the target node is unknown, and never for DaemonSet pods
- *    (a DaemonSet that covers virtual and ordinary nodes tolerates the taint on every pod; its
- *    pods are told apart by their node instead).
+ *    node, so this is used only when the target node is unknown.
+ *
+ * A DaemonSet pod is decided by its node alone (DESIGN §5): the node selector, required affinity
+ * and node label checks apply to it, the sidecar, pod label, pod annotation and toleration checks
+ * do not. Its copies on ordinary nodes stay normal even when the template carries TKE's
+ * `ds-injection` annotation; the sidecars injected from it into application pods are caught by
+ * the sidecar rule when the webhook is reinvoked.
  */
 import { applicationContainers } from '../agent/agent_containers.js';
 import type { Config } from '../config/config.js';
@@ -53,12 +57,18 @@ function affinityRequiresServerless(pod: Pod, config: Config): string | undefine
 export function matchServerless(pod: Pod, config: Config, nodes?: NodeLookup): RuleMatch<ServerlessRule> | undefined {
   const s = config.serverless;
   const spec = pod.spec;
-  const app = s.sidecar ? applicationContainers(spec, config.agent)[0] : undefined;
-  if (app) return { rule: 'serverless-sidecar', detail: `agent shares the pod with container ${JSON.stringify(app.container.name)}` };
-  const label = firstWildcardMatch(s.podLabels, pod.metadata?.labels);
-  if (label) return { rule: 'serverless-pod-label', detail: `pod label ${label}` };
-  const annotation = firstWildcardMatch(s.podAnnotations, pod.metadata?.annotations);
-  if (annotation) return { rule: 'serverless-pod-annotation', detail: `pod annotation ${annotation}` };
+  // A DaemonSet pod is one node's agent: only that node decides. Template-wide markers (TKE's
+  // ds-injection annotation, pod labels, a second container, a toleration that every copy carries)
+  // would otherwise make the copies on ordinary nodes, the natural watchers, watch-disabled.
+  const daemonSet = controllerKind(pod) === 'DaemonSet';
+  if (!daemonSet) {
+    const app = s.sidecar ? applicationContainers(spec, config.agent)[0] : undefined;
+    if (app) return { rule: 'serverless-sidecar', detail: `agent shares the pod with container ${JSON.stringify(app.container.name)}` };
+    const label = firstWildcardMatch(s.podLabels, pod.metadata?.labels);
+    if (label) return { rule: 'serverless-pod-label', detail: `pod label ${label}` };
+    const annotation = firstWildcardMatch(s.podAnnotations, pod.metadata?.annotations);
+    if (annotation) return { rule: 'serverless-pod-annotation', detail: `pod annotation ${annotation}` };
+  }
   const selector = firstWildcardMatch(s.nodeSelectors, spec?.nodeSelector);
   if (selector) return { rule: 'serverless-node-selector', detail: `nodeSelector ${selector}` };
   const affinity = affinityRequiresServerless(pod, config);
@@ -70,7 +80,7 @@ export function matchServerless(pod: Pod, config: Config, nodes?: NodeLookup): R
     const nodeLabel = firstWildcardMatch(s.nodeLabels, node.labels);
     return nodeLabel ? { rule: 'serverless-node-label', detail: `node ${node.name} has label ${nodeLabel}` } : undefined;
   }
-  if (controllerKind(pod) !== 'DaemonSet') {
+  if (!daemonSet) {
     const toleration = (spec?.tolerations ?? []).find((t) => typeof t.key === 'string' && s.tolerationKeys.includes(t.key));
     if (toleration) return { rule: 'serverless-toleration', detail: `tolerates ${toleration.key}` };
   }

@@ -176,6 +176,7 @@ interface ControllerFlags {
   leaseDuration: number;
   renewDeadline: number;
   retryPeriod: number;
+  multipleWatchOnlyGrace: number;
 }
 
 async function controller(opts: ControllerFlags): Promise<number> {
@@ -212,6 +213,7 @@ async function controller(opts: ControllerFlags): Promise<number> {
     logger,
     metrics,
     leaderElection: { leaseDurationMs: opts.leaseDuration, renewDeadlineMs: opts.renewDeadline, retryPeriodMs: opts.retryPeriod },
+    multipleWatchOnlyGraceMs: opts.multipleWatchOnlyGrace,
     onLostLeadership: () => {
       logger.error('leadership lost: exiting so that the replica restarts as a follower');
       process.exit(EXIT_SOFTWARE);
@@ -313,6 +315,7 @@ function buildProgram(name: string, setExit: (code: number) => void): Command {
     .option('--lease-duration <duration>', 'leader lease duration', duration, 15_000)
     .option('--renew-deadline <duration>', 'how long the leader retries renewing before it gives up', duration, 10_000)
     .option('--retry-period <duration>', 'wait between attempts to acquire or renew', duration, 2_000)
+    .option('--multiple-watch-only-grace <duration>', 'how long several eligible watch-only agents may run before MultipleWatchOnlyAgents', duration, 60_000)
     .action((opts) => run(() => controller(opts)));
 
   program

@@ -54,7 +54,7 @@ export function defaultConfig(): Config {
       imageNames: ['deepflow-agent'],
       infrastructureContainers: ['istio-proxy', 'linkerd-proxy'],
     },
-    onlyWatchValue: 'only-watch',
+    onlyWatchValue: 'watch-only',
     deprecatedEnv: 'reject',
     invalidPolicy: 'reject',
     explicitEnv: 'respect',

@@ -3,6 +3,11 @@
  * re-runs the pure election (coalesced, so a burst of events costs one election); the replica
  * that holds the leader Lease publishes the result (see publication.ts). Followers keep their
  * caches warm and compute the election too, for /status and a fast takeover.
+ *
+ * The DeepFlow server, not this controller, assigns the watch: it reads only the agents'
+ * K8S_WATCH_POLICY (which the webhook sets). The published election says which agent should
+ * watch under the design's rules, and the alarms (NoWatcherCandidate, MultipleWatchOnlyAgents,
+ * DeprecatedEnv) are the ones the server does not raise.
  */
 import type { RestConfig } from '../kube/rest_config.js';
 import { allContainers } from '../agent/agent_containers.js';
@@ -22,6 +27,7 @@ import type { ControllerMetrics } from './metrics.js';
 import { planPublication, type PodRef, type PublishedWatcher } from './publication.js';
 import { Publisher } from './publisher.js';
 import { trimNode, trimPod } from './trim_pod.js';
+import { QUIET, stepWatchOnlyAlarm, type WatchOnlyAlarmState } from './watch_only_alarm.js';
 import { publishedWatcher, type Lease } from './watcher_lease.js';
 
 export interface ControllerOptions {
@@ -42,6 +48,10 @@ export interface ControllerOptions {
   minElectionIntervalMs?: number;
   /** Called when this replica loses leadership (the process should exit and restart). */
   onLostLeadership?: () => void;
+  /** How long more than one eligible watch-only agent may run before `MultipleWatchOnlyAgents` (default 60 s). */
+  multipleWatchOnlyGraceMs?: number;
+  /** A monotonic clock in milliseconds (default `performance.now`); for the grace period. */
+  now?: () => number;
 }
 
 export interface ControllerStatus {
@@ -77,11 +87,16 @@ export class WatcherController {
   /** The store replaces a pod object on every change, so the facts of unchanged pods are kept. */
   private readonly podFacts: PodFactsCache = new WeakMap();
   private warnedNoWatcher = false;
+  private watchOnlyAlarm: WatchOnlyAlarmState = QUIET;
+  private watchOnlyRecheck: NodeJS.Timeout | undefined;
   private resync: NodeJS.Timeout | undefined;
   private electorRun: Promise<void> | undefined;
   private stopping = false;
 
+  private readonly now: () => number;
+
   constructor(private readonly o: ControllerOptions) {
+    this.now = o.now ?? (() => performance.now());
     const { kc, config, logger } = o;
     this.factory = new SharedInformerFactory(kc, logger);
     const paths = config.election.namespaces.length === 0 ? ['/api/v1/pods'] : config.election.namespaces.map((ns) => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`);
@@ -167,10 +182,16 @@ export class WatcherController {
     const deprecated = pods.filter((p) => allContainers(p.spec).some(({ container }) => hasEnv(container, DEPRECATED_ENV)));
     metrics.deprecatedEnvPods.set(deprecated.length);
     metrics.watcherElected.set(election.watcher ? 1 : 0);
+    const watchOnly = election.candidates.filter((c) => c.eligible && c.policy === 'only-watch');
+    const alarm = stepWatchOnlyAlarm(this.watchOnlyAlarm, watchOnly.length, this.now(), this.o.multipleWatchOnlyGraceMs ?? 60_000);
+    this.watchOnlyAlarm = alarm.state;
+    metrics.multipleWatchOnlyAgents.set(alarm.state.raised ? 1 : 0);
+    clearTimeout(this.watchOnlyRecheck);
+    if (alarm.dueInMs !== undefined) this.watchOnlyRecheck = setTimeout(() => this.coalescer.request(), alarm.dueInMs).unref();
 
     if (signal && !signal.aborted) {
       const labelled = pods.filter((p) => p.metadata?.labels?.[WATCHER_LABEL] === 'true').map(refOf);
-      const actions = planPublication(election, published, labelled);
+      const actions = planPublication(election, published, labelled, config.onlyWatchValue);
       if (actions.length > 0) {
         const before = published?.holder;
         this.lease = await this.publisher.execute(actions, this.lease, signal).catch((err: unknown) => {
@@ -186,6 +207,7 @@ export class WatcherController {
       // Once per fall, like the NoWatcherCandidate Event; the metric shows it meanwhile.
       if (!election.watcher && !this.warnedNoWatcher) logger.warn({ candidates: election.candidates.length }, 'no agent pod is eligible to watch Kubernetes');
       this.warnedNoWatcher = !election.watcher;
+      if (alarm.raise) await this.raiseMultipleWatchOnly(watchOnly, signal);
       const present = new Set(deprecated.map((p) => p.metadata?.uid ?? ''));
       for (const uid of this.reportedDeprecated) if (!present.has(uid)) this.reportedDeprecated.delete(uid);
       for (const pod of deprecated) {
@@ -207,6 +229,21 @@ export class WatcherController {
       }
     }
     metrics.electionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  /** DESIGN §6 rule 6, once per occurrence: a log line and a Warning Event on the watcher Lease. */
+  private async raiseMultipleWatchOnly(pods: readonly { namespace: string; name: string }[], signal: AbortSignal): Promise<void> {
+    const { config, logger, namespace } = this.o;
+    const names = pods.map((p) => `${p.namespace}/${p.name}`);
+    const graceS = Math.round((this.o.multipleWatchOnlyGraceMs ?? 60_000) / 1000);
+    const message =
+      `${names.length} eligible agent pods run K8S_WATCH_POLICY=${config.onlyWatchValue} for more than ${graceS} s (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}): ` +
+      'the DeepFlow server hands the watch to each of them in turn; run one watcher pod (replicas: 1, and maxSurge: 0 or Recreate)';
+    logger.warn({ pods: names.slice(0, 20), count: names.length }, 'several watch-only agents: DeepFlow will flap between them');
+    const involved = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace, name: config.election.leaseName, ...(this.lease?.metadata?.uid && { uid: this.lease.metadata.uid }) };
+    await this.publisher
+      .recordEvent(involved, 'Warning', 'MultipleWatchOnlyAgents', message, signal)
+      .catch((err: unknown) => logger.warn({ err: String(err) }, 'cannot record MultipleWatchOnlyAgents event'));
   }
 
   status(): ControllerStatus {
@@ -235,6 +272,7 @@ export class WatcherController {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.resync) clearInterval(this.resync);
+    clearTimeout(this.watchOnlyRecheck);
     this.coalescer.stop();
     await this.elector.stop();
     await this.electorRun;

@@ -10,6 +10,7 @@ export interface ControllerMetrics {
   electionDuration: Histogram;
   leader: Gauge;
   deprecatedEnvPods: Gauge;
+  multipleWatchOnlyAgents: Gauge;
 }
 
 export function createControllerMetrics(): ControllerMetrics {
@@ -33,6 +34,11 @@ export function createControllerMetrics(): ControllerMetrics {
       registers,
     }),
     leader: new Gauge({ name: `${METRIC_PREFIX}leader`, help: '1 on the controller replica that holds the leader Lease.', registers }),
+    multipleWatchOnlyAgents: new Gauge({
+      name: `${METRIC_PREFIX}multiple_watch_only_agents`,
+      help: '1 while more than one eligible agent has run watch-only for longer than the grace period (DeepFlow flaps between them).',
+      registers,
+    }),
     deprecatedEnvPods: new Gauge({ name: `${METRIC_PREFIX}deprecated_env_pods`, help: 'Agent pods that still carry ONLY_WATCH_K8S_RESOURCE (their agent exits).', registers }),
   };
 }

@@ -71,8 +71,9 @@ function sameRecord(a: PublishedWatcher, b: PublishedWatcher | undefined): boole
 /**
  * The writes that bring the cluster to the election's outcome.
  * @param labelled the pods that carry `deepflow.io/k8s-watcher: "true"` now
+ * @param onlyWatchValue the configured only-watch spelling, named in the advice of NoWatcherCandidate
  */
-export function planPublication(election: Election, published: PublishedWatcher | undefined, labelled: readonly PodRef[]): Action[] {
+export function planPublication(election: Election, published: PublishedWatcher | undefined, labelled: readonly PodRef[], onlyWatchValue: string): Action[] {
   const w = election.watcher;
   const actions: Action[] = [];
   for (const pod of labelled) if (!w || pod.uid !== w.uid) actions.push({ type: 'unlabel', pod });
@@ -102,7 +103,7 @@ export function planPublication(election: Election, published: PublishedWatcher 
       message:
         ineligible === 0
           ? 'no agent pod found: no deepflow-agent watches the Kubernetes API'
-          : `none of ${ineligible} agent pods is eligible (${summarize(election)}): no deepflow-agent watches the Kubernetes API; add a watcher Deployment (K8S_WATCH_POLICY=only-watch) or agents that may watch`,
+          : `none of ${ineligible} agent pods is eligible (${summarize(election)}): no deepflow-agent watches the Kubernetes API; add a watcher Deployment (one agent pod with K8S_WATCH_POLICY=${onlyWatchValue}) or agents that may watch`,
     });
   }
   return actions;

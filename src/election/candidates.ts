@@ -4,7 +4,8 @@
  * A candidate is a pod with an agent container in `election.namespaces`. It is eligible when it
  * is not terminating, is Running and Ready, is bound to a node not known to be NotReady, does not
  * carry `ONLY_WATCH_K8S_RESOURCE` (its agent exits) and its policy is not `watch-disabled`.
- * The policy is read the way the agent reads it: unknown and `valueFrom` values count as normal.
+ * The policy is read the way the agent reads it: `onlyWatchValue` and `watch-disabled` literally;
+ * unknown values, the other only-watch spelling and `valueFrom` count as normal.
  */
 import { agentContainers, allContainers } from '../agent/agent_containers.js';
 import { findEnv, hasEnv, policyOfEnv } from '../admission/container_env.js';
@@ -34,10 +35,10 @@ function time(value: string | undefined): number {
   return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
 }
 
-/** The policy the pod's (first) agent container runs with. */
+/** The policy the pod's (first) agent container runs with, read as the agent reads it (`onlyWatchValue`). */
 export function podPolicy(pod: Pod, config: Config): Policy {
   const agent = agentContainers(pod.spec, config.agent)[0];
-  return policyOfEnv(agent && findEnv(agent.container, POLICY_ENV));
+  return policyOfEnv(agent && findEnv(agent.container, POLICY_ENV), config.onlyWatchValue);
 }
 
 /** Known NotReady: a Ready condition that is not True (False, or Unknown when the node stopped reporting). */

@@ -1,9 +1,10 @@
 /**
  * The three watch policies and how their spellings are read.
  *
- * Released agents spell the preferred value `watch-only`, this project's documents spell it
- * `only-watch`; both are accepted on input. Agents match exactly and case-sensitively and treat
- * everything else as normal, so anything else is an *invalid* value that we refuse or warn about.
+ * Released agents spell the preferred value `watch-only` (the default `onlyWatchValue`), the
+ * design spells it `only-watch`; both are accepted on input and the other spelling is rewritten
+ * to the configured one. Agents match exactly and case-sensitively and treat everything else as
+ * normal, so anything else is an *invalid* value that we refuse or warn about.
  */
 
 export type Policy = 'only-watch' | 'watch-disabled' | 'normal';
@@ -45,9 +46,20 @@ export function parsePolicyEnv(value: string): Policy | undefined {
   }
 }
 
-/** How the agent itself reads a value: unknown values silently count as normal. */
-export function policyAsAgentReadsIt(value: string): Policy {
-  return parsePolicyEnv(value) ?? 'normal';
+/**
+ * How the agent itself reads a value: exactly its only-watch spelling (`onlyWatch`, `watch-only`
+ * for released agents) and `watch-disabled`, case-sensitively; everything else, the other
+ * only-watch spelling included, silently counts as normal.
+ */
+export function policyAsAgentReadsIt(value: string, onlyWatch: OnlyWatchSpelling): Policy {
+  if (value === onlyWatch) return 'only-watch';
+  if (value === 'watch-disabled') return 'watch-disabled';
+  return 'normal';
+}
+
+/** The only-watch spelling that is not `onlyWatch`: the same policy, but one the configured agents do not read. */
+export function otherSpelling(onlyWatch: OnlyWatchSpelling): OnlyWatchSpelling {
+  return onlyWatch === 'watch-only' ? 'only-watch' : 'watch-only';
 }
 
 /** The literal to write into `K8S_WATCH_POLICY` for a policy; undefined for normal (no variable). */

@@ -18,7 +18,8 @@ const RUN = Math.random().toString(36).slice(2, 7);
 const ON = `e2e-opted-in-${RUN}`;
 const OFF = `e2e-not-opted-in-${RUN}`;
 const REASON = 'deepflow.io/k8s-watch-policy-reason';
-const DENIAL = 'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported; remove it and set K8S_WATCH_POLICY=only-watch';
+const DENIAL =
+  'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)';
 
 const webhook = new WebhookProcess();
 let caBundle: string;
@@ -106,19 +107,19 @@ describe('a DaemonSet of agents', () => {
     for (const pod of all) {
       const virtual = VIRTUAL_NODES.includes(pod.spec.nodeName);
       expect([pod.spec.nodeName, envOf(pod, 'deepflow-agent').K8S_WATCH_POLICY]).toEqual([pod.spec.nodeName, virtual ? 'watch-disabled' : undefined]);
-      expect(pod.metadata.annotations?.[REASON]).toBe(virtual ? 'watch-disabled/serverless-node-label' : undefined);
+      expect(pod.metadata.annotations?.[REASON]).toBe(virtual ? 'watch-disabled/serverless-node-label' : 'normal/default');
     }
   });
 });
 
 describe('Deployments', () => {
-  test('a watcher Deployment gets only-watch on every pod, also after kubectl rollout restart', async () => {
+  test('a watcher Deployment gets watch-only on every pod, also after kubectl rollout restart', async () => {
     apply([deployment(ON, 'deepflow-watcher', [agent()], 2)]);
     const first = await eventually('2 watcher pods', () => {
       const p = pods(ON, 'app=deepflow-watcher');
       return p.length === 2 && p;
     });
-    for (const pod of first) expect(envOf(pod, 'deepflow-agent').K8S_WATCH_POLICY).toBe('only-watch');
+    for (const pod of first) expect(envOf(pod, 'deepflow-agent').K8S_WATCH_POLICY).toBe('watch-only');
     kubectlOk(['rollout', 'restart', 'deployment/deepflow-watcher', '-n', ON]);
     kubectlOk(['rollout', 'status', 'deployment/deepflow-watcher', '-n', ON, '--timeout=90s']);
     const names = new Set(first.map((p) => p.metadata.name));
@@ -127,7 +128,7 @@ describe('Deployments', () => {
       return p.length === 2 && p;
     });
     for (const pod of second) {
-      expect(envOf(pod, 'deepflow-agent').K8S_WATCH_POLICY).toBe('only-watch');
+      expect(envOf(pod, 'deepflow-agent').K8S_WATCH_POLICY).toBe('watch-only');
       expect(pod.metadata.annotations[REASON]).toBe('only-watch/watcher-deployment');
     }
   });

@@ -159,7 +159,7 @@ describe('a serverless cluster (scenario 2)', () => {
 
 describe('an ordinary cluster (scenario 1)', () => {
   test('a watcher Deployment (only-watch) is elected over the DaemonSet agents, also on the same node', async () => {
-    apply([deployment('watcher', [agent('only-watch')], { nodeSelector: { 'kubernetes.io/hostname': 'kwok-node-0' } })]);
+    apply([deployment('watcher', [agent('watch-only')], { nodeSelector: { 'kubernetes.io/hostname': 'kwok-node-0' } })]);
     const elected = await eventually('the watcher pod elected', () => (holder()?.startsWith(`${AGENTS}/watcher-`) ? holder() : undefined));
     expect(lease().metadata.annotations).toMatchObject({ 'deepflow.io/watcher-policy': 'only-watch', 'deepflow.io/watcher-node': 'kwok-node-0' });
     await eventually('the label moved to the watcher pod', () => labelled().join() === elected.split('/')[1]);
@@ -238,7 +238,7 @@ describe('reports and refusals', () => {
       return items.length > 0 && items;
     });
     expect(events[0]).toMatchObject({ type: 'Warning', involvedObject: { kind: 'Pod', name: 'legacy' } });
-    expect(events[0].message).toBe('ONLY_WATCH_K8S_RESOURCE is no longer supported and makes the agent exit; remove it and set K8S_WATCH_POLICY=only-watch');
+    expect(events[0].message).toBe('ONLY_WATCH_K8S_RESOURCE is no longer supported and makes the agent exit; remove it and set K8S_WATCH_POLICY=watch-only');
     // (one replica was killed above: ask whichever answers and leads)
     const leader = await eventually('the leading replica', async () => {
       for (const r of replicas) if ((await r.status().catch(() => undefined))?.isLeader) return r;

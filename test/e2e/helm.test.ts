@@ -243,7 +243,7 @@ describe('the processes with the chart\'s ServiceAccount tokens and command line
         spec: {
           replicas: 1,
           selector: { matchLabels: { app: 'watcher' } },
-          template: { metadata: { labels: { app: 'watcher' } }, spec: { containers: [{ name: 'deepflow-agent', image: 'registry.example.com/deepflow-agent:v6.6', env: [{ name: 'K8S_WATCH_POLICY', value: 'only-watch' }] }] } },
+          template: { metadata: { labels: { app: 'watcher' } }, spec: { containers: [{ name: 'deepflow-agent', image: 'registry.example.com/deepflow-agent:v6.6', env: [{ name: 'K8S_WATCH_POLICY', value: 'watch-only' }] }] } },
         },
       },
     ]);

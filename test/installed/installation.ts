@@ -91,7 +91,10 @@ async function localInstallation(agents: string): Promise<Installation> {
 
   const controller = new ControllerProcess();
   const port = await freePort();
-  await controller.start(['--kubeconfig', KUBECONFIG, '--config', configFile, '--namespace', release, '--identity', `release-${RUN}`, '--host', '127.0.0.1', '--metrics-port', String(port)], port);
+  // A short grace period for MultipleWatchOnlyAgents (60 s by default; the chart's value
+  // controller.multipleWatchOnlyGrace sets it for an installed release).
+  const grace = ['--multiple-watch-only-grace', '2s'];
+  await controller.start(['--kubeconfig', KUBECONFIG, '--config', configFile, '--namespace', release, '--identity', `release-${RUN}`, '--host', '127.0.0.1', '--metrics-port', String(port), ...grace], port);
 
   return {
     releaseNamespace: release,

@@ -44,14 +44,14 @@ const labelled = (): string[] => getJson(['get', 'pods', '-n', inst.agentsNamesp
 const running = (app: string, n: number) => () => podsOf(app).filter((p) => p.status.phase === 'Running' && !p.metadata.deletionTimestamp).length >= n;
 
 describe('admission in an opted-in namespace', () => {
-  test('the watcher Deployment gets only-watch, a sidecar labelled watch-disabled gets it, DaemonSet agents stay normal', async () => {
+  test('the watcher Deployment gets watch-only, a sidecar labelled watch-disabled gets it, DaemonSet agents stay normal', async () => {
     apply([
       workload('Deployment', 'watcher', [agent()], { 'deepflow.io/role': 'k8s-watcher' }),
       workload('Deployment', 'shop', [{ name: 'shop', image: inst.image }, agent()], { 'deepflow.io/k8s-watch-policy': 'watch-disabled' }, 1),
       workload('DaemonSet', 'node-agent', [agent()]),
     ]);
     await eventually('the pods', () => podsOf('watcher').length === 2 && podsOf('shop').length === 1 && podsOf('node-agent').length > 0, 120_000);
-    expect(podsOf('watcher').map(policyOf)).toEqual(['only-watch', 'only-watch']);
+    expect(podsOf('watcher').map(policyOf)).toEqual(['watch-only', 'watch-only']);
     expect(podsOf('shop').map(policyOf)).toEqual(['watch-disabled']);
     expect(podsOf('node-agent').map(policyOf).every((p) => p === undefined)).toBe(true);
     expect(podsOf('watcher')[0].metadata.annotations['deepflow.io/k8s-watch-policy-reason']).toBe('only-watch/watcher-selector');
@@ -60,7 +60,9 @@ describe('admission in an opted-in namespace', () => {
   test('a Deployment that still sets ONLY_WATCH_K8S_RESOURCE is refused with the fix', () => {
     const r = kubectl(['apply', '-f', '-'], JSON.stringify(workload('Deployment', 'legacy', [agent([{ name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' }])], {}, 1)));
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain('container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported; remove it and set K8S_WATCH_POLICY=only-watch');
+    expect(r.stderr).toContain(
+      'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=watch-only',
+    );
     expect(kubectl(['get', 'deployment', 'legacy', '-n', inst.agentsNamespace]).status).not.toBe(0);
   });
 });

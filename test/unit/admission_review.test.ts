@@ -129,13 +129,13 @@ describe('mutatePod', () => {
     expect(sorted(patch)).toEqual(
       sorted([
         { op: 'add', path: '/metadata/annotations', value: { [REASON]: 'only-watch/watcher-deployment' } },
-        { op: 'add', path: '/spec/containers/0/env', value: [{ name: 'K8S_WATCH_POLICY', value: 'only-watch' }] },
+        { op: 'add', path: '/spec/containers/0/env', value: [{ name: 'K8S_WATCH_POLICY', value: 'watch-only' }] },
       ]),
     );
     // The patch applies to the object as sent (without namespace), and does not add one.
     const patched = applyTo(object, patch);
     expect(patched.metadata?.namespace).toBeUndefined();
-    expect(patched.spec?.containers?.[0]?.env).toEqual([{ name: 'K8S_WATCH_POLICY', value: 'only-watch' }]);
+    expect(patched.spec?.containers?.[0]?.env).toEqual([{ name: 'K8S_WATCH_POLICY', value: 'watch-only' }]);
     // The pod is reviewed as sent: the decision does not depend on the namespace.
     expect(outcome.review?.pod.metadata?.namespace).toBeUndefined();
   });
@@ -147,11 +147,29 @@ describe('mutatePod', () => {
     expect(applyTo(object, decodePatch(outcome.response.response.patch)).metadata).toEqual({ annotations: { [REASON]: 'watch-disabled/serverless-sidecar' } });
   });
 
-  test('an unchanged pod: no patch, no patchType', () => {
-    const outcome = mutatePod(podRequest({ ...replicaSetPod(), metadata: { name: 'ds', ownerReferences: [owner('DaemonSet')] } }), { config: cfg() });
+  test('an agent pod whose env stays as it is still gets the reason annotation', () => {
+    const object = { ...replicaSetPod(), metadata: { name: 'ds', ownerReferences: [owner('DaemonSet')] } };
+    const outcome = mutatePod(podRequest(object), { config: cfg() });
+    expect(outcome.result).toBe('patched');
+    expect(outcome.review?.decision.rule).toBe('default');
+    expect(outcome.response.response.patchType).toBe('JSONPatch');
+    expect(outcome.response.response.warnings).toBeUndefined();
+    expect(decodePatch(outcome.response.response.patch)).toEqual([{ op: 'add', path: '/metadata/annotations', value: { [REASON]: 'normal/default' } }]);
+  });
+
+  test('an unchanged pod (already admitted, as on reinvocation): no patch, no patchType', () => {
+    const object = { ...replicaSetPod(), metadata: { name: 'ds', ownerReferences: [owner('DaemonSet')], annotations: { [REASON]: 'normal/default' } } };
+    const outcome = mutatePod(podRequest(object), { config: cfg() });
     expect(outcome.result).toBe('unchanged');
     expect(outcome.response.response).toEqual({ uid: UID, allowed: true });
     expect(outcome.review?.decision.rule).toBe('default');
+  });
+
+  test('a pod without an agent: no patch, no patchType', () => {
+    const outcome = mutatePod(podRequest(replicaSetPod([app()])), { config: cfg() });
+    expect(outcome.result).toBe('unchanged');
+    expect(outcome.response.response).toEqual({ uid: UID, allowed: true });
+    expect(outcome.review?.decision.rule).toBe('no-agent');
   });
 
   test('a denial: status 403 with the message, no patch', () => {
@@ -162,7 +180,7 @@ describe('mutatePod', () => {
       allowed: false,
       status: {
         code: 403,
-        message: 'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported; remove it and set K8S_WATCH_POLICY=only-watch',
+        message: 'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)',
       },
     });
   });
@@ -172,16 +190,29 @@ describe('mutatePod', () => {
       config: cfg({ deprecatedEnv: 'migrate' }),
     });
     expect(outcome.result).toBe('patched');
-    expect(outcome.response.response.warnings).toEqual(['container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE replaced by K8S_WATCH_POLICY=only-watch']);
+    expect(outcome.response.response.warnings).toEqual(['container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE replaced by K8S_WATCH_POLICY=watch-only']);
     expect(decodePatch(outcome.response.response.patch)).toContainEqual({ op: 'replace', path: '/spec/containers/0/env/0/name', value: 'K8S_WATCH_POLICY' });
   });
 
-  test('warnings without a patch', () => {
+  test('warnings with only the reason annotation as the patch', () => {
     const outcome = mutatePod(podRequest(replicaSetPod([agent({ env: [ev('K8S_WATCH_POLICY', 'watch-disabled')] })])), { config: cfg() });
+    expect(outcome.result).toBe('patched');
+    expect(decodePatch(outcome.response.response.patch)).toEqual([{ op: 'add', path: '/metadata/annotations', value: { [REASON]: 'watch-disabled/explicit-env' } }]);
+    expect(outcome.response.response.warnings).toEqual([
+      'container "deepflow-agent": K8S_WATCH_POLICY=watch-disabled kept (explicitEnv respect); the webhook would set only-watch (watcher-deployment)',
+    ]);
+  });
+
+  test('warnings without a patch', () => {
+    const object = replicaSetPod([agent({ env: [ev('K8S_WATCH_POLICY', 'watch-disabled')] })]);
+    object.metadata!.annotations = { [REASON]: 'watch-disabled/explicit-env' };
+    const outcome = mutatePod(podRequest(object), { config: cfg() });
     expect(outcome.result).toBe('unchanged');
     expect(outcome.response.response.patch).toBeUndefined();
     expect(outcome.response.response.patchType).toBeUndefined();
-    expect(outcome.response.response.warnings).toHaveLength(1);
+    expect(outcome.response.response.warnings).toEqual([
+      'container "deepflow-agent": K8S_WATCH_POLICY=watch-disabled kept (explicitEnv respect); the webhook would set only-watch (watcher-deployment)',
+    ]);
   });
 
   test.each<[string, Partial<AdmissionRequest>]>([
@@ -221,11 +252,26 @@ describe('validateController', () => {
   });
 
   test('a valid controller is allowed and never patched', () => {
-    const outcome = validateController(controllerRequest(deployment()), { config: cfg() });
+    const object = deployment();
+    (object.spec as Record<string, unknown>).strategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } };
+    const outcome = validateController(controllerRequest(object), { config: cfg() });
     expect(outcome.result).toBe('unchanged');
     expect(outcome.response.response).toEqual({ uid: UID, allowed: true });
     expect(outcome.review?.decision).toMatchObject({ policy: 'only-watch', rule: 'watcher-deployment' });
     expect(outcome.review?.pod.metadata?.namespace).toBe('deepflow');
+  });
+
+  test('a watcher Deployment with the default rolling update is allowed with the surge warning, never patched', () => {
+    const outcome = validateController(controllerRequest(deployment()), { config: cfg() });
+    expect(outcome.result).toBe('unchanged');
+    expect(outcome.response.response).toEqual({
+      uid: UID,
+      allowed: true,
+      warnings: [
+        'this Deployment runs watch-only agents (K8S_WATCH_POLICY=watch-only) and its rolling update can surge to 2 pods: the DeepFlow server hands the watch to any watch-only agent, so several of them keep taking it from each other during every rollout; set strategy.rollingUpdate.maxSurge: 0 (or strategy.type: Recreate)',
+      ],
+    });
+    expect(outcome.review?.decision).toMatchObject({ policy: 'only-watch', rule: 'watcher-deployment' });
   });
 
   test('UPDATE is validated too', () => {
@@ -233,7 +279,7 @@ describe('validateController', () => {
     expect(outcome.result).toBe('denied');
     expect(outcome.response.response.status).toEqual({
       code: 403,
-      message: 'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported; remove it and set K8S_WATCH_POLICY=only-watch',
+      message: 'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)',
     });
     expect(outcome.response.response.patch).toBeUndefined();
   });
@@ -258,7 +304,7 @@ describe('validateController', () => {
     };
     const outcome = validateController(controllerRequest(cronJob), { config: cfg() });
     expect(outcome.response.response.status?.message).toBe(
-      'label deepflow.io/k8s-watch-policy: invalid value "WATCH-ONLY"; use one of only-watch, watch-only, watch-disabled, normal',
+      'label deepflow.io/k8s-watch-policy: invalid value "WATCH-ONLY"; use one of watch-only, only-watch, watch-disabled, normal',
     );
     expect(outcome.review?.pod.metadata?.namespace).toBe('jobs');
   });

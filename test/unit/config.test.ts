@@ -25,7 +25,7 @@ describe('defaultConfig', () => {
         imageNames: ['deepflow-agent'],
         infrastructureContainers: ['istio-proxy', 'linkerd-proxy'],
       },
-      onlyWatchValue: 'only-watch',
+      onlyWatchValue: 'watch-only',
       deprecatedEnv: 'reject',
       invalidPolicy: 'reject',
       explicitEnv: 'respect',
@@ -69,7 +69,7 @@ agent:
   containerNames: [agent, deepflow]
   imageNames: [deepflow-agent-ee]
   infrastructureContainers: [envoy]
-onlyWatchValue: watch-only
+onlyWatchValue: only-watch
 deprecatedEnv: migrate
 invalidPolicy: warn
 explicitEnv: override
@@ -92,7 +92,7 @@ election:
 `;
     expect(parseConfig(text)).toEqual({
       agent: { containerNames: ['agent', 'deepflow'], imageNames: ['deepflow-agent-ee'], infrastructureContainers: ['envoy'] },
-      onlyWatchValue: 'watch-only',
+      onlyWatchValue: 'only-watch',
       deprecatedEnv: 'migrate',
       invalidPolicy: 'warn',
       explicitEnv: 'override',
@@ -118,9 +118,9 @@ election:
 
   test('JSON is YAML', () => {
     const config = parseConfig(
-      '{"onlyWatchValue": "watch-only", "serverless": {"sidecar": false}, "election": {"namespaces": ["deepflow"]}}',
+      '{"onlyWatchValue": "only-watch", "serverless": {"sidecar": false}, "election": {"namespaces": ["deepflow"]}}',
     );
-    expect(config.onlyWatchValue).toBe('watch-only');
+    expect(config.onlyWatchValue).toBe('only-watch');
     expect(config.serverless.sidecar).toBe(false);
     expect(config.election.namespaces).toEqual(['deepflow']);
   });
@@ -295,8 +295,8 @@ describe('loadConfig', () => {
   });
 
   test('a YAML file', async () => {
-    const config = await loadConfig(file('config.yaml', 'onlyWatchValue: watch-only\nserverless:\n  sidecar: false\n'));
-    expect(config).toEqual({ ...defaultConfig(), onlyWatchValue: 'watch-only', serverless: { ...defaultConfig().serverless, sidecar: false } });
+    const config = await loadConfig(file('config.yaml', 'onlyWatchValue: only-watch\nserverless:\n  sidecar: false\n'));
+    expect(config).toEqual({ ...defaultConfig(), onlyWatchValue: 'only-watch', serverless: { ...defaultConfig().serverless, sidecar: false } });
   });
 
   test('a JSON file', async () => {

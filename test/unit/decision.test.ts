@@ -128,14 +128,37 @@ const rows: Row[] = [
   { name: '5 sidecar: native sidecar agent next to an app', pod: pod({ initContainers: [nativeSidecar(agent())], containers: [app('web')] }), policy: 'watch-disabled', rule: 'serverless-sidecar' },
   { name: '5 sidecar: false', pod: pod({ containers: [agent(), app()] }), config: cfg({ serverless: { sidecar: false } }), policy: 'normal', rule: 'default' },
   // 5. serverless: pod label / annotation
-  { name: '5 pod label alibabacloud.com/eci=true', pod: pod({ labels: { 'alibabacloud.com/eci': 'true' }, owner: 'DaemonSet' }), policy: 'watch-disabled', rule: 'serverless-pod-label' },
+  { name: '5 pod label alibabacloud.com/eci=true', pod: pod({ labels: { 'alibabacloud.com/eci': 'true' }, owner: 'Job' }), policy: 'watch-disabled', rule: 'serverless-pod-label' },
   { name: '5 pod label alibabacloud.com/eci=false', pod: pod({ labels: { 'alibabacloud.com/eci': 'false' } }), policy: 'normal', rule: 'default' },
   { name: '5 pod label eks.amazonaws.com/fargate-profile=* (any value)', pod: pod({ labels: { 'eks.amazonaws.com/fargate-profile': 'fp-default' } }), policy: 'watch-disabled', rule: 'serverless-pod-label' },
   {
     name: '5 pod annotation eks.tke.cloud.tencent.com/ds-injection=true',
-    pod: pod({ annotations: { 'eks.tke.cloud.tencent.com/ds-injection': 'true' }, owner: 'DaemonSet' }),
+    pod: pod({ annotations: { 'eks.tke.cloud.tencent.com/ds-injection': 'true' }, owner: 'StatefulSet' }),
     policy: 'watch-disabled',
     rule: 'serverless-pod-annotation',
+  },
+  // 5. A DaemonSet pod is decided by its node alone (TKE ds-injection: its copies on ordinary nodes are the natural watchers).
+  {
+    name: '5 DaemonSet pod with the ds-injection annotation on an ordinary node',
+    pod: pod({ annotations: { 'eks.tke.cloud.tencent.com/ds-injection': 'true' }, owner: 'DaemonSet', spec: { nodeName: ORDINARY_NODE.name } }),
+    nodes,
+    policy: 'normal',
+    rule: 'default',
+  },
+  {
+    name: '5 DaemonSet pod with the ds-injection annotation on a virtual node',
+    pod: pod({ annotations: { 'eks.tke.cloud.tencent.com/ds-injection': 'true' }, owner: 'DaemonSet', spec: { nodeName: VIRTUAL_NODE.name } }),
+    nodes,
+    policy: 'watch-disabled',
+    rule: 'serverless-node-label',
+  },
+  { name: '5 DaemonSet pod with a serverless pod label, node unknown', pod: pod({ labels: { 'alibabacloud.com/eci': 'true' }, owner: 'DaemonSet' }), policy: 'normal', rule: 'default' },
+  { name: '5 DaemonSet pod next to an application container', pod: pod({ owner: 'DaemonSet', containers: [agent(), app()] }), policy: 'normal', rule: 'default' },
+  {
+    name: '5 DaemonSet pod pinned to virtual nodes by nodeSelector',
+    pod: pod({ owner: 'DaemonSet', annotations: { 'eks.tke.cloud.tencent.com/ds-injection': 'true' }, spec: { nodeSelector: { type: 'virtual-kubelet' } } }),
+    policy: 'watch-disabled',
+    rule: 'serverless-node-selector',
   },
   { name: '5 pod annotation ds-injection=false', pod: pod({ annotations: { 'eks.tke.cloud.tencent.com/ds-injection': 'false' } }), policy: 'normal', rule: 'default' },
   // 5. serverless: nodeSelector and required node affinity

@@ -31,7 +31,7 @@ describe('elect: DESIGN §6', () => {
   test('2. the only-watch tier beats the normal tier', () => {
     const e = run([
       runningPod({ name: 'ds-a', created: T(0) }),
-      runningPod({ name: 'watcher', policy: 'only-watch', created: T(9) }),
+      runningPod({ name: 'watcher', policy: 'watch-only', created: T(9) }),
       runningPod({ name: 'ds-b', created: T(1) }),
     ]);
     expect(e.watcher).toEqual({ namespace: 'deepflow', name: 'watcher', uid: 'watcher-uid', node: 'node-1', policy: 'only-watch' });
@@ -43,9 +43,29 @@ describe('elect: DESIGN §6', () => {
     ]);
   });
 
-  test('2. both spellings are only-watch', () => {
+  test('2. the configured spelling (watch-only by default) is only-watch', () => {
     const e = run([runningPod({ name: 'ds', created: T(0) }), runningPod({ name: 'w', policy: 'watch-only', created: T(5) })]);
     expect(e.watcher).toMatchObject({ name: 'w', policy: 'only-watch' });
+  });
+
+  test('2. the other spelling reads as the agent reads it: only-watch is normal by default, only-watch with onlyWatchValue only-watch', () => {
+    const pods = [runningPod({ name: 'ds', created: T(0) }), runningPod({ name: 'w', policy: 'only-watch', created: T(5) })];
+    const byDefault = run(pods);
+    expect(byDefault.watcher).toEqual({ namespace: 'deepflow', name: 'ds', uid: 'ds-uid', node: 'node-1', policy: 'normal' });
+    expect(byDefault.candidates.map((c) => [c.name, c.policy, c.reason])).toEqual([
+      ['ds', 'normal', 'elected'],
+      ['w', 'normal', 'standby'],
+    ]);
+    const designSpelling = run(pods, undefined, [], cfg({ onlyWatchValue: 'only-watch' }));
+    expect(designSpelling.watcher).toEqual({ namespace: 'deepflow', name: 'w', uid: 'w-uid', node: 'node-1', policy: 'only-watch' });
+    expect(designSpelling.candidates.map((c) => [c.name, c.policy, c.reason])).toEqual([
+      ['ds', 'normal', 'lower-tier'],
+      ['w', 'only-watch', 'elected'],
+    ]);
+    // And then watch-only is the spelling that agent does not read.
+    const released = run([runningPod({ name: 'ds', created: T(0) }), runningPod({ name: 'w', policy: 'watch-only', created: T(5) })], undefined, [], cfg({ onlyWatchValue: 'only-watch' }));
+    expect(released.watcher).toMatchObject({ name: 'ds', policy: 'normal' });
+    expect(released.candidates.find((c) => c.name === 'w')).toMatchObject({ policy: 'normal', eligible: true, reason: 'standby' });
   });
 
   test('2. normal agents are the fallback', () => {
@@ -69,7 +89,7 @@ describe('elect: DESIGN §6', () => {
 
   test('3. the current watcher does not stay when a better tier appears', () => {
     const e = run(
-      [runningPod({ name: 'current', created: T(0) }), runningPod({ name: 'watcher', policy: 'only-watch', created: T(30) })],
+      [runningPod({ name: 'current', created: T(0) }), runningPod({ name: 'watcher', policy: 'watch-only', created: T(30) })],
       { namespace: 'deepflow', name: 'current', uid: 'current-uid' },
     );
     expect(e).toMatchObject({ watcher: { name: 'watcher' }, reason: 'oldest-ready' });
@@ -147,7 +167,7 @@ describe('eligibility', () => {
     ['node Ready Unknown', runningPod({ name: 'x', node: 'node-1' }), 'node-not-ready', [kubeNode('node-1', 'Unknown')]],
     ['ONLY_WATCH_K8S_RESOURCE on the agent', runningPod({ name: 'x', containers: [agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'true')] })] }), 'deprecated-env'],
     ['ONLY_WATCH_K8S_RESOURCE (empty) on another container', runningPod({ name: 'x', containers: [agent(), app('web', { env: [ev('ONLY_WATCH_K8S_RESOURCE', '')] })] }), 'deprecated-env'],
-    ['ONLY_WATCH_K8S_RESOURCE with only-watch', runningPod({ name: 'x', containers: [agent({ env: [ev('K8S_WATCH_POLICY', 'only-watch'), ev('ONLY_WATCH_K8S_RESOURCE', 'true')] })] }), 'deprecated-env'],
+    ['ONLY_WATCH_K8S_RESOURCE with watch-only', runningPod({ name: 'x', containers: [agent({ env: [ev('K8S_WATCH_POLICY', 'watch-only'), ev('ONLY_WATCH_K8S_RESOURCE', 'true')] })] }), 'deprecated-env'],
     ['watch-disabled', runningPod({ name: 'x', policy: 'watch-disabled' }), 'watch-disabled'],
   ])('%s -> %s', (_name, p, reason, nodes = []) => {
     const e = run([p], undefined, nodes);
@@ -176,8 +196,9 @@ describe('eligibility', () => {
     ['the label value "normal"', runningPod({ name: 'x', policy: 'normal' })],
     ['an empty value', runningPod({ name: 'x', policy: '' })],
     ['no value field', runningPod({ name: 'x', containers: [agent({ env: [ev('K8S_WATCH_POLICY')] })] })],
+    ['the other only-watch spelling', runningPod({ name: 'x', policy: 'only-watch' })],
   ])('%s counts as normal', (_name, p) => {
-    const e = run([p, runningPod({ name: 'w', policy: 'only-watch', created: T(30) })]);
+    const e = run([p, runningPod({ name: 'w', policy: 'watch-only', created: T(30) })]);
     expect(e.candidates.find((c) => c.name === 'x')).toMatchObject({ policy: 'normal', eligible: true, reason: 'lower-tier' });
     expect(e.watcher?.name).toBe('w');
   });
@@ -194,7 +215,7 @@ describe('eligibility', () => {
 
   test('election.namespaces filters candidates', () => {
     const pods = [
-      runningPod({ name: 'w', namespace: 'monitoring', policy: 'only-watch', created: T(0) }),
+      runningPod({ name: 'w', namespace: 'monitoring', policy: 'watch-only', created: T(0) }),
       runningPod({ name: 'ds', namespace: 'deepflow', created: T(1) }),
     ];
     const config = cfg({ election: { namespaces: ['deepflow'], leaseName: 'k8s-watcher' } });
@@ -216,7 +237,7 @@ describe('identity is the pod', () => {
   test('two agents on one node are two candidates, and only the only-watch one wins', () => {
     const e = run([
       runningPod({ name: 'ds-abcde', node: 'node-1', created: T(0) }),
-      runningPod({ name: 'watcher-7d9c6b-xyz', node: 'node-1', policy: 'only-watch', created: T(10) }),
+      runningPod({ name: 'watcher-7d9c6b-xyz', node: 'node-1', policy: 'watch-only', created: T(10) }),
     ]);
     expect(e.candidates).toHaveLength(2);
     expect(e.candidates.every((c) => c.node === 'node-1' && c.eligible)).toBe(true);
@@ -224,9 +245,9 @@ describe('identity is the pod', () => {
   });
 
   test('a rolling update of the watcher Deployment causes exactly one switch', () => {
-    const old = runningPod({ name: 'watcher-5f7b8-aaaaa', policy: 'only-watch', created: T(0) });
+    const old = runningPod({ name: 'watcher-5f7b8-aaaaa', policy: 'watch-only', created: T(0) });
     const ds = [runningPod({ name: 'ds-1', created: T(0) }), runningPod({ name: 'ds-2', node: 'node-2', created: T(0) })];
-    const fresh = (o: Parameters<typeof runningPod>[0]) => runningPod({ name: 'watcher-6c9d4-bbbbb', policy: 'only-watch', created: T(30), node: 'node-2', ...o });
+    const fresh = (o: Parameters<typeof runningPod>[0]) => runningPod({ name: 'watcher-6c9d4-bbbbb', policy: 'watch-only', created: T(30), node: 'node-2', ...o });
     const steps: Pod[][] = [
       [...ds, old],
       [...ds, old, fresh({ phase: 'Pending', ready: false, node: null })], // new pod created
@@ -294,13 +315,27 @@ describe('candidatePods / podPolicy', () => {
   });
 
   test.each([
-    ['only-watch', 'only-watch'],
     ['watch-only', 'only-watch'],
+    ['only-watch', 'normal'],
     ['watch-disabled', 'watch-disabled'],
     ['Watch-Disabled', 'normal'],
+    ['WATCH-ONLY', 'normal'],
     ['', 'normal'],
-  ])('K8S_WATCH_POLICY=%j reads as %s', (value, policy) => {
+  ])('K8S_WATCH_POLICY=%j reads as %s (default onlyWatchValue watch-only)', (value, policy) => {
     expect(podPolicy(runningPod({ policy: value }), cfg())).toBe(policy);
+  });
+
+  test.each([
+    ['only-watch', 'only-watch'],
+    ['watch-only', 'normal'],
+    ['watch-disabled', 'watch-disabled'],
+    ['', 'normal'],
+  ])('K8S_WATCH_POLICY=%j reads as %s with onlyWatchValue only-watch', (value, policy) => {
+    expect(podPolicy(runningPod({ policy: value }), cfg({ onlyWatchValue: 'only-watch' }))).toBe(policy);
+  });
+
+  test('valueFrom reads as normal', () => {
+    expect(podPolicy(runningPod({ containers: [agent({ env: [evFrom('K8S_WATCH_POLICY')] })] }), cfg())).toBe('normal');
   });
 
   test('no agent container reads as normal', () => {
@@ -314,7 +349,7 @@ describe('elect with a PodFactsCache (the controller passes one)', () => {
     const pods = [
       runningPod({ name: 'ds-a', created: T(1) }),
       runningPod({ name: 'ds-b', created: T(2), node: 'node-2' }),
-      runningPod({ name: 'watcher', policy: 'only-watch', created: T(5) }),
+      runningPod({ name: 'watcher', policy: 'watch-only', created: T(5) }),
       runningPod({ name: 'sidecar', policy: 'watch-disabled', created: T(0) }),
       runningPod({ name: 'shop', containers: [app()] }),
     ];
@@ -322,7 +357,7 @@ describe('elect with a PodFactsCache (the controller passes one)', () => {
     expect(elect(pods, nodes, undefined, cfg(), cache)).toEqual(elect(pods, nodes, undefined, cfg()));
     expect(elect(pods, nodes, undefined, cfg(), cache).watcher?.name).toBe('watcher');
     // The watcher's pod is replaced by a terminating version, the node of ds-b goes NotReady.
-    const next = pods.map((p) => (p.metadata?.name === 'watcher' ? runningPod({ name: 'watcher', policy: 'only-watch', created: T(5), terminating: true }) : p));
+    const next = pods.map((p) => (p.metadata?.name === 'watcher' ? runningPod({ name: 'watcher', policy: 'watch-only', created: T(5), terminating: true }) : p));
     const down = [kubeNode('node-1'), kubeNode('node-2', 'False')];
     const cached = elect(next, down, { namespace: 'deepflow', name: 'watcher' }, cfg(), cache);
     expect(cached).toEqual(elect(next, down, { namespace: 'deepflow', name: 'watcher' }, cfg()));

@@ -40,6 +40,10 @@ const REQUIRED_CASES = [
   'watch-only-spelling',
   'list-document',
   'explicit-env-conflict',
+  'upstream-agent-7.1',
+  'upstream-agent-7.1-watch-disabled',
+  'upstream-agent-7.1-tke-sidecar',
+  'upstream-agent-6.6.010',
 ];
 
 interface ReportEntry {

@@ -147,7 +147,7 @@ const configArb: fc.Arbitrary<Config> = fc
 const withNodes = fc.boolean();
 
 const REASON_PATTERN =
-  /^((only-watch|watch-disabled|normal)\/migrated|(only-watch|watch-disabled|normal)\/(label|watcher-selector|watcher-deployment|serverless-sidecar|serverless-pod-label|serverless-pod-annotation|serverless-node-selector|serverless-node-label|serverless-toleration))$/;
+  /^(unknown\/value-from|(only-watch|watch-disabled|normal)\/(migrated|explicit-env|default|label|watcher-selector|watcher-deployment|serverless-sidecar|serverless-pod-label|serverless-pod-annotation|serverless-node-selector|serverless-node-label|serverless-toleration))$/;
 
 describe('reviewPod properties', () => {
   test('the patch applies cleanly to a copy of the input and gives review.pod; the input is never mutated', () => {
@@ -223,9 +223,18 @@ describe('reviewPod properties', () => {
             if (value !== undefined) expect(parsePolicyEnv(value)).toBeDefined();
           }
         }
-        // A patched pod says why, and the written values use the configured spelling.
-        if (r.patch.length > 0) {
+        // Every agent pod the webhook mutates says why, and its agents hold one K8S_WATCH_POLICY at most,
+        // never in the spelling the configured agents do not read.
+        if (r.decision.rule !== 'disabled' && r.decision.rule !== 'no-agent') {
           expect(r.pod.metadata?.annotations?.[REASON]).toMatch(REASON_PATTERN);
+          for (const { container } of agentContainers(r.pod.spec, config.agent)) {
+            const entries = (container.env ?? []).filter((e) => e.name === 'K8S_WATCH_POLICY');
+            expect(entries.length).toBeLessThanOrEqual(1);
+            expect(entries[0]?.value).not.toBe(config.onlyWatchValue === 'only-watch' ? 'watch-only' : 'only-watch');
+          }
+        }
+        // The written values use the configured spelling.
+        if (r.patch.length > 0) {
           // Every K8S_WATCH_POLICY the review wrote (new or changed) is a valid literal in the configured spelling.
           const other = config.onlyWatchValue === 'only-watch' ? 'watch-only' : 'only-watch';
           const inputAgents = agentContainers(p.spec, config.agent);

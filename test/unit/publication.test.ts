@@ -12,54 +12,54 @@ const published = (name: string | undefined, transitions = 0): PublishedWatcher 
 
 describe('planPublication', () => {
   test('first election: Lease, label, WatcherElected, in that order; no transition counted', () => {
-    const actions = planPublication(elected('w1'), undefined, []);
+    const actions = planPublication(elected('w1'), undefined, [], 'watch-only');
     expect(actions.map((a) => a.type)).toEqual(['lease', 'label', 'event']);
     expect(actions[0]).toEqual({ type: 'lease', record: { holder: 'deepflow/w1', uid: 'w1-uid', node: 'node-1', policy: 'only-watch', reason: 'oldest-ready', transitions: 0 } });
     expect(actions[2]).toMatchObject({ reason: 'WatcherElected', eventType: 'Normal', pod: pod('w1') });
   });
 
   test('a change of watcher removes the old label before the Lease moves and before the new label is set', () => {
-    const actions = planPublication(elected('w2'), published('w1', 3), [pod('w1')]);
+    const actions = planPublication(elected('w2'), published('w1', 3), [pod('w1')], 'watch-only');
     expect(actions.map((a) => (a.type === 'event' ? a.reason : `${a.type}${'pod' in a ? ':' + a.pod.name : ''}`))).toEqual(['unlabel:w1', 'lease', 'label:w2', 'WatcherElected']);
     expect(actions[1]).toMatchObject({ record: { holder: 'deepflow/w2', transitions: 4 } });
     expect(actions[3]).toMatchObject({ message: expect.stringContaining('(was deepflow/w1)') });
   });
 
   test('nothing to do when the cluster already shows the election', () => {
-    expect(planPublication(elected('w1'), published('w1', 2), [pod('w1')])).toEqual([]);
+    expect(planPublication(elected('w1'), published('w1', 2), [pod('w1')], 'watch-only')).toEqual([]);
   });
 
   test('drift is repaired: a missing label is set, a stray label removed, without a transition or an Event', () => {
-    expect(planPublication(elected('w1'), published('w1', 2), [])).toEqual([{ type: 'label', pod: pod('w1') }]);
-    expect(planPublication(elected('w1'), published('w1', 2), [pod('w1'), pod('stray')])).toEqual([{ type: 'unlabel', pod: pod('stray') }]);
+    expect(planPublication(elected('w1'), published('w1', 2), [], 'watch-only')).toEqual([{ type: 'label', pod: pod('w1') }]);
+    expect(planPublication(elected('w1'), published('w1', 2), [pod('w1'), pod('stray')], 'watch-only')).toEqual([{ type: 'unlabel', pod: pod('stray') }]);
   });
 
   test('a pod re-created under the same name is a new watcher (uid), and the old uid loses the label', () => {
     const election: Election = { watcher: watcher('w1', 'new-uid'), reason: 'oldest-ready', candidates: [] };
-    const actions = planPublication(election, published('w1', 1), [pod('w1', 'w1-uid')]);
+    const actions = planPublication(election, published('w1', 1), [pod('w1', 'w1-uid')], 'watch-only');
     expect(actions.map((a) => a.type)).toEqual(['unlabel', 'lease', 'label', 'event']);
     expect(actions[1]).toMatchObject({ record: { uid: 'new-uid', transitions: 2 } });
   });
 
   test('falling into no watcher: labels removed, holder cleared, one NoWatcherCandidate Warning', () => {
     const election = none([{ namespace: 'deepflow', name: 'sidecar', node: 'vk-1', policy: 'watch-disabled', eligible: false, reason: 'watch-disabled' }]);
-    const actions = planPublication(election, published('w1', 1), [pod('w1')]);
+    const actions = planPublication(election, published('w1', 1), [pod('w1')], 'watch-only');
     expect(actions.map((a) => a.type)).toEqual(['unlabel', 'lease', 'event']);
     expect(actions[1]).toEqual({ type: 'lease', record: { reason: 'no-candidate', transitions: 2 } });
     expect(actions[2]).toMatchObject({ reason: 'NoWatcherCandidate', eventType: 'Warning', message: expect.stringContaining('none of 1 agent pods is eligible (1 watch-disabled)') });
     // Staying without a watcher does not repeat the Warning.
-    expect(planPublication(election, { reason: 'no-candidate', transitions: 2 }, [])).toEqual([]);
+    expect(planPublication(election, { reason: 'no-candidate', transitions: 2 }, [], 'watch-only')).toEqual([]);
   });
 
   test('no Lease yet and no candidate: the Lease is created and the Warning raised', () => {
-    const actions = planPublication(none(), undefined, []);
+    const actions = planPublication(none(), undefined, [], 'watch-only');
     expect(actions.map((a) => a.type)).toEqual(['lease', 'event']);
     expect(actions[1]).toMatchObject({ reason: 'NoWatcherCandidate', message: 'no agent pod found: no deepflow-agent watches the Kubernetes API' });
   });
 
   test('the reason stays why the watcher was elected: a later sticky election writes nothing', () => {
     expect(leaseRecord(elected('w1', 'sticky'), published('w1', 5))).toMatchObject({ reason: 'oldest-ready', transitions: 5 });
-    expect(planPublication(elected('w1', 'sticky'), published('w1', 5), [pod('w1')])).toEqual([]);
+    expect(planPublication(elected('w1', 'sticky'), published('w1', 5), [pod('w1')], 'watch-only')).toEqual([]);
     expect(leaseRecord(elected('w2', 'oldest-ready'), published('w1', 5))).toMatchObject({ reason: 'oldest-ready', transitions: 6 });
   });
 });

@@ -28,15 +28,16 @@ function noisy(p: Pod): Pod {
 
 const PODS: [string, Pod][] = [
   ['normal agent', runningPod({ name: 'ds-a', created: T(1) })],
-  ['only-watch watcher', runningPod({ name: 'watcher', policy: 'only-watch', created: T(5), labels: { 'deepflow.io/k8s-watcher': 'true' } })],
+  ['watch-only watcher', runningPod({ name: 'watcher', policy: 'watch-only', created: T(5), labels: { 'deepflow.io/k8s-watcher': 'true' } })],
   ['watch-disabled sidecar', runningPod({ name: 'sidecar', policy: 'watch-disabled', created: T(0), containers: [app(), istio(), agent({ env: [ev('K8S_WATCH_POLICY', 'watch-disabled')] })] })],
   ['valueFrom policy', runningPod({ name: 'from', created: T(2), containers: [agent({ env: [evFrom('K8S_WATCH_POLICY')] })] })],
   ['deprecated env in an init container', runningPod({ name: 'legacy', created: T(0), initContainers: [app('init', { env: [ev('ONLY_WATCH_K8S_RESOURCE', '')] })] })],
-  ['native sidecar agent', runningPod({ name: 'native', created: T(3), containers: [app()], initContainers: [nativeSidecar(agent({ env: [ev('K8S_WATCH_POLICY', 'only-watch')] }))] })],
-  ['terminating', runningPod({ name: 'leaving', created: T(0), terminating: true, policy: 'only-watch' })],
+  ['native sidecar agent', runningPod({ name: 'native', created: T(3), containers: [app()], initContainers: [nativeSidecar(agent({ env: [ev('K8S_WATCH_POLICY', 'watch-only')] }))] })],
+  ['terminating', runningPod({ name: 'leaving', created: T(0), terminating: true, policy: 'watch-only' })],
   ['not ready', runningPod({ name: 'starting', created: T(0), ready: false })],
   ['on a NotReady node', runningPod({ name: 'lost', created: T(0), node: 'node-down' })],
   ['not an agent', runningPod({ name: 'shop', containers: [app()] })],
+  ['the other only-watch spelling (normal to the agent)', runningPod({ name: 'respelled', created: T(0), policy: 'only-watch' })],
 ];
 
 const nodes = [kubeNode('node-1'), kubeNode('node-down', 'False')];

@@ -12,7 +12,11 @@ import { agent, app, cfg, clone, deepFreeze, ev } from './fixtures.js';
 
 const UID = 'a3c1e7f0-1d2b-4c5e-8f90-123456789abc';
 
-const DENIAL = 'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported; remove it and set K8S_WATCH_POLICY=only-watch';
+const DENIAL =
+  'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)';
+/** The template's pods run watch-only (the webhook injects it) and the Deployment has the default rolling update. */
+const SURGE =
+  'this Deployment runs watch-only agents (K8S_WATCH_POLICY=watch-only) and its rolling update can surge to 2 pods: the DeepFlow server hands the watch to any watch-only agent, so several of them keep taking it from each other during every rollout; set strategy.rollingUpdate.maxSurge: 0 (or strategy.type: Recreate)';
 const UNCHANGED = `${DENIAL} (allowed because its pod template is unchanged; the next change of the pod template is refused)`;
 const DELETING = `${DENIAL} (allowed because the object is being deleted; the next change of the pod template is refused)`;
 
@@ -138,8 +142,10 @@ describe('validateController on UPDATE of a controller whose template carries ON
     const config = cfg({ invalidPolicy: 'warn' });
     const containers = [agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'true'), ev('K8S_WATCH_POLICY', 'WATCH-ONLY')] }), app('sidecar', { env: [ev('ONLY_WATCH_K8S_RESOURCE', '')] })];
     const old = deployment(containers);
-    const both = `${DENIAL}; container "sidecar": ONLY_WATCH_K8S_RESOURCE is no longer supported; remove it and set K8S_WATCH_POLICY=only-watch`;
-    const invalid = 'container "deepflow-agent": K8S_WATCH_POLICY="WATCH-ONLY" is not a value the agent knows (it would silently run as normal); use only-watch or watch-disabled';
+    const both =
+      `${DENIAL}; container "sidecar": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); ` +
+      'remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)';
+    const invalid = 'container "deepflow-agent": K8S_WATCH_POLICY="WATCH-ONLY" is not a value the agent knows (it would silently run as normal); use watch-only or watch-disabled';
     const scaled = changed(old, (o) => (o.spec.replicas = 0));
     expect(validateController(request('UPDATE', scaled, old), { config }).response.response).toEqual(
       allowedWith([invalid, `${both} (allowed because its pod template is unchanged; the next change of the pod template is refused)`]),
@@ -149,10 +155,46 @@ describe('validateController on UPDATE of a controller whose template carries ON
 
   test('an UPDATE that removes the deprecated variable is allowed without warnings', () => {
     const old = deployment();
-    const fixed = changed(old, (o) => (o.spec.template.spec.containers[0].env = [ev('K8S_WATCH_POLICY', 'only-watch')]));
+    const fixed = changed(old, (o) => {
+      o.spec.template.spec.containers[0].env = [ev('K8S_WATCH_POLICY', 'watch-only')];
+      o.spec.strategy = { type: 'Recreate' };
+    });
     const outcome = validateController(request('UPDATE', fixed, old), options);
     expect(outcome.result).toBe('unchanged');
     expect(outcome.response.response).toEqual({ uid: UID, allowed: true });
+  });
+
+  test('an UPDATE that removes the deprecated variable but keeps the default rolling update is allowed with the surge warning', () => {
+    const old = deployment();
+    const fixed = changed(old, (o) => (o.spec.template.spec.containers[0].env = [ev('K8S_WATCH_POLICY', 'watch-only')]));
+    const outcome = validateController(request('UPDATE', fixed, old), options);
+    expect(outcome.result).toBe('unchanged');
+    expect(outcome.response.response).toEqual(allowedWith([SURGE]));
+  });
+
+  test('an UPDATE that sets the other spelling is allowed with the respelling warning (and the surge warning)', () => {
+    const old = deployment();
+    const fixed = changed(old, (o) => (o.spec.template.spec.containers[0].env = [ev('K8S_WATCH_POLICY', 'only-watch')]));
+    const outcome = validateController(request('UPDATE', fixed, old), options);
+    expect(outcome.result).toBe('unchanged');
+    expect(outcome.response.response).toEqual(
+      allowedWith([
+        'container "deepflow-agent": K8S_WATCH_POLICY=only-watch respelled watch-only: the agent reads only watch-only and would run as normal with only-watch (onlyWatchValue)',
+        SURGE,
+      ]),
+    );
+  });
+
+  test('an UPDATE to an agent image older than v6.6.6 is denied with the upgrade advice', () => {
+    const old = deployment();
+    const image = 'registry.cn-beijing.aliyuncs.com/deepflow-ce/deepflow-agent:v6.6.4';
+    const downgraded = changed(old, (o) => (o.spec.template.spec.containers[0].image = image));
+    expect(validateController(request('UPDATE', downgraded, old), options).response.response).toEqual(
+      denied(
+        'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=watch-only; ' +
+          `its image "${image}" is an agent older than v6.6.6, which reads only ONLY_WATCH_K8S_RESOURCE: upgrade the agent to v6.6.6 or later (or set deprecatedEnv: warn)`,
+      ),
+    );
   });
 
   test('an UPDATE that introduces the deprecated variable is denied', () => {
@@ -165,7 +207,10 @@ describe('validateController on UPDATE of a controller whose template carries ON
     const old = deployment();
     const outcome = validateController(request('UPDATE', changed(old, (o) => (o.spec.template.spec.containers[0].image = 'x')), old), { config: cfg({ deprecatedEnv: 'warn' }) });
     expect(outcome.response.response).toEqual(
-      allowedWith(['container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is deprecated and makes the agent exit; remove it and set K8S_WATCH_POLICY=only-watch']),
+      allowedWith([
+        'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is deprecated and makes agents from v6.6.6 on exit; remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first)',
+        SURGE,
+      ]),
     );
   });
 });
