@@ -236,7 +236,7 @@ async function startServer(kind: ServerKind, opts: Options, certDir: string, ca:
     const metricsPort = await freePort();
     // --no-node-cache: no cluster here, and a KUBECONFIG in the environment must not make the
     // webhook wait for one (the fixture is decided by rule 4, before any node lookup).
-    const args = [...prof, opts.cli, 'webhook', '--cert-dir', certDir, '--host', HOST, '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', kind, '--no-node-cache'];
+    const args = [...prof, opts.cli, 'webhook', '--cert-dir', certDir, '--host', HOST, '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', kind, '--no-node-cache', '--drain-delay', '0'];
     // info: one JSON line per review goes to /dev/null (the cost of producing it stays);
     // warn: stdout is a pipe and any line on it is reported.
     let stdout: 'pipe' | number = 'pipe';

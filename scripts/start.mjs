@@ -42,7 +42,8 @@ const kubectl = (args, input) => run(kubectlBin, ['--kubeconfig', kubeconfig, ..
 if (!existsSync(join(root, 'certs/tls.crt'))) run(process.execPath, [cli, 'certs', '--out', 'certs', '--dns', 'localhost,127.0.0.1'], { stdio: 'inherit' });
 const caBundle = Buffer.from(readFileSync(join(root, 'certs/ca.crt'))).toString('base64');
 
-const args = [cli, 'webhook', '--kubeconfig', kubeconfig, '--cert-dir', 'certs', '--host', '127.0.0.1', '--port', port, '--metrics-port', metricsPort];
+// No drain delay: nothing routes to this webhook through a Service, so Ctrl-C need not wait.
+const args = [cli, 'webhook', '--kubeconfig', kubeconfig, '--cert-dir', 'certs', '--host', '127.0.0.1', '--port', port, '--metrics-port', metricsPort, '--drain-delay', '0'];
 if (process.env.CONFIG) args.push('--config', process.env.CONFIG);
 const webhook = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
 

@@ -76,6 +76,7 @@ interface WebhookFlags {
   metricsPort: number;
   logLevel: LogLevel;
   maxBodyBytes?: number;
+  drainDelay: number;
   kubeconfig?: string;
   nodeCache: boolean;
 }
@@ -145,6 +146,7 @@ async function webhook(opts: WebhookFlags): Promise<number> {
       port: opts.port,
       metricsPort: opts.metricsPort,
       ...(opts.maxBodyBytes !== undefined && { maxBodyBytes: opts.maxBodyBytes }),
+      drainDelayMs: opts.drainDelay,
       ...(nodeCache && { nodes: nodeCache.lookup, dependenciesReady: () => nodeCache.hasSynced }),
       ...(keyPairs && { keyPairs }),
     });
@@ -177,6 +179,7 @@ interface ControllerFlags {
   renewDeadline: number;
   retryPeriod: number;
   multipleWatchOnlyGrace: number;
+  drainDelay: number;
 }
 
 async function controller(opts: ControllerFlags): Promise<number> {
@@ -227,10 +230,8 @@ async function controller(opts: ControllerFlags): Promise<number> {
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       logger.info({ signal }, 'shutting down');
-      ctl
-        .stop()
-        .then(() => http.close())
-        .then(() => resolve(EXIT_OK));
+      // The leader Lease is released at once (a follower takes over); /readyz drains meanwhile.
+      Promise.all([ctl.stop(), http.close(opts.drainDelay)]).then(() => resolve(EXIT_OK));
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
@@ -289,6 +290,7 @@ function buildProgram(name: string, setExit: (code: number) => void): Command {
     .option('--metrics-port <port>', 'plain-HTTP port of GET /metrics', port, 8080)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--max-body-bytes <bytes>', 'largest accepted AdmissionReview', positiveInt)
+    .option('--drain-delay <duration>', 'on SIGTERM, keep answering this long after /readyz turns 503 (the API server may still route here)', duration, 5_000)
     .option('--kubeconfig <file>', 'cluster for the node cache (default: $KUBECONFIG, else in-cluster, else none)')
     .option('--no-node-cache', 'do not watch nodes (the target node of a pod stays unknown)')
     .option('--tls-secret <name>', 'self-managed certificates: keep the CA and serving certificate in this Secret (instead of --cert-dir)')
@@ -316,6 +318,7 @@ function buildProgram(name: string, setExit: (code: number) => void): Command {
     .option('--renew-deadline <duration>', 'how long the leader retries renewing before it gives up', duration, 10_000)
     .option('--retry-period <duration>', 'wait between attempts to acquire or renew', duration, 2_000)
     .option('--multiple-watch-only-grace <duration>', 'how long several eligible watch-only agents may run before MultipleWatchOnlyAgents', duration, 60_000)
+    .option('--drain-delay <duration>', 'on SIGTERM, keep answering this long after /readyz turns 503', duration, 2_000)
     .action((opts) => run(() => controller(opts)));
 
   program

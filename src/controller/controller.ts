@@ -14,7 +14,7 @@ import { allContainers } from '../agent/agent_containers.js';
 import { hasEnv } from '../admission/container_env.js';
 import type { Config } from '../config/config.js';
 import type { PodFactsCache } from '../election/candidates.js';
-import { elect, type Election, type WatcherRef } from '../election/elect.js';
+import { ASSIGNMENT_NOTE, elect, type Election, type WatcherRef } from '../election/elect.js';
 import { SharedInformerFactory } from '../kube/informer_factory.js';
 import { LeaderElector } from '../kube/leader_election.js';
 import type { KubeObject, Node, Pod } from '../kube/objects.js';
@@ -63,6 +63,8 @@ export interface ControllerStatus {
   reason: Election['reason'] | null;
   candidates: Election['candidates'];
   published: PublishedWatcher | null;
+  /** What the published election means for DeepFlow (the same sentence as `elect`'s). */
+  note: string;
 }
 
 const refOf = (pod: Pod): PodRef => ({ namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' });
@@ -257,6 +259,7 @@ export class WatcherController {
       reason: this.last?.reason ?? null,
       candidates: this.last?.candidates ?? [],
       published: published ?? null,
+      note: ASSIGNMENT_NOTE,
     };
   }
 

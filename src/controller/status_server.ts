@@ -1,6 +1,7 @@
 /** The controller's plain-HTTP endpoints: GET /status (JSON), /healthz, /readyz, /metrics. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import type { ControllerStatus } from './controller.js';
 
@@ -11,8 +12,14 @@ export interface StatusServerOptions {
   registry: Registry;
 }
 
-export async function startStatusServer({ host, port, status, registry }: StatusServerOptions): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
+/**
+ * `close(drainDelayMs)` first turns /readyz to 503 and keeps answering for the drain delay (the
+ * Service may still route here for a few seconds), then closes.
+ */
+export async function startStatusServer({ host, port, status, registry }: StatusServerOptions): Promise<{ server: Server; url: string; close: (drainDelayMs?: number) => Promise<void> }> {
+  let draining = false;
   const server = createServer((req, res) => {
+    if (draining) res.setHeader('connection', 'close');
     const path = req.url?.split('?')[0];
     if (req.method !== 'GET') return void res.writeHead(405, { allow: 'GET' }).end();
     switch (path) {
@@ -23,8 +30,8 @@ export async function startStatusServer({ host, port, status, registry }: Status
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
         return;
       case '/readyz': {
-        const ready = status().synced;
-        res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok' : 'caches not synced');
+        const ready = status().synced && !draining;
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok' : draining ? 'shutting down' : 'caches not synced');
         return;
       }
       case '/metrics':
@@ -42,10 +49,15 @@ export async function startStatusServer({ host, port, status, registry }: Status
     server.listen(port, host, () => resolve());
   });
   const { address, port: bound } = server.address() as AddressInfo;
-  const close = () =>
-    new Promise<void>((resolve) => {
+  const close = async (drainDelayMs = 0) => {
+    draining = true;
+    if (drainDelayMs > 0) await delay(drainDelayMs);
+    await new Promise<void>((resolve) => {
       server.close(() => resolve());
-      server.closeAllConnections();
+      server.closeIdleConnections();
+      // Requests still running get a moment; /metrics and /status answer in milliseconds.
+      setTimeout(() => server.closeAllConnections(), 2_000).unref();
     });
+  };
   return { server, url: `http://${address}:${bound}`, close };
 }

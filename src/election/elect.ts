@@ -53,6 +53,15 @@ export interface Election {
 
 const TIERS: readonly Policy[] = ['only-watch', 'normal'];
 
+/**
+ * What an election means for DeepFlow, said wherever one is shown (`elect`, the controller's
+ * /status): the server, not this election, assigns the watch.
+ */
+export const ASSIGNMENT_NOTE =
+  "The DeepFlow server assigns the Kubernetes watch, steered only by the agents' K8S_WATCH_POLICY (which the webhook sets): " +
+  'a watch-only agent takes it over, watch-disabled agents never get it. This is the agent the same rules choose; ' +
+  'without a watch-only agent the server keeps whichever normal agent asked first, which may be another one.';
+
 /** Code-unit order: the same everywhere, whatever the process's locale (unlike localeCompare). */
 function byCode(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BadAdmissionReview, parseAdmissionReview, type AdmissionOutcome, type AdmissionRequest } from '../admission/admission_review.js';
 import type { ReviewOptions } from '../admission/review_pod.js';
 import type { Logger } from '../log.js';
+import { clip, operationLabel, resourceLabel } from './bounded_labels.js';
 import { BodyError, readJsonBody } from './json_body.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -53,24 +54,26 @@ export function reviewHandler(endpoint: Endpoint, { review, logger, metrics, clo
       if (e instanceof BadAdmissionReview) return refuse(res, 400, e.message);
       throw e;
     }
-    const resource = request.resource.resource;
     const outcome = endpoint(request, review());
     sendJson(res, 200, outcome.response, closing());
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    metrics.reviews.inc({ resource, operation: request.operation, result: outcome.result });
+    // Only known values become labels: every distinct label value is a series kept forever.
+    const resource = resourceLabel(request.resource.resource);
+    metrics.reviews.inc({ resource, operation: operationLabel(request.operation), result: outcome.result });
     metrics.duration.observe({ resource }, seconds);
     const decision = outcome.review?.decision;
     if (outcome.review?.injected && decision && !request.dryRun) {
       metrics.injections.inc({ policy: outcome.review.injected, rule: decision.rule });
     }
     const object = request.object?.metadata;
+    // Every field from the request is clipped: a caller decides their length, not the log.
     logger.info(
       {
-        uid: request.uid,
-        resource,
-        operation: request.operation,
-        namespace: request.namespace ?? object?.namespace,
-        name: request.name || object?.name || object?.generateName,
+        uid: clip(request.uid),
+        resource: clip(request.resource.resource),
+        operation: clip(request.operation),
+        namespace: clip(request.namespace ?? object?.namespace),
+        name: clip(request.name || object?.name || object?.generateName),
         result: outcome.result,
         ...(decision && { policy: decision.policy, rule: decision.rule }),
         ...(outcome.response.response.warnings && { warnings: outcome.response.response.warnings.length }),

@@ -2,13 +2,16 @@
  * The webhook process: the HTTPS admission server (TLS 1.2+, certificates reloaded from disk) and
  * the plain-HTTP metrics server, started and stopped together.
  *
- * Shutdown (SIGTERM in `k8s-watch-policy webhook`): /readyz turns 503, the listener stops
- * accepting, idle keep-alive connections are closed, reviews in flight finish (their responses
- * carry `Connection: close`), then both servers are closed.
+ * Shutdown (SIGTERM in `k8s-watch-policy webhook`), as ingress controllers do it: /readyz turns
+ * 503 and every answer carries `Connection: close` at once, but the listener keeps accepting and
+ * answering for the drain delay, while the API server may still route to this pod (endpoints
+ * follow readiness after a few seconds). Then it stops accepting, closes idle keep-alive
+ * connections, lets the reviews in flight finish, and closes both servers.
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { NodeLookup } from '../admission/serverless_rule.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
@@ -40,8 +43,10 @@ export interface WebhookServerOptions {
   dependenciesReady?: () => boolean;
   maxBodyBytes?: number;
   certPollIntervalMs?: number;
-  /** How long shutdown waits for reviews in flight before closing their connections. */
+  /** How long shutdown waits for reviews in flight before closing their connections (default 15 s). */
   shutdownTimeoutMs?: number;
+  /** How long shutdown keeps accepting and answering after /readyz turned 503 (default 0). */
+  drainDelayMs?: number;
 }
 
 export interface WebhookServer {
@@ -139,12 +144,17 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     (closed ??= (async () => {
       state.ready = false;
       state.closing = true;
+      const drainDelayMs = options.drainDelayMs ?? 0;
+      if (drainDelayMs > 0) {
+        logger.info({ drainDelayMs }, 'draining: not ready, still answering');
+        await delay(drainDelayMs);
+      }
       await certificates.stop();
       const server = https!;
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
-      const deadline = setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs ?? 25_000);
+      const deadline = setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs ?? 15_000);
       await drained;
       clearInterval(idleSweep);
       clearTimeout(deadline);

@@ -116,12 +116,15 @@ describe('what is installed', () => {
       '--port', '9443',
       '--metrics-port', '8080',
       '--log-level', 'info',
+      '--drain-delay', '5s',
       '--tls-secret', `${FULLNAME}-webhook-tls`,
       '--tls-namespace', NAMESPACE,
       '--tls-dns', DNS,
       '--webhook-selector', `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/name=k8s-watch-policy`,
     ]);
     expect(c.command).toBeUndefined(); // the image's ENTRYPOINT is the CLI
+    // The drain delay, the in-flight reviews (bounded by the API server's timeout) and a margin.
+    expect(ofKind(objects, 'Deployment').find((d) => d.metadata.name === `${FULLNAME}-webhook`).spec.template.spec.terminationGracePeriodSeconds).toBe(30);
     // The pair is read from the Secret through the API: no certificate volume.
     expect(c.volumeMounts.map((m: any) => m.mountPath).sort()).toEqual(['/etc/k8s-watch-policy', '/tmp']);
     expect(c.env).toEqual([
@@ -162,6 +165,7 @@ describe('what is installed', () => {
       '--lease-duration', '15s',
       '--renew-deadline', '10s',
       '--retry-period', '2s',
+      '--multiple-watch-only-grace', '60s',
     ]);
     expect(c.env).toEqual([
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -347,7 +351,7 @@ describe('certificates.mode=certManager', () => {
   test('the Secret is mounted at /certs; no self-management flags', () => {
     const d = deployment(objects, 'webhook');
     const c = d.spec.template.spec.containers[0];
-    expect(c.args).toEqual(['webhook', '--config', '/etc/k8s-watch-policy/config.yaml', '--port', '9443', '--metrics-port', '8080', '--log-level', 'info', '--cert-dir', '/certs']);
+    expect(c.args).toEqual(['webhook', '--config', '/etc/k8s-watch-policy/config.yaml', '--port', '9443', '--metrics-port', '8080', '--log-level', 'info', '--drain-delay', '5s', '--cert-dir', '/certs']);
     const mount = c.volumeMounts.find((m: any) => m.mountPath === '/certs');
     expect(mount.readOnly).toBe(true);
     expect(d.spec.template.spec.volumes.find((v: any) => v.name === mount.name)).toEqual({ name: mount.name, secret: { secretName: `${FULLNAME}-webhook-tls` } });

@@ -69,11 +69,13 @@ const CLUSTER: Obj[] = [
   agentPod('pending', { at: 3, phase: 'Pending', ready: false }),
   agentPod('starting', { at: 4, ready: false }),
   agentPod('old-style', { at: 5, env: [{ name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' }] }),
-  agentPod('watcher-a', { at: 10, env: policy('only-watch') }),
+  agentPod('watcher-a', { at: 10, env: policy('watch-only') }),
   agentPod('watcher-b', { at: 11, env: policy('watch-only') }),
-  agentPod('watcher-leaving', { at: 12, env: policy('only-watch'), terminating: true }),
+  agentPod('watcher-leaving', { at: 12, env: policy('watch-only'), terminating: true }),
   agentPod('typo', { at: 13, env: policy('WATCH-ONLY') }),
   agentPod('nginx', { at: 14, containers: [{ name: 'nginx', image: 'nginx:1.27' }] }), // not an agent: not a candidate
+  // The design's spelling: an agent that reads watch-only (onlyWatchValue, by default) runs it as normal.
+  agentPod('other-spelling', { at: 15, env: policy('only-watch') }),
 ];
 
 const candidate = (name: string, nodeName: string, pol: string, eligible: boolean, reason: string) => ({ namespace: 'deepflow', name, node: nodeName, policy: pol, eligible, reason });
@@ -91,6 +93,7 @@ function clusterCandidates(elected: string): Obj[] {
     candidate('watcher-b', 'node-1', 'only-watch', true, standing('watcher-b')),
     candidate('watcher-leaving', 'node-1', 'only-watch', false, 'terminating'),
     candidate('typo', 'node-1', 'normal', true, 'lower-tier'),
+    candidate('other-spelling', 'node-1', 'normal', true, 'lower-tier'),
   ];
 }
 
@@ -140,6 +143,7 @@ describe('elect -o json', () => {
 
   test.each([
     ['in a lower tier', 'deepflow/ds-node-1'],
+    ['carrying the other only-watch spelling (a normal agent)', 'deepflow/other-spelling'],
     ['terminating', 'deepflow/watcher-leaving'],
     ['carrying ONLY_WATCH_K8S_RESOURCE', 'deepflow/old-style'],
     ['gone', 'deepflow/watcher-gone'],
@@ -192,7 +196,7 @@ describe('elect -o json', () => {
 
   test('--config election.namespaces limits the candidates', async () => {
     const config = await tmp.file('namespaces.yaml', 'election:\n  namespaces: [monitoring]\n');
-    const pods = [agentPod('old', { at: 1 }), agentPod('watcher', { at: 2, namespace: 'monitoring', env: policy('only-watch') })];
+    const pods = [agentPod('old', { at: 1 }), agentPod('watcher', { at: 2, namespace: 'monitoring', env: policy('watch-only') })];
     const all = await run(['elect', '-f', '-', '-o', 'json'], { stdin: yamlOf(pods) });
     expect(JSON.parse(all.stdout).candidates).toHaveLength(2);
     const r = await run(['elect', '-f', '-', '-o', 'json', '--config', config], { stdin: yamlOf(pods) });
@@ -201,6 +205,30 @@ describe('elect -o json', () => {
       watcher: { namespace: 'monitoring', name: 'watcher', uid: 'watcher-uid', node: 'node-1', policy: 'only-watch' },
       reason: 'oldest-ready',
       candidates: [{ ...candidate('watcher', 'node-1', 'only-watch', true, 'elected'), namespace: 'monitoring' }],
+    });
+  });
+
+  test('--config onlyWatchValue: only-watch reads the pods as agents of that spelling do: only-watch is the only-watch tier, watch-only is normal', async () => {
+    const config = await tmp.file('only-watch.yaml', 'onlyWatchValue: only-watch\n');
+    const r = await run(['elect', '-f', clusterFile, '-o', 'json', '--config', config]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toStrictEqual({
+      watcher: { namespace: 'deepflow', name: 'other-spelling', uid: 'other-spelling-uid', node: 'node-1', policy: 'only-watch' },
+      reason: 'oldest-ready',
+      candidates: [
+        candidate('ds-node-1', 'node-1', 'normal', true, 'lower-tier'),
+        candidate('ds-node-2', 'node-2', 'normal', false, 'node-not-ready'),
+        candidate('sidecar', 'virtual-kubelet-a', 'watch-disabled', false, 'watch-disabled'),
+        candidate('pending', 'node-1', 'normal', false, 'not-running'),
+        candidate('starting', 'node-1', 'normal', false, 'not-ready'),
+        candidate('old-style', 'node-1', 'normal', false, 'deprecated-env'),
+        candidate('watcher-a', 'node-1', 'normal', true, 'lower-tier'),
+        candidate('watcher-b', 'node-1', 'normal', true, 'lower-tier'),
+        candidate('watcher-leaving', 'node-1', 'normal', false, 'terminating'),
+        candidate('typo', 'node-1', 'normal', true, 'lower-tier'),
+        candidate('other-spelling', 'node-1', 'only-watch', true, 'elected'),
+      ],
     });
   });
 });
@@ -224,6 +252,7 @@ describe('elect -o text', () => {
       'deepflow   watcher-b        node-1             only-watch      true      elected',
       'deepflow   watcher-leaving  node-1             only-watch      false     terminating',
       'deepflow   typo             node-1             normal          true      lower-tier',
+      'deepflow   other-spelling   node-1             normal          true      lower-tier',
     ]);
   });
 

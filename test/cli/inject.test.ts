@@ -12,7 +12,12 @@ jest.setTimeout(60_000);
 
 const AGENT_IMAGE = 'registry.cn-beijing.aliyuncs.com/deepflow-ce/deepflow-agent:v6.6';
 const REASON = 'deepflow.io/k8s-watch-policy-reason';
-const DEPRECATED_DENIAL = 'ONLY_WATCH_K8S_RESOURCE is no longer supported; remove it and set K8S_WATCH_POLICY=only-watch';
+const DEPRECATED_DENIAL =
+  'ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)';
+
+/** The warning for the watcher Deployment below (replicas: 1, no strategy: a rolling update with maxSurge 25% -> 1). */
+const SURGE = (spelling = 'watch-only'): string =>
+  `warning: Deployment/deepflow-watcher: this Deployment runs watch-only agents (K8S_WATCH_POLICY=${spelling}) and its rolling update can surge to 2 pods: the DeepFlow server hands the watch to any watch-only agent, so several of them keep taking it from each other during every rollout; set strategy.rollingUpdate.maxSurge: 0 (or strategy.type: Recreate)`;
 
 type Obj = Record<string, any>;
 
@@ -57,11 +62,25 @@ function pod(name: string, spec: Obj, metadata: Obj = {}): Obj {
 const sidecarPod = (): Obj => pod('web-0', { containers: [{ name: 'web', image: 'registry.example.com/shop/web:5.0.0' }, agent()] });
 
 /** The Deployment as inject writes it: the template mutated as its ReplicaSet's pods would be. */
-function mutatedWatcher(value = 'only-watch', reason = 'only-watch/watcher-deployment', env: Obj[] = []): Obj {
+function mutatedWatcher(value = 'watch-only', reason = 'only-watch/watcher-deployment', env: Obj[] = []): Obj {
   const d = structuredClone(watcherDeployment());
   d.spec.template.metadata.annotations = { [REASON]: reason };
   d.spec.template.spec.containers[0].env = [...env, policyEnv(value)];
   return d;
+}
+
+/** The DaemonSet as inject writes it: its pods stay normal, the template gets only the reason. */
+function annotatedDaemonSet(): Obj {
+  const d = daemonSet();
+  d.spec.template.metadata.annotations = { [REASON]: 'normal/default' };
+  return d;
+}
+
+/** An agent pod that stays normal: its env as it is, only the reason annotation. */
+function normalDefault(p: Obj): Obj {
+  const out = structuredClone(p);
+  out.metadata.annotations = { [REASON]: 'normal/default' };
+  return out;
 }
 
 function mutatedSidecarPod(): Obj {
@@ -86,12 +105,12 @@ afterAll(async () => {
 });
 
 describe('inject: documents in, documents out', () => {
-  test('a multi-document YAML file: every document back in order, the watcher template mutated, the DaemonSet and non-pods unchanged', async () => {
+  test('a multi-document YAML file: every document back in order, the watcher template mutated, the DaemonSet template given only its reason, non-pods unchanged', async () => {
     const file = await tmp.file('manifest.yaml', '# the agent manifests\n' + yamlOf([configMap, watcherDeployment(), daemonSet(), service, sidecarPod()]));
     const r = await run(['inject', '-f', file]);
-    expect(r.stderr).toBe('');
+    expect(lines(r.stderr)).toEqual([SURGE()]);
     expect(r.code).toBe(0);
-    expect(yamlDocs(r.stdout)).toEqual([configMap, mutatedWatcher(), daemonSet(), service, mutatedSidecarPod()]);
+    expect(yamlDocs(r.stdout)).toEqual([configMap, mutatedWatcher(), annotatedDaemonSet(), service, mutatedSidecarPod()]);
     // YAML documents separated by ---, none before the first.
     expect(r.stdout.startsWith('apiVersion: v1\nkind: ConfigMap\n')).toBe(true);
     expect(r.stdout.match(/^---$/gm)).toHaveLength(4);
@@ -100,6 +119,7 @@ describe('inject: documents in, documents out', () => {
   test('the mutated watcher template, exactly as written', async () => {
     const file = await tmp.file('watcher.yaml', yamlOf([watcherDeployment()]));
     const r = await run(['inject', '-f', file]);
+    expect(lines(r.stderr)).toEqual([SURGE()]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
       [
@@ -125,7 +145,7 @@ describe('inject: documents in, documents out', () => {
         `          image: ${AGENT_IMAGE}`,
         '          env:',
         '            - name: K8S_WATCH_POLICY',
-        '              value: only-watch',
+        '              value: watch-only',
         '',
       ].join('\n'),
     );
@@ -142,21 +162,21 @@ describe('inject: documents in, documents out', () => {
 
   test('-f - reads YAML from standard input', async () => {
     const r = await run(['inject', '-f', '-'], { stdin: yamlOf([daemonSet(), watcherDeployment()]) });
-    expect(r.stderr).toBe('');
+    expect(lines(r.stderr)).toEqual([SURGE()]);
     expect(r.code).toBe(0);
-    expect(yamlDocs(r.stdout)).toEqual([daemonSet(), mutatedWatcher()]);
+    expect(yamlDocs(r.stdout)).toEqual([annotatedDaemonSet(), mutatedWatcher()]);
   });
 
   test('-f - reads a JSON List from standard input; the List is written back with its items mutated in order', async () => {
     const eci = pod('eci-job', { containers: [agent()] }, { labels: { 'alibabacloud.com/eci': 'true' } });
     const list = { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items: [watcherDeployment(), daemonSet(), eci, service] };
     const r = await run(['inject', '-f', '-'], { stdin: JSON.stringify(list) });
-    expect(r.stderr).toBe('');
+    expect(lines(r.stderr)).toEqual([SURGE()]);
     expect(r.code).toBe(0);
     const eciOut = structuredClone(eci);
     eciOut.metadata.annotations = { [REASON]: 'watch-disabled/serverless-pod-label' };
     eciOut.spec.containers[0].env = [policyEnv('watch-disabled')];
-    expect(yamlDocs(r.stdout)).toEqual([{ ...list, items: [mutatedWatcher(), daemonSet(), eciOut, service] }]);
+    expect(yamlDocs(r.stdout)).toEqual([{ ...list, items: [mutatedWatcher(), annotatedDaemonSet(), eciOut, service] }]);
   });
 
   test('a document labelled injection=disabled is left alone (every other document is treated as opted in)', async () => {
@@ -180,7 +200,7 @@ describe('inject: denials and warnings', () => {
   test('a denied Pod: one `denied:` line, exit 1, the document written back unchanged, the others still mutated', async () => {
     const x = pod('x', { containers: [agent([{ name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' }])] });
     const r = await run(['inject', '-f', '-'], { stdin: yamlOf([x, watcherDeployment()]) });
-    expect(lines(r.stderr)).toEqual([`denied: Pod/x: container "deepflow-agent": ${DEPRECATED_DENIAL}`]);
+    expect(lines(r.stderr)).toEqual([`denied: Pod/x: container "deepflow-agent": ${DEPRECATED_DENIAL}`, SURGE()]);
     expect(r.code).toBe(1);
     expect(yamlDocs(r.stdout)).toEqual([x, mutatedWatcher()]);
   });
@@ -202,13 +222,13 @@ describe('inject: denials and warnings', () => {
     const p = pod('typo', { containers: [agent()] }, { labels: { 'deepflow.io/k8s-watch-policy': 'WATCH-ONLY' } });
     const r = await run(['inject', '-f', '-'], { stdin: yamlOf([p]) });
     expect(lines(r.stderr)).toEqual([
-      'denied: Pod/typo: label deepflow.io/k8s-watch-policy: invalid value "WATCH-ONLY"; use one of only-watch, watch-only, watch-disabled, normal',
+      'denied: Pod/typo: label deepflow.io/k8s-watch-policy: invalid value "WATCH-ONLY"; use one of watch-only, only-watch, watch-disabled, normal',
     ]);
     expect(r.code).toBe(1);
     expect(yamlDocs(r.stdout)).toEqual([p]);
   });
 
-  test('warnings go to stderr prefixed `warning: Kind/name: `, exit 0, the documents kept as they are', async () => {
+  test('warnings go to stderr prefixed `warning: Kind/name: `, exit 0, the explicit values kept as they are (only the reason annotation added)', async () => {
     const conflicting = watcherDeployment([agent([policyEnv('watch-disabled')])]);
     const fromConfigMap = pod('', { containers: [{ name: 'app', image: 'nginx' }, agent([{ name: 'K8S_WATCH_POLICY', valueFrom: { configMapKeyRef: { name: 'deepflow', key: 'policy' } } }])] }, { generateName: 'web-' });
     delete fromConfigMap.metadata.name;
@@ -218,39 +238,94 @@ describe('inject: denials and warnings', () => {
       'warning: Pod/web-: container "deepflow-agent": K8S_WATCH_POLICY comes from valueFrom and is kept; the webhook would set watch-disabled (serverless-sidecar)',
     ]);
     expect(r.code).toBe(0);
-    expect(yamlDocs(r.stdout)).toEqual([conflicting, fromConfigMap]);
+    const conflictingOut = structuredClone(conflicting);
+    conflictingOut.spec.template.metadata.annotations = { [REASON]: 'watch-disabled/explicit-env' };
+    const fromConfigMapOut = structuredClone(fromConfigMap);
+    fromConfigMapOut.metadata.annotations = { [REASON]: 'unknown/value-from' };
+    expect(yamlDocs(r.stdout)).toEqual([conflictingOut, fromConfigMapOut]);
+  });
+
+  test('a watcher Deployment that can run two agent pods at once is warned about; one with maxSurge: 0 or Recreate is not', async () => {
+    const noSurge = watcherDeployment();
+    noSurge.spec.strategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } };
+    const recreate = watcherDeployment();
+    recreate.metadata.name = 'deepflow-watcher-recreate';
+    recreate.spec.strategy = { type: 'Recreate' };
+    const two = watcherDeployment();
+    two.metadata.name = 'deepflow-watcher-two';
+    two.spec.replicas = 2;
+    const r = await run(['inject', '-f', '-'], { stdin: yamlOf([noSurge, recreate, two]) });
+    expect(lines(r.stderr)).toEqual([
+      'warning: Deployment/deepflow-watcher-two: this Deployment runs watch-only agents (K8S_WATCH_POLICY=watch-only) with replicas: 2: the DeepFlow server hands the watch to any watch-only agent, so several of them keep taking it from each other; use replicas: 1',
+    ]);
+    expect(r.code).toBe(0);
+    const mutated = (d: Obj): Obj => ({ ...mutatedWatcher(), metadata: d.metadata, spec: { ...mutatedWatcher().spec, replicas: d.spec.replicas, strategy: d.spec.strategy } });
+    expect(yamlDocs(r.stdout)).toEqual([mutated(noSurge), mutated(recreate), mutated(two)]);
+  });
+
+  test('the other only-watch spelling in K8S_WATCH_POLICY is respelled the configured way, with a warning', async () => {
+    const respelled = (from: string, to: string) =>
+      `warning: Deployment/deepflow-watcher: container "deepflow-agent": K8S_WATCH_POLICY=${from} respelled ${to}: the agent reads only ${to} and would run as normal with ${from} (onlyWatchValue)`;
+    const r = await run(['inject', '-f', '-'], { stdin: yamlOf([watcherDeployment([agent([policyEnv('only-watch')])])]) });
+    expect(lines(r.stderr)).toEqual([respelled('only-watch', 'watch-only'), SURGE()]);
+    expect(r.code).toBe(0);
+    expect(yamlDocs(r.stdout)).toEqual([mutatedWatcher()]);
+
+    const config = await tmp.file('design-spelling.yaml', 'onlyWatchValue: only-watch\n');
+    const back = await run(['inject', '-f', '-', '--config', config], { stdin: yamlOf([watcherDeployment([agent([policyEnv('watch-only')])])]) });
+    expect(lines(back.stderr)).toEqual([respelled('watch-only', 'only-watch'), SURGE('only-watch')]);
+    expect(back.code).toBe(0);
+    expect(yamlDocs(back.stdout)).toEqual([mutatedWatcher('only-watch')]);
+  });
+
+  test('K8S_WATCH_POLICY set more than once: the earlier entries removed with a warning, the last one (the one the agent reads) kept', async () => {
+    const twice = pod('twice', { containers: [{ name: 'web', image: 'registry.example.com/shop/web:5.0.0' }, agent([policyEnv('watch-only'), { name: 'A', value: '1' }, policyEnv('watch-disabled')])] });
+    const r = await run(['inject', '-f', '-'], { stdin: yamlOf([twice]) });
+    expect(lines(r.stderr)).toEqual([
+      'warning: Pod/twice: container "deepflow-agent": K8S_WATCH_POLICY was set 2 times; the earlier entries are removed, the last one (the one the agent reads) is kept',
+    ]);
+    expect(r.code).toBe(0);
+    const out = structuredClone(twice);
+    out.metadata.annotations = { [REASON]: 'watch-disabled/serverless-sidecar' };
+    out.spec.containers[1].env = [{ name: 'A', value: '1' }, policyEnv('watch-disabled')];
+    expect(yamlDocs(r.stdout)).toEqual([out]);
   });
 });
 
 describe('inject --config', () => {
   const deprecated = () => watcherDeployment([agent([{ name: 'A', value: '1' }, { name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' }])]);
 
-  test('deprecatedEnv: migrate and onlyWatchValue: watch-only turn a denial into a migration with a warning', async () => {
+  test('deprecatedEnv: migrate and onlyWatchValue: only-watch turn a denial into a migration to the configured spelling, with a warning', async () => {
     const input = await tmp.file('deprecated.yaml', yamlOf([deprecated()]));
     const without = await run(['inject', '-f', input]);
     expect(without.code).toBe(1);
     expect(lines(without.stderr)).toEqual([`denied: Deployment/deepflow-watcher: container "deepflow-agent": ${DEPRECATED_DENIAL}`]);
 
-    const config = await tmp.file('migrate.yaml', 'deprecatedEnv: migrate\nonlyWatchValue: watch-only\n');
+    const config = await tmp.file('migrate.yaml', 'deprecatedEnv: migrate\nonlyWatchValue: only-watch\n');
     const r = await run(['inject', '-f', input, '--config', config]);
-    expect(lines(r.stderr)).toEqual(['warning: Deployment/deepflow-watcher: container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE replaced by K8S_WATCH_POLICY=watch-only']);
+    expect(lines(r.stderr)).toEqual([
+      'warning: Deployment/deepflow-watcher: container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE replaced by K8S_WATCH_POLICY=only-watch',
+      SURGE('only-watch'),
+    ]);
     expect(r.code).toBe(0);
-    expect(yamlDocs(r.stdout)).toEqual([mutatedWatcher('watch-only', 'only-watch/migrated', [{ name: 'A', value: '1' }])]);
+    // The migrated value is what the watcher Deployment rule decides anyway: the reason is the rule.
+    expect(yamlDocs(r.stdout)).toEqual([mutatedWatcher('only-watch', 'only-watch/watcher-deployment', [{ name: 'A', value: '1' }])]);
   });
 
-  test('onlyWatchValue: watch-only spells the injected value the way released agents parse it', async () => {
-    const config = await tmp.file('watch-only.yaml', 'onlyWatchValue: watch-only\n');
+  test('onlyWatchValue: only-watch spells the injected value the design\'s way (the default is watch-only, as released agents parse it)', async () => {
+    const config = await tmp.file('only-watch.yaml', 'onlyWatchValue: only-watch\n');
     const r = await run(['inject', '-f', '-', '--config', config], { stdin: yamlOf([watcherDeployment()]) });
-    expect(r.stderr).toBe('');
+    expect(lines(r.stderr)).toEqual([SURGE('only-watch')]);
     expect(r.code).toBe(0);
-    expect(yamlDocs(r.stdout)).toEqual([mutatedWatcher('watch-only')]);
+    expect(yamlDocs(r.stdout)).toEqual([mutatedWatcher('only-watch')]);
   });
 
   test('explicitEnv: override replaces a conflicting value (respect keeps it: see the warnings test)', async () => {
     const config = await tmp.file('override.json', JSON.stringify({ explicitEnv: 'override' }));
     const r = await run(['inject', '-f', '-', '--config', config], { stdin: yamlOf([watcherDeployment([agent([policyEnv('watch-disabled')])])]) });
     expect(lines(r.stderr)).toEqual([
-      'warning: Deployment/deepflow-watcher: container "deepflow-agent": K8S_WATCH_POLICY=watch-disabled replaced by only-watch: only-watch (watcher-deployment), explicitEnv override',
+      'warning: Deployment/deepflow-watcher: container "deepflow-agent": K8S_WATCH_POLICY=watch-disabled replaced by watch-only: only-watch (watcher-deployment), explicitEnv override',
+      SURGE(),
     ]);
     expect(r.code).toBe(0);
     expect(yamlDocs(r.stdout)).toEqual([mutatedWatcher()]);
@@ -281,20 +356,20 @@ describe('inject: Nodes in the input are the node cache', () => {
     return out;
   }
 
-  test('a Pod bound (spec.nodeName) to a Node labelled type=virtual-kubelet gets watch-disabled; one on an ordinary node does not', async () => {
+  test('a Pod bound (spec.nodeName) to a Node labelled type=virtual-kubelet gets watch-disabled; one on an ordinary node stays normal (only the reason annotation)', async () => {
     const vk = onNode('agent-vk', 'virtual-kubelet-cn-beijing-a');
     const ordinary = onNode('agent-1', 'node-1');
     const r = await run(['inject', '-f', '-'], { stdin: yamlOf([vk, virtualNode, ordinary, ordinaryNode]) });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(yamlDocs(r.stdout)).toEqual([watchDisabled(vk), virtualNode, ordinary, ordinaryNode]);
+    expect(yamlDocs(r.stdout)).toEqual([watchDisabled(vk), virtualNode, normalDefault(ordinary), ordinaryNode]);
   });
 
-  test('without the Node in the input the same Pod stays normal', async () => {
+  test('without the Node in the input the same Pod stays normal (only the reason annotation)', async () => {
     const vk = onNode('agent-vk', 'virtual-kubelet-cn-beijing-a');
     const r = await run(['inject', '-f', '-'], { stdin: yamlOf([vk]) });
     expect(r.code).toBe(0);
-    expect(yamlDocs(r.stdout)).toEqual([vk]);
+    expect(yamlDocs(r.stdout)).toEqual([normalDefault(vk)]);
   });
 
   test('Nodes inside a List count too, and a DaemonSet pod is placed by its matchFields affinity', async () => {

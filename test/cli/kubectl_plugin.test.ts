@@ -49,7 +49,7 @@ describe('kubectl-watch_policy', () => {
     const watcher = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w}\nspec:\n  template:\n    spec:\n      containers: [{name: deepflow-agent, image: deepflow-agent:v6.6}]\n';
     const r = await run(['inject', '-f', '-'], { script: plugin, cwd: tmp.dir, stdin: watcher });
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('- name: K8S_WATCH_POLICY\n              value: only-watch\n');
+    expect(r.stdout).toContain('- name: K8S_WATCH_POLICY\n              value: watch-only\n');
   });
 
   test('under its own name the binary still says k8s-watch-policy', async () => {

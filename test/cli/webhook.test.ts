@@ -120,12 +120,17 @@ describe('webhook', () => {
     expect(reply.status).toBe(200);
     expect(reply.headers['content-type']).toMatch(/^application\/json/);
     // Without a cluster the webhook has no node cache, so this DaemonSet pod's target node is unknown:
-    // normal, no patch (the toleration of virtual-kubelet does not count for DaemonSet pods).
-    expect(JSON.parse(reply.text)).toEqual({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } });
+    // normal, its env untouched (a DaemonSet pod is decided by its node alone, not by its toleration
+    // of virtual-kubelet); like every agent pod it gets the reason annotation.
+    const answer = JSON.parse(reply.text) as { response: { patch?: string } };
+    expect(answer).toEqual({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true, patchType: 'JSONPatch', patch: expect.any(String) } });
+    expect(JSON.parse(Buffer.from(answer.response.patch!, 'base64').toString('utf8'))).toEqual([
+      { op: 'add', path: '/metadata/annotations/deepflow.io~1k8s-watch-policy-reason', value: 'normal/default' },
+    ]);
 
     const metrics = await fetchText(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(metrics.status).toBe(200);
-    expect(metrics.text).toContain('k8s_watch_policy_admission_reviews_total{resource="pods",operation="CREATE",result="unchanged"} 1\n');
+    expect(metrics.text).toContain('k8s_watch_policy_admission_reviews_total{resource="pods",operation="CREATE",result="patched"} 1\n');
     expect(metrics.text).toContain('k8s_watch_policy_admission_duration_seconds_count{resource="pods"} 1\n');
     // Metrics are only on the metrics port, admission only on the HTTPS port.
     expect((await fetchText(`${url}/metrics`, { ca })).status).toBe(404);
@@ -141,7 +146,7 @@ describe('webhook', () => {
     const logs = lines(out.stdout()).map((l) => JSON.parse(l) as Record<string, unknown>);
     const milestones = ['webhook listening', 'admission review', 'shutting down', 'webhook stopped'];
     expect(logs.map((l) => l.msg).filter((m) => milestones.includes(m as string))).toEqual(milestones);
-    expect(logs.find((l) => l.msg === 'admission review')).toMatchObject({ uid, resource: 'pods', operation: 'CREATE', result: 'unchanged', policy: 'normal', rule: 'default' });
+    expect(logs.find((l) => l.msg === 'admission review')).toMatchObject({ uid, resource: 'pods', operation: 'CREATE', result: 'patched', policy: 'normal', rule: 'default' });
     expect(logs.find((l) => l.msg === 'shutting down')).toMatchObject({ signal: 'SIGTERM' });
   });
 

@@ -50,7 +50,7 @@ beforeAll(async () => {
   }
   apply([mutating, validating]);
   // prettier-ignore
-  const args = [CLI, 'webhook', '--kubeconfig', KUBECONFIG, '--no-node-cache', '--host', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort),
+  const args = [CLI, 'webhook', '--kubeconfig', KUBECONFIG, '--no-node-cache', '--drain-delay', '0', '--host', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort),
     '--tls-secret', SECRET, '--tls-namespace', NS, '--tls-dns', 'localhost,127.0.0.1', '--webhook-selector', SELECTOR, '--identity', `e2e-${RUN}`,
     '--ca-validity', '90s', '--serving-validity', '30s', '--cert-check-interval', '1s'];
   webhook = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -27,7 +27,7 @@ class ControllerProcess {
 
   async start(): Promise<void> {
     this.port ||= await freePort();
-    const args = [CLI, 'controller', '--kubeconfig', KUBECONFIG, '--config', configFile, '--namespace', SYSTEM, '--identity', this.identity, '--host', '127.0.0.1', '--metrics-port', String(this.port), '--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '500ms'];
+    const args = [CLI, 'controller', '--kubeconfig', KUBECONFIG, '--config', configFile, '--namespace', SYSTEM, '--identity', this.identity, '--host', '127.0.0.1', '--metrics-port', String(this.port), '--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '500ms', '--drain-delay', '0'];
     this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (c: Buffer) => (this.output += c));
     this.child.stderr!.on('data', (c: Buffer) => (this.output += c));

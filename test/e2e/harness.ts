@@ -120,7 +120,7 @@ export class WebhookProcess {
   async start(extraArgs: string[] = []): Promise<void> {
     this.port ||= await freePort();
     this.metricsPort ||= await freePort();
-    const args = [CLI, 'webhook', '--kubeconfig', KUBECONFIG, '--cert-dir', this.certDir, '--host', '127.0.0.1', '--port', String(this.port), '--metrics-port', String(this.metricsPort), ...extraArgs];
+    const args = [CLI, 'webhook', '--kubeconfig', KUBECONFIG, '--cert-dir', this.certDir, '--host', '127.0.0.1', '--port', String(this.port), '--metrics-port', String(this.metricsPort), '--drain-delay', '0', ...extraArgs];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (c: Buffer) => (this.output += c.toString()));

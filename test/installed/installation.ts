@@ -93,7 +93,7 @@ async function localInstallation(agents: string): Promise<Installation> {
   const port = await freePort();
   // A short grace period for MultipleWatchOnlyAgents (60 s by default; the chart's value
   // controller.multipleWatchOnlyGrace sets it for an installed release).
-  const grace = ['--multiple-watch-only-grace', '2s'];
+  const grace = ['--multiple-watch-only-grace', '2s', '--drain-delay', '0'];
   await controller.start(['--kubeconfig', KUBECONFIG, '--config', configFile, '--namespace', release, '--identity', `release-${RUN}`, '--host', '127.0.0.1', '--metrics-port', String(port), ...grace], port);
 
   return {

@@ -21,6 +21,10 @@ afterAll(() => stop());
 
 const post = (path: string, review: unknown) => send(server.url, { path, body: JSON.stringify(review), ca });
 
+const REASON_PATH = '/metadata/annotations/deepflow.io~1k8s-watch-policy-reason';
+const DEPRECATED_DENIAL =
+  'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)';
+
 function daemonSetPodOn(review: any, node: string): any {
   const copy = structuredClone(review);
   copy.request.uid = `uid-${node}`;
@@ -53,10 +57,16 @@ describe('POST /mutate', () => {
     expect(patched.metadata.managedFields).toEqual(review.request.object.metadata.managedFields);
   });
 
-  test('the same DaemonSet pod on an ordinary node is allowed without a patch', async () => {
+  test('the same DaemonSet pod on an ordinary node is allowed with its env untouched, the patch adding only the reason annotation', async () => {
     const reply = await post('/mutate', daemonSetPodOn(await fixture('daemonset-pod-create.json'), 'node-1'));
     expect(reply.status).toBe(200);
-    expect(reply.json.response).toEqual({ uid: 'uid-node-1', allowed: true });
+    const { response } = reply.json;
+    expect({ ...response, patch: decodePatch(response) }).toEqual({
+      uid: 'uid-node-1',
+      allowed: true,
+      patchType: 'JSONPatch',
+      patch: [{ op: 'add', path: REASON_PATH, value: 'normal/default' }],
+    });
   });
 
   test('a second review of the patched pod yields no patch (reinvocation)', async () => {
@@ -73,18 +83,30 @@ describe('POST /mutate', () => {
     const { response } = (await post('/mutate', review)).json;
     expect(response.allowed).toBe(false);
     expect(response.patch).toBeUndefined();
+    expect(response.status).toEqual({ code: 403, message: DEPRECATED_DENIAL });
+  });
+
+  test('ONLY_WATCH_K8S_RESOURCE on an agent image older than v6.6.6 is denied naming the image and the upgrade', async () => {
+    const review = await fixture('daemonset-pod-create.json');
+    const image = 'registry.cn-beijing.aliyuncs.com/deepflow-ce/deepflow-agent:v6.6.4';
+    review.request.object.spec.containers[0].image = image;
+    review.request.object.spec.containers[0].env.push({ name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' });
+    const { response } = (await post('/mutate', review)).json;
+    expect(response.allowed).toBe(false);
+    expect(response.patch).toBeUndefined();
     expect(response.status).toEqual({
       code: 403,
-      message: 'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported; remove it and set K8S_WATCH_POLICY=only-watch',
+      message: `container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=watch-only; its image "${image}" is an agent older than v6.6.6, which reads only ONLY_WATCH_K8S_RESOURCE: upgrade the agent to v6.6.6 or later (or set deprecatedEnv: warn)`,
     });
   });
 
-  test('an explicit conflicting K8S_WATCH_POLICY is kept and reported as an admission warning', async () => {
+  test('an explicit conflicting K8S_WATCH_POLICY is kept and reported as an admission warning; the patch adds only the reason annotation', async () => {
     const review = daemonSetPodOn(await fixture('daemonset-pod-create.json'), 'vk-node-1');
     review.request.object.spec.containers[0].env.push({ name: 'K8S_WATCH_POLICY', value: 'watch-only' });
     const { response } = (await post('/mutate', review)).json;
     expect(response.allowed).toBe(true);
-    expect(response.patch).toBeUndefined();
+    expect(response.patchType).toBe('JSONPatch');
+    expect(decodePatch(response)).toEqual([{ op: 'add', path: REASON_PATH, value: 'only-watch/explicit-env' }]);
     expect(response.warnings).toEqual([
       'container "deepflow-agent": K8S_WATCH_POLICY=watch-only kept (explicitEnv respect); the webhook would set watch-disabled (serverless-node-label)',
     ]);
@@ -123,7 +145,7 @@ describe('POST /mutate', () => {
 });
 
 describe('POST /validate', () => {
-  const deployment = (env: { name: string; value: string }[]) => ({
+  const deployment = (env: { name: string; value: string }[], strategy?: Record<string, unknown>) => ({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
     request: {
@@ -139,6 +161,7 @@ describe('POST /validate', () => {
         metadata: { name: 'deepflow-watcher', namespace: 'deepflow' },
         spec: {
           selector: { matchLabels: { app: 'watcher' } },
+          ...(strategy && { strategy }),
           template: {
             metadata: { labels: { app: 'watcher' } },
             spec: { containers: [{ name: 'deepflow-agent', image: 'deepflow/deepflow-agent:v6.6', env }] },
@@ -154,16 +177,24 @@ describe('POST /validate', () => {
     expect(response).toEqual({
       uid: 'validate-1',
       allowed: false,
-      status: {
-        code: 403,
-        message: 'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported; remove it and set K8S_WATCH_POLICY=only-watch',
-      },
+      status: { code: 403, message: DEPRECATED_DENIAL },
     });
   });
 
   test('a good Deployment is allowed and never patched', async () => {
-    const { response } = (await post('/validate', deployment([]))).json;
+    const { response } = (await post('/validate', deployment([], { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } }))).json;
     expect(response).toEqual({ uid: 'validate-1', allowed: true });
+  });
+
+  test('a watcher Deployment with the default rolling update is allowed with the surge warning, never patched', async () => {
+    const { response } = (await post('/validate', deployment([]))).json;
+    expect(response).toEqual({
+      uid: 'validate-1',
+      allowed: true,
+      warnings: [
+        'this Deployment runs watch-only agents (K8S_WATCH_POLICY=watch-only) and its rolling update can surge to 2 pods: the DeepFlow server hands the watch to any watch-only agent, so several of them keep taking it from each other during every rollout; set strategy.rollingUpdate.maxSurge: 0 (or strategy.type: Recreate)',
+      ],
+    });
   });
 
   test('an invalid K8S_WATCH_POLICY literal in a template is refused', async () => {
