@@ -4,7 +4,8 @@
  */
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { isRecord, type KubeObject, type Pod } from '../kube/objects.js';
-import { isPodController, podTemplateOf, reviewTemplate } from './pod_template.js';
+import { boolean, checkControllerSpec, checkObject, checkPod, object, optional, ShapeError, string } from './object_shape.js';
+import { isPodController, podTemplateOf, reviewTemplate, TEMPLATE_KINDS } from './pod_template.js';
 import { reviewPod, type PodReview, type ReviewOptions } from './review_pod.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
@@ -84,7 +85,37 @@ export function parseAdmissionReview(body: unknown): AdmissionRequest {
   if ((request.operation === 'CREATE' || request.operation === 'UPDATE') && !isRecord(request.object)) {
     throw new BadAdmissionReview(`request.object is required for ${request.operation}`);
   }
+  try {
+    checkRequest(request, request.kind as Record<string, unknown>);
+  } catch (e) {
+    if (e instanceof ShapeError) throw new BadAdmissionReview(e.message);
+    throw e;
+  }
   return request as AdmissionRequest;
+}
+
+const checkRequestFields = object({ name: optional(string), namespace: optional(string), subResource: optional(string), dryRun: optional(boolean) });
+
+/** The shape of every field the review reads (object_shape.ts), so that the pure core only sees values of the right type. */
+function checkRequest(request: Record<string, unknown>, kind: Record<string, unknown>): void {
+  checkRequestFields(request, 'request');
+  for (const field of ['object', 'oldObject'] as const) {
+    const value = request[field];
+    if (!isRecord(value)) continue;
+    const where = `request.${field}`;
+    const objectKind = typeof value.kind === 'string' ? value.kind : kind.kind;
+    if (objectKind === 'Pod') {
+      checkPod(value, where);
+      continue;
+    }
+    checkObject(value, where);
+    const template = typeof objectKind === 'string' && isPodController(objectKind) ? TEMPLATE_KINDS[objectKind]! : undefined;
+    if (!template) continue;
+    checkControllerSpec(value.spec, `${where}.spec`);
+    let at: unknown = value;
+    for (const step of template.path) at = isRecord(at) ? at[step] : undefined;
+    if (at !== undefined && at !== null) checkPod(at, `${where}.${template.path.join('.')}`);
+  }
 }
 
 export type AdmissionResult = 'patched' | 'unchanged' | 'denied';

@@ -1,5 +1,5 @@
 /** The two output formats of `k8s-watch-policy elect` (DESIGN §7). */
-import type { Election } from '../election/elect.js';
+import { ASSIGNMENT_NOTE, type Election } from '../election/elect.js';
 
 export function electionJson(election: Election): string {
   return JSON.stringify(election, null, 2) + '\n';
@@ -15,8 +15,9 @@ export function electionText(election: Election): string {
   const head = w
     ? `watcher: ${w.namespace}/${w.name} (policy ${w.policy}, node ${w.node || '<none>'}, reason ${election.reason})\n`
     : `watcher: none (reason ${election.reason}): no eligible agent pod\n`;
-  if (election.candidates.length === 0) return head + 'candidates: none\n';
+  const note = `\nnote: ${ASSIGNMENT_NOTE}\n`;
+  if (election.candidates.length === 0) return head + 'candidates: none\n' + note;
   const rows = [['NAMESPACE', 'NAME', 'NODE', 'POLICY', 'ELIGIBLE', 'REASON']];
   for (const c of election.candidates) rows.push([c.namespace, c.name, c.node || '<none>', c.policy, String(c.eligible), c.reason]);
-  return head + '\n' + table(rows);
+  return head + '\n' + table(rows) + note;
 }

@@ -76,6 +76,7 @@ interface WebhookFlags {
   metricsPort: number;
   logLevel: LogLevel;
   maxBodyBytes?: number;
+  maxInflightBytes?: number;
   drainDelay: number;
   kubeconfig?: string;
   nodeCache: boolean;
@@ -146,6 +147,7 @@ async function webhook(opts: WebhookFlags): Promise<number> {
       port: opts.port,
       metricsPort: opts.metricsPort,
       ...(opts.maxBodyBytes !== undefined && { maxBodyBytes: opts.maxBodyBytes }),
+      ...(opts.maxInflightBytes !== undefined && { maxInflightBytes: opts.maxInflightBytes }),
       drainDelayMs: opts.drainDelay,
       ...(nodeCache && { nodes: nodeCache.lookup, dependenciesReady: () => nodeCache.hasSynced }),
       ...(keyPairs && { keyPairs }),
@@ -289,7 +291,8 @@ function buildProgram(name: string, setExit: (code: number) => void): Command {
     .option('--port <port>', 'HTTPS port', port, 9443)
     .option('--metrics-port <port>', 'plain-HTTP port of GET /metrics', port, 8080)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-    .option('--max-body-bytes <bytes>', 'largest accepted AdmissionReview', positiveInt)
+    .option('--max-body-bytes <bytes>', 'largest accepted AdmissionReview (default 6 MiB; 413 beyond)', positiveInt)
+    .option('--max-inflight-bytes <bytes>', 'most bytes of request bodies read at once (default 2 x --max-body-bytes; bodies count past their first 64 KiB; 429 with Retry-After beyond)', positiveInt)
     .option('--drain-delay <duration>', 'on SIGTERM, keep answering this long after /readyz turns 503 (the API server may still route here)', duration, 5_000)
     .option('--kubeconfig <file>', 'cluster for the node cache (default: $KUBECONFIG, else in-cluster, else none)')
     .option('--no-node-cache', 'do not watch nodes (the target node of a pod stays unknown)')

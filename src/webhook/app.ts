@@ -9,6 +9,7 @@ import { mutatePod, validateController } from '../admission/admission_review.js'
 import type { ReviewOptions } from '../admission/review_pod.js';
 import type { Logger } from '../log.js';
 import type { WebhookMetrics } from './metrics.js';
+import { InflightBytes } from './json_body.js';
 import { reviewHandler } from './review_handler.js';
 
 export interface WebhookState {
@@ -27,14 +28,17 @@ export interface AppOptions {
   state: WebhookState;
   /** Largest accepted request body in bytes. */
   maxBodyBytes: number;
+  /** Most bytes of request bodies read at once, over all requests. */
+  maxInflightBytes: number;
 }
 
 /**
  * The webhook's request listener: the two review endpoints are answered by review_handler.ts
  * before express sees the request; express serves the rest.
  */
-export function createApp({ review, logger, metrics, state, maxBodyBytes }: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const reviews = { review, logger, metrics, closing: () => state.closing, maxBodyBytes };
+export function createApp({ review, logger, metrics, state, maxBodyBytes, maxInflightBytes }: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const inflight = new InflightBytes(Math.max(maxInflightBytes, maxBodyBytes));
+  const reviews = { review, logger, metrics, closing: () => state.closing, maxBodyBytes, inflight };
   const mutate = reviewHandler(mutatePod, reviews);
   const validate = reviewHandler(validateController, reviews);
 

@@ -5,15 +5,63 @@
  */
 import type { IncomingMessage } from 'node:http';
 
-/** A body the webhook cannot read: 400, or 413 when it is over the limit. */
+/** A body the webhook cannot read: 400, 413 when it is over the limit, 429 when too many bytes are in flight. */
 export class BodyError extends Error {
   constructor(
-    readonly status: 400 | 413,
+    readonly status: 400 | 413 | 429,
     message: string,
   ) {
     super(message);
     this.name = 'BodyError';
   }
+}
+
+/**
+ * The bytes of request bodies being read, across all requests: bodies are buffered whole, so
+ * this bounds the memory they take. A body that would exceed it is refused with 429 (the API
+ * server's client retries after `Retry-After`). The first {@link UNCOUNTED_BYTES} of every body
+ * are not counted, so that reviews of ordinary size are answered while large ones queue.
+ */
+export class InflightBytes {
+  private used = 0;
+  constructor(readonly limit: number) {}
+  take(n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+  release(n: number): void {
+    this.used -= n;
+  }
+  get inUse(): number {
+    return this.used;
+  }
+}
+
+/**
+ * Deeper JSON than any Kubernetes object is refused before it is parsed: deep nesting overflows
+ * the stack of the recursive code that walks objects (JSON.stringify, fast-json-patch).
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/** What every body may read before the in-flight budget counts it: more than any ordinary review. */
+export const UNCOUNTED_BYTES = 64 * 1024;
+
+/** The nesting depth of a JSON text, counting `{` and `[` outside strings; stops counting past `max`. */
+export function jsonDepthExceeds(body: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
 }
 
 /** The charset parameter of a Content-Type header, lower-case, if any. */
@@ -26,13 +74,31 @@ function charsetOf(params: string[]): string | undefined {
   return undefined;
 }
 
-/** Checks the headers, reads and parses the body; an empty body is `{}`. Rejects with a {@link BodyError}. */
-export function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+/**
+ * Checks the headers, reads and parses the body; an empty body is `{}`. Rejects with a
+ * {@link BodyError}. The bytes read count against `inflight` until the body is parsed or refused.
+ */
+export function readJsonBody(req: IncomingMessage, limit: number, inflight?: InflightBytes): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const fail = (status: 400 | 413, message: string) => {
+    let taken = 0;
+    const giveBack = () => {
+      inflight?.release(taken);
+      taken = 0;
+    };
+    // The answer to a refused body waits until the client has sent it all (read and dropped): a
+    // client still writing when the connection closes sees EPIPE instead of the answer. Only a
+    // body declared over the limit is answered at once, without reading it.
+    const fail = (status: 400 | 413 | 429, message: string, drain = true) => {
+      giveBack();
       req.removeAllListeners('data');
-      req.resume(); // drain what still comes; the answer closes the connection
-      reject(new BodyError(status, message));
+      const error = new BodyError(status, message);
+      if (!drain || req.complete) {
+        req.resume();
+        return reject(error);
+      }
+      const settle = () => reject(error);
+      req.once('end', settle).once('close', settle).once('error', settle);
+      req.resume();
     };
     const contentType = req.headers['content-type'];
     const [type = '', ...params] = (contentType ?? '').split(';');
@@ -43,7 +109,7 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
     if (encoding !== 'identity') return fail(400, `unsupported content encoding "${encoding}"`);
     const tooLarge = `request body is larger than ${limit} bytes`;
     const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > limit) return fail(413, tooLarge);
+    if (declared !== undefined && Number(declared) > limit) return fail(413, tooLarge, false);
 
     const chunks: Buffer[] = [];
     let size = 0;
@@ -55,22 +121,43 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
         done = true;
         return fail(413, tooLarge);
       }
+      const counted = Math.min(chunk.length, size - UNCOUNTED_BYTES);
+      if (inflight && counted > 0) {
+        if (!inflight.take(counted)) {
+          done = true;
+          return fail(429, `too many request bytes in flight (over ${inflight.limit}): retry later`);
+        }
+        taken += counted;
+      }
       chunks.push(chunk);
     });
     req.once('end', () => {
       if (done) return;
       done = true;
-      const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8');
-      if (text.trim() === '') return resolve({});
+      const buffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      chunks.length = 0;
       try {
+        if (jsonDepthExceeds(buffer, MAX_JSON_DEPTH)) return reject(new BodyError(400, `body is nested deeper than ${MAX_JSON_DEPTH} levels`));
+        const text = buffer.toString('utf8');
+        if (text.trim() === '') return resolve({});
         resolve(JSON.parse(text));
       } catch (e) {
-        reject(new BodyError(400, `body is not valid JSON: ${(e as Error).message}`));
+        reject(new BodyError(400, `body is not valid JSON: ${(e as Error).message.slice(0, 200)}`));
+      } finally {
+        giveBack();
       }
+    });
+    // A client that goes away mid-body ends the read: its bytes no longer count.
+    req.once('close', () => {
+      if (done) return;
+      done = true;
+      giveBack();
+      reject(new BodyError(400, 'the request was closed before its body ended'));
     });
     req.once('error', (err) => {
       if (done) return;
       done = true;
+      giveBack();
       reject(new BodyError(400, `cannot read the request body: ${err.message}`));
     });
   });

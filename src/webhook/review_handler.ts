@@ -9,7 +9,7 @@ import { BadAdmissionReview, parseAdmissionReview, type AdmissionOutcome, type A
 import type { ReviewOptions } from '../admission/review_pod.js';
 import type { Logger } from '../log.js';
 import { clip, operationLabel, resourceLabel } from './bounded_labels.js';
-import { BodyError, readJsonBody } from './json_body.js';
+import { BodyError, readJsonBody, type InflightBytes } from './json_body.js';
 import type { WebhookMetrics } from './metrics.js';
 
 export type Endpoint = (request: AdmissionRequest, options: ReviewOptions) => AdmissionOutcome;
@@ -22,6 +22,8 @@ export interface ReviewHandlerOptions {
   closing: () => boolean;
   /** Largest accepted request body in bytes. */
   maxBodyBytes: number;
+  /** The bytes of bodies being read, shared by both endpoints (429 beyond its limit). */
+  inflight: InflightBytes;
 }
 
 /** Writes a JSON answer; `close` ends the connection after it. */
@@ -31,11 +33,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, clo
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
     ...(close && { Connection: 'close' }),
+    ...(status === 429 && { 'Retry-After': '1' }),
   });
   res.end(text);
 }
 
-export function reviewHandler(endpoint: Endpoint, { review, logger, metrics, closing, maxBodyBytes }: ReviewHandlerOptions) {
+export function reviewHandler(endpoint: Endpoint, { review, logger, metrics, closing, maxBodyBytes, inflight }: ReviewHandlerOptions) {
   const countError = () => metrics.reviews.inc({ resource: '', operation: '', result: 'error' });
   // A rejected body may still be partly on the wire: such answers close the connection.
   const refuse = (res: ServerResponse, status: number, error: string) => {
@@ -48,7 +51,7 @@ export function reviewHandler(endpoint: Endpoint, { review, logger, metrics, clo
     const started = process.hrtime.bigint();
     let request: AdmissionRequest;
     try {
-      request = parseAdmissionReview(await readJsonBody(req, maxBodyBytes));
+      request = parseAdmissionReview(await readJsonBody(req, maxBodyBytes, inflight));
     } catch (e) {
       if (e instanceof BodyError) return refuse(res, e.status, e.message);
       if (e instanceof BadAdmissionReview) return refuse(res, 400, e.message);

@@ -42,6 +42,8 @@ export interface WebhookServerOptions {
   /** Readiness of what the server depends on (the node cache has synced). */
   dependenciesReady?: () => boolean;
   maxBodyBytes?: number;
+  /** Most bytes of request bodies read at once (default two maximum-size bodies); 429 beyond. */
+  maxInflightBytes?: number;
   certPollIntervalMs?: number;
   /** How long shutdown waits for reviews in flight before closing their connections (default 15 s). */
   shutdownTimeoutMs?: number;
@@ -59,7 +61,10 @@ export interface WebhookServer {
   close(): Promise<void>;
 }
 
-/** 6 MiB: an AdmissionReview carries the object and the old object, each up to etcd's 1.5 MiB. */
+/**
+ * 6 MiB: an AdmissionReview carries the object and the old object, each stored within etcd's
+ * request limit (1.5 MiB by default, as protobuf: the JSON the API server sends is larger).
+ */
 export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
 
 function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<AddressInfo> {
@@ -93,6 +98,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     metrics,
     state,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    maxInflightBytes: options.maxInflightBytes ?? 2 * (options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
   });
 
   let https: HttpsServer | undefined;

@@ -130,7 +130,11 @@ describe('what is installed', () => {
     expect(c.env).toEqual([
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      // The heap caps under which 32 concurrent maximum-size reviews stay within the memory limit (test/cli/hostile.test.ts).
+      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=2 --max-old-space-size=96' },
+      { name: 'MALLOC_ARENA_MAX', value: '2' },
     ]);
+    expect(c.resources.limits.memory).toBe('320Mi');
   });
 
   test('the Leases and the Secret the processes write are part of the release (uninstall removes them), created empty', () => {

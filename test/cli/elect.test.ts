@@ -233,6 +233,11 @@ describe('elect -o json', () => {
   });
 });
 
+const NOTE =
+  "note: The DeepFlow server assigns the Kubernetes watch, steered only by the agents' K8S_WATCH_POLICY (which the webhook sets): " +
+  'a watch-only agent takes it over, watch-disabled agents never get it. This is the agent the same rules choose; ' +
+  'without a watch-only agent the server keeps whichever normal agent asked first, which may be another one.';
+
 describe('elect -o text', () => {
   test('the watcher line and a table of the candidates', async () => {
     const r = await run(['elect', '-f', clusterFile, '-o', 'text', '--current', 'deepflow/watcher-b']);
@@ -253,6 +258,8 @@ describe('elect -o text', () => {
       'deepflow   watcher-leaving  node-1             only-watch      false     terminating',
       'deepflow   typo             node-1             normal          true      lower-tier',
       'deepflow   other-spelling   node-1             normal          true      lower-tier',
+      '',
+      NOTE,
     ]);
   });
 
@@ -265,9 +272,11 @@ describe('elect -o text', () => {
       '',
       'NAMESPACE  NAME     NODE    POLICY          ELIGIBLE  REASON',
       'deepflow   sidecar  <none>  watch-disabled  false     unscheduled',
+      '',
+      NOTE,
     ]);
     const empty = await run(['elect', '-f', '-', '-o', 'text'], { stdin: json({ apiVersion: 'v1', kind: 'List', items: [] }) });
     expect(empty.code).toBe(2);
-    expect(empty.stdout).toBe('watcher: none (reason no-candidate): no eligible agent pod\ncandidates: none\n');
+    expect(empty.stdout).toBe(`watcher: none (reason no-candidate): no eligible agent pod\ncandidates: none\n\n${NOTE}\n`);
   });
 });

@@ -46,10 +46,10 @@ function childEnv(): NodeJS.ProcessEnv {
 }
 
 /** Starts the CLI; the caller owns the process (it is killed in {@link killAll} if still running). */
-export function start(args: string[], { cwd, script = CLI }: { cwd?: string; script?: string } = {}): ChildProcess {
+export function start(args: string[], { cwd, script = CLI, env }: { cwd?: string; script?: string; env?: Record<string, string> } = {}): ChildProcess {
   const child = spawn(process.execPath, [script, ...args], {
     cwd: cwd ?? REPO,
-    env: childEnv(),
+    env: { ...childEnv(), ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   children.add(child);
