@@ -5,6 +5,9 @@
  * reviews still answered.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import fc from 'fast-check';
+import { connect } from 'node:tls';
+import { admissionBody } from '../fuzz/cases.js';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -34,9 +37,9 @@ interface Reply {
   text: string;
 }
 
-function post(path: string, body: string | Buffer): Promise<Reply> {
+function post(path: string, body: string | Buffer, { method = 'POST', headers = { 'content-type': 'application/json' } as Record<string, string> } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(`${url}${path}`, { method: 'POST', ca, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = httpsRequest(`${url}${path}`, { method, ca, agent: false, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (d: string) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
@@ -168,5 +171,70 @@ describe('memory under concurrent maximum-size bodies', () => {
     const peak = peakRss(child.pid!);
     process.stdout.write(`hostile: 32 x ${big.length} B reviews: ${statuses.filter((s) => s === 200).length} answered, ${statuses.filter((s) => s === 429).length} asked to retry; peak RSS ${Math.round(peak / 2 ** 20)} MiB\n`);
     expect(peak).toBeLessThan(CHART_LIMIT_BYTES);
+  });
+});
+
+describe('HTTP fuzz against the running webhook', () => {
+  test('2,000 generated reviews and malformed requests: only 200, 400, 404, 405, 413; normal reviews answered throughout', async () => {
+    const bodies = fc.sample(admissionBody, { numRuns: 2000, seed: 20261128 }).map((b) => JSON.stringify(b) ?? 'null');
+    const odd: [string, string | Buffer, { method?: string; headers?: Record<string, string> }][] = [
+      ['/mutate', '{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionRev', {}],
+      ['/mutate', '', {}],
+      ['/mutate', 'null', {}],
+      ['/mutate', '[]', {}],
+      ['/mutate', '{}', { headers: { 'content-type': 'text/plain' } }],
+      ['/mutate', '{}', { headers: { 'content-type': 'application/json; charset=latin1' } }],
+      ['/mutate', '{}', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } }],
+      ['/mutate', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), {}],
+      ['/validate', '{}', { method: 'PUT' }],
+      ['/mutate', '', { method: 'GET' }],
+      ['/mutate?x=1', review(agentPod()), {}],
+      ['/../mutate', review(agentPod()), {}],
+      ['/nope', '{}', {}],
+    ];
+    const normal: Reply[] = [];
+    let done = false;
+    const background = (async () => {
+      while (!done) normal.push(await post('/mutate', review(agentPod())));
+    })();
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < bodies.length; i += 20) {
+      const batch = bodies.slice(i, i + 20).map((b, j) => post(j % 2 ? '/validate' : '/mutate', b));
+      for (const r of await Promise.all(batch)) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    }
+    for (const [path, body, options] of odd) {
+      const r = await post(path, body, options);
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    }
+    done = true;
+    await background;
+    expect([...statuses.keys()].filter((s) => ![200, 400, 404, 405, 413].includes(s))).toEqual([]);
+    expect(statuses.get(200)).toBeGreaterThan(100);
+    expect(statuses.get(400)).toBeGreaterThan(100);
+    expect(normal.length).toBeGreaterThan(0);
+    expect(normal.filter((r) => r.status !== 200)).toEqual([]);
+    expect(peakRss(child.pid!)).toBeLessThan(CHART_LIMIT_BYTES);
+  });
+
+  test('a client that sends half a body and stalls does not hold up other reviews', async () => {
+    const body = Buffer.from(review(agentPod()));
+    const { port } = new URL(url);
+    const slow = connect({ host: '127.0.0.1', port: Number(port), ca, servername: 'localhost' });
+    await new Promise<void>((resolve) => slow.once('secureConnect', () => resolve()));
+    slow.write(`POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+    slow.write(body.subarray(0, 50));
+    const others = await Promise.all(Array.from({ length: 20 }, () => post('/mutate', review(agentPod()))));
+    expect(others.map((r) => r.status)).toEqual(Array(20).fill(200));
+    // The stalled client finishes and is answered too.
+    const answer = new Promise<string>((resolve) => {
+      let text = '';
+      slow.on('data', (d: Buffer) => {
+        text += d;
+        if (text.includes('"uid":"u-1"')) resolve(text);
+      });
+    });
+    slow.write(body.subarray(50));
+    expect(await answer).toMatch(/^HTTP\/1\.1 200 /);
+    slow.destroy();
   });
 });
