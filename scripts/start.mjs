@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { webhookConfigurations } from '../dist/kube/webhook_configuration.js';
+import { webhookConfigurations } from '../dist/webhook/webhook_configuration.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist/cli/main.js');

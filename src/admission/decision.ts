@@ -15,7 +15,8 @@ import type { Config } from '../config/config.js';
 import type { Pod } from '../kube/objects.js';
 import { INJECTION_LABEL, POLICY_LABEL } from '../policy/labels.js';
 import { parsePolicyLabel, type Policy } from '../policy/policy.js';
-import { matchServerless, type NodeLookup, type ServerlessRule } from './serverless_rule.js';
+import type { NodeLookup } from '../kube/node_lookup.js';
+import { matchServerless, type ServerlessRule } from './serverless_rule.js';
 import { matchWatcher, type WatcherRule } from './watcher_rule.js';
 
 export type Rule = 'disabled' | 'no-agent' | 'label' | WatcherRule | ServerlessRule | 'default';

@@ -16,9 +16,9 @@ import { otherSpelling, parsePolicyEnv, parsePolicyLabel, policyAsAgentReadsIt, 
 import { admissionPatch } from './admission_patch.js';
 import { POLICY_ENV_SINCE, predatesPolicyEnv } from '../agent/agent_version.js';
 import { imageName } from '../agent/image_name.js';
-import { findEnv, hasEnv, literalValue } from './container_env.js';
+import { findEnv, hasEnv, literalValue } from '../agent/container_env.js';
 import { decide, type Decision } from './decision.js';
-import type { NodeLookup } from './serverless_rule.js';
+import type { NodeLookup } from '../kube/node_lookup.js';
 
 export interface ReviewOptions {
   config: Config;

@@ -20,7 +20,8 @@
  */
 import { applicationContainers } from '../agent/agent_containers.js';
 import type { Config } from '../config/config.js';
-import type { NodeInfo, NodeSelectorTerm, Pod } from '../kube/objects.js';
+import type { NodeLookup } from '../kube/node_lookup.js';
+import type { NodeSelectorTerm, Pod } from '../kube/objects.js';
 import { firstWildcardMatch, wildcardMatches } from '../selector/selectors.js';
 import { controllerKind } from './owner.js';
 import { targetNodeName } from './target_node.js';
@@ -34,8 +35,6 @@ export type ServerlessRule =
   | 'serverless-node-label'
   | 'serverless-toleration';
 
-/** Looks a node up by name in the caller's node cache; undefined when it is not known. */
-export type NodeLookup = (name: string) => NodeInfo | undefined;
 
 /** A required node-affinity term pins the pod to serverless nodes when one of its `In` expressions only allows serverless values. */
 function termRequiresServerless(term: NodeSelectorTerm, config: Config): string | undefined {

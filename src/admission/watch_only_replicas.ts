@@ -9,7 +9,7 @@ import { agentContainers } from '../agent/agent_containers.js';
 import type { Config } from '../config/config.js';
 import { isRecord, type KubeObject, type Pod } from '../kube/objects.js';
 import { POLICY_ENV } from '../policy/labels.js';
-import { findEnv, policyOfEnv } from './container_env.js';
+import { findEnv, policyOfEnv } from '../agent/container_env.js';
 
 const FLAP = 'the DeepFlow server hands the watch to any watch-only agent, so several of them keep taking it from each other';
 

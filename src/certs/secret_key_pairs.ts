@@ -3,14 +3,11 @@
  * mounted Secret, which the kubelet refreshes only every minute or so). Every replica runs this;
  * only the leader writes the Secret (certificate_manager.ts).
  */
-import { createHash } from 'node:crypto';
-import { createSecureContext } from 'node:tls';
-import { X509Certificate } from 'node:crypto';
 import type { RestConfig } from '../kube/rest_config.js';
 import { Reflector } from '../kube/reflector.js';
 import { Store } from '../kube/store.js';
 import type { Logger } from '../log.js';
-import type { KeyPair, KeyPairSource } from '../webhook/certificate_reloader.js';
+import { keyPairOf, type KeyPair, type KeyPairSource } from './key_pair.js';
 import { materialOf, type Secret } from './tls_secret.js';
 
 export class SecretKeyPairs implements KeyPairSource {
@@ -46,9 +43,7 @@ export class SecretKeyPairs implements KeyPairSource {
     if (!m) return;
     let pair: KeyPair;
     try {
-      createSecureContext({ key: m.key, cert: m.cert });
-      const digest = createHash('sha256').update(m.key).update('\0').update(m.cert).digest('hex');
-      pair = { key: m.key, cert: m.cert, digest, notAfter: new X509Certificate(m.cert).validTo };
+      pair = keyPairOf(m.key, m.cert);
     } catch (err) {
       this.logger.error({ err: String(err) }, 'the TLS Secret holds an unusable key pair; keeping the current one');
       return;

@@ -1,5 +1,5 @@
 /** The two output formats of `k8s-watch-policy elect` (DESIGN §7). */
-import { ASSIGNMENT_NOTE, type Election } from '../election/elect.js';
+import { ASSIGNMENT_NOTE, type Election } from '../watcher_election/elect.js';
 
 export function electionJson(election: Election): string {
   return JSON.stringify(election, null, 2) + '\n';

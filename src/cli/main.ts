@@ -12,7 +12,7 @@ import { writeCertificates } from '../certs/write.js';
 import type { Config } from '../config/config.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/parse.js';
-import { elect } from '../election/elect.js';
+import { elect } from '../watcher_election/elect.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js';
 import type { Node, Pod } from '../kube/objects.js';
 import { flattenLists, parseDocuments, readInput, writeDocuments } from './documents.js';

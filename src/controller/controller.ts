@@ -11,10 +11,10 @@
  */
 import type { RestConfig } from '../kube/rest_config.js';
 import { allContainers } from '../agent/agent_containers.js';
-import { hasEnv } from '../admission/container_env.js';
+import { hasEnv } from '../agent/container_env.js';
 import type { Config } from '../config/config.js';
-import type { PodFactsCache } from '../election/candidates.js';
-import { ASSIGNMENT_NOTE, elect, type Election, type WatcherRef } from '../election/elect.js';
+import type { PodFactsCache } from '../watcher_election/candidates.js';
+import { ASSIGNMENT_NOTE, elect, type Election, type WatcherRef } from '../watcher_election/elect.js';
 import { SharedInformerFactory } from '../kube/informer_factory.js';
 import { LeaderElector } from '../kube/leader_election.js';
 import type { KubeObject, Node, Pod } from '../kube/objects.js';

@@ -1,6 +1,6 @@
 /** The controller's Prometheus metrics (DESIGN §8). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { METRIC_PREFIX } from '../webhook/metrics.js';
+import { METRIC_PREFIX } from '../metric_prefix.js';
 
 export interface ControllerMetrics {
   registry: Registry;

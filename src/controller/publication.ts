@@ -13,7 +13,7 @@
  * Every action is idempotent and derived from what is observed, so a restarted controller (or a
  * new leader) re-adopts the Lease's watcher and only repairs what differs.
  */
-import type { Election, Watcher } from '../election/elect.js';
+import type { Election, Watcher } from '../watcher_election/elect.js';
 import type { Policy } from '../policy/policy.js';
 
 /** The watcher as the Lease records it. */

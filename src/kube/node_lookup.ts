@@ -1,5 +1,7 @@
-import type { NodeLookup } from '../admission/serverless_rule.js';
 import type { KubeObject, NodeInfo } from './objects.js';
+
+/** Looks a node up by name in the caller's node cache; undefined when it is not known. */
+export type NodeLookup = (name: string) => NodeInfo | undefined;
 
 /** A node lookup over Node objects (from a manifest, or a cache). */
 export function nodeLookupOf(objects: readonly KubeObject[]): NodeLookup {

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { mutatePod, validateController } from '../admission/admission_review.js';
+import { mutatePod, validateController } from './admission_review.js';
 import type { ReviewOptions } from '../admission/review_pod.js';
 import type { Logger } from '../log.js';
 import type { WebhookMetrics } from './metrics.js';

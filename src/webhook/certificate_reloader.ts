@@ -6,37 +6,17 @@
  * secure context only when it parses and the key matches the certificate; connections already
  * open keep their context, so no request in flight is dropped. A bad pair is logged and ignored.
  */
-import { createHash, X509Certificate } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions } from 'node:tls';
+import { keyPairOf, type KeyPair, type KeyPairSource } from '../certs/key_pair.js';
 import { CERT_FILE, KEY_FILE } from '../certs/write.js';
 import type { Logger } from '../log.js';
 
-export interface KeyPair {
-  key: string;
-  cert: string;
-  /** sha256 of key and certificate, to tell a change from a touch. */
-  digest: string;
-  notAfter: string;
-}
-
 export async function readKeyPair(certDir: string): Promise<KeyPair> {
   const [cert, key] = await Promise.all([readFile(join(certDir, CERT_FILE), 'utf8'), readFile(join(certDir, KEY_FILE), 'utf8')]);
-  const x509 = new X509Certificate(cert);
-  createSecureContext({ key, cert }); // throws when the key does not match the certificate
-  const digest = createHash('sha256').update(key).update('\0').update(cert).digest('hex');
-  return { key, cert, digest, notAfter: x509.validTo };
-}
-
-/** Where the HTTPS server gets its key pair: files (CertificateReloader) or a Secret (SecretKeyPairs). */
-export interface KeyPairSource {
-  /** The current pair; undefined until the first one is known. */
-  readonly pair: KeyPair | undefined;
-  /** Called with every new valid pair. */
-  onChange(listener: (pair: KeyPair) => void): void;
-  stop(): void | Promise<void>;
+  return keyPairOf(key, cert);
 }
 
 export interface CertificateReloaderOptions {

@@ -1,7 +1,6 @@
 /** The webhook's Prometheus metrics (DESIGN §8), on a registry of their own. */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-
-export const METRIC_PREFIX = 'k8s_watch_policy_';
+import { METRIC_PREFIX } from '../metric_prefix.js';
 
 export interface WebhookMetrics {
   registry: Registry;

@@ -3,7 +3,7 @@
  * tell a DaemonSet pod bound to a virtual node from one on an ordinary node.
  */
 import type { RestConfig } from '../kube/rest_config.js';
-import type { NodeLookup } from '../admission/serverless_rule.js';
+import type { NodeLookup } from '../kube/node_lookup.js';
 import { Reflector } from '../kube/reflector.js';
 import { Store } from '../kube/store.js';
 import type { NodeInfo } from '../kube/objects.js';

@@ -5,7 +5,7 @@
  * cost about 20 % of the server's CPU per review (bench/README.md).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BadAdmissionReview, parseAdmissionReview, type AdmissionOutcome, type AdmissionRequest } from '../admission/admission_review.js';
+import { BadAdmissionReview, parseAdmissionReview, type AdmissionOutcome, type AdmissionRequest } from './admission_review.js';
 import type { ReviewOptions } from '../admission/review_pod.js';
 import type { Logger } from '../log.js';
 import { clip, operationLabel, resourceLabel } from './bounded_labels.js';

@@ -12,11 +12,12 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { NodeLookup } from '../admission/serverless_rule.js';
+import type { NodeLookup } from '../kube/node_lookup.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { createApp, type WebhookState } from './app.js';
-import { CertificateReloader, secureContextOptions, type KeyPair, type KeyPairSource } from './certificate_reloader.js';
+import type { KeyPair, KeyPairSource } from '../certs/key_pair.js';
+import { CertificateReloader, secureContextOptions } from './certificate_reloader.js';
 import { generateCertificates } from '../certs/generate.js';
 
 async function throwawayKeyPair(): Promise<KeyPair> {

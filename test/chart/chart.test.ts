@@ -1,7 +1,7 @@
 /**
  * The Helm chart, rendered with `helm template` (no cluster): lint, selectors, the exact command
  * lines, probes, security contexts, the webhook configurations against
- * src/kube/webhook_configuration.ts, the config file against the program's own parser, both
+ * src/webhook/webhook_configuration.ts, the config file against the program's own parser, both
  * certificate modes, and values the schema must refuse.
  */
 import { describe, expect, test } from '@jest/globals';
@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultConfig } from '../../src/config/config.js';
 import { parseConfig } from '../../src/config/parse.js';
-import { webhookConfigurations } from '../../src/kube/webhook_configuration.js';
+import { webhookConfigurations } from '../../src/webhook/webhook_configuration.js';
 import { CHART, find, FULLNAME, helm, NAMESPACE, ofKind, RELEASE, ROOT, selects, template, templateError } from './helm.ts';
 
 const EXAMPLES = ['values-ordinary.yaml', 'values-serverless.yaml'].map((f) => join(ROOT, 'examples', f));
@@ -307,7 +307,7 @@ describe('the webhook configurations', () => {
     return { ...o, metadata };
   };
 
-  test('equal to src/kube/webhook_configuration.ts with a service clientConfig (defaults: Fail, 10 s)', () => {
+  test('equal to src/webhook/webhook_configuration.ts with a service clientConfig (defaults: Fail, 10 s)', () => {
     const objects = template();
     const mutating = find(objects, 'MutatingWebhookConfiguration', FULLNAME);
     const validating = find(objects, 'ValidatingWebhookConfiguration', FULLNAME);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
-import { webhookConfigurations } from '../../src/kube/webhook_configuration.js';
+import { webhookConfigurations } from '../../src/webhook/webhook_configuration.js';
 import { ORDINARY_NODES, VIRTUAL_NODES } from '../cluster/nodes.ts';
 import { apply, eventually, freePort, getJson, kubectl, kubectlAsync, kubectlOk, WebhookProcess } from './harness.ts';
 

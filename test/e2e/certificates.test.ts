@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { webhookConfigurations } from '../../src/kube/webhook_configuration.js';
+import { webhookConfigurations } from '../../src/webhook/webhook_configuration.js';
 import { KUBECONFIG } from '../cluster/paths.ts';
 import { apply, CLI, eventually, freePort, getJson, kubectl, kubectlAsync, kubectlOk, sleep } from './harness.ts';
 

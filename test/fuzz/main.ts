@@ -11,7 +11,7 @@ import { checkCase, type FuzzResult } from './check.ts';
 
 // The built modules (npm run fuzz builds first), typed as their sources.
 const dist = (path: string) => new URL(`../../dist/${path}`, import.meta.url).href;
-const { BadAdmissionReview, mutatePod, parseAdmissionReview, validateController } = (await import(dist('admission/admission_review.js'))) as typeof import('../../src/admission/admission_review.js');
+const { BadAdmissionReview, mutatePod, parseAdmissionReview, validateController } = (await import(dist('webhook/admission_review.js'))) as typeof import('../../src/webhook/admission_review.js');
 const { injectDocuments } = (await import(dist('cli/inject.js'))) as typeof import('../../src/cli/inject.js');
 const { defaultConfig } = (await import(dist('config/config.js'))) as typeof import('../../src/config/config.js');
 

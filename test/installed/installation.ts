@@ -5,7 +5,7 @@
  *   cluster of $KUBECONFIG, its webhook and controller running as the chart's pods;
  * - otherwise (`npm test`): the local control plane of test/cluster, with the built webhook and
  *   controller as local processes, the webhook registered by URL with the configurations the
- *   chart ships (src/kube/webhook_configuration.ts), the controller electing in the suite's
+ *   chart ships (src/webhook/webhook_configuration.ts), the controller electing in the suite's
  *   namespace only.
  *
  * Either way the suite only talks to the API server: what it checks is what a user sees.
@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { webhookConfigurations } from '../../src/kube/webhook_configuration.js';
+import { webhookConfigurations } from '../../src/webhook/webhook_configuration.js';
 import { KUBECONFIG } from '../cluster/paths.ts';
 import { apply, CLI, eventually, freePort, kubectl, terminate, WebhookProcess } from '../e2e/harness.ts';
 

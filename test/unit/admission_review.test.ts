@@ -7,7 +7,7 @@ import {
   parseAdmissionReview,
   validateController,
   type AdmissionRequest,
-} from '../../src/admission/admission_review.js';
+} from '../../src/webhook/admission_review.js';
 import type { KubeObject, Pod } from '../../src/kube/objects.js';
 import { agent, app, applyTo, cfg, clone, deepFreeze, ev, istio, owner, REASON } from './fixtures.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { decide, type Rule } from '../../src/admission/decision.js';
-import type { NodeLookup } from '../../src/admission/serverless_rule.js';
+import type { NodeLookup } from '../../src/kube/node_lookup.js';
 import { targetNodeName } from '../../src/admission/target_node.js';
 import type { Config } from '../../src/config/config.js';
 import type { Pod } from '../../src/kube/objects.js';

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { candidatePods, podPolicy } from '../../src/election/candidates.js';
-import { elect, type Election, type WatcherRef } from '../../src/election/elect.js';
+import { candidatePods, podPolicy } from '../../src/watcher_election/candidates.js';
+import { elect, type Election, type WatcherRef } from '../../src/watcher_election/elect.js';
 import type { Config } from '../../src/config/config.js';
 import type { Node, Pod } from '../../src/kube/objects.js';
 import { agent, app, cfg, ev, evFrom, kubeNode, nativeSidecar, runningPod } from './fixtures.js';

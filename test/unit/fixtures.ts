@@ -1,6 +1,6 @@
 /** Builders for the unit tests: pods, containers, nodes, configs. No mocks, plain objects. */
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import type { NodeLookup } from '../../src/admission/serverless_rule.js';
+import type { NodeLookup } from '../../src/kube/node_lookup.js';
 import { defaultConfig, type Config } from '../../src/config/config.js';
 import type { Container, EnvVar, Node, NodeInfo, OwnerReference, Pod, PodSpec } from '../../src/kube/objects.js';
 

@@ -7,7 +7,7 @@
 import { expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import fastJsonPatch from 'fast-json-patch';
-import { BadAdmissionReview, mutatePod, parseAdmissionReview, validateController } from '../../src/admission/admission_review.js';
+import { BadAdmissionReview, mutatePod, parseAdmissionReview, validateController } from '../../src/webhook/admission_review.js';
 import { injectDocuments } from '../../src/cli/inject.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { admissionBody } from '../fuzz/cases.js';

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { agentContainers, allContainers } from '../../src/agent/agent_containers.js';
-import { findEnv, literalValue } from '../../src/admission/container_env.js';
+import { findEnv, literalValue } from '../../src/agent/container_env.js';
 import { reviewPod } from '../../src/admission/review_pod.js';
 import { parsePolicyEnv } from '../../src/policy/policy.js';
 import type { Config } from '../../src/config/config.js';

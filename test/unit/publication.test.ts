@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { leaseRecord, planPublication, type PublishedWatcher } from '../../src/controller/publication.js';
 import { leaseWith, publishedWatcher } from '../../src/controller/watcher_lease.js';
-import type { Election } from '../../src/election/elect.js';
+import type { Election } from '../../src/watcher_election/elect.js';
 
 const watcher = (name: string, uid = `${name}-uid`) => ({ namespace: 'deepflow', name, uid, node: 'node-1', policy: 'only-watch' as const });
 const elected = (name: string, reason: Election['reason'] = 'oldest-ready'): Election => ({ watcher: watcher(name), reason, candidates: [] });

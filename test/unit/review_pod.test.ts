@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Operation } from 'fast-json-patch';
-import type { NodeLookup } from '../../src/admission/serverless_rule.js';
+import type { NodeLookup } from '../../src/kube/node_lookup.js';
 import { reviewPod, type PodReview } from '../../src/admission/review_pod.js';
 import type { Config } from '../../src/config/config.js';
 import type { Pod } from '../../src/kube/objects.js';

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { trimNode, trimPod } from '../../src/controller/trim_pod.js';
-import { elect } from '../../src/election/elect.js';
+import { elect } from '../../src/watcher_election/elect.js';
 import type { KubeObject, Node, Pod } from '../../src/kube/objects.js';
 import { agent, app, cfg, ev, evFrom, istio, kubeNode, nativeSidecar, runningPod } from './fixtures.js';
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { defaultConfig } from '../../src/config/config.js';
-import { elect } from '../../src/election/elect.js';
+import { elect } from '../../src/watcher_election/elect.js';
 import type { Node, Pod } from '../../src/kube/objects.js';
 
 const GOLDEN_DIR = fileURLToPath(new URL('../golden/', import.meta.url));

@@ -6,7 +6,7 @@
  * so that objects predating the webhook can still be scaled and deleted.
  */
 import { describe, expect, test } from '@jest/globals';
-import { validateController, type AdmissionRequest } from '../../src/admission/admission_review.js';
+import { validateController, type AdmissionRequest } from '../../src/webhook/admission_review.js';
 import type { Container, KubeObject } from '../../src/kube/objects.js';
 import { agent, app, cfg, clone, deepFreeze, ev } from './fixtures.js';
 

@@ -8,7 +8,7 @@
  * unknown values, the other only-watch spelling and `valueFrom` count as normal.
  */
 import { agentContainers, allContainers } from '../agent/agent_containers.js';
-import { findEnv, hasEnv, policyOfEnv } from '../admission/container_env.js';
+import { findEnv, hasEnv, policyOfEnv } from '../agent/container_env.js';
 import type { Config } from '../config/config.js';
 import type { Node, Pod } from '../kube/objects.js';
 import { DEPRECATED_ENV, POLICY_ENV } from '../policy/labels.js';

@@ -5,8 +5,8 @@
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { isRecord, type KubeObject, type Pod } from '../kube/objects.js';
 import { boolean, checkControllerSpec, checkObject, checkPod, object, optional, ShapeError, string } from './object_shape.js';
-import { isPodController, podTemplateOf, reviewTemplate, TEMPLATE_KINDS } from './pod_template.js';
-import { reviewPod, type PodReview, type ReviewOptions } from './review_pod.js';
+import { isPodController, podTemplateOf, reviewTemplate, TEMPLATE_KINDS } from '../admission/pod_template.js';
+import { reviewPod, type PodReview, type ReviewOptions } from '../admission/review_pod.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 

@@ -1,0 +1,28 @@
+/** A serving key pair as the HTTPS server uses it, and where it comes from (files or a Secret). */
+import { createHash, X509Certificate } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
+
+export interface KeyPair {
+  key: string;
+  cert: string;
+  /** sha256 of key and certificate, to tell a change from a touch. */
+  digest: string;
+  notAfter: string;
+}
+
+/** Where the HTTPS server gets its key pair: files (CertificateReloader) or a Secret (SecretKeyPairs). */
+export interface KeyPairSource {
+  /** The current pair; undefined until the first one is known. */
+  readonly pair: KeyPair | undefined;
+  /** Called with every new valid pair. */
+  onChange(listener: (pair: KeyPair) => void): void;
+  stop(): void | Promise<void>;
+}
+
+/** A checked key pair from PEM text: throws when it does not parse or the key does not match the certificate. */
+export function keyPairOf(key: string, cert: string): KeyPair {
+  const x509 = new X509Certificate(cert);
+  createSecureContext({ key, cert }); // throws when the key does not match the certificate
+  const digest = createHash('sha256').update(key).update('\0').update(cert).digest('hex');
+  return { key, cert, digest, notAfter: x509.validTo };
+}
