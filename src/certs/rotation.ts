@@ -37,6 +37,22 @@ export interface RotationPolicy {
   graceMs: number;
 }
 
+/**
+ * The rotation policy for certificates of the given validities: each is renewed when a third of
+ * it is left, and a new CA bundle gets a tenth of the serving validity (at most 30 s) to reach
+ * every client and replica before the serving certificate switches to it.
+ */
+export function rotationPolicy(hosts: string[], caValidityMs: number, servingValidityMs: number): RotationPolicy {
+  return {
+    hosts,
+    caValidityMs,
+    servingValidityMs,
+    caRenewBeforeMs: Math.round(caValidityMs / 3),
+    servingRenewBeforeMs: Math.round(servingValidityMs / 3),
+    graceMs: Math.min(30_000, Math.round(servingValidityMs / 10)),
+  };
+}
+
 export type Step = 'create' | 'stage-ca' | 'switch-ca' | 'drop-old-ca' | 'renew-serving' | 'none';
 
 export function splitPem(bundle: string): string[] {

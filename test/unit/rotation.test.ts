@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
-import { applyStep, nextStep, splitPem, type RotationPolicy, type TlsMaterial } from '../../src/certs/rotation.js';
+import { applyStep, nextStep, rotationPolicy, splitPem, type RotationPolicy, type TlsMaterial } from '../../src/certs/rotation.js';
 import { materialOf, secretWith } from '../../src/certs/tls_secret.js';
 
 const S = 1000;
@@ -70,5 +70,22 @@ describe('the TLS Secret', () => {
     expect(Object.keys(secret.data!).sort()).toEqual(['ca-bundle.crt', 'ca.crt', 'ca.key', 'next-ca.crt', 'next-ca.key', 'tls.crt', 'tls.key']);
     expect(materialOf(secret)).toEqual(m);
     expect(materialOf({ data: { 'tls.crt': 'eA==' } })).toBeUndefined();
+  });
+});
+
+describe('rotationPolicy: the CLI flags turned into a policy', () => {
+  test.each([
+    // validities (CA, serving) -> renew before (CA, serving), grace
+    [10 * 365 * 86_400_000, 90 * 86_400_000, Math.round((10 * 365 * 86_400_000) / 3), 30 * 86_400_000, 30_000],
+    [3_600_000, 60_000, 1_200_000, 20_000, 6_000],
+  ])('CA %d ms, serving %d ms', (ca, serving, caRenew, servingRenew, grace) => {
+    expect(rotationPolicy(['svc.ns.svc'], ca, serving)).toEqual({
+      hosts: ['svc.ns.svc'],
+      caValidityMs: ca,
+      servingValidityMs: serving,
+      caRenewBeforeMs: caRenew,
+      servingRenewBeforeMs: servingRenew,
+      graceMs: grace,
+    });
   });
 });

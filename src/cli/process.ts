@@ -1,0 +1,44 @@
+/** What every command shares: its config, the cluster it talks to, standard output, and how it stops. */
+import type { Config } from '../config/config.js';
+import { loadConfig } from '../config/load.js';
+import { ConfigError } from '../config/parse.js';
+import type { RestConfig } from '../kube/rest_config.js';
+import type { Logger } from '../log.js';
+import { CliError, EXIT_CONFIG, EXIT_OK } from './exit_codes.js';
+
+/** The config file (DESIGN §4), or the defaults; a bad one is exit 78 naming the field. */
+export async function loadCliConfig(file: string | undefined): Promise<Config> {
+  try {
+    return await loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, EXIT_CONFIG);
+    throw err;
+  }
+}
+
+/** The cluster: --kubeconfig, else $KUBECONFIG, else the pod's service account; undefined when none. */
+export async function loadCluster(kubeconfig: string | undefined): Promise<RestConfig | undefined> {
+  const { loadRestConfig } = await import('../kube/kubeconfig.js');
+  try {
+    return await loadRestConfig(kubeconfig);
+  } catch (err) {
+    throw new CliError(`cannot load the cluster configuration: ${(err as Error).message}`, EXIT_CONFIG);
+  }
+}
+
+/** Writes to standard output and waits until it is flushed. */
+export function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+}
+
+/** Resolves with exit code 0 once SIGTERM or SIGINT has arrived, been logged, and `stop` has finished. */
+export function untilSignal(logger: Logger, stop: () => Promise<unknown>): Promise<number> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down');
+      void stop().then(() => resolve(EXIT_OK));
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
