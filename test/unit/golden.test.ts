@@ -1,7 +1,8 @@
 /**
  * Golden files, in the style of Istio's injector tests: each test/golden/<case>.in.yaml (one or
  * more documents) is run through exactly what `k8s-watch-policy inject` runs (parseDocuments,
- * injectDocuments, writeDocuments from src/cli/) and compared with
+ * injectDocuments, writeDocuments from src/cli/), and through the webhook's /mutate and /validate
+ * endpoints (which must agree with it), and compared with
  *   <case>.out.yaml     what `inject` writes on stdout: one document per input document, in order;
  *   <case>.report.yaml  per reviewed object (List items included): kind, name, allowed, policy,
  *                       rule, warnings, denial.
@@ -16,7 +17,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { PodReview } from '../../src/admission/review_pod.js';
-import { parseDocuments, writeDocuments } from '../../src/cli/documents.js';
+import { flattenLists, parseDocuments, writeDocuments } from '../../src/cli/documents.js';
+import { nodeLookupOf } from '../../src/kube/node_lookup.js';
+import { mutatePod, validateController, type AdmissionRequest } from '../../src/webhook/admission_review.js';
 import { injectDocuments, type ReviewedObject } from '../../src/cli/inject.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { parseConfig } from '../../src/config/parse.js';
@@ -87,6 +90,13 @@ describe('golden files', () => {
     for (const name of REQUIRED_CASES) expect(cases).toContain(name);
   });
 
+  test('every golden file belongs to a case with an input', () => {
+    const orphans = readdirSync(GOLDEN_DIR)
+      .filter((f) => !f.endsWith('.in.yaml'))
+      .filter((f) => !cases.includes(f.replace(/\.(out|report|config)\.yaml$/, '')) || !/\.(out|report|config)\.yaml$/.test(f));
+    expect(orphans).toEqual([]);
+  });
+
   test.each(cases)('%s', (name) => {
     const base = join(GOLDEN_DIR, name);
     const configFile = `${base}.config.yaml`;
@@ -106,6 +116,31 @@ describe('golden files', () => {
       if (object.kind === 'Pod') expect(applyTo(object as Pod, review.patch)).toEqual(review.pod);
     }
 
+    // The webhook's endpoints give the same answers: /mutate admits each Pod as the output shows it,
+    // /validate answers each pod controller with the report's verdict and warnings.
+    const nodes = nodeLookupOf(flattenLists(docs));
+    let checkedPods = 0;
+    for (const [index, doc] of docs.entries()) {
+      for (const object of doc.kind === 'List' ? ((doc as { items?: KubeObject[] }).items ?? []) : [doc]) {
+        const reviewed = result.reviews.find((r) => r.object === object);
+        if (!reviewed) continue;
+        const request = admissionRequest(object);
+        if (object.kind === 'Pod') {
+          const answer = mutatePod(request, { config, nodes }).response.response;
+          expect(answer.allowed).toBe(reviewed.review.allowed);
+          const patch = answer.patch === undefined ? [] : JSON.parse(Buffer.from(answer.patch, 'base64').toString('utf8'));
+          expect(applyTo(object as Pod, patch)).toEqual(reviewed.review.allowed ? reviewed.review.pod : object);
+          if (doc === object) expect(applyTo(object as Pod, patch)).toEqual(result.objects[index]);
+          checkedPods++;
+        } else {
+          const answer = validateController(request, { config, nodes }).response.response;
+          expect([answer.allowed, answer.warnings ?? [], answer.status?.message ?? null, answer.patch]).toEqual([reviewed.review.allowed, reviewed.review.warnings, reviewed.review.denial ?? null, undefined]);
+        }
+      }
+    }
+
+    expect(checkedPods).toBe(result.reviews.filter((r) => r.object.kind === 'Pod').length);
+
     compare(`${base}.out.yaml`, writeDocuments(result.objects));
     compare(`${base}.report.yaml`, stringify(result.reviews.map(entry), { lineWidth: 0 }));
 
@@ -117,6 +152,19 @@ describe('golden files', () => {
     expect(patches(again.reviews)).toEqual(patches(result.reviews).map(([key]) => [key, []]));
   });
 });
+
+/** The AdmissionReview request the API server would send for creating `object`. */
+function admissionRequest(object: KubeObject): AdmissionRequest {
+  const kind = object.kind ?? 'Pod';
+  return {
+    uid: 'golden',
+    kind: { group: kind === 'Pod' ? '' : kind === 'CronJob' || kind === 'Job' ? 'batch' : 'apps', version: 'v1', kind },
+    resource: { group: '', version: 'v1', resource: `${kind.toLowerCase()}s` },
+    operation: 'CREATE',
+    ...(object.metadata?.namespace && { namespace: object.metadata.namespace }),
+    object,
+  };
+}
 
 function objectKey(object: KubeObject): string {
   return `${object.kind}/${object.metadata?.name ?? object.metadata?.generateName ?? ''}`;
