@@ -6,7 +6,9 @@ test('close() stops accepting, lets the review in flight finish, then resolves',
   const { server, ca, stop } = await startTestWebhook();
   const body = Buffer.from(JSON.stringify(await fixture('daemonset-pod-create.json')));
 
-  // A review whose body is only half sent when shutdown begins.
+  // A review whose body is only half sent when shutdown begins: the server has its headers.
+  const arrived = new Promise<void>((resolve) => server.https.once('request', () => resolve()));
+  let finishBody!: () => void;
   const inFlight = new Promise<{ status: number; connection: string | undefined; uid: string }>((resolve, reject) => {
     const req = request(new URL('/mutate', server.url), { method: 'POST', ca, agent: false, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
       const chunks: Buffer[] = [];
@@ -15,9 +17,9 @@ test('close() stops accepting, lets the review in flight finish, then resolves',
     });
     req.on('error', reject);
     req.write(body.subarray(0, 100));
-    setTimeout(() => req.end(body.subarray(100)), 300);
+    finishBody = () => req.end(body.subarray(100));
   });
-  await new Promise((r) => setTimeout(r, 100));
+  await arrived;
 
   let closed = false;
   const closing = server.close().then(() => (closed = true));
@@ -25,6 +27,7 @@ test('close() stops accepting, lets the review in flight finish, then resolves',
   await expect(send(server.url, { method: 'GET', path: '/healthz', ca, timeoutMs: 2000 })).rejects.toThrow(/ECONNREFUSED/);
   expect(closed).toBe(false);
 
+  finishBody(); // the rest of the body arrives after shutdown began
   const reply = await inFlight;
   expect(reply).toEqual({ status: 200, connection: 'close', uid: '0b9f5c2e-6f0e-4c1a-9d3f-5a2f8e7c1d44' });
   await closing;
