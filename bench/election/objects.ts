@@ -1,5 +1,5 @@
 /**
- * What the election benchmark creates: kwok nodes, a watcher Deployment (only-watch) and a
+ * What the election benchmark creates: kwok nodes, a watcher Deployment (K8S_WATCH_POLICY=watch-only) and a
  * DaemonSet of agents. The agent container is the one of bench/fixtures/watcher-pod.review.json
  * (17 env vars, ports, probes, capabilities, mounts: the size of a real deepflow-agent pod), so
  * that list pages and watch events weigh what they would in a real cluster.
@@ -58,7 +58,7 @@ function fixtureAgent(root: string): { container: Json; volumes: Json[] } {
 
 export function watcherDeployment(root: string, ns: string, replicas: number): Json {
   const { container, volumes } = fixtureAgent(root);
-  container.env.push({ name: 'K8S_WATCH_POLICY', value: 'only-watch' });
+  container.env.push({ name: 'K8S_WATCH_POLICY', value: 'watch-only' }); // the spelling the agent (and the controller) reads
   const labels = { app: WATCHER_APP, 'deepflow.io/role': 'k8s-watcher' };
   return {
     apiVersion: 'apps/v1',
