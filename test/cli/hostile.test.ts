@@ -14,7 +14,7 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { exited, killAll, REPO, requireBuild, run, start, tempDir } from './helpers.js';
-import { freePort } from '../cluster/free_port.ts';
+import { freePort } from '../support/free_port.ts';
 
 jest.setTimeout(120_000);
 

@@ -11,7 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { exited, killAll, lines, REPO, requireBuild, run, start, tempDir } from './helpers.js';
-import { freePort } from '../cluster/free_port.ts';
+import { freePort } from '../support/free_port.ts';
 
 // Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
 // its own shorter timeout (helpers.ts), so a hang fails with the command line rather than here.

@@ -14,7 +14,7 @@ import { nodeList } from './nodes.ts';
 import { KUBECONFIG, LOG_DIR, STATE_DIR, STATE_FILE } from './paths.ts';
 import { ensurePki, kubeconfigYaml, type Pki } from './pki.ts';
 import { isRunning, pidFileNames, runningPid, startProcess, stopProcess } from './processes.ts';
-import { freePort } from './free_port.ts';
+import { freePort } from '../support/free_port.ts';
 
 export interface ClusterState {
   ports: Ports;

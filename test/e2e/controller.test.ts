@@ -4,12 +4,13 @@
  * Deployments (scheduled by kube-scheduler, run by kwok).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KUBECONFIG } from '../cluster/paths.ts';
-import { apply, CLI, eventually, freePort, getJson, kubectl, kubectlOk, sleep, terminate } from './harness.ts';
+import { ControllerProcess } from '../support/processes.ts';
+import { apply, CLI, eventually, getJson, kubectl, kubectlOk, sleep } from './harness.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const SYSTEM = `kwp-system-${RUN}`;
@@ -19,35 +20,13 @@ const IMAGE = 'registry.example.com/deepflow-ce/deepflow-agent:v6.6';
 const dir = mkdtempSync(join(tmpdir(), 'kwp-controller-'));
 const configFile = join(dir, 'config.yaml');
 
-class ControllerProcess {
-  child: ChildProcess | undefined;
-  output = '';
-  port = 0;
-  constructor(readonly identity: string) {}
-
-  async start(): Promise<void> {
-    this.port ||= await freePort();
-    const args = [CLI, 'controller', '--kubeconfig', KUBECONFIG, '--config', configFile, '--namespace', SYSTEM, '--identity', this.identity, '--host', '127.0.0.1', '--metrics-port', String(this.port), '--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '500ms', '--drain-delay', '0'];
-    this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (c: Buffer) => (this.output += c));
-    this.child.stderr!.on('data', (c: Buffer) => (this.output += c));
-    await eventually(`${this.identity} ready`, async () => (await fetch(`http://127.0.0.1:${this.port}/readyz`).then((r) => r.ok, () => false)) || undefined, 30_000);
-  }
-
-  async status(): Promise<any> {
-    return (await fetch(`http://127.0.0.1:${this.port}/status`)).json();
-  }
-
-  async metrics(): Promise<string> {
-    return (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
-  }
-
-  kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    return terminate(this.child, signal);
-  }
+/** A controller replica with short leader-election timings (client-go's, scaled down). */
+function replica(identity: string): ControllerProcess & { identity: string } {
+  const args = ['--kubeconfig', KUBECONFIG, '--config', configFile, '--namespace', SYSTEM, '--identity', identity, '--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '500ms', '--drain-delay', '0'];
+  return Object.assign(new ControllerProcess(args, identity), { identity });
 }
 
-const replicas = [new ControllerProcess('controller-a'), new ControllerProcess('controller-b')];
+const replicas = [replica('controller-a'), replica('controller-b')];
 
 function lease(): any {
   const r = kubectl(['get', 'lease', LEASE, '-n', SYSTEM, '-o', 'json']);
@@ -110,7 +89,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(replicas.map((r) => r.kill()));
+  await Promise.all(replicas.map((r) => r.stop()));
   kubectl(['delete', 'namespace', SYSTEM, AGENTS, '--wait=false']);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -182,10 +161,12 @@ describe('an ordinary cluster (scenario 1)', () => {
   test('deleting the watcher pod: another candidate is elected within seconds', async () => {
     const old = holder();
     kubectlOk(['delete', 'pod', old.split('/')[1], '-n', AGENTS, '--wait=false']);
-    const next = await eventually('a new watcher', () => (holder() && holder() !== old ? holder() : undefined), 20_000);
-    // The Lease names the new watcher consistently: its uid and node are the pod's.
-    const pod = getJson(['get', 'pod', next.split('/')[1], '-n', AGENTS]);
-    expect(lease().metadata.annotations).toMatchObject({ 'deepflow.io/watcher-uid': pod.metadata.uid, 'deepflow.io/watcher-node': pod.spec.nodeName });
+    await eventually('a new watcher', () => (holder() && holder() !== old ? holder() : undefined), 20_000);
+    // The Lease names its watcher consistently (one read of it): the uid and node are its holder's.
+    const record = lease();
+    expect(record.spec.holderIdentity).not.toBe(old);
+    const pod = getJson(['get', 'pod', record.spec.holderIdentity.split('/')[1], '-n', AGENTS]);
+    expect(record.metadata.annotations).toMatchObject({ 'deepflow.io/watcher-uid': pod.metadata.uid, 'deepflow.io/watcher-node': pod.spec.nodeName });
   });
 
   test("the watcher's node going NotReady: another candidate on another node is elected within seconds", async () => {
@@ -221,7 +202,7 @@ describe('an ordinary cluster (scenario 1)', () => {
     const follower = replicas[1 - leaderIndex]!;
     const transitions = lease().spec.leaseTransitions;
     const killedAt = Date.now();
-    await replicas[leaderIndex]!.kill('SIGKILL');
+    await replicas[leaderIndex]!.stop('SIGKILL');
     await eventually('the follower leads', async () => (await follower.status()).isLeader || undefined, 15_000);
     expect(Date.now() - killedAt).toBeLessThan(4000 + 3000); // lease duration plus a retry period and start-up slack
     await sleep(1000);

@@ -4,14 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readState } from '../cluster/cluster.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
-import { freePort } from '../cluster/free_port.ts';
+import { freePort } from '../support/free_port.ts';
+import { CLI, terminate } from '../support/processes.ts';
+import { eventually, sleep } from '../support/wait.ts';
 
-export { freePort }; // used here too, and by the suites
-
-export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+// The suites take these from here; they live in test/support/.
+export { CLI, eventually, freePort, sleep, terminate };
 
 export interface Run {
   status: number;
@@ -74,30 +74,6 @@ export function apply(objects: unknown[]): string {
   return kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function eventually<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(250);
-  }
-}
-
-/** Signals a child process and resolves with its exit code once it has exited (at once if it has). */
-export function terminate(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child?.exitCode ?? null);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill(signal);
-  return exited;
-}
 
 /** The webhook as a user runs it: the built CLI, with certificates from `k8s-watch-policy certs`. */
 export class WebhookProcess {

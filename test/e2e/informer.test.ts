@@ -19,7 +19,7 @@ import { kubeRequest } from '../../src/kube/rest.js';
 import { isTombstone, SharedInformer, type EventHandler } from '../../src/kube/shared_informer.js';
 import { createLogger } from '../../src/log.js';
 import { KUBECONFIG, LOG_DIR, PID_DIR, STATE_FILE } from '../cluster/paths.ts';
-import { kubectl, kubectlAsync, sleep } from './harness.ts';
+import { eventually, kubectl, kubectlAsync, sleep } from './harness.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `e2e-informer-${RUN}`;
@@ -160,7 +160,7 @@ class ApiServerProcess {
     child.unref();
     writeFileSync(this.pidFile, `${child.pid}\n${this.binary}\n`);
     this.argv = [];
-    await until('kube-apiserver /readyz after the restart', async () => (await kubectlAsync(['get', '--raw', '/readyz'])).status === 0, 120_000);
+    await eventually('kube-apiserver /readyz after the restart', async () => (await kubectlAsync(['get', '--raw', '/readyz'])).status === 0, { timeoutMs: 120_000, everyMs: 100 });
   }
 }
 
@@ -201,14 +201,6 @@ class Gate implements ListerWatcher {
   }
 }
 
-/** Like the harness's `eventually`, with an async probe and, on timeout, what `explain` says of the state. */
-async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 60_000, explain?: () => unknown): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${explain ? `; ${JSON.stringify(explain())}` : ''}`);
-    await sleep(100);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -231,7 +223,7 @@ describe('a factory informer on a real kube-apiserver', () => {
       informer.addEventHandler(handler);
       factory.start();
       expect(await factory.waitForCacheSync()).toBe(true);
-      await until('the watch', () => informer.reflector.stats.watches === 1);
+      await eventually('the watch', () => informer.reflector.stats.watches === 1, { everyMs: 100 });
 
       await create(configMap('a', 'order', '1'));
       await create(configMap('b', 'order', '1'));
@@ -241,7 +233,7 @@ describe('a factory informer on a real kube-apiserver', () => {
       await create(configMap('c', 'order', '1'));
       await remove('before');
       await create(configMap('not-selected', 'other', '1')); // outside the label selector
-      await until('all events', () => calls.length === 8);
+      await eventually('all events', () => calls.length === 8, { everyMs: 100 });
       expect(calls).toEqual(['add before=0', 'add a=1', 'add b=1', 'update a=1 -> a=2', 'delete b=1', 'update a=2 -> a=3', 'add c=1', 'delete before=0']);
       expect(storeContent(informer)).toEqual(await freshList('order'));
       expect(viewContent()).toEqual(await freshList('order'));
@@ -267,13 +259,13 @@ describe('a factory informer on a real kube-apiserver', () => {
       second.addEventHandler(two.handler);
       expect(await factory.waitForCacheSync()).toBe(true);
       // The API server sees one more watch of namespaced ConfigMaps, not two.
-      await until('the watch on the API server', async () => (await namespacedConfigMapWatches()) === baseline + 1);
+      await eventually('the watch on the API server', async () => (await namespacedConfigMapWatches()) === baseline + 1, { everyMs: 100 });
 
       await create(configMap('s1', 'shared', '1'));
       await create(configMap('s2', 'shared', '1'));
       await change('s1', '2');
       await remove('s2');
-      await until('both handlers', () => one.calls.length === 4 && two.calls.length === 4);
+      await eventually('both handlers', () => one.calls.length === 4 && two.calls.length === 4, { everyMs: 100 });
       expect(one.calls).toEqual(['add s1=1', 'add s2=1', 'update s1=1 -> s1=2', 'delete s2=1']);
       expect(two.calls).toEqual(one.calls);
       expect(first.reflector.stats).toMatchObject({ lists: 1, watches: 1, events: 4 });
@@ -282,7 +274,7 @@ describe('a factory informer on a real kube-apiserver', () => {
     } finally {
       await factory.stop();
     }
-    await until('the watch to end on the API server', async () => (await namespacedConfigMapWatches()) === baseline);
+    await eventually('the watch to end on the API server', async () => (await namespacedConfigMapWatches()) === baseline, { everyMs: 100 });
   });
 
   /** Compacts etcd at its current revision, through etcd's HTTP gateway. */
@@ -303,26 +295,26 @@ describe('a factory informer on a real kube-apiserver', () => {
       await create(podTemplate('g2', 'gone', '1'), PT_PATH);
       const informer = factory.informer<ConfigMap>({ path: PT_PATH, labelSelector: 'set=gone' });
       const { calls, handler, viewContent } = recorder();
-      informer.addEventHandler(handler);
+      const registration = informer.addEventHandler(handler);
       factory.start();
       await factory.waitForCacheSync();
-      await until('the watch and the initial adds', () => informer.reflector.stats.watches === 1 && calls.length === 2);
+      await eventually('the watch and the initial adds', () => informer.reflector.stats.watches === 1 && calls.length === 2, { everyMs: 100 });
       expect(calls).toEqual(['add g1=1', 'add g2=1']);
 
       // Compact etcd up to now, so that resourceVersion 1 is gone whether the API server answers the
       // watch from its cache or from etcd (on a young cluster etcd has not compacted anything yet).
       await compactEtcd();
       informer.reflector.rewatchFrom('1'); // the next watch starts far behind the server's window
-      await until('the relist and a new watch', () => informer.reflector.stats.relists > 0 && informer.reflector.stats.watches > 2, 60_000, () => ({ stats: informer.reflector.stats, calls, lines }));
+      await eventually('the relist and a new watch', () => informer.reflector.stats.relists > 0 && informer.reflector.stats.watches > 2, { timeoutMs: 60_000, everyMs: 100, explain: () => ({ stats: informer.reflector.stats, calls, lines }) });
       expect(informer.reflector.stats).toMatchObject({ lists: 2, relists: 1, failures: 0 });
       const gone = lines.find((l) => l.msg === 'watch expired (410 Gone); relisting');
       expect(String(gone?.err)).toMatch(/too old resource version: 1 \(\d+\)|The resourceVersion for the provided watch is too old/);
       expect(BigInt(informer.lastSyncResourceVersion)).toBeGreaterThan(1n);
-      await sleep(500);
+      await registration.whenIdle(); // everything the relist handed to the handler has been handled
       expect(calls).toEqual(['add g1=1', 'add g2=1']); // the relist found nothing new
 
       await change('g2', '2', PT_PATH); // and the new watch works
-      await until('the update', () => calls.length === 3);
+      await eventually('the update', () => calls.length === 3, { everyMs: 100 });
       expect(calls[2]).toBe('update g2=1 -> g2=2');
       expect(storeContent(informer)).toEqual(await freshList('gone', PT_PATH));
       expect(viewContent()).toEqual(await freshList('gone', PT_PATH));
@@ -352,7 +344,7 @@ describe('a factory informer on a real kube-apiserver', () => {
       }
       expect(informer.reflector.stats.bookmarks).toBeGreaterThan(0);
       expect(unselected).toBeGreaterThan(listed);
-      await until('the version of the unselected change', () => BigInt(informer.lastSyncResourceVersion) >= unselected, 10_000);
+      await eventually('the version of the unselected change', () => BigInt(informer.lastSyncResourceVersion) >= unselected, { timeoutMs: 10_000, everyMs: 100 });
       expect(informer.reflector.stats).toMatchObject({ lists: 1, events: 0, failures: 0 });
       expect(calls).toEqual([]);
     } finally {
@@ -387,14 +379,14 @@ describe('kube-apiserver killed (SIGKILL) and restarted in the middle of a watch
       factory.start();
       expect(await held.waitForSync()).toBe(true);
       expect(await factory.waitForCacheSync()).toBe(true);
-      await until('both watches', () => held.reflector.stats.watches === 1 && free.reflector.stats.watches === 1);
+      await eventually('both watches', () => held.reflector.stats.watches === 1 && free.reflector.stats.watches === 1, { everyMs: 100 });
       // Another object moves the store's revision past what the informers saw.
       await create(configMap(`unrelated-${RUN}`, 'unrelated', '1'));
 
       gate.close();
       apiserver.kill();
       // `held` tries again (held at the gate); `free` fails to reconnect while the server is down.
-      await until('both watches to end', () => gate.waiting === 1 && free.reflector.stats.failures > 0, 30_000);
+      await eventually('both watches to end', () => gate.waiting === 1 && free.reflector.stats.failures > 0, { timeoutMs: 30_000, everyMs: 100 });
       await apiserver.restart();
 
       // While `held` cannot see it: one deletion, one change, one creation.
@@ -405,8 +397,8 @@ describe('kube-apiserver killed (SIGKILL) and restarted in the middle of a watch
 
       const expected = await freshList('restart');
       expect(Object.keys(expected)).toEqual(['ra', 'rc', 'rd']);
-      await until('both stores to match the API server', () => JSON.stringify(storeContent(held)) === JSON.stringify(expected) && JSON.stringify(storeContent(free)) === JSON.stringify(expected), 60_000);
-      await until('the handlers', () => heldEvents.calls.length === 6 && JSON.stringify(freeEvents.viewContent()) === JSON.stringify(expected), 10_000);
+      await eventually('both stores to match the API server', () => JSON.stringify(storeContent(held)) === JSON.stringify(expected) && JSON.stringify(storeContent(free)) === JSON.stringify(expected), { timeoutMs: 60_000, everyMs: 100 });
+      await eventually('the handlers', () => heldEvents.calls.length === 6 && JSON.stringify(freeEvents.viewContent()) === JSON.stringify(expected), { timeoutMs: 10_000, everyMs: 100 });
 
       // The restarted server's watch cache starts after the informers' version: 410, relist.
       expect(held.reflector.stats.relists).toBe(1);
@@ -426,7 +418,7 @@ describe('kube-apiserver killed (SIGKILL) and restarted in the middle of a watch
 
       // And both keep watching.
       await change('ra', '2');
-      await until('the update after the restart', () => heldEvents.calls.at(-1) === 'update ra=1 -> ra=2' && freeEvents.calls.at(-1) === 'update ra=1 -> ra=2', 20_000);
+      await eventually('the update after the restart', () => heldEvents.calls.at(-1) === 'update ra=1 -> ra=2' && freeEvents.calls.at(-1) === 'update ra=1 -> ra=2', { timeoutMs: 20_000, everyMs: 100 });
     } finally {
       gate.open();
       await held.stop();

@@ -10,14 +10,14 @@
  *
  * Either way the suite only talks to the API server: what it checks is what a user sees.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { webhookConfigurations } from '../../src/webhook/webhook_configuration.js';
 import { KUBECONFIG } from '../cluster/paths.ts';
-import { apply, CLI, eventually, freePort, kubectl, terminate, WebhookProcess } from '../e2e/harness.ts';
+import { ControllerProcess } from '../support/processes.ts';
+import { apply, eventually, kubectl, WebhookProcess } from '../e2e/harness.ts';
 
 export interface Installation {
   /** Where the controller publishes the watcher Lease. */
@@ -54,20 +54,6 @@ export async function installation(): Promise<Installation> {
   return localInstallation(agents);
 }
 
-class ControllerProcess {
-  child: ChildProcess | undefined;
-  output = '';
-  async start(args: string[], port: number): Promise<void> {
-    this.child = spawn(process.execPath, [CLI, 'controller', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (c: Buffer) => (this.output += c));
-    this.child.stderr!.on('data', (c: Buffer) => (this.output += c));
-    await eventually('the controller ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) || undefined, 30_000);
-  }
-  stop(): Promise<unknown> {
-    return terminate(this.child);
-  }
-}
-
 async function localInstallation(agents: string): Promise<Installation> {
   const release = `kwp-release-${RUN}`;
   const name = `kwp-release-${RUN}`;
@@ -89,12 +75,12 @@ async function localInstallation(agents: string): Promise<Installation> {
   });
   apply([mutating, validating]);
 
-  const controller = new ControllerProcess();
-  const port = await freePort();
+
   // A short grace period for MultipleWatchOnlyAgents (60 s by default; the chart's value
   // controller.multipleWatchOnlyGrace sets it for an installed release).
   const grace = ['--multiple-watch-only-grace', '2s', '--drain-delay', '0'];
-  await controller.start(['--kubeconfig', KUBECONFIG, '--config', configFile, '--namespace', release, '--identity', `release-${RUN}`, '--host', '127.0.0.1', '--metrics-port', String(port), ...grace], port);
+  const controller = new ControllerProcess(['--kubeconfig', KUBECONFIG, '--config', configFile, '--namespace', release, '--identity', `release-${RUN}`, ...grace]);
+  await controller.start();
 
   return {
     releaseNamespace: release,

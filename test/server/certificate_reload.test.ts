@@ -5,6 +5,7 @@ import { connect } from 'node:tls';
 import { generateCertificates, type CertificateBundle } from '../../src/certs/generate.js';
 import type { CertificateReloader } from '../../src/webhook/certificate_reloader.js';
 import type { WebhookServer } from '../../src/webhook/server.js';
+import { eventually } from '../support/wait.js';
 import { capturingLogger, fixture, replaceKeyPair, send, startTestWebhook } from './helpers.js';
 
 let server: WebhookServer;
@@ -33,13 +34,6 @@ function servedFingerprint(ca: string[]): Promise<string> {
   });
 }
 
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 8_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('a new key pair on disk is served to new connections while reviews keep flowing without a failure', async () => {
   // (the jest timeout below is a hang guard, not a speed assertion)
@@ -64,12 +58,12 @@ test('a new key pair on disk is served to new connections while reviews keep flo
   const clients = [client(), client(), client(), client()];
   try {
     expect(await servedFingerprint(ca)).toBe(new X509Certificate(first.cert).fingerprint256);
-    await until(async () => ok >= 20, 'reviews before the rotation');
+    await eventually('reviews before the rotation', async () => ok >= 20, { timeoutMs: 8_000, everyMs: 50 });
     await replaceKeyPair(dir, second);
     const expected = new X509Certificate(second.cert).fingerprint256;
-    await until(async () => (await servedFingerprint(ca)) === expected, 'the new certificate to be served');
+    await eventually('the new certificate to be served', async () => (await servedFingerprint(ca)) === expected, { timeoutMs: 8_000, everyMs: 50 });
     const atRotation = ok;
-    await until(async () => ok >= atRotation + 20, 'reviews after the rotation');
+    await eventually('reviews after the rotation', async () => ok >= atRotation + 20, { timeoutMs: 8_000, everyMs: 50 });
   } finally {
     running = false;
     await Promise.all(clients);

@@ -10,6 +10,7 @@ import type { KubeObject, Pod } from '../../src/kube/objects.js';
 import { SharedInformer, type EventHandler } from '../../src/kube/shared_informer.js';
 import { objectKey } from '../../src/kube/store.js';
 import { createLogger } from '../../src/log.js';
+import { eventually as waitFor, sleep } from './wait.js';
 
 interface LogLine {
   level: number;
@@ -25,14 +26,9 @@ export function testLogger() {
 export const WARN = 40;
 export const ERROR = 50;
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function eventually(what: string, probe: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
+/** An in-process condition: polled every 2 ms, for at most 5 s. */
+export function eventually(what: string, probe: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  return waitFor(what, probe, { timeoutMs, everyMs: 2 });
 }
 
 export const pod = (ns: string, name: string, nodeName?: string, extra: Record<string, unknown> = {}): Pod => ({
