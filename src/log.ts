@@ -28,3 +28,8 @@ export function createLogger(level: LogLevel = 'info', destination?: Destination
   const options = { level, base: { name: 'k8s-watch-policy' }, timestamp: pino.stdTimeFunctions.isoTime };
   return pino(options, destination ?? bufferedStdout());
 }
+
+/** What an error says, for a log field or a message: its message, or the thrown value as text. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

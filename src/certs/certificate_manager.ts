@@ -5,10 +5,11 @@
  * rotates the CA in stages (rotation.ts) and keeps our webhook configurations' caBundle equal to
  * the trusted bundle. It re-checks every `intervalMs`, so a reset caBundle is repaired within it.
  */
+import { SECRETS, resourcePath } from '../kube/paths.js';
 import type { RestConfig } from '../kube/rest_config.js';
 import { LeaderElector } from '../kube/leader_election.js';
 import { isNotFound, kubeRequest } from '../kube/rest.js';
-import type { Logger } from '../log.js';
+import { errorMessage, type Logger } from '../log.js';
 import { injectCaBundle } from './ca_bundle_injector.js';
 import { applyStep, nextStep, type RotationPolicy } from './rotation.js';
 import { materialOf, secretWith, type Secret } from './tls_secret.js';
@@ -55,7 +56,7 @@ export class CertificateManager {
   }
 
   private get secretPath(): string {
-    return `/api/v1/namespaces/${encodeURIComponent(this.o.namespace)}/secrets/${encodeURIComponent(this.o.secretName)}`;
+    return resourcePath(SECRETS, this.o.namespace, this.o.secretName);
   }
 
   private lead(signal: AbortSignal): void {
@@ -64,7 +65,7 @@ export class CertificateManager {
       try {
         await this.reconcile(signal);
       } catch (err) {
-        if (!signal.aborted) this.o.logger.warn({ err: String((err as Error).message ?? err) }, 'certificate reconcile failed; retrying');
+        if (!signal.aborted) this.o.logger.warn({ err: errorMessage(err) }, 'certificate reconcile failed; retrying');
       }
       if (!signal.aborted) this.timer = setTimeout(() => void loop(), this.o.intervalMs ?? 10_000);
     };
@@ -85,7 +86,7 @@ export class CertificateManager {
     const injected =
       material && webhookSelector
         ? await injectCaBundle(kc, webhookSelector, material.bundle, logger, signal).catch((err: unknown) => {
-            logger.warn({ err: String((err as Error).message ?? err) }, 'cannot update the caBundle of the webhook configurations');
+            logger.warn({ err: errorMessage(err) }, 'cannot update the caBundle of the webhook configurations');
             return false;
           })
         : material !== undefined;
@@ -95,7 +96,7 @@ export class CertificateManager {
       const body = secretWith(secret, this.o.namespace, this.o.secretName, material!, { 'app.kubernetes.io/managed-by': 'k8s-watch-policy' });
       secret = secret
         ? await kubeRequest<Secret>(kc, 'PUT', this.secretPath, { body, signal })
-        : await kubeRequest<Secret>(kc, 'POST', this.secretPath.replace(/\/[^/]+$/, ''), { body, signal });
+        : await kubeRequest<Secret>(kc, 'POST', resourcePath(SECRETS, this.o.namespace), { body, signal });
       logger.info({ step, secret: this.o.secretName }, 'certificates updated');
       if (webhookSelector) await injectCaBundle(kc, webhookSelector, material!.bundle, logger, signal).catch(() => false);
     }

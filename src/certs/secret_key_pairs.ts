@@ -3,10 +3,11 @@
  * mounted Secret, which the kubelet refreshes only every minute or so). Every replica runs this;
  * only the leader writes the Secret (certificate_manager.ts).
  */
+import { SECRETS, resourcePath } from '../kube/paths.js';
 import type { RestConfig } from '../kube/rest_config.js';
 import { Reflector } from '../kube/reflector.js';
 import { Store } from '../kube/store.js';
-import type { Logger } from '../log.js';
+import { errorMessage, type Logger } from '../log.js';
 import { keyPairOf, type KeyPair, type KeyPairSource } from './key_pair.js';
 import { materialOf, type Secret } from './tls_secret.js';
 
@@ -20,7 +21,7 @@ export class SecretKeyPairs implements KeyPairSource {
   constructor(kc: RestConfig, namespace: string, name: string, private readonly logger: Logger) {
     this.reflector = new Reflector<Secret>({
       kc,
-      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`,
+      path: resourcePath(SECRETS, namespace),
       fieldSelector: `metadata.name=${name}`,
       store: this.store,
       transform: (o) => o as Secret,
@@ -45,7 +46,7 @@ export class SecretKeyPairs implements KeyPairSource {
     try {
       pair = keyPairOf(m.key, m.cert);
     } catch (err) {
-      this.logger.error({ err: String(err) }, 'the TLS Secret holds an unusable key pair; keeping the current one');
+      this.logger.error({ err: errorMessage(err) }, 'the TLS Secret holds an unusable key pair; keeping the current one');
       return;
     }
     if (pair.digest === this.current?.digest) return;

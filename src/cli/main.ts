@@ -12,6 +12,7 @@ import { addControllerCommand } from './commands/controller.js';
 import { addElectCommand } from './commands/elect.js';
 import { addInjectCommand } from './commands/inject.js';
 import { addWebhookCommand } from './commands/webhook.js';
+import { errorMessage } from '../log.js';
 import { CliError, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE } from './exit_codes.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -48,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${name}: ${err.message}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`${name}: ${(err as Error).message ?? String(err)}\n`);
+    process.stderr.write(`${name}: ${errorMessage(err)}\n`);
     return EXIT_SOFTWARE;
   }
 }

@@ -3,7 +3,7 @@ import type { Config } from '../config/config.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/parse.js';
 import type { RestConfig } from '../kube/rest_config.js';
-import type { Logger } from '../log.js';
+import { errorMessage, type Logger } from '../log.js';
 import { CliError, EXIT_CONFIG, EXIT_OK } from './exit_codes.js';
 
 /** The config file (DESIGN §4), or the defaults; a bad one is exit 78 naming the field. */
@@ -22,7 +22,7 @@ export async function loadCluster(kubeconfig: string | undefined): Promise<RestC
   try {
     return await loadRestConfig(kubeconfig);
   } catch (err) {
-    throw new CliError(`cannot load the cluster configuration: ${(err as Error).message}`, EXIT_CONFIG);
+    throw new CliError(`cannot load the cluster configuration: ${errorMessage(err)}`, EXIT_CONFIG);
   }
 }
 

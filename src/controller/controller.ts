@@ -9,6 +9,7 @@
  * watch under the design's rules, and the alarms (NoWatcherCandidate, MultipleWatchOnlyAgents,
  * DeprecatedEnv) are the ones the server does not raise.
  */
+import { PODS, resourcePath } from '../kube/paths.js';
 import type { RestConfig } from '../kube/rest_config.js';
 import { allContainers } from '../agent/agent_containers.js';
 import { hasEnv } from '../agent/container_env.js';
@@ -19,7 +20,7 @@ import { SharedInformerFactory } from '../kube/informer_factory.js';
 import { LeaderElector } from '../kube/leader_election.js';
 import type { KubeObject, Node, Pod } from '../kube/objects.js';
 import type { SharedInformer } from '../kube/shared_informer.js';
-import type { Logger } from '../log.js';
+import { errorMessage, type Logger } from '../log.js';
 import { DEPRECATED_ENV, WATCHER_LABEL } from '../policy/labels.js';
 import { POLICIES } from '../policy/policy.js';
 import { Coalescer } from './coalescer.js';
@@ -101,13 +102,13 @@ export class WatcherController {
     this.now = o.now ?? (() => performance.now());
     const { kc, config, logger } = o;
     this.factory = new SharedInformerFactory(kc, logger);
-    const paths = config.election.namespaces.length === 0 ? ['/api/v1/pods'] : config.election.namespaces.map((ns) => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`);
+    const paths = config.election.namespaces.length === 0 ? ['/api/v1/pods'] : config.election.namespaces.map((ns) => resourcePath(PODS, ns));
     this.podInformers = paths.map((path) => this.factory.informer<Pod>({ path, transform: trimPod(config) }));
     this.nodeInformer = this.factory.informer<KubeObject>({ path: '/api/v1/nodes', transform: trimNode });
     this.publisher = new Publisher({ kc, namespace: o.namespace, leaseName: config.election.leaseName, identity: o.identity, logger });
     this.coalescer = new Coalescer(
       () => this.reconcile(),
-      (err, retryInMs) => logger.warn({ err: String((err as Error)?.message ?? err), retryInMs }, 'election failed; retrying'),
+      (err, retryInMs) => logger.warn({ err: errorMessage(err), retryInMs }, 'election failed; retrying'),
       o.minElectionIntervalMs ?? 200,
     );
     const request = () => this.coalescer.request();
@@ -226,7 +227,7 @@ export class WatcherController {
           )
           .then(
             () => this.reportedDeprecated.add(ref.uid),
-            (err: unknown) => logger.warn({ err: String(err), pod: `${ref.namespace}/${ref.name}` }, 'cannot record DeprecatedEnv event'),
+            (err: unknown) => logger.warn({ err: errorMessage(err), pod: `${ref.namespace}/${ref.name}` }, 'cannot record DeprecatedEnv event'),
           );
       }
     }
@@ -245,7 +246,7 @@ export class WatcherController {
     const involved = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace, name: config.election.leaseName, ...(this.lease?.metadata?.uid && { uid: this.lease.metadata.uid }) };
     await this.publisher
       .recordEvent(involved, 'Warning', 'MultipleWatchOnlyAgents', message, signal)
-      .catch((err: unknown) => logger.warn({ err: String(err) }, 'cannot record MultipleWatchOnlyAgents event'));
+      .catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'cannot record MultipleWatchOnlyAgents event'));
   }
 
   status(): ControllerStatus {

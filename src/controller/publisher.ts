@@ -3,10 +3,11 @@
  * (the next reconcile plans again from what it then observes). Every write carries the leader's
  * AbortSignal: once leadership is lost, no further write goes out.
  */
+import { EVENTS, LEASES, PODS, resourcePath } from '../kube/paths.js';
 import type { RestConfig } from '../kube/rest_config.js';
 import { isConflict, isNotFound, kubeRequest } from '../kube/rest.js';
 import { WATCHER_LABEL } from '../policy/labels.js';
-import type { Logger } from '../log.js';
+import { errorMessage, type Logger } from '../log.js';
 import type { Action, PodRef } from './publication.js';
 import { leaseWith, type Lease } from './watcher_lease.js';
 
@@ -20,13 +21,13 @@ export interface PublisherOptions {
   logger: Logger;
 }
 
-const podPath = (p: PodRef) => `/api/v1/namespaces/${encodeURIComponent(p.namespace)}/pods/${encodeURIComponent(p.name)}`;
+const podPath = (p: PodRef) => resourcePath(PODS, p.namespace, p.name);
 
 export class Publisher {
   constructor(private readonly o: PublisherOptions) {}
 
   get leasePath(): string {
-    return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.o.namespace)}/leases/${encodeURIComponent(this.o.leaseName)}`;
+    return resourcePath(LEASES, this.o.namespace, this.o.leaseName);
   }
 
   async readLease(signal?: AbortSignal): Promise<Lease | undefined> {
@@ -59,11 +60,11 @@ export class Publisher {
           const body = leaseWith(lease, this.o.namespace, this.o.leaseName, action.record, new Date());
           lease = lease
             ? await kubeRequest<Lease>(kc, 'PUT', this.leasePath, { body, signal }) // optimistic: carries resourceVersion
-            : await kubeRequest<Lease>(kc, 'POST', this.leasePath.replace(/\/[^/]+$/, ''), { body, signal });
+            : await kubeRequest<Lease>(kc, 'POST', resourcePath(LEASES, this.o.namespace), { body, signal });
           break;
         }
         case 'event':
-          await this.event(action, lease, signal).catch((err: unknown) => this.o.logger.warn({ err: String(err) }, 'cannot record event'));
+          await this.event(action, lease, signal).catch((err: unknown) => this.o.logger.warn({ err: errorMessage(err) }, 'cannot record event'));
           break;
       }
     }
@@ -81,7 +82,7 @@ export class Publisher {
 
   async recordEvent(involvedObject: { namespace: string; [k: string]: unknown }, type: 'Normal' | 'Warning', reason: string, message: string, signal: AbortSignal): Promise<void> {
     const now = new Date().toISOString();
-    await kubeRequest(this.o.kc, 'POST', `/api/v1/namespaces/${encodeURIComponent(involvedObject.namespace)}/events`, {
+    await kubeRequest(this.o.kc, 'POST', resourcePath(EVENTS, involvedObject.namespace), {
       body: {
         apiVersion: 'v1',
         kind: 'Event',

@@ -1,6 +1,6 @@
 /** The controller's plain-HTTP endpoints: GET /status (JSON), /healthz, /readyz, /metrics. */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen, sendMetrics, urlOf } from '../http/serve.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import type { ControllerStatus } from './controller.js';
@@ -35,20 +35,12 @@ export async function startStatusServer({ host, port, status, registry }: Status
         return;
       }
       case '/metrics':
-        registry.metrics().then(
-          (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-          () => res.writeHead(500).end(),
-        );
-        return;
+        return sendMetrics(res, registry);
       default:
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /status, /healthz, /readyz, /metrics\n');
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const { address, port: bound } = server.address() as AddressInfo;
+  const address = await listen(server, port, host);
   const close = async (drainDelayMs = 0) => {
     draining = true;
     if (drainDelayMs > 0) await delay(drainDelayMs);
@@ -59,5 +51,5 @@ export async function startStatusServer({ host, port, status, registry }: Status
       setTimeout(() => server.closeAllConnections(), 2_000).unref();
     });
   };
-  return { server, url: `http://${address}:${bound}`, close };
+  return { server, url: urlOf('http', address), close };
 }

@@ -8,8 +8,9 @@
  * follow readiness after a few seconds). Then it stops accepting, closes idle keep-alive
  * connections, lets the reviews in flight finish, and closes both servers.
  */
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { listen, sendMetrics, urlOf } from '../http/serve.js';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { NodeLookup } from '../kube/node_lookup.js';
@@ -68,20 +69,6 @@ export interface WebhookServer {
  */
 export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
 
-function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(server.address() as AddressInfo);
-    });
-  });
-}
-
-function urlOf(scheme: string, { address, family, port }: AddressInfo): string {
-  return `${scheme}://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
-}
-
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const { logger, config, nodes } = options;
   const dependenciesReady = options.dependenciesReady;
@@ -117,16 +104,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   https.keepAliveTimeout = 65_000; // longer than kube-apiserver's idle timeout, so it closes first
 
   const metricsServer = createHttpServer((req, res) => {
-    if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        (err: unknown) => {
-          logger.error({ err }, 'cannot render metrics');
-          res.writeHead(500).end();
-        },
-      );
-      return;
-    }
+    if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') return sendMetrics(res, metrics.registry, (err) => logger.error({ err }, 'cannot render metrics'));
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
   });
 

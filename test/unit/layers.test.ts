@@ -9,7 +9,7 @@ import { dirname, join, normalize, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const LAYERS: readonly (readonly string[])[] = [
-  ['log.ts', 'metric_prefix.ts', 'kube'], // utilities, the Kubernetes API types and transport (client-go's place)
+  ['log.ts', 'metric_prefix.ts', 'http', 'kube'], // utilities, plain HTTP serving, the Kubernetes API types and transport (client-go's place)
   ['policy'], // the policy values, labels and annotations
   ['config'], // the configuration of DESIGN §4
   ['selector', 'agent'], // label selectors; which containers are agents

@@ -1,7 +1,7 @@
 /** `k8s-watch-policy controller`: the watcher-election controller with its status server. */
 import { hostname } from 'node:os';
 import { Option, type Command } from 'commander';
-import { createLogger, LOG_LEVELS, type LogLevel } from '../../log.js';
+import { createLogger, errorMessage, LOG_LEVELS, type LogLevel } from '../../log.js';
 import { CliError, EXIT_CONFIG, EXIT_NOPERM, EXIT_SOFTWARE } from '../exit_codes.js';
 import { duration, port } from '../options.js';
 import { loadCliConfig, loadCluster, untilSignal } from '../process.js';
@@ -37,7 +37,7 @@ async function runController(opts: ControllerFlags): Promise<number> {
   try {
     missing = await perms.missingPermissions(kc, perms.requiredPermissions(opts.namespace, cfg.election.namespaces));
   } catch (err) {
-    throw new CliError(`cannot reach the API server: ${(err as Error).message}`, EXIT_SOFTWARE);
+    throw new CliError(`cannot reach the API server: ${errorMessage(err)}`, EXIT_SOFTWARE);
   }
   if (missing.length > 0) throw new CliError(`missing RBAC permissions: cannot ${missing.map(perms.describePermission).join('; cannot ')}`, EXIT_NOPERM);
   const metrics = createControllerMetrics();
