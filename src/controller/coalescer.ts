@@ -1,3 +1,5 @@
+import { systemClock, type Clock, type TimerHandle } from '../kube/clock.js';
+
 /**
  * Runs an async task at most once at a time; requests that arrive while it runs (a burst of
  * informer events) collapse into one more run. A failed run is retried with backoff. Runs start
@@ -7,7 +9,7 @@
 export class Coalescer {
   private running = false;
   private again = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private failures = 0;
   private stopped = false;
   private idle: (() => void)[] = [];
@@ -17,6 +19,7 @@ export class Coalescer {
     private readonly task: () => Promise<void>,
     private readonly onError: (err: unknown, retryInMs: number) => void,
     private readonly minIntervalMs = 0,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Asks for a run as soon as possible (after the current one, if any). */
@@ -31,24 +34,24 @@ export class Coalescer {
   }
 
   /**
-   * Schedules a run in `delayMs`, never sooner than `minIntervalMs` after the last start. Node
-   * measures timers on the event loop's whole-millisecond clock, so a timer can fire up to a
-   * millisecond before `performance.now()` says it is due: the callback checks again and
-   * re-arms for what is left.
+   * Schedules a run in `delayMs`, never sooner than `minIntervalMs` after the last start. A
+   * timer may fire before `clock.monotonic()` says it is due (Node measures timers on the event
+   * loop's whole-millisecond time: see systemClock): the callback checks again and re-arms for
+   * what is left.
    */
   private arm(delayMs: number): void {
-    const due = Math.max(performance.now() + delayMs, this.lastStart + this.minIntervalMs);
+    const due = Math.max(this.clock.monotonic() + delayMs, this.lastStart + this.minIntervalMs);
     const fire = () => {
-      const left = due - performance.now();
-      if (left > 0) this.timer = setTimeout(fire, left);
+      const left = due - this.clock.monotonic();
+      if (left > 0) this.timer = this.clock.setTimeout(fire, left);
       else void this.run();
     };
-    this.timer = setTimeout(fire, Math.max(0, due - performance.now()));
+    this.timer = this.clock.setTimeout(fire, Math.max(0, due - this.clock.monotonic()));
   }
 
   private async run(): Promise<void> {
     this.timer = undefined;
-    this.lastStart = performance.now();
+    this.lastStart = this.clock.monotonic();
     this.running = true;
     this.again = false;
     try {
@@ -73,7 +76,7 @@ export class Coalescer {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.clock.clearTimeout(this.timer);
     for (const resolve of this.idle.splice(0)) resolve();
   }
 }

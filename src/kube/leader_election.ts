@@ -1,12 +1,13 @@
 /**
- * Leader election among controller replicas (client-go tools/leaderelection) on a Lease lock.
+ * Leader election among controller replicas (client-go tools/leaderelection) on a resource lock
+ * (a Lease by default: lease_lock.ts), with time read from a {@link Clock}.
  *
  * `run()` tries to acquire the Lease every retryPeriod (plus up to 1.2 × retryPeriod of jitter);
  * once it holds it, it calls `onStartedLeading(signal)` and renews every retryPeriod. What the
  * election guarantees rests on two rules:
  *
  * - Observed-time expiry. A candidate never compares the renewTime another process wrote with its
- *   own clock. It notes the local monotonic time (performance.now()) at which it last observed a
+ *   own clock. It notes the local monotonic time (clock.monotonic()) at which it last observed a
  *   change of the record (resourceVersion, holder, renewTime, ...) and takes the lease over only
  *   when leaseDurationSeconds (the holder's promise) has passed since, by its own clock, without a
  *   further change.
@@ -16,34 +17,54 @@
  *   a request still hanging. renewDeadline < leaseDuration, so it has stopped before anyone else
  *   can see the lease expire. It also loses leadership at once when the Lease shows another holder
  *   (its optimistic update got 409 Conflict and a re-read shows the holder changed) or was deleted.
+ *   A process that was paused (a long GC, a frozen VM) finds its deadline passed when it wakes:
+ *   it checks the deadline before each renewal and after each answer, so it stops without sending
+ *   anything, and it does not start leading on an acquisition answered after the deadline.
  *
  * Losing leadership aborts the AbortSignal handed to onStartedLeading in the same tick, before
  * anything else happens; every write of the controller passes that signal to kubeRequest, which
  * then refuses to send it. After that the elector releases the lease if it still holds it and
- * `releaseOnCancel` is set (client-go: holderIdentity cleared, leaseDurationSeconds 1), calls
- * onStoppedLeading, and `run()` resolves: like client-go it does not try to acquire again in the
- * same run (the process exits, or calls `run()` again).
+ * `releaseOnCancel` is set (client-go: holderIdentity cleared, leaseDurationSeconds 1), unless the
+ * lease duration has run out since its last renewal (the lease is no longer its to write); then it
+ * calls onStoppedLeading, and `run()` resolves: like client-go it does not try to acquire again
+ * in the same run (the process exits, or calls `run()` again).
  *
  * Deviations from client-go, all on the safe side: the renew deadline is anchored on the last
  * successful renewal instead of the start of a renewal round; a deleted Lease or a re-read showing
  * another holder ends leadership immediately instead of after renewDeadline; the signal is aborted
  * before the release instead of after; onStoppedLeading is called only after onStartedLeading was
  * (client-go also calls it when stopped before ever leading); onNewLeader is not called for an
- * empty holder.
+ * empty holder; a paused leader neither renews nor releases once its deadlines have passed.
  */
 import type { RestConfig } from './rest_config.js';
-import type { Logger } from '../log.js';
+import { errorMessage as message, type Logger } from '../log.js';
 import { isConflict, isNotFound } from './rest.js';
 import { formatMicroTime } from './objects.js';
-import { LeaseLock, type LeaderElectionRecord, type LeaseSnapshot, type LockRequestOptions } from './lease_lock.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { LeaseLock, type LeaderElectionRecord, type LockRequestOptions, type LockSnapshot, type ResourceLock } from './lease_lock.js';
 
-export interface LeaderElectorOptions {
+/** The Lease the elector locks by default (a {@link LeaseLock} is made of it). */
+export interface LeaseTarget {
   kc: RestConfig;
   /** Namespace and name of the Lease. */
   namespace: string;
   name: string;
   /** Unique per process (e.g. `<pod name>_<random>`): two processes with one identity would both lead. */
   identity: string;
+  lock?: never;
+}
+
+/** Any other lock (client-go LeaderElectionConfig.Lock); the identity is the lock's. */
+export interface LockTarget {
+  lock: ResourceLock;
+  kc?: never;
+  namespace?: never;
+  name?: never;
+  identity?: never;
+}
+
+/** Everything but the lock. */
+export interface LeaderElectorSettings {
   /** How long a non-leader waits, after it last observed a change of the lease, before taking it over (default 15 s). */
   leaseDurationMs?: number;
   /** How long the leader keeps leading without a successful renewal (default 10 s). */
@@ -59,7 +80,11 @@ export interface LeaderElectorOptions {
   onStoppedLeading: () => void;
   /** Called when a new (non-empty) holder is observed, this elector included. */
   onNewLeader?: (identity: string) => void;
+  /** Deadlines, waits, jitter and the times written to the lock (default: {@link systemClock}). */
+  clock?: Clock;
 }
+
+export type LeaderElectorOptions = (LeaseTarget | LockTarget) & LeaderElectorSettings;
 
 /** client-go wait.Jitter factor of the acquire loop. */
 export const JITTER_FACTOR = 1.2;
@@ -95,15 +120,15 @@ export function leaseDurationSeconds(leaseDurationMs: number): number {
 
 /**
  * What a candidate knows of the lease by its own clock: the record it last observed and the local
- * monotonic time at which it observed it change. Pure: the caller passes `now` (performance.now()).
+ * monotonic time at which it observed it change. Pure: the caller passes `now` (clock.monotonic()).
  */
 export class LeaseObservation {
   private key: string | undefined;
   private at = 0;
-  snapshot: LeaseSnapshot | undefined;
+  snapshot: LockSnapshot | undefined;
 
   /** Records what was read or written; returns whether it differs from the previous observation. */
-  observe(snapshot: LeaseSnapshot, now: number): boolean {
+  observe(snapshot: LockSnapshot, now: number): boolean {
     const r = snapshot.record;
     const key = JSON.stringify([snapshot.resourceVersion, r.holderIdentity, r.renewTime, r.acquireTime, r.leaseDurationSeconds, r.leaseTransitions]);
     this.snapshot = snapshot;
@@ -135,7 +160,8 @@ export class LeaseObservation {
   }
 }
 
-type Attempt =
+/** The outcome of one {@link LeaderElector.tryAcquireOrRenew} round. */
+export type Attempt =
   | { ok: true }
   /** Another holder whose lease has not expired (acquisition) or who took it over (renewal). */
   | { ok: false; kind: 'held'; holder: string }
@@ -145,15 +171,6 @@ type Attempt =
   | { ok: false; kind: 'conflict' }
   | { ok: false; kind: 'error'; error: unknown };
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => (clearTimeout(timer), signal.removeEventListener('abort', done), resolve());
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class LeaderElector {
   readonly identity: string;
@@ -161,7 +178,8 @@ export class LeaderElector {
   readonly renewDeadlineMs: number;
   readonly retryPeriodMs: number;
   readonly releaseOnCancel: boolean;
-  private readonly lock: LeaseLock;
+  private readonly lock: ResourceLock;
+  private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly observation = new LeaseObservation();
   /** Aborted by stop(): wakes the loops; permanent. */
@@ -171,21 +189,23 @@ export class LeaderElector {
   private leading: AbortController | undefined;
   /** Aborted when the renew deadline passes: ends renew requests still in flight. */
   private renewing: AbortController | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
-  /** performance.now() at which the last successful acquisition or renewal was sent. */
+  private watchdog: TimerHandle | undefined;
+  /** clock.monotonic() at which the last successful acquisition or renewal was sent. */
   private lastRenewSentAt = 0;
   private reportedLeader = '';
 
   constructor(private readonly options: LeaderElectorOptions) {
     const { leaseDurationMs = 15_000, renewDeadlineMs = 10_000, retryPeriodMs = 2_000, releaseOnCancel = true } = options;
-    if (!options.identity) throw new Error('leader election: identity must not be empty');
+    const lock = options.lock ?? new LeaseLock({ kc: options.kc, namespace: options.namespace, name: options.name, identity: options.identity });
+    if (!lock.identity()) throw new Error('leader election: identity must not be empty');
     validateTimings(leaseDurationMs, renewDeadlineMs, retryPeriodMs);
-    this.identity = options.identity;
+    this.identity = lock.identity();
     this.leaseDurationMs = leaseDurationMs;
     this.renewDeadlineMs = renewDeadlineMs;
     this.retryPeriodMs = retryPeriodMs;
     this.releaseOnCancel = releaseOnCancel;
-    this.lock = new LeaseLock({ kc: options.kc, namespace: options.namespace, name: options.name });
+    this.lock = lock;
+    this.clock = options.clock ?? systemClock;
     this.logger = options.logger.child({ lease: this.lock.describe(), identity: this.identity });
   }
 
@@ -242,7 +262,7 @@ export class LeaderElector {
 
     await this.renewLoop(leading);
 
-    clearTimeout(this.watchdog);
+    this.clock.clearTimeout(this.watchdog);
     if (this.releaseOnCancel) await this.release();
     try {
       this.options.onStoppedLeading();
@@ -255,21 +275,27 @@ export class LeaderElector {
   private async acquire(): Promise<boolean> {
     const stopping = this.stopping.signal;
     while (!stopping.aborted) {
-      const sentAt = performance.now();
+      const sentAt = this.clock.monotonic();
       // Not aborted by stop(): an acquisition in flight completes, so that it can be released.
       const attempt = await this.tryAcquireOrRenew(false, { timeoutMs: this.renewDeadlineMs });
       if (attempt.ok) {
+        this.lastRenewSentAt = sentAt;
         if (stopping.aborted) {
           if (this.releaseOnCancel) await this.release();
           return false;
         }
-        this.lastRenewSentAt = sentAt;
+        if (this.deadlinePassed()) {
+          // Only a pause (the request itself times out by then) answers this late: leading now
+          // would act past the deadline. Renew the lease at once instead, with a fresh deadline.
+          this.logger.warn({ renewDeadlineMs: this.renewDeadlineMs }, 'acquired the lease only after the renew deadline (process paused?): acquiring again before leading');
+          continue;
+        }
         return true;
       }
       if (attempt.kind === 'held') this.logger.debug({ holder: attempt.holder }, 'the lease is held by another candidate and has not expired');
       else if (attempt.kind === 'conflict') this.logger.info('lost the race for the lease (409 Conflict): somebody else wrote it first');
       else if (attempt.kind === 'error') this.logger.warn({ err: message(attempt.error) }, 'failed to acquire the lease');
-      await sleep(jitteredPeriod(this.retryPeriodMs), stopping);
+      await this.clock.sleep(jitteredPeriod(this.retryPeriodMs, () => this.clock.random()), stopping);
     }
     return false;
   }
@@ -278,10 +304,16 @@ export class LeaderElector {
   private async renewLoop(leading: AbortController): Promise<void> {
     const renewing = this.renewing!;
     while (!leading.signal.aborted) {
-      await sleep(this.retryPeriodMs, leading.signal);
+      await this.clock.sleep(this.retryPeriodMs, leading.signal);
       if (leading.signal.aborted) break;
-      const sentAt = performance.now();
-      const remaining = Math.max(1, this.lastRenewSentAt + this.renewDeadlineMs - sentAt);
+      const sentAt = this.clock.monotonic();
+      const remaining = this.lastRenewSentAt + this.renewDeadlineMs - sentAt;
+      // Woken past the deadline (the watchdog has not fired yet: the process was paused): the
+      // lease may be someone else's by now, so not a single request more.
+      if (remaining <= 0) {
+        this.deadlineExceeded();
+        break;
+      }
       const attempt = await this.tryAcquireOrRenew(true, { signal: renewing.signal, timeoutMs: remaining });
       if (attempt.ok) {
         if (leading.signal.aborted) break;
@@ -294,7 +326,7 @@ export class LeaderElector {
         this.loseLeadership('the lease was deleted');
       } else if (!leading.signal.aborted) {
         const err = attempt.kind === 'error' ? message(attempt.error) : '409 Conflict';
-        this.logger.warn({ err, msLeft: Math.round(this.lastRenewSentAt + this.renewDeadlineMs - performance.now()) }, 'failed to renew the lease; retrying until the renew deadline');
+        this.logger.warn({ err, msLeft: Math.round(this.lastRenewSentAt + this.renewDeadlineMs - this.clock.monotonic()) }, 'failed to renew the lease; retrying until the renew deadline');
       }
     }
   }
@@ -304,23 +336,34 @@ export class LeaderElector {
     const leading = this.leading;
     if (!leading || leading.signal.aborted) return;
     leading.abort(new LeadershipLost(reason));
-    clearTimeout(this.watchdog);
+    this.clock.clearTimeout(this.watchdog);
     if (reason === 'stopped') this.logger.info('leadership ended: stopped');
     else this.logger.warn({ reason }, 'lost leadership');
   }
 
-  /** Leadership ends when no renewal sent after lastRenewSentAt has succeeded by lastRenewSentAt + renewDeadline. */
-  private armWatchdog(): void {
-    clearTimeout(this.watchdog);
-    const delay = Math.max(0, this.lastRenewSentAt + this.renewDeadlineMs - performance.now());
-    this.watchdog = setTimeout(() => {
-      this.loseLeadership(`no successful renewal within the renew deadline (${this.renewDeadlineMs} ms)`);
-      this.renewing?.abort(new LeadershipLost('renew deadline exceeded'));
-    }, delay);
+  /** Whether lastRenewSentAt + renewDeadline has passed by the local clock. */
+  private deadlinePassed(): boolean {
+    return this.clock.monotonic() >= this.lastRenewSentAt + this.renewDeadlineMs;
   }
 
-  private observe(snapshot: LeaseSnapshot): void {
-    this.observation.observe(snapshot, performance.now());
+  /**
+   * Leadership ends when no renewal sent after lastRenewSentAt has succeeded by lastRenewSentAt +
+   * renewDeadline: at once if that has passed already (an answer that came after a pause).
+   */
+  private armWatchdog(): void {
+    this.clock.clearTimeout(this.watchdog);
+    const delay = this.lastRenewSentAt + this.renewDeadlineMs - this.clock.monotonic();
+    if (delay <= 0) return this.deadlineExceeded();
+    this.watchdog = this.clock.setTimeout(() => this.deadlineExceeded(), delay);
+  }
+
+  private deadlineExceeded(): void {
+    this.loseLeadership(`no successful renewal within the renew deadline (${this.renewDeadlineMs} ms)`);
+    this.renewing?.abort(new LeadershipLost('renew deadline exceeded'));
+  }
+
+  private observe(snapshot: LockSnapshot): void {
+    this.observation.observe(snapshot, this.clock.monotonic());
     const holder = snapshot.record.holderIdentity;
     if (holder === this.reportedLeader) return;
     this.reportedLeader = holder;
@@ -333,9 +376,13 @@ export class LeaderElector {
     }
   }
 
-  /** client-go tryAcquireOrRenew: one round of reads and conditional writes. */
-  private async tryAcquireOrRenew(leading: boolean, request: LockRequestOptions): Promise<Attempt> {
-    const now = formatMicroTime(new Date());
+  /**
+   * client-go tryAcquireOrRenew: one round of reads and conditional writes, as a candidate
+   * (`leading` false: take the lock if it is free, ours, or expired by our own observation) or as
+   * the leader (renew it). run() calls it; public so that tests can drive single rounds.
+   */
+  async tryAcquireOrRenew(leading: boolean, request: LockRequestOptions = {}): Promise<Attempt> {
+    const now = formatMicroTime(new Date(this.clock.now()));
     const duration = leaseDurationSeconds(this.leaseDurationMs);
     const known = this.observation.snapshot;
 
@@ -352,7 +399,7 @@ export class LeaderElector {
     }
 
     // 2. Read the lease, or create it.
-    let current: LeaseSnapshot | undefined;
+    let current: LockSnapshot | undefined;
     try {
       current = await this.lock.get(request);
     } catch (err) {
@@ -377,7 +424,7 @@ export class LeaderElector {
       next = { ...record, leaseDurationSeconds: duration, renewTime: now };
     } else {
       const holder = record.holderIdentity;
-      if (holder && holder !== this.identity && !this.observation.expired(performance.now(), this.leaseDurationMs)) return { ok: false, kind: 'held', holder };
+      if (holder && holder !== this.identity && !this.observation.expired(this.clock.monotonic(), this.leaseDurationMs)) return { ok: false, kind: 'held', holder };
       if (holder && holder !== this.identity) this.logger.info({ holder }, 'the lease has expired by local observation: taking it over');
       next = {
         holderIdentity: this.identity,
@@ -399,11 +446,20 @@ export class LeaderElector {
     }
   }
 
-  /** client-go release(): clears the holder (leaseDurationSeconds 1) if the lease is still ours as last observed. */
+  /**
+   * client-go release(): clears the holder (leaseDurationSeconds 1) if the lease is still ours as
+   * last observed, and still ours by the local clock: once leaseDuration has passed since the last
+   * successful renewal was sent (a process paused that long), others may hold it, and it is left
+   * to expire.
+   */
   private async release(): Promise<void> {
     const known = this.observation.snapshot;
     if (!known || known.record.holderIdentity !== this.identity) return;
-    const now = formatMicroTime(new Date());
+    if (this.clock.monotonic() >= this.lastRenewSentAt + this.leaseDurationMs) {
+      this.logger.warn('not releasing the leader lease: its duration has run out since the last renewal (it expires on its own)');
+      return;
+    }
+    const now = formatMicroTime(new Date(this.clock.now()));
     try {
       this.observe(
         await this.lock.update(known, { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: known.record.leaseTransitions }, { timeoutMs: this.renewDeadlineMs }),

@@ -1,5 +1,6 @@
 /**
- * The resource lock of leader election (client-go tools/leaderelection/resourcelock LeaseLock):
+ * The resource lock of leader election (client-go tools/leaderelection/resourcelock): the
+ * {@link ResourceLock} interface the elector works on, and {@link LeaseLock}, its implementation on
  * one coordination.k8s.io/v1 Lease, read, created and updated with optimistic concurrency.
  *
  * An update is a PUT of the object last read (or written), carrying its metadata.resourceVersion:
@@ -41,11 +42,15 @@ export interface Lease {
   [field: string]: unknown;
 }
 
-/** One observed version of the Lease: the object, its record and its resourceVersion. */
-export interface LeaseSnapshot {
-  lease: Lease;
+/** One observed version of a lock: its record and the version an update must be conditional on. */
+export interface LockSnapshot {
   record: LeaderElectionRecord;
   resourceVersion: string;
+}
+
+/** One observed version of the Lease: the object, its record and its resourceVersion. */
+export interface LeaseSnapshot extends LockSnapshot {
+  lease: Lease;
 }
 
 export interface LockRequestOptions {
@@ -53,10 +58,31 @@ export interface LockRequestOptions {
   timeoutMs?: number;
 }
 
+/**
+ * What the elector needs of a lock (client-go resourcelock.Interface). Each call is one request;
+ * failures reject with the API server's error ({@link ApiError}: 409 when an update or create lost
+ * a race, 404 when the object is gone), so that the elector tells them apart with isConflict and
+ * isNotFound.
+ */
+export interface ResourceLock<S extends LockSnapshot = LockSnapshot> {
+  /** The candidate this lock writes as holderIdentity. */
+  identity(): string;
+  /** What is locked, for logs (e.g. `namespace/name`). */
+  describe(): string;
+  /** The lock as it is now; `undefined` when it does not exist. */
+  get(options?: LockRequestOptions): Promise<S | undefined>;
+  /** Creates it with this record; rejects with 409 when it exists already. */
+  create(record: LeaderElectionRecord, options?: LockRequestOptions): Promise<S>;
+  /** Replaces the record of the version observed as `previous`, on condition nobody wrote it since (else 409). */
+  update(previous: S, record: LeaderElectionRecord, options?: LockRequestOptions): Promise<S>;
+}
+
 export interface LeaseLockOptions {
   kc: RestConfig;
   namespace: string;
   name: string;
+  /** Unique per process (e.g. `<pod name>_<random>`): two processes with one identity would both lead. */
+  identity: string;
 }
 
 const GROUP_VERSION = 'coordination.k8s.io/v1';
@@ -93,16 +119,21 @@ export function snapshotOf(lease: Lease): LeaseSnapshot {
   return { lease, record: recordOf(lease), resourceVersion: lease.metadata.resourceVersion ?? '' };
 }
 
-
-export class LeaseLock {
+export class LeaseLock implements ResourceLock<LeaseSnapshot> {
   readonly namespace: string;
   readonly name: string;
   private readonly kc: RestConfig;
+  private readonly holder: string;
 
-  constructor({ kc, namespace, name }: LeaseLockOptions) {
+  constructor({ kc, namespace, name, identity }: LeaseLockOptions) {
     this.kc = kc;
     this.namespace = namespace;
     this.name = name;
+    this.holder = identity;
+  }
+
+  identity(): string {
+    return this.holder;
   }
 
   private get collection(): string {

@@ -14,6 +14,7 @@ import type { Logger } from '../log.js';
 import { KubeListerWatcher, type ListerWatcher, type ResourceSelector, type WatchHandle, type WatchObject } from './listwatch.js';
 import type { KubeObject } from './objects.js';
 import { ApiError } from './rest.js';
+import { systemClock, type Clock } from './clock.js';
 import { objectKey } from './store.js';
 
 /**
@@ -45,12 +46,23 @@ export interface BackoffOptions {
   maxMs?: number;
 }
 
+/**
+ * The wait after the `failures`-th consecutive failure (1 for the first):
+ * min(maxMs, initialMs × 2^(failures-1)) scaled by 0.5 + random/2, rounded to the millisecond.
+ */
+export function backoffDelay(failures: number, { initialMs = 500, maxMs = 30_000 }: BackoffOptions = {}, random: () => number = Math.random): number {
+  const base = Math.min(maxMs, initialMs * 2 ** Math.min(Math.max(failures, 1) - 1, 30));
+  return Math.round(base * (0.5 + random() / 2));
+}
+
 export interface ReflectorTuning {
   /** Items per list page (default 500). */
   pageSize?: number;
   /** Server-side timeout of each watch; default random in [300, 600) s, like client-go. */
   watchTimeoutSeconds?: number;
   backoff?: BackoffOptions;
+  /** Backoff waits, jitter and watch durations (default: {@link systemClock}). */
+  clock?: Clock;
 }
 
 export type ReflectorOptions<T> = ListWatchSource &
@@ -92,15 +104,7 @@ class WatchFailure extends Error {
 }
 
 /** A watch that ran at least this long before it failed resets the backoff. */
-const HEALTHY_WATCH_MS = 10_000;
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const onAbort = () => (clearTimeout(t), resolve());
-    const t = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+export const HEALTHY_WATCH_MS = 10_000;
 
 function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
@@ -118,6 +122,7 @@ function statusCodeOf(err: unknown): number | undefined {
 export class Reflector<T> {
   readonly listerWatcher: ListerWatcher;
   private readonly log: Logger;
+  private readonly clock: Clock;
   private readonly stopping = new AbortController();
   private watchHandle: WatchHandle | undefined;
   /** Ends the watch in progress (an aborted watch calls no `onDone`). */
@@ -130,6 +135,7 @@ export class Reflector<T> {
 
   constructor(private readonly options: ReflectorOptions<T>) {
     this.listerWatcher = listerWatcherOf(options);
+    this.clock = options.clock ?? systemClock;
     this.log = options.logger.child({ reflector: this.listerWatcher.description });
   }
 
@@ -193,13 +199,6 @@ export class Reflector<T> {
     this.endWatch?.();
   }
 
-  private backoffMs(failures: number): number {
-    const initial = this.options.backoff?.initialMs ?? 500;
-    const max = this.options.backoff?.maxMs ?? 30_000;
-    const base = Math.min(max, initial * 2 ** Math.min(failures - 1, 30));
-    return Math.round(base * (0.5 + Math.random() / 2));
-  }
-
   private async loop(): Promise<void> {
     let failures = 0; // consecutive, since the last watch that went well
     let needList = true;
@@ -212,12 +211,12 @@ export class Reflector<T> {
           needList = false;
         }
         if (this.stopped) break;
-        watchStarted = Date.now();
+        watchStarted = this.clock.monotonic();
         await this.watch();
         failures = 0; // a watch that ended normally: re-watch from the last version at once
       } catch (err) {
         if (this.stopped) break;
-        if (watchStarted !== undefined && Date.now() - watchStarted >= HEALTHY_WATCH_MS) failures = 0;
+        if (watchStarted !== undefined && this.clock.monotonic() - watchStarted >= HEALTHY_WATCH_MS) failures = 0;
         if (err instanceof Gone) {
           needList = true;
           this.log.info({ resourceVersion: this.resourceVersion, err: err.message }, 'watch expired (410 Gone); relisting');
@@ -231,12 +230,12 @@ export class Reflector<T> {
           if (err instanceof WatchFailure && err.relist) needList = true;
           if (statusCodeOf(err) === 410) needList = true;
         }
-        const delay = this.backoffMs(failures);
+        const delay = backoffDelay(failures, this.options.backoff, () => this.clock.random());
         this.log.warn(
           { err: errorMessage(err), status: statusCodeOf(err), phase: needList ? 'list' : 'watch', resourceVersion: this.resourceVersion, retryInMs: delay, failures },
           'list/watch failed; retrying',
         );
-        await sleep(delay, this.stopping.signal);
+        await this.clock.sleep(delay, this.stopping.signal);
       }
     }
     this.log.debug('reflector stopped');
@@ -269,12 +268,12 @@ export class Reflector<T> {
 
   /** One watch: resolves on a normal close, rejects with Gone, WatchFailure or the transport's error. */
   private watch(): Promise<void> {
-    const timeoutSeconds = this.options.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300);
+    const timeoutSeconds = this.options.watchTimeoutSeconds ?? 300 + Math.floor(this.clock.random() * 300);
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       let established = false;
       let received = 0;
-      const started = Date.now();
+      const started = this.clock.monotonic();
       let handle: WatchHandle | undefined;
       const finish = (err?: unknown) => {
         if (settled) return;
@@ -301,7 +300,7 @@ export class Reflector<T> {
       const onDone = (err?: unknown) => {
         if (settled) return;
         if (err === undefined || err === null) {
-          if (received === 0 && Date.now() - started < 1000) return finish(new WatchFailure('very short watch: closed within a second without any event'));
+          if (received === 0 && this.clock.monotonic() - started < 1000) return finish(new WatchFailure('very short watch: closed within a second without any event'));
           this.log.debug({ resourceVersion: this.resourceVersion, events: received }, 'watch closed; re-watching');
           return finish();
         }
