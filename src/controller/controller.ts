@@ -29,7 +29,8 @@ import { planPublication, type PodRef, type PublishedWatcher } from './publicati
 import { Publisher } from './publisher.js';
 import { trimNode, trimPod } from './trim_pod.js';
 import { QUIET, stepWatchOnlyAlarm, type WatchOnlyAlarmState } from './watch_only_alarm.js';
-import { publishedWatcher, type Lease } from './watcher_lease.js';
+import type { Lease } from '../kube/objects.js';
+import { publishedWatcher } from './watcher_lease.js';
 
 export interface ControllerOptions {
   kc: RestConfig;

@@ -9,7 +9,8 @@ import { isConflict, isNotFound, kubeRequest } from '../kube/rest.js';
 import { WATCHER_LABEL } from '../policy/labels.js';
 import { errorMessage, type Logger } from '../log.js';
 import type { Action, PodRef } from './publication.js';
-import { leaseWith, type Lease } from './watcher_lease.js';
+import type { Lease } from '../kube/objects.js';
+import { leaseWith } from './watcher_lease.js';
 
 export interface PublisherOptions {
   kc: RestConfig;

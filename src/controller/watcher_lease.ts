@@ -1,12 +1,9 @@
 /** The Lease that publishes the watcher (`election.leaseName`): reading and writing its record. */
-import { formatMicroTime, type KubeObject } from '../kube/objects.js';
+import { formatMicroTime, type Lease } from '../kube/objects.js';
 import { LEASE_ELECTION_REASON, LEASE_WATCHER_NODE, LEASE_WATCHER_POLICY, LEASE_WATCHER_UID } from '../policy/labels.js';
 import { parsePolicyLabel } from '../policy/policy.js';
 import type { PublishedWatcher } from './publication.js';
 
-export interface Lease extends KubeObject {
-  spec?: { holderIdentity?: string | null; leaseTransitions?: number; renewTime?: string; acquireTime?: string; [field: string]: unknown };
-}
 
 export function publishedWatcher(lease: Lease | undefined): PublishedWatcher | undefined {
   if (!lease) return undefined;

@@ -9,7 +9,7 @@
  * the elector (leader_election.ts) does.
  */
 import type { RestConfig } from './rest_config.js';
-import type { ObjectMeta } from './objects.js';
+import type { Lease } from './objects.js';
 import { isNotFound, kubeRequest } from './rest.js';
 
 /** What leader election reads from and writes to the Lease spec (client-go LeaderElectionRecord). */
@@ -26,21 +26,6 @@ export interface LeaderElectionRecord {
   leaseTransitions: number;
 }
 
-/** A Lease as on the wire (only the fields read here; the rest is kept and sent back on update). */
-export interface Lease {
-  apiVersion?: string;
-  kind?: string;
-  metadata: ObjectMeta & { resourceVersion?: string };
-  spec?: {
-    holderIdentity?: string | null;
-    leaseDurationSeconds?: number | null;
-    acquireTime?: string | null;
-    renewTime?: string | null;
-    leaseTransitions?: number | null;
-    [field: string]: unknown;
-  };
-  [field: string]: unknown;
-}
 
 /** One observed version of a lock: its record and the version an update must be conditional on. */
 export interface LockSnapshot {

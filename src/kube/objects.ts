@@ -138,6 +138,23 @@ export interface KubeObject {
   [field: string]: unknown;
 }
 
+/**
+ * A coordination.k8s.io/v1 Lease as on the wire: the leader-election lock (lease_lock.ts) and the
+ * Lease that publishes the watcher. Only the fields read here are typed; the rest is kept and
+ * sent back on update.
+ */
+export interface Lease extends KubeObject {
+  metadata: ObjectMeta & { resourceVersion?: string };
+  spec?: {
+    holderIdentity?: string | null;
+    leaseDurationSeconds?: number | null;
+    acquireTime?: string | null;
+    renewTime?: string | null;
+    leaseTransitions?: number | null;
+    [field: string]: unknown;
+  };
+}
+
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -15,15 +15,16 @@
  */
 import { afterAll, afterEach, beforeAll, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { RestConfig } from '../../src/kube/rest_config.js';
 import { loadRestConfig } from '../../src/kube/kubeconfig.js';
 import { LeaderElector, LeadershipLost, type LeaderElectorSettings } from '../../src/kube/leader_election.js';
-import type { Lease } from '../../src/kube/lease_lock.js';
+import type { Lease } from '../../src/kube/objects.js';
 import { ApiError, kubeRequest } from '../../src/kube/rest.js';
 import { createLogger } from '../../src/log.js';
 import { KUBECONFIG } from '../cluster/paths.ts';
+import { tcpRelay } from '../support/tcp_relay.ts';
+import { eventually } from '../support/wait.ts';
 import { kubectl, kubectlOk, sleep } from './harness.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -48,16 +49,8 @@ async function forceLease(name: string, spec: NonNullable<Lease['spec']>): Promi
   }
 }
 
-/** Polls without blocking the event loop (the electors run in this process). */
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 10): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+/** Polls often, without blocking the event loop (the electors run in this process). */
+const until = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> => eventually(what, probe, { timeoutMs, everyMs: 10 });
 
 /** Waits until the holder has renewed the Lease `times` times (each renewal a new renewTime). */
 async function renewals(name: string, times: number): Promise<Lease> {
@@ -398,30 +391,8 @@ test('deleting the Lease ends leadership at the next renewal; the elector does n
 });
 
 /** A TCP relay to kube-apiserver that can be cut (data dropped both ways, connections left hanging). */
-async function relay(target: URL): Promise<{ url: string; cut: () => void; close: () => Promise<void> }> {
-  let cut = false;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((inbound) => {
-    const outbound = connect(Number(target.port), target.hostname);
-    for (const s of [inbound, outbound]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => (sockets.delete(s), inbound.destroy(), outbound.destroy()));
-    }
-    inbound.on('data', (c: Buffer) => void (cut || outbound.write(c)));
-    outbound.on('data', (c: Buffer) => void (cut || inbound.write(c)));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `https://127.0.0.1:${port}`,
-    cut: () => void (cut = true),
-    close: () => new Promise((resolve) => (sockets.forEach((s) => s.destroy()), server.close(() => resolve()))),
-  };
-}
-
 test('a leader cut off from the API server loses leadership at its renew deadline, before the other can take over', async () => {
-  const proxy = await relay(kc.server);
+  const proxy = await tcpRelay(kc.server);
   try {
     // The proxy forwards TLS as is: the API server's certificate must still verify for its name.
     const viaProxy = kc.withServer(proxy.url);

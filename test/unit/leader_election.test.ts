@@ -2,7 +2,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { JITTER_FACTOR, jitteredPeriod, leaseDurationSeconds, LeaseObservation, validateTimings } from '../../src/kube/leader_election.js';
 import { formatMicroTime } from '../../src/kube/objects.js';
-import { recordOf, snapshotOf, specOf, type Lease, type LeaseSnapshot } from '../../src/kube/lease_lock.js';
+import type { Lease } from '../../src/kube/objects.js';
+import { recordOf, snapshotOf, specOf, type LeaseSnapshot } from '../../src/kube/lease_lock.js';
 
 function snapshot(resourceVersion: string, spec: Lease['spec']): LeaseSnapshot {
   return snapshotOf({ metadata: { name: 'l', namespace: 'n', resourceVersion }, spec });
