@@ -137,16 +137,28 @@ describe('a serverless cluster (scenario 2)', () => {
 });
 
 describe('an ordinary cluster (scenario 1)', () => {
+  /**
+   * What every test of this scenario starts from, whichever ran before it (or none): the DaemonSet
+   * of agents and a watcher Deployment, applied as they are (idempotent), and a watcher pod elected
+   * and labelled. After a test that took the watcher away, the only-watch pod wins it back (DESIGN
+   * §6 rule 3: stickiness holds only within the winning tier).
+   */
+  async function ordinaryCluster(): Promise<string> {
+    apply([daemonSet('node-agent'), deployment('watcher', [agent('watch-only')], { nodeSelector: { 'kubernetes.io/hostname': 'kwok-node-0' } })]);
+    const elected = await eventually<string>('a watcher pod elected', () => (holder()?.startsWith(`${AGENTS}/watcher-`) ? holder() : undefined), 60_000);
+    await eventually('the label on it alone', () => labelled().join() === elected.split('/')[1]);
+    return elected;
+  }
+
   test('a watcher Deployment (only-watch) is elected over the DaemonSet agents, also on the same node', async () => {
-    apply([deployment('watcher', [agent('watch-only')], { nodeSelector: { 'kubernetes.io/hostname': 'kwok-node-0' } })]);
-    const elected = await eventually('the watcher pod elected', () => (holder()?.startsWith(`${AGENTS}/watcher-`) ? holder() : undefined));
+    const elected = await ordinaryCluster();
     expect(lease().metadata.annotations).toMatchObject({ 'deepflow.io/watcher-policy': 'only-watch', 'deepflow.io/watcher-node': 'kwok-node-0' });
-    await eventually('the label moved to the watcher pod', () => labelled().join() === elected.split('/')[1]);
     const events = getJson(['get', 'events', '-n', AGENTS, '--field-selector', 'reason=WatcherElected']).items;
     expect(events.some((e: any) => e.involvedObject.name === elected.split('/')[1])).toBe(true);
   });
 
   test('kubectl rollout restart of the watcher Deployment: exactly one transition, never two labelled pods', async () => {
+    await ordinaryCluster();
     const before = lease();
     const max = await maxLabelledDuring(async () => {
       kubectlOk(['rollout', 'restart', 'deployment/watcher', '-n', AGENTS]);
@@ -159,8 +171,8 @@ describe('an ordinary cluster (scenario 1)', () => {
   });
 
   test('deleting the watcher pod: another candidate is elected within seconds', async () => {
-    const old = holder();
-    kubectlOk(['delete', 'pod', old.split('/')[1], '-n', AGENTS, '--wait=false']);
+    const old = await ordinaryCluster();
+    kubectlOk(['delete', 'pod', old.split('/')[1]!, '-n', AGENTS, '--wait=false']);
     await eventually('a new watcher', () => (holder() && holder() !== old ? holder() : undefined), 20_000);
     // The Lease names its watcher consistently (one read of it): the uid and node are its holder's.
     const record = lease();
@@ -170,7 +182,7 @@ describe('an ordinary cluster (scenario 1)', () => {
   });
 
   test("the watcher's node going NotReady: another candidate on another node is elected within seconds", async () => {
-    const watcherPod = holder().split('/')[1];
+    const watcherPod = (await ordinaryCluster()).split('/')[1]!;
     const node = getJson(['get', 'pod', watcherPod, '-n', AGENTS]).spec.nodeName;
     // Take the node away from kwok (which would report it Ready again), then report it NotReady.
     kubectlOk(['annotate', 'node', node, 'kwok.x-k8s.io/node-']);
@@ -191,11 +203,7 @@ describe('an ordinary cluster (scenario 1)', () => {
   });
 
   test('killing the leading replica: the other takes over within the lease duration and keeps the watcher', async () => {
-    // From a settled state: once the node of the test before is Ready again, the only-watch pod
-    // wins the watcher back from the DaemonSet agent (DESIGN §6 rule 3: stickiness holds only
-    // within the winning tier).
-    const watcher = await eventually('the watcher pod elected again', () => (holder()?.startsWith(`${AGENTS}/watcher-`) ? holder() : undefined), 30_000);
-    await eventually('the label on it alone', () => labelled().join() === watcher.split('/')[1]);
+    const watcher = await ordinaryCluster();
     const statuses = await Promise.all(replicas.map((r) => r.status()));
     const leaderIndex = statuses.findIndex((s) => s.isLeader);
     expect(leaderIndex).toBeGreaterThanOrEqual(0);

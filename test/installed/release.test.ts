@@ -43,14 +43,19 @@ const holder = (): string | undefined => {
 const labelled = (): string[] => getJson(['get', 'pods', '-n', inst.agentsNamespace, '-l', 'deepflow.io/k8s-watcher=true']).items.filter((p: any) => !p.metadata.deletionTimestamp).map((p: any) => p.metadata.name);
 const running = (app: string, n: number) => () => podsOf(app).filter((p) => p.status.phase === 'Running' && !p.metadata.deletionTimestamp).length >= n;
 
+/** The suite's workloads, applied as they are (idempotent): every test starts from them, whichever ran before it. */
+async function workloads(): Promise<void> {
+  apply([
+    workload('Deployment', 'watcher', [agent()], { 'deepflow.io/role': 'k8s-watcher' }),
+    workload('Deployment', 'shop', [{ name: 'shop', image: inst.image }, agent()], { 'deepflow.io/k8s-watch-policy': 'watch-disabled' }, 1),
+    workload('DaemonSet', 'node-agent', [agent()]),
+  ]);
+  await eventually('the pods', () => podsOf('watcher').length === 2 && podsOf('shop').length === 1 && podsOf('node-agent').length > 0, 120_000);
+}
+
 describe('admission in an opted-in namespace', () => {
   test('the watcher Deployment gets watch-only, a sidecar labelled watch-disabled gets it, DaemonSet agents stay normal', async () => {
-    apply([
-      workload('Deployment', 'watcher', [agent()], { 'deepflow.io/role': 'k8s-watcher' }),
-      workload('Deployment', 'shop', [{ name: 'shop', image: inst.image }, agent()], { 'deepflow.io/k8s-watch-policy': 'watch-disabled' }, 1),
-      workload('DaemonSet', 'node-agent', [agent()]),
-    ]);
-    await eventually('the pods', () => podsOf('watcher').length === 2 && podsOf('shop').length === 1 && podsOf('node-agent').length > 0, 120_000);
+    await workloads();
     expect(podsOf('watcher').map(policyOf)).toEqual(['watch-only', 'watch-only']);
     expect(podsOf('shop').map(policyOf)).toEqual(['watch-disabled']);
     expect(podsOf('node-agent').map(policyOf).every((p) => p === undefined)).toBe(true);
@@ -69,13 +74,16 @@ describe('admission in an opted-in namespace', () => {
 
 describe('the election', () => {
   test('a watcher pod holds the Lease and alone carries the watcher label', async () => {
+    await workloads();
     await eventually('the watcher pods running', running('watcher', 2), 120_000);
     const elected = await eventually('a watcher pod elected', () => holder()?.startsWith(`${inst.agentsNamespace}/watcher-`) && holder(), 60_000);
     await eventually('the label on the watcher only', () => labelled().join() === elected.split('/')[1]);
   });
 
   test('deleting the watcher pod elects another watcher pod, not a DaemonSet agent', async () => {
-    const before = holder()!;
+    await workloads();
+    await eventually('the watcher pods running', running('watcher', 2), 120_000);
+    const before = await eventually('a watcher pod elected', () => holder()?.startsWith(`${inst.agentsNamespace}/watcher-`) && holder(), 60_000);
     kubectl(['delete', 'pod', before.split('/')[1]!, '-n', inst.agentsNamespace, '--wait=false']);
     const after = await eventually('another watcher', () => {
       const h = holder();
