@@ -17,11 +17,11 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchCommandLine, freePort, sleep, type BenchCommandLine } from './options.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const UID_PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
@@ -94,22 +94,10 @@ function parseOptions(argv: string[]): Options {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
+  cli.helpIf(values.help);
   const env = process.env;
-  const num = (name: string, flag: string | undefined, envName: string, dflt: number, integer = false): number => {
-    const raw = flag ?? env[envName];
-    if (raw === undefined || raw === '') return dflt;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) usage(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(raw)}`);
-    return n;
-  };
-  const phases = (values.phases ?? env.BENCH_PHASES ?? SERVER_KINDS.join(','))
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
+  const num = (name: string, flag: string | undefined, envName: string, dflt: number, integer = false): number => cli.number(name, flag, envName, dflt, { integer });
+  const phases = cli.list(values.phases ?? env.BENCH_PHASES ?? SERVER_KINDS.join(','));
   for (const p of phases) if (!(SERVER_KINDS as readonly string[]).includes(p)) usage(`--phases: unknown server ${JSON.stringify(p)} (bare, warn, info)`);
   return {
     duration: num('duration', values.duration, 'BENCH_DURATION', 10),
@@ -128,10 +116,8 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
-function usage(message: string): never {
-  process.stderr.write(`bench:admission: ${message}\n\n${USAGE}`);
-  process.exit(64);
-}
+const cli: BenchCommandLine = benchCommandLine('bench:admission', USAGE);
+const usage: (message: string) => never = cli.usage;
 
 // ---------------------------------------------------------------------------------------------
 // Child processes: every server runs in its own process; all are killed when this one ends.
@@ -168,17 +154,6 @@ interface Server {
   stderr: () => string;
   stdoutLines: () => number;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, HOST, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolvePort(port));
-    });
-  });
 }
 
 function spawnServer(kind: ServerKind, args: string[], stdout: 'pipe' | number): Omit<Server, 'port' | 'metricsPort'> {
@@ -477,7 +452,6 @@ class Recorder {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** N workers, each sending the next review as soon as the previous one is answered. */
 async function closedLoop(target: Target, connections: number, seconds: number): Promise<Recorder> {

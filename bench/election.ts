@@ -25,6 +25,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchCommandLine, sleep, type BenchCommandLine } from './options.ts';
 import { parse as parseYaml } from 'yaml';
 import { children, Controller } from './election/controller.ts';
 import { ApiError, clusterFiles, Kube, pool, type ClusterFiles, type Json, type WatchEvent } from './election/kube.ts';
@@ -33,7 +34,6 @@ import { componentFlag, cpuBetween, cpuSample, type CpuCores } from './election/
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LEASE_NAME = 'k8s-watcher';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const t0 = performance.now();
 const log = (message: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
 
@@ -101,10 +101,8 @@ const USAGE = `usage: npm run bench:election -- [options]   (or node bench/elect
   --target-rss MB     controller RSS target at the largest size             (150)
 `;
 
-function usage(message: string): never {
-  process.stderr.write(`bench:election: ${message}\n\n${USAGE}`);
-  process.exit(64);
-}
+const cli: BenchCommandLine = benchCommandLine('bench:election', USAGE);
+const usage: (message: string) => never = cli.usage;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -136,19 +134,10 @@ function parseOptions(argv: string[]): Options {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
+  cli.helpIf(values.help);
   const env = process.env;
-  const num = (name: string, flag: string | undefined, envName: string | undefined, dflt: number, min = 1): number => {
-    const raw = flag ?? (envName ? env[envName] : undefined);
-    if (raw === undefined || raw === '') return dflt;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) usage(`--${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
-    return n;
-  };
-  const list = (raw: string) => raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const num = (name: string, flag: string | undefined, envName: string | undefined, dflt: number, min = 1): number => cli.number(name, flag, envName, dflt, { integer: true, min });
+  const list = cli.list;
   const phases = list(values.phases ?? env.BENCH_PHASES ?? PHASES.join(','));
   for (const p of phases) if (!(PHASES as readonly string[]).includes(p)) usage(`--phases: unknown phase ${JSON.stringify(p)} (failover, scale)`);
   const sizes = list(values.sizes ?? env.BENCH_SIZES ?? '1000,5000').map((s) => {
