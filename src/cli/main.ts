@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `k8s-watch-policy` command (also the kubectl plugin `kubectl-watch_policy`):
- * `webhook`, `controller`, `inject`, `elect`, `certs`, one module each in commands/. DESIGN §7 is
+ * `webhook`, `controller`, `inject`, `elect`, `status`, `audit`, `certs`, in commands/. DESIGN §7 is
  * the contract for inject and elect.
  */
 import { readFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { addCertsCommand } from './commands/certs.js';
 import { addControllerCommand } from './commands/controller.js';
 import { addElectCommand } from './commands/elect.js';
 import { addInjectCommand } from './commands/inject.js';
+import { addAuditCommand, addStatusCommand } from './commands/status.js';
 import { addWebhookCommand } from './commands/webhook.js';
 import { errorMessage } from '../log.js';
 import { CliError, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE } from './exit_codes.js';
@@ -25,7 +26,7 @@ function buildProgram(name: string, setExit: (code: number) => void): Command {
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   const run = (action: () => Promise<number>) => action().then(setExit);
-  for (const add of [addWebhookCommand, addControllerCommand, addInjectCommand, addElectCommand, addCertsCommand]) add(program, run);
+  for (const add of [addWebhookCommand, addControllerCommand, addInjectCommand, addElectCommand, addStatusCommand, addAuditCommand, addCertsCommand]) add(program, run);
   return program;
 }
 

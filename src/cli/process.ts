@@ -17,10 +17,10 @@ export async function loadCliConfig(file: string | undefined): Promise<Config> {
 }
 
 /** The cluster: --kubeconfig, else $KUBECONFIG, else the pod's service account; undefined when none. */
-export async function loadCluster(kubeconfig: string | undefined): Promise<RestConfig | undefined> {
+export async function loadCluster(kubeconfig: string | undefined, context?: string): Promise<RestConfig | undefined> {
   const { loadRestConfig } = await import('../kube/kubeconfig.js');
   try {
-    return await loadRestConfig(kubeconfig);
+    return await loadRestConfig(kubeconfig, process.env, context);
   } catch (err) {
     throw new CliError(`cannot load the cluster configuration: ${errorMessage(err)}`, EXIT_CONFIG);
   }

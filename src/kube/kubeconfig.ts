@@ -16,10 +16,14 @@ import { RestConfig, type RestConfigOptions } from './rest_config.js';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
-/** The config of `--kubeconfig FILE`, else of $KUBECONFIG, else in-cluster; undefined when there is none. */
-export async function loadRestConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<RestConfig | undefined> {
+/**
+ * The config of `--kubeconfig FILE`, else of $KUBECONFIG, else in-cluster; undefined when there is
+ * none. `context` names a kubeconfig context other than the current one (kubectl's --context).
+ */
+export async function loadRestConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env, context?: string): Promise<RestConfig | undefined> {
   const paths = file ? [file] : (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
-  if (paths.length > 0) return loadKubeconfigFiles(paths);
+  if (paths.length > 0) return loadKubeconfigFiles(paths, context);
+  if (context !== undefined) throw new Error(`--context ${JSON.stringify(context)} needs a kubeconfig: pass --kubeconfig or set KUBECONFIG`);
   if (env.KUBERNETES_SERVICE_HOST) return inClusterConfig(env);
   return undefined;
 }
@@ -82,13 +86,14 @@ interface Merged {
 }
 
 /** Loads and merges kubeconfig files; the error names the file and the field. */
-export async function loadKubeconfigFiles(paths: readonly string[]): Promise<RestConfig> {
+export async function loadKubeconfigFiles(paths: readonly string[], contextName?: string): Promise<RestConfig> {
   const merged: Merged = { contexts: new Map(), clusters: new Map(), users: new Map() };
   for (const path of paths) mergeFile(merged, path);
   const where = paths.length === 1 ? `kubeconfig ${paths[0]}` : `kubeconfig ${paths.join(delimiter)}`;
+  if (contextName !== undefined) merged.currentContext = contextName;
   if (!merged.currentContext) throw new Error(`${where}: no current-context`);
   const context = merged.contexts.get(merged.currentContext);
-  if (!context) throw new Error(`${where}: current-context ${JSON.stringify(merged.currentContext)} is not among its contexts`);
+  if (!context) throw new Error(`${where}: ${contextName === undefined ? 'current-context' : 'context'} ${JSON.stringify(merged.currentContext)} is not among its contexts`);
   const cluster = context.cluster === undefined ? undefined : merged.clusters.get(context.cluster);
   if (!cluster) throw new Error(`${where}: context ${JSON.stringify(merged.currentContext)} names cluster ${JSON.stringify(context.cluster ?? '')}, which is not defined`);
   const user = context.user === undefined || context.user === '' ? { value: {}, dir: cluster.dir } : merged.users.get(context.user);
@@ -96,7 +101,7 @@ export async function loadKubeconfigFiles(paths: readonly string[]): Promise<Res
   const c = cluster.value;
   const u = user.value;
   if (!c.server) throw new Error(`${where}: cluster ${JSON.stringify(context.cluster)} has no server`);
-  if (u.exec !== undefined || u['auth-provider'] !== undefined || c['proxy-url']) return viaClientNode(paths, c.server, where);
+  if (u.exec !== undefined || u['auth-provider'] !== undefined || c['proxy-url']) return viaClientNode(paths, c.server, where, contextName);
   const file = (name: string, path: string | undefined, data: string | undefined, dir: string): Buffer | undefined => {
     if (data) return Buffer.from(data, 'base64');
     if (!path) return undefined;
@@ -164,7 +169,7 @@ function mergeFile(merged: Merged, path: string): void {
 }
 
 /** Credentials this module does not implement: client-node computes them for every request. */
-async function viaClientNode(paths: readonly string[], server: string, where: string): Promise<RestConfig> {
+async function viaClientNode(paths: readonly string[], server: string, where: string, contextName: string | undefined): Promise<RestConfig> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   const [first, ...rest] = paths;
@@ -174,5 +179,6 @@ async function viaClientNode(paths: readonly string[], server: string, where: st
     more.loadFromFile(path);
     kc.mergeConfig(more, true);
   }
+  if (contextName !== undefined) kc.setCurrentContext(contextName);
   return new RestConfig({ server, source: `${where} (via @kubernetes/client-node)`, authenticate: (options) => kc.applyToHTTPSOptions(options) });
 }

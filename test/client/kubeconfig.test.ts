@@ -124,6 +124,26 @@ describe('kubeconfig files', () => {
     expect(server.requests[0]!.headers.authorization).toBe('Bearer from-second');
   });
 
+  test('--context picks another context than the current one; an unknown one is named', async () => {
+    const path = write('two-contexts', {
+      'current-context': 'wrong',
+      clusters: [
+        { name: 'c', cluster: { server: server.url, 'certificate-authority-data': b64(server.caPem) } },
+        { name: 'bad', cluster: { server: 'https://wrong.invalid' } },
+      ],
+      users: [{ name: 'u', user: { token: 'picked' } }],
+      contexts: [
+        { name: 'wrong', context: { cluster: 'bad', user: 'u' } },
+        { name: 'picked', context: { cluster: 'c', user: 'u' } },
+      ],
+    });
+    const kc = await loadRestConfig(path, {}, 'picked');
+    await kubeRequest(kc!, 'GET', '/api/v1/namespaces/x');
+    expect(server.requests[0]!.headers.authorization).toBe('Bearer picked');
+    await expect(loadRestConfig(path, {}, 'nope')).rejects.toThrow(/context "nope" is not among its contexts/);
+    await expect(loadRestConfig(undefined, {}, 'picked')).rejects.toThrow(/--context "picked" needs a kubeconfig/);
+  });
+
   test('an exec credential plugin is run (through @kubernetes/client-node)', async () => {
     const credential = { apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: 'from-exec' } };
     const exec = { apiVersion: 'client.authentication.k8s.io/v1', command: process.execPath, args: ['-e', `console.log(${JSON.stringify(JSON.stringify(credential))})`], interactiveMode: 'Never' };

@@ -17,6 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['watcher_election'], // the watcher election (pure)
   ['certs'], // certificates and their self-management
   ['webhook', 'controller'], // the two processes' shells
+  ['report'], // status and audit of a live cluster
   ['cli'], // the command line
 ];
 

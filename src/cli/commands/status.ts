@@ -1,0 +1,119 @@
+/**
+ * `kubectl watch-policy status` and `kubectl watch-policy audit`: the operator's view of a live
+ * cluster, read through the API server with the kubeconfig as kubectl reads it (no port-forward).
+ */
+import { Option, type Command } from 'commander';
+import { defaultConfig, type Config } from '../../config/config.js';
+import { ConfigError } from '../../config/parse.js';
+import type { RestConfig } from '../../kube/rest_config.js';
+import { errorMessage } from '../../log.js';
+import { CliError, EXIT_CONFIG, EXIT_SOFTWARE } from '../exit_codes.js';
+import { watcherRef } from '../options.js';
+import { loadCluster, writeStdout } from '../process.js';
+
+interface ClusterFlags {
+  kubeconfig?: string;
+  context?: string;
+  config?: string;
+  output: 'text' | 'json' | 'yaml';
+  namespace?: string;
+  allNamespaces?: boolean;
+  color: boolean;
+}
+
+/** Progress on stderr, one line a step (never on stdout, which scripts read). */
+function progress(quiet: boolean): (what: string, count: number) => void {
+  return quiet ? () => {} : (what, count) => process.stderr.write(`  ${what}: ${count} read\n`);
+}
+
+async function cluster(flags: ClusterFlags): Promise<RestConfig> {
+  const kc = await loadCluster(flags.kubeconfig, flags.context);
+  if (!kc) throw new CliError('no cluster: pass --kubeconfig, set KUBECONFIG, or run in a pod', EXIT_CONFIG);
+  return kc;
+}
+
+async function configOf(kc: RestConfig, flags: ClusterFlags, step: (what: string, count: number) => void, namespace?: string): Promise<{ config: Config; source: string }> {
+  const { chooseConfig } = await import('../../report/cluster_state.js');
+  try {
+    return await chooseConfig(kc, flags.config, namespace, step);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, EXIT_CONFIG);
+    throw err;
+  }
+}
+
+/** Turns an unreachable API server into one clear line. */
+async function reading<T>(what: () => Promise<T>): Promise<T> {
+  try {
+    return await what();
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`cannot read the cluster: ${errorMessage(err)}`, EXIT_SOFTWARE);
+  }
+}
+
+const colorOf = (flags: ClusterFlags) => flags.color && process.stdout.isTTY === true && !process.env.NO_COLOR;
+
+async function runStatus(flags: ClusterFlags & { lease?: { namespace: string; name: string } }): Promise<number> {
+  const [state, { statusReport }, render] = await Promise.all([import('../../report/cluster_state.js'), import('../../report/status_report.js'), import('../../report/render.js')]);
+  const kc = await cluster(flags);
+  const step = progress(flags.output !== 'text' && !process.stderr.isTTY);
+  const report = await reading(async () => {
+    // The controller first: its namespace holds the installation's ConfigMap.
+    let controller = await state.readController(kc, defaultConfig(), flags.lease);
+    const { config, source } = await configOf(kc, flags, step, controller.watcherLease?.metadata.namespace);
+    if (!flags.lease && controller.watcherLease && controller.watcherLease.metadata.name !== config.election.leaseName) controller = await state.readController(kc, config);
+    const [pods, nodes, webhook] = await Promise.all([state.readAgentPods(kc, config, flags.namespace, step), state.readNodes(kc, step), state.readWebhook(kc)]);
+    return statusReport({ config, configSource: source, pods, nodes, ...controller, webhook, ...(flags.namespace && { namespace: flags.namespace }) });
+  });
+  await writeStdout(flags.output === 'text' ? render.statusText(report, colorOf(flags)) : render.formatReport(report, flags.output));
+  return report.exitCode;
+}
+
+async function runAudit(flags: ClusterFlags): Promise<number> {
+  const [state, { auditReport }, render] = await Promise.all([import('../../report/cluster_state.js'), import('../../report/audit_report.js'), import('../../report/render.js')]);
+  const kc = await cluster(flags);
+  const step = progress(false);
+  const namespace = flags.allNamespaces ? undefined : flags.namespace;
+  const report = await reading(async () => {
+    const { config, source } = await configOf(kc, flags, step);
+    const [pods, nodes, controllers] = await Promise.all([
+      state.readAgentPods(kc, config, namespace, step),
+      state.readNodes(kc, step),
+      state.readControllers(kc, namespace, config, step),
+    ]);
+    return auditReport({ config, configSource: source, pods, nodes, controllers, ...(namespace && { namespace }) });
+  });
+  await writeStdout(flags.output === 'text' ? render.auditText(report, colorOf(flags)) : render.formatReport(report, flags.output));
+  return report.exitCode;
+}
+
+function clusterOptions(command: Command): Command {
+  return command
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else in-cluster)')
+    .option('--context <name>', 'kubeconfig context (default: its current context)')
+    .option('-n, --namespace <namespace>', 'only the agent pods of this namespace')
+    .option('--config <file>', "config file (default: the installed chart's ConfigMap, else the defaults)")
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']).default('text'))
+    .option('--no-color', 'no colours, also on a terminal (NO_COLOR does the same)');
+}
+
+export function addStatusCommand(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
+  clusterOptions(
+    program
+      .command('status')
+      .description('the published watcher, the controller, every agent pod with its policy and standing, the webhook, the active warnings (exit 0 healthy, 1 warning, 2 no watcher)'),
+  )
+    .option('--lease <namespace/name>', 'the Lease that publishes the watcher (default: found by its annotations)', watcherRef)
+    .action((opts) => run(() => runStatus(opts)));
+}
+
+export function addAuditCommand(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
+  clusterOptions(
+    program
+      .command('audit')
+      .description('every agent pod and pod controller: what it runs with now, what the webhook would decide today, the drift and what to do (exit 1 on drift)'),
+  )
+    .option('-A, --all-namespaces', 'all namespaces (the default without -n)')
+    .action((opts) => run(() => runAudit(opts)));
+}

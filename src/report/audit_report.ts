@@ -1,0 +1,143 @@
+/**
+ * `kubectl watch-policy audit`, as a pure function of what was read: for every agent pod and pod
+ * controller template in scope, what it runs with now and what the webhook would decide today
+ * (the same review as `inject` and the webhook), the drift between the two, and what to do.
+ */
+import { agentContainers, allContainers } from '../agent/agent_containers.js';
+import { findEnv, literalValue, policyOfEnv } from '../agent/container_env.js';
+import { reviewTemplate } from '../admission/pod_template.js';
+import { reviewPod, type PodReview } from '../admission/review_pod.js';
+import type { Config } from '../config/config.js';
+import { nodeLookupOf } from '../kube/node_lookup.js';
+import type { KubeObject, Node, Pod } from '../kube/objects.js';
+import { DEPRECATED_ENV, POLICY_ENV, REASON_ANNOTATION } from '../policy/labels.js';
+import { parsePolicyEnv, type Policy } from '../policy/policy.js';
+
+export type DriftKind = 'policy' | 'reason-missing' | 'deprecated-env' | 'invalid-value' | 'duplicate-entries' | 'denied';
+
+export interface AuditRow {
+  kind: string;
+  namespace: string;
+  name: string;
+  /** The workload a pod belongs to (`Deployment/x`, `DaemonSet/y`), or the pod itself. */
+  workload: string;
+  /** K8S_WATCH_POLICY of the first agent container as written (`(unset)`, `(valueFrom)`). */
+  value: string;
+  /** The policy the agent runs with now, read as the agent reads it. */
+  policy: Policy;
+  /** What the webhook would give it today, and by which rule. */
+  wouldBe: Policy;
+  rule: string;
+  reason: string | null;
+  drift: DriftKind[];
+}
+
+export interface AuditReport {
+  config: string;
+  namespace: string | null;
+  rows: AuditRow[];
+  /** One line per thing to do, deduplicated (e.g. `kubectl rollout restart deployment/x -n y`). */
+  actions: string[];
+  exitCode: 0 | 1;
+}
+
+export interface AuditInput {
+  config: Config;
+  configSource: string;
+  pods: readonly Pod[];
+  nodes: readonly Node[];
+  /** Deployments, DaemonSets, StatefulSets, Jobs, CronJobs of the scope. */
+  controllers: readonly KubeObject[];
+  namespace?: string;
+}
+
+/** The workload of a pod: a Deployment's pods belong to `<deployment>-<pod-template-hash>`. */
+export function workloadOf(pod: Pod): { kind: string; name: string } {
+  const owner = pod.metadata?.ownerReferences?.find((o) => o.controller) ?? pod.metadata?.ownerReferences?.[0];
+  if (!owner) return { kind: 'Pod', name: pod.metadata?.name ?? '' };
+  const hash = pod.metadata?.labels?.['pod-template-hash'];
+  if (owner.kind === 'ReplicaSet' && hash && owner.name.endsWith(`-${hash}`)) return { kind: 'Deployment', name: owner.name.slice(0, -hash.length - 1) };
+  return { kind: owner.kind, name: owner.name };
+}
+
+function valueOf(object: Pod, config: Config): { value: string; policy: Policy; invalid: boolean; duplicates: boolean } {
+  const agent = agentContainers(object.spec, config.agent)[0]?.container;
+  const env = agent && findEnv(agent, POLICY_ENV);
+  const literal = env && literalValue(env);
+  const duplicates = agentContainers(object.spec, config.agent).some(({ container }) => (container.env ?? []).filter((e) => e.name === POLICY_ENV).length > 1);
+  return {
+    value: !env ? '(unset)' : literal === undefined ? '(valueFrom)' : literal,
+    policy: policyOfEnv(env, config.onlyWatchValue),
+    invalid: literal !== undefined && literal !== '' && parsePolicyEnv(literal) === undefined,
+    duplicates,
+  };
+}
+
+function rowOf(kind: string, object: Pod, workload: string, review: PodReview, config: Config, isPod: boolean): AuditRow {
+  const now = valueOf(object, config);
+  const after = valueOf(review.pod, config);
+  const drift: DriftKind[] = [];
+  if (!review.allowed) drift.push('denied');
+  if (isPod && review.allowed && after.policy !== now.policy) drift.push('policy');
+  if (isPod && review.decision.rule !== 'disabled' && !object.metadata?.annotations?.[REASON_ANNOTATION]) drift.push('reason-missing');
+  if (allContainers(object.spec).some(({ container }) => findEnv(container, DEPRECATED_ENV))) drift.push('deprecated-env');
+  if (now.invalid) drift.push('invalid-value');
+  if (now.duplicates) drift.push('duplicate-entries');
+  return {
+    kind,
+    namespace: object.metadata?.namespace ?? '',
+    name: object.metadata?.name ?? '',
+    workload,
+    value: now.value,
+    policy: now.policy,
+    wouldBe: review.allowed ? after.policy : now.policy,
+    rule: review.decision.rule,
+    reason: object.metadata?.annotations?.[REASON_ANNOTATION] ?? null,
+    drift,
+  };
+}
+
+/** The workloads `kubectl rollout restart` recreates the pods of. */
+const ROLLABLE = new Set(['Deployment', 'DaemonSet', 'StatefulSet']);
+
+export function auditReport(input: AuditInput): AuditReport {
+  const { config } = input;
+  const options = { config, nodes: nodeLookupOf(input.nodes.map((n) => ({ ...n, kind: 'Node' }))) };
+  const rows: AuditRow[] = [];
+  for (const pod of input.pods) {
+    if (agentContainers(pod.spec, config.agent).length === 0) continue;
+    const w = workloadOf(pod);
+    rows.push(rowOf('Pod', pod, `${w.kind}/${w.name}`, reviewPod(pod, options), config, true));
+  }
+  for (const object of input.controllers) {
+    const reviewed = reviewTemplate(object, options);
+    if (!reviewed || agentContainers(reviewed.review.pod.spec, config.agent).length === 0) continue;
+    const template = { ...reviewed.review.pod, metadata: { ...reviewed.review.pod.metadata, name: object.metadata?.name ?? '', namespace: object.metadata?.namespace ?? '' } };
+    const original = { ...template, spec: (object as { spec?: { template?: Pod } }).spec?.template?.spec ?? (object as { spec?: { jobTemplate?: { spec?: { template?: Pod } } } }).spec?.jobTemplate?.spec?.template?.spec ?? {} };
+    rows.push(rowOf(object.kind ?? '', original as Pod, `${object.kind}/${object.metadata?.name ?? ''}`, reviewed.review, config, false));
+  }
+  rows.sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.kind === b.kind ? (a.name < b.name ? -1 : 1) : a.kind === 'Pod' ? 1 : -1));
+
+  const actions = new Set<string>();
+  for (const row of rows) {
+    const [kind, name] = row.workload.split('/') as [string, string];
+    const where = `-n ${row.namespace}`;
+    if (row.drift.includes('deprecated-env') || row.drift.includes('invalid-value') || row.drift.includes('denied')) {
+      actions.add(`fix the pod template of ${row.workload} in ${row.namespace} (${row.drift.filter((d) => d !== 'policy' && d !== 'reason-missing').join(', ')}): kubectl edit ${kind.toLowerCase()}/${name} ${where}`);
+    }
+    if (row.kind === 'Pod' && row.drift.some((d) => d === 'policy' || d === 'reason-missing' || d === 'duplicate-entries')) {
+      actions.add(
+        ROLLABLE.has(kind)
+          ? `kubectl rollout restart ${kind.toLowerCase()}/${name} ${where}`
+          : `recreate pod ${row.name} (${row.workload}): kubectl delete pod ${row.name} ${where}${kind === 'Pod' ? ', then create it again' : ''}`,
+      );
+    }
+  }
+  return {
+    config: input.configSource,
+    namespace: input.namespace ?? null,
+    rows,
+    actions: [...actions],
+    exitCode: rows.some((r) => r.drift.length > 0) ? 1 : 0,
+  };
+}

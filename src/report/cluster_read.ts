@@ -1,0 +1,53 @@
+/**
+ * What `status` and `audit` read of a live cluster, in one pass: paginated lists (500 a page, as
+ * kubectl), progress on stderr, every object trimmed to what the reports use as it arrives, so
+ * that memory follows the number of agents, not the size of the cluster's pods.
+ */
+import type { KubeObject, Lease, Node, Pod } from '../kube/objects.js';
+import type { RestConfig } from '../kube/rest_config.js';
+import { ApiError, kubeRequest } from '../kube/rest.js';
+
+export const PAGE_SIZE = 500;
+
+export interface ListResult<T> {
+  items: T[];
+  /** Why the list could not be read (403, 404 of an API the cluster does not serve): the report says so instead of failing. */
+  error?: string;
+}
+
+interface Page {
+  metadata?: { continue?: string };
+  items?: KubeObject[];
+}
+
+/** Every page of a collection; `keep` trims (or drops, with undefined) each item as it arrives. */
+export async function listAll<T>(
+  kc: RestConfig,
+  path: string,
+  keep: (item: KubeObject) => T | undefined,
+  { labelSelector, progress }: { labelSelector?: string; progress?: (what: string, count: number) => void } = {},
+): Promise<ListResult<T>> {
+  const items: T[] = [];
+  let cont: string | undefined;
+  let seen = 0;
+  try {
+    do {
+      const page = await kubeRequest<Page>(kc, 'GET', path, { query: { limit: PAGE_SIZE, continue: cont, labelSelector }, timeoutMs: 60_000 });
+      for (const item of page.items ?? []) {
+        const kept = keep(item);
+        if (kept !== undefined) items.push(kept);
+      }
+      seen += page.items?.length ?? 0;
+      cont = page.metadata?.continue || undefined;
+      if (cont || seen > PAGE_SIZE) progress?.(path, seen);
+    } while (cont);
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 403 || err.status === 404)) return { items, error: err.message };
+    throw err;
+  }
+  return { items };
+}
+
+export const asPod = (item: KubeObject) => item as Pod;
+export const asNode = (item: KubeObject) => item as Node;
+export const asLease = (item: KubeObject) => item as Lease;

@@ -1,0 +1,154 @@
+/**
+ * `kubectl watch-policy status`, as a pure function of what was read: the published watcher (the
+ * Lease), the controller replicas and which leads, every agent pod with its policy as the agent
+ * reads it and its standing in the election, the webhook's registration, and the warnings that
+ * are active. Exit codes: 0 healthy, 1 a warning is active, 2 no watcher.
+ */
+import type { Config } from '../config/config.js';
+import type { Lease, Node, Pod } from '../kube/objects.js';
+import { LEASE_ELECTION_REASON, LEASE_WATCHER_NODE, LEASE_WATCHER_POLICY, LEASE_WATCHER_UID } from '../policy/labels.js';
+import { ASSIGNMENT_NOTE, elect, type CandidateReport, type Watcher } from '../watcher_election/elect.js';
+
+export interface WebhookEndpoint {
+  /** The configuration and webhook, e.g. `MutatingWebhookConfiguration/k8s-watch-policy: namespace.pods...`. */
+  webhook: string;
+  /** `service ns/name:port/path` or the URL. */
+  target: string;
+}
+
+export interface WebhookState {
+  /** The webhook configurations of this product found in the cluster (by their webhooks' names). */
+  configurations: string[];
+  endpoints: WebhookEndpoint[];
+  /** Ready endpoints of the webhook's Service, when it is called through one. */
+  readyEndpoints?: number;
+  /** Whether GET /readyz answered 200 (through the API server's service proxy, or the URL). */
+  answers?: { ok: boolean; detail: string };
+  /** Why a part could not be read (RBAC, an API not served). */
+  unreadable?: string[];
+}
+
+export interface StatusInput {
+  config: Config;
+  /** Where the config came from: `configmap ns/name`, `file F`, `defaults`. */
+  configSource: string;
+  /** The agent pods (and others: they are ignored) of the namespaces in scope. */
+  pods: readonly Pod[];
+  nodes: readonly Node[];
+  /** The Lease that publishes the watcher, if one was found. */
+  watcherLease?: Lease;
+  /** The controller replicas' leader-election Lease, if one was found. */
+  leaderLease?: Lease;
+  /** The controller's pods (chart installs), if any were found. */
+  controllerPods: readonly Pod[];
+  webhook: WebhookState;
+  /** Namespace the report is limited to (-n), if any. */
+  namespace?: string;
+}
+
+export type WarningKind =
+  | 'no-watcher'
+  | 'several-watch-only'
+  | 'deprecated-env'
+  | 'no-controller'
+  | 'published-differs'
+  | 'webhook-not-registered'
+  | 'webhook-no-endpoints'
+  | 'webhook-not-answering';
+
+export interface StatusWarning {
+  kind: WarningKind;
+  message: string;
+}
+
+export interface PublishedState {
+  lease: string;
+  holder: string | null;
+  uid?: string;
+  node?: string;
+  policy?: string;
+  reason?: string;
+  since?: string;
+  transitions: number;
+}
+
+export interface StatusReport {
+  config: string;
+  namespace: string | null;
+  /** What the controller published (the Lease), when it was found. */
+  published: PublishedState | null;
+  /** What the design's rules give for the agents as they run now. */
+  elected: Watcher | null;
+  controller: { namespace: string | null; leader: string | null; replicas: { name: string; ready: boolean }[] };
+  agents: CandidateReport[];
+  webhook: WebhookState;
+  warnings: StatusWarning[];
+  exitCode: 0 | 1 | 2;
+  note: string;
+}
+
+const key = (lease: Lease) => `${lease.metadata.namespace ?? ''}/${lease.metadata.name ?? ''}`;
+
+function publishedOf(lease: Lease | undefined): PublishedState | null {
+  if (!lease) return null;
+  const a = lease.metadata.annotations ?? {};
+  const since = lease.spec?.acquireTime ?? undefined;
+  return {
+    lease: key(lease),
+    holder: lease.spec?.holderIdentity ?? null,
+    ...(a[LEASE_WATCHER_UID] && { uid: a[LEASE_WATCHER_UID] }),
+    ...(a[LEASE_WATCHER_NODE] && { node: a[LEASE_WATCHER_NODE] }),
+    ...(a[LEASE_WATCHER_POLICY] && { policy: a[LEASE_WATCHER_POLICY] }),
+    ...(a[LEASE_ELECTION_REASON] && { reason: a[LEASE_ELECTION_REASON] }),
+    ...(since && { since }),
+    transitions: lease.spec?.leaseTransitions ?? 0,
+  };
+}
+
+const ready = (pod: Pod) => pod.status?.phase === 'Running' && pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+export function statusReport(input: StatusInput): StatusReport {
+  const { config, watcherLease, leaderLease, webhook } = input;
+  const published = publishedOf(watcherLease);
+  const [ns, name] = published?.holder?.split('/') ?? [];
+  const current = ns && name ? { namespace: ns, name, ...(published?.uid && { uid: published.uid }) } : undefined;
+  const election = elect(input.pods, input.nodes, current, config);
+  const warnings: StatusWarning[] = [];
+  const warn = (kind: WarningKind, message: string) => warnings.push({ kind, message });
+  const spelling = config.onlyWatchValue;
+
+  if (!election.watcher) {
+    const why = election.candidates.length === 0 ? 'no agent pod found' : `none of ${election.candidates.length} agent pods is eligible`;
+    warn('no-watcher', `${why}: no deepflow-agent should watch the Kubernetes API; add a watcher Deployment (one agent pod with K8S_WATCH_POLICY=${spelling}) or agents that may watch`);
+  }
+  const watchOnly = election.candidates.filter((c) => c.eligible && c.policy === 'only-watch');
+  if (watchOnly.length > 1) {
+    warn('several-watch-only', `${watchOnly.length} eligible agent pods run K8S_WATCH_POLICY=${spelling} (${watchOnly.map((c) => `${c.namespace}/${c.name}`).slice(0, 5).join(', ')}): the DeepFlow server hands the watch to each in turn; run one watcher pod`);
+  }
+  const deprecated = election.candidates.filter((c) => c.reason === 'deprecated-env');
+  if (deprecated.length > 0) {
+    warn('deprecated-env', `${deprecated.length} agent pods still carry ONLY_WATCH_K8S_RESOURCE (${deprecated.map((c) => `${c.namespace}/${c.name}`).slice(0, 5).join(', ')}): agents from v6.6.6 on exit; remove it and set K8S_WATCH_POLICY=${spelling}`);
+  }
+  if (!watcherLease) warn('no-controller', 'no watcher Lease found: the controller is not installed or has not published yet (status shows the election computed here)');
+  else if (!leaderLease?.spec?.holderIdentity) warn('no-controller', `no controller replica leads (the leader Lease has no holder): the watcher Lease ${key(watcherLease)} is not kept current`);
+  if (published && election.watcher && published.holder !== `${election.watcher.namespace}/${election.watcher.name}` && input.namespace === undefined) {
+    warn('published-differs', `the Lease names ${published.holder ?? 'no watcher'}, the rules give ${election.watcher.namespace}/${election.watcher.name} now (the controller is catching up, or cannot write)`);
+  }
+  if (webhook.configurations.length === 0) warn('webhook-not-registered', 'no webhook configuration of k8s-watch-policy is registered: new agent pods get no K8S_WATCH_POLICY');
+  else if (webhook.readyEndpoints === 0) warn('webhook-no-endpoints', 'the webhook Service has no ready endpoint: with failurePolicy Fail, agent pods in opted-in namespaces are refused');
+  else if (webhook.answers && !webhook.answers.ok) warn('webhook-not-answering', `the webhook does not answer: ${webhook.answers.detail}`);
+
+  const replicas = input.controllerPods.map((p) => ({ name: p.metadata?.name ?? '', ready: ready(p) }));
+  return {
+    config: input.configSource,
+    namespace: input.namespace ?? null,
+    published,
+    elected: election.watcher,
+    controller: { namespace: watcherLease?.metadata.namespace ?? null, leader: leaderLease?.spec?.holderIdentity ?? null, replicas },
+    agents: election.candidates,
+    webhook,
+    warnings,
+    exitCode: !election.watcher ? 2 : warnings.length > 0 ? 1 : 0,
+    note: ASSIGNMENT_NOTE,
+  };
+}
