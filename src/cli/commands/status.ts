@@ -21,10 +21,8 @@ interface ClusterFlags {
   color: boolean;
 }
 
-/** Progress on stderr, one line a step (never on stdout, which scripts read). */
-function progress(quiet: boolean): (what: string, count: number) => void {
-  return quiet ? () => {} : (what, count) => process.stderr.write(`  ${what}: ${count} read\n`);
-}
+/** Progress on stderr for lists of more than a page (never on stdout, which scripts read). */
+const progress = (what: string, count: number): void => void process.stderr.write(`  ${what}: ${count} read\n`);
 
 async function cluster(flags: ClusterFlags): Promise<RestConfig> {
   const kc = await loadCluster(flags.kubeconfig, flags.context);
@@ -57,7 +55,7 @@ const colorOf = (flags: ClusterFlags) => flags.color && process.stdout.isTTY ===
 async function runStatus(flags: ClusterFlags & { lease?: { namespace: string; name: string } }): Promise<number> {
   const [state, { statusReport }, render] = await Promise.all([import('../../report/cluster_state.js'), import('../../report/status_report.js'), import('../../report/render.js')]);
   const kc = await cluster(flags);
-  const step = progress(flags.output !== 'text' && !process.stderr.isTTY);
+  const step = progress;
   const report = await reading(async () => {
     // The controller first: its namespace holds the installation's ConfigMap.
     let controller = await state.readController(kc, defaultConfig(), flags.lease);
@@ -73,7 +71,7 @@ async function runStatus(flags: ClusterFlags & { lease?: { namespace: string; na
 async function runAudit(flags: ClusterFlags): Promise<number> {
   const [state, { auditReport }, render] = await Promise.all([import('../../report/cluster_state.js'), import('../../report/audit_report.js'), import('../../report/render.js')]);
   const kc = await cluster(flags);
-  const step = progress(false);
+  const step = progress;
   const namespace = flags.allNamespaces ? undefined : flags.namespace;
   const report = await reading(async () => {
     const { config, source } = await configOf(kc, flags, step);
