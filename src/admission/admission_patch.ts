@@ -1,9 +1,9 @@
 /**
- * The JSON Patch from the pod as sent to the pod as admitted. fast-json-patch compares arrays
- * index by index, so removing an entry from the middle of an `env` list would come out as a
- * replace of every later entry. The review never edits env entries in place: the entries it kept
- * are the input's own objects, so env lists are diffed by identity (remove, add, or replace one
- * entry) and everything else by fast-json-patch.
+ * The JSON Patch from the pod as sent to the pod as admitted. The review never edits the input:
+ * the admitted pod is a copy of only the objects on the path of a change, and the env entries it
+ * kept are the input's own objects. So the diff goes by identity: env lists entry by entry (remove,
+ * add, or replace one entry, where an index-by-index diff would replace every later entry), and
+ * everything else object by object, skipping what is shared.
  */
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import type { Container, EnvVar, Pod } from '../kube/objects.js';
@@ -22,7 +22,38 @@ export function admissionPatch(pod: Pod, admitted: Pod): Operation[] {
       return { ...container, env: oldEnv };
     });
   }
-  return [...fastJsonPatch.compare(pod, { ...admitted, spec }), ...envOps];
+  const ops: Operation[] = [];
+  identityDiff(pod, admitted.spec === undefined ? admitted : { ...admitted, spec }, '', ops);
+  return [...ops, ...envOps];
+}
+
+const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The operations from `before` to `after`, where `after` shares every unchanged subtree with
+ * `before` (the review copies only the objects on the path of a change): an identical reference
+ * is skipped without being walked, so the cost follows the change, not the size of the pod, and
+ * no depth of nesting the caller sent is ever recursed into.
+ */
+function identityDiff(before: unknown, after: unknown, path: string, ops: Operation[]): void {
+  if (before === after) return;
+  if (isPlainObject(before) && isPlainObject(after)) {
+    for (const key of Object.keys(before)) {
+      if (!Object.hasOwn(after, key) || after[key] === undefined) {
+        if (before[key] !== undefined) ops.push({ op: 'remove', path: `${path}/${escape(key)}` });
+      } else identityDiff(before[key], after[key], `${path}/${escape(key)}`, ops);
+    }
+    for (const key of Object.keys(after)) {
+      if ((!Object.hasOwn(before, key) || before[key] === undefined) && after[key] !== undefined) ops.push({ op: 'add', path: `${path}/${escape(key)}`, value: after[key] });
+    }
+    return;
+  }
+  if (Array.isArray(before) && Array.isArray(after) && before.length === after.length) {
+    before.forEach((item, i) => identityDiff(item, after[i], `${path}/${i}`, ops));
+    return;
+  }
+  ops.push({ op: 'replace', path, value: after });
 }
 
 /** `after` is `before` with entries removed, added or replaced, the kept ones in their order. */

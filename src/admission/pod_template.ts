@@ -48,7 +48,7 @@ export interface TemplateReview {
 
 /** The pod template of a pod controller, if the object is one and has a template. */
 export function podTemplateOf(object: KubeObject): PodTemplateSpec | undefined {
-  const kind = object.kind === undefined ? undefined : TEMPLATE_KINDS[object.kind];
+  const kind = isPodController(object.kind) ? TEMPLATE_KINDS[object.kind!] : undefined;
   return kind && templateOf(object, kind.path);
 }
 
@@ -70,7 +70,7 @@ function withTemplate(object: KubeObject, path: readonly string[], template: Pod
  * not a pod controller or the object has no template.
  */
 export function reviewTemplate(object: KubeObject, options: ReviewOptions): TemplateReview | undefined {
-  const kind = object.kind === undefined ? undefined : TEMPLATE_KINDS[object.kind];
+  const kind = isPodController(object.kind) ? TEMPLATE_KINDS[object.kind!] : undefined;
   if (!kind) return undefined;
   const template = templateOf(object, kind.path);
   if (!template) return undefined;

@@ -2,7 +2,7 @@
  * admission.k8s.io/v1 AdmissionReview in and out: parsing a request body (with a reason for
  * every way it can be wrong) and answering it with the pure review of a pod or a pod template.
  */
-import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import type { Operation } from 'fast-json-patch';
 import { isRecord, type KubeObject, type Pod } from '../kube/objects.js';
 import { boolean, checkControllerSpec, checkObject, checkPod, object, optional, ShapeError, string } from './object_shape.js';
 import { isPodController, podTemplateOf, reviewTemplate, TEMPLATE_KINDS } from '../admission/pod_template.js';
@@ -104,7 +104,8 @@ function checkRequest(request: Record<string, unknown>, kind: Record<string, unk
     if (!isRecord(value)) continue;
     const where = `request.${field}`;
     const objectKind = typeof value.kind === 'string' ? value.kind : kind.kind;
-    if (objectKind === 'Pod') {
+    // /mutate goes by the request's kind, /validate by the object's: a Pod by either is checked as one.
+    if (objectKind === 'Pod' || kind.kind === 'Pod') {
       checkPod(value, where);
       continue;
     }
@@ -127,10 +128,38 @@ export interface AdmissionOutcome {
   review?: PodReview;
 }
 
+/** The kind of the object under review: its own `kind`, else the request's. */
+function kindOf(object: Record<string, unknown>, request: { kind: { kind: string } }): string {
+  return typeof object.kind === 'string' ? object.kind : request.kind.kind;
+}
+
+/**
+ * Whether two JSON values are equal, walked without recursion and at most `maxDepth` levels deep
+ * (deeper counts as different): the old and the new object of an UPDATE share nothing, and their
+ * nesting is the caller's to choose.
+ */
+export function sameJson(a: unknown, b: unknown, maxDepth = 100): boolean {
+  const stack: [unknown, unknown, number][] = [[a, b, 0]];
+  while (stack.length > 0) {
+    const [x, y, depth] = stack.pop()!;
+    if (x === y) continue;
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null || Array.isArray(x) !== Array.isArray(y) || depth >= maxDepth) return false;
+    const xs = x as Record<string, unknown>;
+    const ys = y as Record<string, unknown>;
+    const keys = Object.keys(xs);
+    if (keys.length !== Object.keys(ys).length) return false;
+    for (const k of keys) {
+      if (!Object.hasOwn(ys, k)) return false;
+      stack.push([xs[k], ys[k], depth + 1]);
+    }
+  }
+  return true;
+}
+
 function templateUnchanged(request: AdmissionRequest): boolean {
-  const before = isRecord(request.oldObject) ? podTemplateOf({ ...request.oldObject, kind: request.kind.kind }) : undefined;
-  const after = isRecord(request.object) ? podTemplateOf({ ...request.object, kind: request.kind.kind }) : undefined;
-  return before !== undefined && after !== undefined && fastJsonPatch.compare(before, after).length === 0;
+  const before = isRecord(request.oldObject) ? podTemplateOf({ ...request.oldObject, kind: kindOf(request.oldObject, request) }) : undefined;
+  const after = isRecord(request.object) ? podTemplateOf({ ...request.object, kind: kindOf(request.object, request) }) : undefined;
+  return before !== undefined && after !== undefined && sameJson(before, after);
 }
 
 function answer(uid: string, review: PodReview | undefined, patch: Operation[] | undefined): AdmissionOutcome {
@@ -169,7 +198,7 @@ export function validateController(request: AdmissionRequest, options: ReviewOpt
   if (!isRecord(object) || request.subResource || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) {
     return answer(request.uid, undefined, undefined);
   }
-  const kind = typeof object.kind === 'string' ? object.kind : request.kind.kind;
+  const kind = kindOf(object, request);
   if (!isPodController(kind)) return answer(request.uid, undefined, undefined);
   const namespace = object.metadata?.namespace ?? request.namespace;
   const reviewed = reviewTemplate({ ...object, kind, metadata: { ...object.metadata, ...(namespace && { namespace }) } }, options);

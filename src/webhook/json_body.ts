@@ -1,7 +1,10 @@
 /**
  * Reading an AdmissionReview body: `application/json`, at most `limit` bytes of UTF-8 JSON. What express.json
  * (body-parser, raw-body, iconv-lite, type-is) did for us, at a fraction of its cost per review:
- * kube-apiserver sends one uncompressed UTF-8 JSON document per request.
+ * kube-apiserver sends one uncompressed UTF-8 JSON document per request. Nesting is not limited
+ * here: JSON.parse does not recurse, and nothing after it walks what the caller nested (the shape
+ * check reads known fields, the patch skips what the review did not change, an UPDATE's templates
+ * are compared without recursion), so no depth can overflow the stack.
  */
 import type { IncomingMessage } from 'node:http';
 
@@ -38,31 +41,10 @@ export class InflightBytes {
   }
 }
 
-/**
- * Deeper JSON than any Kubernetes object is refused before it is parsed: deep nesting overflows
- * the stack of the recursive code that walks objects (JSON.stringify, fast-json-patch).
- */
-export const MAX_JSON_DEPTH = 100;
-
 /** What every body may read before the in-flight budget counts it: more than any ordinary review. */
 export const UNCOUNTED_BYTES = 64 * 1024;
 
-/** The nesting depth of a JSON text, counting `{` and `[` outside strings; stops counting past `max`. */
-export function jsonDepthExceeds(body: Buffer, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i]!;
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > max) return true;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return false;
-}
+
 
 /** The charset parameter of a Content-Type header, lower-case, if any. */
 function charsetOf(params: string[]): string | undefined {
@@ -137,7 +119,6 @@ export function readJsonBody(req: IncomingMessage, limit: number, inflight?: Inf
       const buffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
       chunks.length = 0;
       try {
-        if (jsonDepthExceeds(buffer, MAX_JSON_DEPTH)) return reject(new BodyError(400, `body is nested deeper than ${MAX_JSON_DEPTH} levels`));
         const text = buffer.toString('utf8');
         if (text.trim() === '') return resolve({});
         resolve(JSON.parse(text));

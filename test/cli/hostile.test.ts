@@ -134,10 +134,25 @@ describe('wrong shapes are 400 naming the field, never 500', () => {
     expect([reply.status, JSON.parse(reply.text)]).toEqual([400, { error: message }]);
   });
 
-  test('10,000-deep nesting is refused before it is parsed', async () => {
-    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
-    const reply = await post('/mutate', `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","x":${deep}}}`);
-    expect([reply.status, JSON.parse(reply.text)]).toEqual([400, { error: 'body is nested deeper than 100 levels' }]);
+  test('100,000-deep nesting anywhere (a field the rules do not read, a pod, an UPDATE\'s templates) is answered, never a 500', async () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const head = '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE"';
+    const pod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"x":${deep},"containers":[{"name":"deepflow-agent","x":${deep}},{"name":"app"}]}}`;
+    const inRequest = await post('/mutate', `${head},"x":${deep}}}`);
+    expect([inRequest.status, JSON.parse(inRequest.text).error]).toEqual([400, 'request.object is required for CREATE']);
+    const inPod = await post('/mutate', `${head},"object":${pod}}}`);
+    expect(inPod.status).toBe(200);
+    expect(JSON.parse(Buffer.from(JSON.parse(inPod.text).response.patch, 'base64').toString())).toEqual([
+      { op: 'add', path: '/metadata/annotations', value: { 'deepflow.io/k8s-watch-policy-reason': 'watch-disabled/serverless-sidecar' } },
+      { op: 'add', path: '/spec/containers/0/env', value: [{ name: 'K8S_WATCH_POLICY', value: 'watch-disabled' }] },
+    ]);
+    // An UPDATE of a Deployment whose (refused) template is compared with the old one.
+    const template = (extra: string) => `{"metadata":{"labels":{"app":"a"}},"spec":{"x":${extra},"containers":[{"name":"deepflow-agent","env":[{"name":"ONLY_WATCH_K8S_RESOURCE","value":"true"}]}]}}`;
+    const deployment = `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"ns"},"spec":{"template":${template(deep)}}}`;
+    const update = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"apps","version":"v1","kind":"Deployment"},"resource":{"group":"apps","version":"v1","resource":"deployments"},"operation":"UPDATE","object":${deployment},"oldObject":${deployment}}}`;
+    const answer = JSON.parse((await post('/validate', update)).text).response;
+    // Deeper than 100 levels counts as changed: the refusal stands.
+    expect(answer.allowed).toBe(false);
   });
 });
 

@@ -52,7 +52,7 @@ describe('env lists are diffed by identity: one operation per entry that changed
   });
 });
 
-test('admissionPatch: fast-json-patch for the rest of the pod, the env diff for env lists', () => {
+test('admissionPatch: an identity diff for the rest of the pod, the env diff for env lists', () => {
   const [first, drop, keep, last] = [ev('A'), ev('ONLY_WATCH_K8S_RESOURCE', 'true'), ev('KEEP'), ev('B')];
   const app = { name: 'app' };
   const agentEnv = [first, drop, keep, last];
@@ -64,11 +64,34 @@ test('admissionPatch: fast-json-patch for the rest of the pod, the env diff for 
   };
   const ops = admissionPatch(pod, admitted);
   expect(ops).toEqual([
-    { op: 'add', path: '/spec/initContainers/0/env', value: [ev('NEW')] },
     { op: 'add', path: '/metadata/annotations', value: { reason: 'r' } },
+    { op: 'add', path: '/spec/initContainers/0/env', value: [ev('NEW')] },
     { op: 'remove', path: '/spec/containers/1/env/1' },
     { op: 'add', path: '/spec/containers/1/env/3', value: injected },
   ]);
   expect(apply(pod, ops)).toEqual(admitted);
   expect(agentEnv).toEqual([first, drop, keep, last]); // the input is untouched
+});
+
+test('admissionPatch: what the review shares with the input is not walked, however deep it is nested', () => {
+  let deep: unknown = 'bottom';
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  const container = { name: 'agent', extra: deep };
+  const pod: Pod = { metadata: { name: 'p', labels: { 'a/b~c': 'x' } }, spec: { containers: [container], deep } as Pod['spec'] };
+  const admitted: Pod = { ...pod, metadata: { ...pod.metadata, annotations: { 'x/y': 'r' } }, spec: { ...pod.spec, containers: [{ ...container, env: [ev('K8S_WATCH_POLICY', 'watch-only')] }] } };
+  expect(admissionPatch(pod, admitted)).toEqual([
+    { op: 'add', path: '/metadata/annotations', value: { 'x/y': 'r' } },
+    { op: 'add', path: '/spec/containers/0/env', value: [ev('K8S_WATCH_POLICY', 'watch-only')] },
+  ]);
+});
+
+test('admissionPatch: keys are escaped per RFC 6901, removed keys are removed', () => {
+  const pod: Pod = { metadata: { name: 'p', annotations: { 'a~b/c': '1', gone: '2' } } };
+  const admitted: Pod = { metadata: { name: 'p', annotations: { 'a~b/c': '3' } } };
+  const ops = admissionPatch(pod, admitted);
+  expect(ops).toEqual([
+    { op: 'replace', path: '/metadata/annotations/a~0b~1c', value: '3' },
+    { op: 'remove', path: '/metadata/annotations/gone' },
+  ]);
+  expect(apply(pod, ops)).toEqual(admitted);
 });

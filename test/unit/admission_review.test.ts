@@ -5,6 +5,7 @@ import {
   BadAdmissionReview,
   mutatePod,
   parseAdmissionReview,
+  sameJson,
   validateController,
   type AdmissionRequest,
 } from '../../src/webhook/admission_review.js';
@@ -326,5 +327,55 @@ describe('validateController', () => {
     expect(outcome.result).toBe('unchanged');
     expect(outcome.response.response).toEqual({ uid: UID, allowed: true });
     expect(outcome.review).toBeUndefined();
+  });
+});
+
+describe('hostile kinds', () => {
+  const body = (kind: string, objectKind: string | undefined, object: Record<string, unknown>, operation = 'CREATE', oldObject?: Record<string, unknown>) => ({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'u',
+      kind: { group: '', version: 'v1', kind },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      operation,
+      object: { ...object, ...(objectKind !== undefined && { kind: objectKind }) },
+      ...(oldObject && { oldObject }),
+    },
+  });
+
+  test('a Pod by the request kind with another object kind is still checked as a Pod: 400, not a crash', () => {
+    for (const spec of [{ containers: [null] }, { tolerations: 'y' }, { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: 5 }] } } } }]) {
+      expect(() => parseAdmissionReview(body('Pod', 'Foo', { spec }))).toThrow(BadAdmissionReview);
+    }
+  });
+
+  test.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('kind %j is no pod controller: allowed untouched', (kind) => {
+    const deployment = { metadata: { name: 'd' }, spec: { template: { spec: { containers: [{ name: 'deepflow-agent', env: [{ name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' }] }] } } } };
+    const request = parseAdmissionReview(body(kind, undefined, deployment, 'UPDATE', deployment));
+    expect(validateController(request, { config: cfg() }).response.response).toEqual({ uid: 'u', allowed: true });
+    expect(mutatePod(request, { config: cfg() }).response.response).toEqual({ uid: 'u', allowed: true });
+  });
+});
+
+describe('sameJson', () => {
+  test.each([
+    [{ a: [1, { b: 'x' }] }, { a: [1, { b: 'x' }] }, true],
+    [{ a: 1, b: 2 }, { b: 2, a: 1 }, true],
+    [{ a: 1 }, { a: 1, b: undefined }, false],
+    [[1, 2], { 0: 1, 1: 2 }, false],
+    [{ a: null }, { a: {} }, false],
+    ['x', 'x', true],
+  ])('%j vs %j: %s', (a, b, same) => {
+    expect(sameJson(a, b)).toBe(same);
+  });
+
+  test('deeper than the limit counts as different; no recursion however deep', () => {
+    let a: unknown = 0;
+    let b: unknown = 0;
+    for (let i = 0; i < 100_000; i++) (a = [a]), (b = [b]);
+    expect(sameJson(a, b)).toBe(false);
+    expect(sameJson([[1]], [[1]], 2)).toBe(true);
+    expect(sameJson([[[1]]], [[[1]]], 2)).toBe(false);
   });
 });
