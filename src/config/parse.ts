@@ -5,6 +5,7 @@
  * default as a whole. Unknown fields and wrong types are errors that name the field, e.g.
  * `serverless.podLabels["a/b"]: expected a string, got number`.
  */
+import { REASON_ANNOTATION } from '../policy/labels.js';
 import { parseDocument } from 'yaml';
 import { isRecord, type LabelSelector, type LabelSelectorRequirement } from '../kube/objects.js';
 import { defaultConfig, type Config, type WildcardMap } from './config.js';
@@ -117,7 +118,12 @@ export function configFromValue(value: unknown): Config {
       fields({
         sidecar: bool,
         podLabels: stringMap,
-        podAnnotations: stringMap,
+        podAnnotations: (v, p) => {
+          const map = stringMap(v, p);
+          // The webhook writes this annotation itself: matching on it would change its own decision on the next review.
+          if (Object.hasOwn(map, REASON_ANNOTATION)) fail(keyPath(p, REASON_ANNOTATION), 'is the annotation the webhook writes; it cannot mark serverless pods');
+          return map;
+        },
         nodeSelectors: stringMap,
         tolerationKeys: list(nonEmptyStr),
         nodeLabels: stringMap,

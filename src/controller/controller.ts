@@ -92,6 +92,8 @@ export class WatcherController {
   private readonly podFacts: PodFactsCache = new WeakMap();
   private warnedNoWatcher = false;
   private watchOnlyAlarm: WatchOnlyAlarmState = QUIET;
+  /** Whether this occurrence's Event was recorded (by this replica, while leading). */
+  private watchOnlyReported = false;
   private watchOnlyRecheck: NodeJS.Timeout | undefined;
   private resync: NodeJS.Timeout | undefined;
   private electorRun: Promise<void> | undefined;
@@ -190,6 +192,7 @@ export class WatcherController {
     const alarm = stepWatchOnlyAlarm(this.watchOnlyAlarm, watchOnly.length, this.now(), this.o.multipleWatchOnlyGraceMs ?? 60_000);
     this.watchOnlyAlarm = alarm.state;
     metrics.multipleWatchOnlyAgents.set(alarm.state.raised ? 1 : 0);
+    if (!alarm.state.raised) this.watchOnlyReported = false;
     clearTimeout(this.watchOnlyRecheck);
     if (alarm.dueInMs !== undefined) this.watchOnlyRecheck = setTimeout(() => this.coalescer.request(), alarm.dueInMs).unref();
 
@@ -211,7 +214,12 @@ export class WatcherController {
       // Once per fall, like the NoWatcherCandidate Event; the metric shows it meanwhile.
       if (!election.watcher && !this.warnedNoWatcher) logger.warn({ candidates: election.candidates.length }, 'no agent pod is eligible to watch Kubernetes');
       this.warnedNoWatcher = !election.watcher;
-      if (alarm.raise) await this.raiseMultipleWatchOnly(watchOnly, signal);
+      // Reported by whichever replica leads once the grace period has passed, also after a failed
+      // publication or a change of leader: not only at the moment the alarm became due.
+      if (alarm.state.raised && !this.watchOnlyReported) {
+        this.watchOnlyReported = true;
+        await this.raiseMultipleWatchOnly(watchOnly, signal);
+      }
       const present = new Set(deprecated.map((p) => p.metadata?.uid ?? ''));
       for (const uid of this.reportedDeprecated) if (!present.has(uid)) this.reportedDeprecated.delete(uid);
       for (const pod of deprecated) {

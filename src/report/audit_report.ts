@@ -10,7 +10,7 @@ import { reviewPod, type PodReview } from '../admission/review_pod.js';
 import type { Config } from '../config/config.js';
 import { nodeLookupOf } from '../kube/node_lookup.js';
 import type { KubeObject, Node, Pod } from '../kube/objects.js';
-import { DEPRECATED_ENV, POLICY_ENV, REASON_ANNOTATION } from '../policy/labels.js';
+import { DEPRECATED_ENV, INJECTION_LABEL, POLICY_ENV, REASON_ANNOTATION } from '../policy/labels.js';
 import { parsePolicyEnv, type Policy } from '../policy/policy.js';
 
 export type DriftKind = 'policy' | 'reason-missing' | 'deprecated-env' | 'invalid-value' | 'duplicate-entries' | 'denied';
@@ -29,6 +29,8 @@ export interface AuditRow {
   wouldBe: Policy;
   rule: string;
   reason: string | null;
+  /** Whether the webhook reviews this object's pods (its namespace or its own label opts in). */
+  optedIn: boolean;
   drift: DriftKind[];
 }
 
@@ -48,6 +50,8 @@ export interface AuditInput {
   nodes: readonly Node[];
   /** Deployments, DaemonSets, StatefulSets, Jobs, CronJobs of the scope. */
   controllers: readonly KubeObject[];
+  /** The namespaces labelled `deepflow.io/k8s-watch-policy-injection: enabled`; undefined when not known. */
+  optedInNamespaces?: ReadonlySet<string>;
   namespace?: string;
 }
 
@@ -73,7 +77,7 @@ function valueOf(object: Pod, config: Config): { value: string; policy: Policy; 
   };
 }
 
-function rowOf(kind: string, object: Pod, workload: string, review: PodReview, config: Config, isPod: boolean): AuditRow {
+function rowOf(kind: string, object: Pod, workload: string, review: PodReview, config: Config, isPod: boolean, optedIn: boolean): AuditRow {
   const now = valueOf(object, config);
   const after = valueOf(review.pod, config);
   const drift: DriftKind[] = [];
@@ -93,6 +97,7 @@ function rowOf(kind: string, object: Pod, workload: string, review: PodReview, c
     wouldBe: review.allowed ? after.policy : now.policy,
     rule: review.decision.rule,
     reason: object.metadata?.annotations?.[REASON_ANNOTATION] ?? null,
+    optedIn,
     drift,
   };
 }
@@ -103,20 +108,28 @@ const ROLLABLE = new Set(['Deployment', 'DaemonSet', 'StatefulSet']);
 export function auditReport(input: AuditInput): AuditReport {
   const { config } = input;
   const options = { config, nodes: nodeLookupOf(input.nodes.map((n) => ({ ...n, kind: 'Node' }))) };
+  const optedIn = (namespace: string | undefined, labels: Record<string, string> | undefined) =>
+    labels?.[INJECTION_LABEL] === 'enabled' || input.optedInNamespaces === undefined || input.optedInNamespaces.has(namespace ?? '');
   const rows: AuditRow[] = [];
   for (const pod of input.pods) {
     if (agentContainers(pod.spec, config.agent).length === 0) continue;
     const w = workloadOf(pod);
-    rows.push(rowOf('Pod', pod, `${w.kind}/${w.name}`, reviewPod(pod, options), config, true));
+    rows.push(rowOf('Pod', pod, `${w.kind}/${w.name}`, reviewPod(pod, options), config, true, optedIn(pod.metadata?.namespace, pod.metadata?.labels)));
   }
   for (const object of input.controllers) {
     const reviewed = reviewTemplate(object, options);
     if (!reviewed || agentContainers(reviewed.review.pod.spec, config.agent).length === 0) continue;
     const template = { ...reviewed.review.pod, metadata: { ...reviewed.review.pod.metadata, name: object.metadata?.name ?? '', namespace: object.metadata?.namespace ?? '' } };
     const original = { ...template, spec: (object as { spec?: { template?: Pod } }).spec?.template?.spec ?? (object as { spec?: { jobTemplate?: { spec?: { template?: Pod } } } }).spec?.jobTemplate?.spec?.template?.spec ?? {} };
-    rows.push(rowOf(object.kind ?? '', original as Pod, `${object.kind}/${object.metadata?.name ?? ''}`, reviewed.review, config, false));
+    rows.push(rowOf(object.kind ?? '', original as Pod, `${object.kind}/${object.metadata?.name ?? ''}`, reviewed.review, config, false, optedIn(object.metadata?.namespace, template.metadata?.labels)));
   }
-  rows.sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.kind === b.kind ? (a.name < b.name ? -1 : 1) : a.kind === 'Pod' ? 1 : -1));
+  // By namespace, then pod controllers before pods, then kind and name.
+  const order = (r: AuditRow) => [r.namespace, r.kind === 'Pod' ? '1' : '0', r.kind, r.name];
+  rows.sort((a, b) => {
+    const [x, y] = [order(a), order(b)];
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
+    return 0;
+  });
 
   const actions = new Set<string>();
   for (const row of rows) {
@@ -126,6 +139,8 @@ export function auditReport(input: AuditInput): AuditReport {
       actions.add(`fix the pod template of ${row.workload} in ${row.namespace} (${row.drift.filter((d) => d !== 'policy' && d !== 'reason-missing').join(', ')}): kubectl edit ${kind.toLowerCase()}/${name} ${where}`);
     }
     if (row.kind === 'Pod' && row.drift.some((d) => d === 'policy' || d === 'reason-missing' || d === 'duplicate-entries')) {
+      // Recreated pods of a namespace that is not opted in are not reviewed either.
+      if (!row.optedIn) actions.add(`opt namespace ${row.namespace} in, or its pods are never reviewed: kubectl label namespace ${row.namespace} ${INJECTION_LABEL}=enabled`);
       actions.add(
         ROLLABLE.has(kind)
           ? `kubectl rollout restart ${kind.toLowerCase()}/${name} ${where}`

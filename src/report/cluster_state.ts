@@ -14,7 +14,7 @@ import type { KubeObject, Lease, Node, Pod } from '../kube/objects.js';
 import type { RestConfig } from '../kube/rest_config.js';
 import { kubeRequest } from '../kube/rest.js';
 import { errorMessage } from '../log.js';
-import { LEASE_ELECTION_REASON } from '../policy/labels.js';
+import { INJECTION_LABEL, LEASE_ELECTION_REASON } from '../policy/labels.js';
 import { WEBHOOK_DOMAIN } from '../webhook/webhook_configuration.js';
 import { asLease, listAll } from './cluster_read.js';
 import type { WebhookEndpoint, WebhookState } from './status_report.js';
@@ -108,8 +108,9 @@ function getText(url: string, ca: string | undefined, timeoutMs: number): Promis
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'GET', ...(ca && { ca }), timeout: timeoutMs }, (res) => {
       let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d));
+      res.setEncoding('utf8').on('data', (d: string) => (text = (text + d).slice(0, 1024)));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
@@ -162,6 +163,12 @@ export async function readWebhook(kc: RestConfig): Promise<WebhookState> {
   }
   if (unreadable.length > 0) state.unreadable = unreadable;
   return state;
+}
+
+/** The namespaces opted in by label; undefined when they cannot be listed. */
+export async function readOptedInNamespaces(kc: RestConfig): Promise<Set<string> | undefined> {
+  const list = await listAll(kc, '/api/v1/namespaces', (o) => o.metadata?.name, { labelSelector: `${INJECTION_LABEL}=enabled` });
+  return list.error ? undefined : new Set(list.items);
 }
 
 /** The pod controllers whose templates `audit` reviews. */

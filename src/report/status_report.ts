@@ -42,7 +42,7 @@ export interface StatusInput {
   /** The controller's pods (chart installs), if any were found. */
   controllerPods: readonly Pod[];
   webhook: WebhookState;
-  /** Namespace the report is limited to (-n), if any. */
+  /** Namespace the table of agents is limited to (-n), if any; the election is the cluster's. */
   namespace?: string;
 }
 
@@ -131,7 +131,7 @@ export function statusReport(input: StatusInput): StatusReport {
   }
   if (!watcherLease) warn('no-controller', 'no watcher Lease found: the controller is not installed or has not published yet (status shows the election computed here)');
   else if (!leaderLease?.spec?.holderIdentity) warn('no-controller', `no controller replica leads (the leader Lease has no holder): the watcher Lease ${key(watcherLease)} is not kept current`);
-  if (published && election.watcher && published.holder !== `${election.watcher.namespace}/${election.watcher.name}` && input.namespace === undefined) {
+  if (published && election.watcher && published.holder !== `${election.watcher.namespace}/${election.watcher.name}`) {
     warn('published-differs', `the Lease names ${published.holder ?? 'no watcher'}, the rules give ${election.watcher.namespace}/${election.watcher.name} now (the controller is catching up, or cannot write)`);
   }
   if (webhook.configurations.length === 0) warn('webhook-not-registered', 'no webhook configuration of k8s-watch-policy is registered: new agent pods get no K8S_WATCH_POLICY');
@@ -145,7 +145,7 @@ export function statusReport(input: StatusInput): StatusReport {
     published,
     elected: election.watcher,
     controller: { namespace: watcherLease?.metadata.namespace ?? null, leader: leaderLease?.spec?.holderIdentity ?? null, replicas },
-    agents: election.candidates,
+    agents: input.namespace === undefined ? election.candidates : election.candidates.filter((c) => c.namespace === input.namespace),
     webhook,
     warnings,
     exitCode: !election.watcher ? 2 : warnings.length > 0 ? 1 : 0,

@@ -186,6 +186,7 @@ describe('kubectl watch-policy audit', () => {
     });
     expect(json.actions).toEqual(
       expect.arrayContaining([
+        `opt namespace ${legacy} in, or its pods are never reviewed: kubectl label namespace ${legacy} deepflow.io/k8s-watch-policy-injection=enabled`,
         `kubectl rollout restart deployment/shop -n ${legacy}`,
         `recreate pod twice (Pod/twice): kubectl delete pod twice -n ${legacy}, then create it again`,
         `fix the pod template of Pod/deprecated in ${legacy} (denied, deprecated-env): kubectl edit pod/deprecated -n ${legacy}`,

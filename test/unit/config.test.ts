@@ -197,6 +197,7 @@ describe('parseConfig: errors name the field', () => {
     ['invalidPolicy: migrate', 'invalidPolicy: must be one of reject, warn, got "migrate"'],
     ['explicitEnv: true', 'explicitEnv: expected a string, got boolean true'],
     ['explicitEnv: ignore', 'explicitEnv: must be one of respect, override, got "ignore"'],
+    ['serverless: {podAnnotations: {deepflow.io/k8s-watch-policy-reason: "*"}}', 'serverless.podAnnotations["deepflow.io/k8s-watch-policy-reason"]: is the annotation the webhook writes; it cannot mark serverless pods'],
     ['inferWatcherFromDeployment: "yes"', 'inferWatcherFromDeployment: expected true or false, got string "yes"'],
     ['inferWatcherFromDeployment: 1', 'inferWatcherFromDeployment: expected true or false, got number 1'],
     ['serverless: {sidecar: yes}', 'serverless.sidecar: expected true or false, got string "yes"'],

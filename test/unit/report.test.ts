@@ -64,6 +64,12 @@ describe('status', () => {
     expect(r.exitCode).toBe(exitCode);
   });
 
+  test('-n limits the table, not the election: a watcher elsewhere is still a watcher', () => {
+    const r = statusReport(input({ namespace: 'elsewhere' }));
+    expect(r).toMatchObject({ exitCode: 0, warnings: [], agents: [], elected: { name: 'watcher-a' } });
+    expect(statusReport(input({ namespace: 'deepflow' })).agents.map((a) => a.name)).toEqual(['ds-1', 'watcher-a']);
+  });
+
   test('colours on a terminal: the same text with ANSI codes around it', () => {
     const r = statusReport(input({ pods: [] }));
     const plain = statusText(r, false);
@@ -115,6 +121,25 @@ describe('audit', () => {
     ]);
     expect(r.exitCode).toBe(1);
     golden('audit-drift.txt', auditText(r, false));
+  });
+
+  test('rows in a stable order: by namespace, controllers before pods, then kind and name', () => {
+    const ds = (name: string, ns: string) => ({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name, namespace: ns }, spec: { template: { spec: { containers: [agent()] } } } });
+    const dep = (name: string, ns: string) => ({ ...ds(name, ns), kind: 'Deployment' });
+    const controllers = [dep('b', 'y'), ds('a', 'y'), dep('a', 'x'), ds('z', 'x')];
+    const rows = (list: typeof controllers) => auditReport({ config: cfg(), configSource: 'defaults', nodes: [], pods: [], controllers: list }).rows.map((r) => `${r.namespace}/${r.kind}/${r.name}`);
+    expect(rows(controllers)).toEqual(['x/DaemonSet/z', 'x/Deployment/a', 'y/DaemonSet/a', 'y/Deployment/b']);
+    expect(rows([...controllers].reverse())).toEqual(rows(controllers));
+  });
+
+  test('a namespace that is not opted in: the action says to opt it in first (restarting alone changes nothing)', () => {
+    const unreviewed = pod('sidecar', []);
+    const actions = (optedInNamespaces: Set<string>) => auditReport({ config: cfg(), configSource: 'defaults', nodes: [], controllers: [], pods: [unreviewed], optedInNamespaces }).actions;
+    expect(actions(new Set())).toEqual([
+      'opt namespace deepflow in, or its pods are never reviewed: kubectl label namespace deepflow deepflow.io/k8s-watch-policy-injection=enabled',
+      'recreate pod sidecar (Pod/sidecar): kubectl delete pod sidecar -n deepflow, then create it again',
+    ]);
+    expect(actions(new Set(['deepflow']))).toEqual(['recreate pod sidecar (Pod/sidecar): kubectl delete pod sidecar -n deepflow, then create it again']);
   });
 
   test('pods as the webhook admitted them: no drift, exit 0', () => {

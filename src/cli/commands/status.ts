@@ -61,7 +61,8 @@ async function runStatus(flags: ClusterFlags & { lease?: { namespace: string; na
     let controller = await state.readController(kc, defaultConfig(), flags.lease);
     const { config, source } = await configOf(kc, flags, step, controller.watcherLease?.metadata.namespace);
     if (!flags.lease && controller.watcherLease && controller.watcherLease.metadata.name !== config.election.leaseName) controller = await state.readController(kc, config);
-    const [pods, nodes, webhook] = await Promise.all([state.readAgentPods(kc, config, flags.namespace, step), state.readNodes(kc, step), state.readWebhook(kc)]);
+    // The election needs every agent of its namespaces, whatever -n shows.
+    const [pods, nodes, webhook] = await Promise.all([state.readAgentPods(kc, config, undefined, step), state.readNodes(kc, step), state.readWebhook(kc)]);
     return statusReport({ config, configSource: source, pods, nodes, ...controller, webhook, ...(flags.namespace && { namespace: flags.namespace }) });
   });
   await writeStdout(flags.output === 'text' ? render.statusText(report, colorOf(flags)) : render.formatReport(report, flags.output));
@@ -75,12 +76,13 @@ async function runAudit(flags: ClusterFlags): Promise<number> {
   const namespace = flags.allNamespaces ? undefined : flags.namespace;
   const report = await reading(async () => {
     const { config, source } = await configOf(kc, flags, step);
-    const [pods, nodes, controllers] = await Promise.all([
+    const [pods, nodes, controllers, optedIn] = await Promise.all([
       state.readAgentPods(kc, config, namespace, step),
       state.readNodes(kc, step),
       state.readControllers(kc, namespace, config, step),
+      state.readOptedInNamespaces(kc),
     ]);
-    return auditReport({ config, configSource: source, pods, nodes, controllers, ...(namespace && { namespace }) });
+    return auditReport({ config, configSource: source, pods, nodes, controllers, ...(optedIn && { optedInNamespaces: optedIn }), ...(namespace && { namespace }) });
   });
   await writeStdout(flags.output === 'text' ? render.auditText(report, colorOf(flags)) : render.formatReport(report, flags.output));
   return report.exitCode;
@@ -90,7 +92,7 @@ function clusterOptions(command: Command): Command {
   return command
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else in-cluster)')
     .option('--context <name>', 'kubeconfig context (default: its current context)')
-    .option('-n, --namespace <namespace>', 'only the agent pods of this namespace')
+    .option('-n, --namespace <namespace>', 'only the agent pods of this namespace (status: in the table; the election is the whole scope\'s)')
     .option('--config <file>', "config file (default: the installed chart's ConfigMap, else the defaults)")
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']).default('text'))
     .option('--no-color', 'no colours, also on a terminal (NO_COLOR does the same)');
