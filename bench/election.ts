@@ -975,6 +975,27 @@ async function measure(opts: Options, files: ClusterFiles, kube: Kube, scratch: 
     observer.stop();
   }
 
+  return report({ opts, date, cpus, load, failovers, startups, steadies, setups, exits, problems, skipped });
+}
+
+/** What a run of measure() collected, for the report. */
+interface Results {
+  opts: Options;
+  date: string;
+  cpus: number;
+  load: string;
+  failovers: FailoverResult[];
+  startups: Startup[];
+  steadies: Steady[];
+  setups: Setup[];
+  exits: { label: string; code: number | null; signal: string | null; ms: number }[];
+  problems: string[];
+  skipped: string | undefined;
+}
+
+/** The tables, the verdicts against the targets and the JSON line of a run; the exit code. */
+function report(r: Results): number {
+  const { opts, date, cpus, load, failovers, startups, steadies, setups, exits, problems, skipped } = r;
   // Problems: failed trials, a wrong winner, unclean exits.
   for (const f of failovers) {
     for (const t of f.trials) {
@@ -1060,7 +1081,7 @@ async function measure(opts: Options, files: ClusterFiles, kube: Kube, scratch: 
   }
   if (skipped) out.push(`not measured: ${skipped}`);
 
-  const verdicts: { name: string; value: number | undefined; target: string; pass: boolean }[] = [];
+  const verdicts: Verdict[] = [];
   for (const f of failovers) {
     const p99 = f.stats.leaseMs.p99;
     verdicts.push({ name: `failover p99, ${f.label === 'small' ? 'small cluster' : `${f.label} agents`} (ms)`, value: p99, target: `< ${opts.targetP99}`, pass: p99 !== undefined && p99 < opts.targetP99 && f.failed === 0 });
@@ -1102,7 +1123,17 @@ async function measure(opts: Options, files: ClusterFiles, kube: Kube, scratch: 
   out.push('');
   process.stdout.write(out.join('\n') + '\n');
 
-  const json = {
+  process.stdout.write(JSON.stringify(resultJson(r, verdicts, notes)) + '\n');
+  if (problems.length > 0) return 1;
+  if (opts.strict && verdicts.some((v) => !v.pass)) return 2;
+  return 0;
+}
+
+type Verdict = { name: string; value: number | undefined; target: string; pass: boolean };
+
+/** The machine-readable line of a run (the last line of its output). */
+function resultJson({ opts, date, cpus, failovers, startups, steadies, setups, exits, problems, skipped }: Results, verdicts: Verdict[], notes: string[]) {
+  return {
     bench: 'election',
     date,
     node: process.version,
@@ -1159,10 +1190,6 @@ async function measure(opts: Options, files: ClusterFiles, kube: Kube, scratch: 
     problems,
     notes,
   };
-  process.stdout.write(JSON.stringify(json) + '\n');
-  if (problems.length > 0) return 1;
-  if (opts.strict && verdicts.some((v) => !v.pass)) return 2;
-  return 0;
 }
 
 async function pollFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
