@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals
 import fc from 'fast-check';
 import { connect } from 'node:tls';
 import { admissionBody } from '../fuzz/cases.js';
+import { eventually } from '../support/wait.js';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -86,8 +87,7 @@ beforeAll(async () => {
   child.once('exit', (code, signal) => process.stdout.write(`webhook exited (${code ?? signal}):\n${output.slice(-3000)}\n`));
   url = `https://127.0.0.1:${port}`;
   metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-  for (let i = 0; i < 100 && !output.includes('webhook listening'); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(output).toContain('webhook listening');
+  await eventually('the webhook listening', () => output.includes('webhook listening'), { timeoutMs: 10_000, everyMs: 50 });
 });
 
 afterAll(async () => {
@@ -113,8 +113,7 @@ describe('bounded metric labels and log lines', () => {
     const reply = await post('/mutate', review(agentPod(), { uid }));
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.text).response.uid).toBe(uid);
-    for (let i = 0; i < 50 && !output.includes(`(${uid.length} chars)`); i++) await new Promise((r) => setTimeout(r, 100));
-    const line = output.split('\n').find((l) => l.includes(`(${uid.length} chars)`))!;
+    const line = await eventually('the review logged', () => output.split('\n').find((l) => l.includes(`(${uid.length} chars)`)), { timeoutMs: 5_000, everyMs: 50 });
     expect(JSON.parse(line).uid).toBe(`${'u'.repeat(256)}...(1048576 chars)`);
     expect(line.length).toBeLessThan(2048);
   });
