@@ -8,16 +8,20 @@
  *                              [--fixture bench/fixtures/watcher-pod.review.json]
  *                              [--phases bare,warn,info] [--rounds 1] [--cpu-prof DIR] [--strict]
  *
+ * Phases go and go-direct run the Go baseline (bench/baseline-go/, a controller-runtime webhook
+ * with rules 1-4; built once with the go on PATH and cached) for the ratios webhook/go:
+ *   npm run bench:admission -- --phases bare,info,go,go-direct
+ *
  * Every flag also reads an environment variable (BENCH_DURATION, BENCH_CONNECTIONS, ...). See
  * bench/README.md for what is measured and how to read it. Runs on Node 24 with type stripping
  * (erasable TypeScript only) and imports nothing from src/: it talks to processes.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, homedir, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -32,12 +36,19 @@ const MUTATE_PATH = '/mutate?timeout=10s';
 // ---------------------------------------------------------------------------------------------
 // Options
 
-type ServerKind = 'bare' | 'warn' | 'info';
-const SERVER_KINDS: readonly ServerKind[] = ['bare', 'warn', 'info'];
+type ServerKind = 'bare' | 'warn' | 'info' | 'go' | 'go-direct';
+const SERVER_KINDS: readonly ServerKind[] = ['bare', 'warn', 'info', 'go', 'go-direct'];
+/** The default: what runs without Go. */
+const DEFAULT_PHASES: readonly ServerKind[] = ['bare', 'warn', 'info'];
+const WEBHOOK_KINDS = ['warn', 'info'] as const;
+const GO_KINDS = ['go', 'go-direct'] as const;
+const isGo = (k: ServerKind): k is (typeof GO_KINDS)[number] => k === 'go' || k === 'go-direct';
 const SERVER_LABEL: Record<ServerKind, string> = {
   bare: 'bare https (ceiling)',
   warn: 'webhook, log warn',
   info: 'webhook, log info',
+  go: 'go controller-runtime',
+  'go-direct': 'go, hand-built patch',
 };
 
 interface Options {
@@ -64,7 +75,9 @@ const USAGE = `usage: npm run bench:admission -- [options]   (or node bench/admi
   --rate R           open-loop reviews/s                            (BENCH_RATE, 1000)
   --fixture FILE     AdmissionReview JSON with request.uid ${UID_PLACEHOLDER}
                                                                     (BENCH_FIXTURE, bench/fixtures/watcher-pod.review.json)
-  --phases LIST      servers to run, in order: bare,warn,info       (BENCH_PHASES, bare,warn,info)
+  --phases LIST      servers to run, in order: bare,warn,info,go,go-direct
+                     (go, go-direct: the Go baseline in bench/baseline-go/, needs go on PATH)
+                                                                    (BENCH_PHASES, bare,warn,info)
   --rounds N         repeat the servers in turn N times; figures are medians (BENCH_ROUNDS, 1)
   --cli FILE         the built CLI                                  (BENCH_CLI, dist/cli/main.js)
   --cpu-prof DIR     run the servers with node --cpu-prof, profiles in DIR (BENCH_CPU_PROF)
@@ -97,8 +110,8 @@ function parseOptions(argv: string[]): Options {
   cli.helpIf(values.help);
   const env = process.env;
   const num = (name: string, flag: string | undefined, envName: string, dflt: number, integer = false): number => cli.number(name, flag, envName, dflt, { integer });
-  const phases = cli.list(values.phases ?? env.BENCH_PHASES ?? SERVER_KINDS.join(','));
-  for (const p of phases) if (!(SERVER_KINDS as readonly string[]).includes(p)) usage(`--phases: unknown server ${JSON.stringify(p)} (bare, warn, info)`);
+  const phases = cli.list(values.phases ?? env.BENCH_PHASES ?? DEFAULT_PHASES.join(','));
+  for (const p of phases) if (!(SERVER_KINDS as readonly string[]).includes(p)) usage(`--phases: unknown server ${JSON.stringify(p)} (${SERVER_KINDS.join(', ')})`);
   return {
     duration: num('duration', values.duration, 'BENCH_DURATION', 10),
     warmup: num('warmup', values.warmup, 'BENCH_WARMUP', 2),
@@ -156,8 +169,8 @@ interface Server {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function spawnServer(kind: ServerKind, args: string[], stdout: 'pipe' | number): Omit<Server, 'port' | 'metricsPort'> {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', stdout, 'pipe'] });
+function spawnServer(kind: ServerKind, args: string[], stdout: 'pipe' | number, command: string = process.execPath): Omit<Server, 'port' | 'metricsPort'> {
+  const proc = spawn(command, args, { cwd: ROOT, stdio: ['ignore', stdout, 'pipe'] });
   children.add(proc);
   let err = '';
   let lines = 0;
@@ -201,9 +214,45 @@ async function waitReady(server: Server, ca: string): Promise<void> {
   throw new Error(`${SERVER_LABEL[server.kind]} not ready after 15 s:\n${server.stderr()}`);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The Go baseline: built once per content of bench/baseline-go/ (go.mod, go.sum, main.go) into
+// ~/.cache/k8s-watch-policy/baseline-go-<hash>/ (K8S_WATCH_POLICY_CACHE or XDG_CACHE_HOME move it).
+
+const GO_DIR = join(ROOT, 'bench/baseline-go');
+
+function goBinary(): string {
+  const hash = createHash('sha256');
+  for (const f of ['go.mod', 'go.sum', 'main.go']) hash.update(`${f}\0`).update(readFileSync(join(GO_DIR, f))).update('\0');
+  const cache = process.env.K8S_WATCH_POLICY_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'k8s-watch-policy');
+  const dir = join(cache, `baseline-go-${hash.digest('hex').slice(0, 16)}`);
+  const binary = join(dir, 'baseline-go');
+  if (existsSync(binary)) return binary;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${binary}.${process.pid}.tmp`;
+  progress(`building the Go baseline (go build in ${relative(ROOT, GO_DIR)}) into ${dir}`);
+  try {
+    execFileSync('go', ['build', '-trimpath', '-o', tmp, '.'], { cwd: GO_DIR, stdio: ['ignore', 'inherit', 'inherit'] });
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new Error(`cannot build the Go baseline (phases go, go-direct need go on PATH): ${err instanceof Error ? err.message : String(err)}`);
+  }
+  renameSync(tmp, binary);
+  return binary;
+}
+
+let goBinaryPath: string | undefined;
+
 async function startServer(kind: ServerKind, opts: Options, certDir: string, ca: string): Promise<Server> {
   const port = await freePort();
   let server: Server;
+  if (isGo(kind)) {
+    const metricsPort = await freePort();
+    goBinaryPath ??= goBinary();
+    const args = ['--mode', kind === 'go' ? 'typed' : 'direct', '--cert-dir', certDir, '--host', HOST, '--port', String(port), '--metrics-port', String(metricsPort)];
+    server = { ...spawnServer(kind, args, 'pipe', goBinaryPath), port, metricsPort };
+    await waitReady(server, ca);
+    return server;
+  }
   const prof = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', resolve(opts.cpuProf), '--cpu-prof-name', `${kind === 'bare' ? 'bare' : `webhook-${kind}`}-${Date.now()}.cpuprofile`] : [];
   if (kind === 'bare') {
     server = { ...spawnServer(kind, [...prof, join(ROOT, 'bench/bare_server.js'), '--cert-dir', certDir, '--host', HOST, '--port', String(port)], 'pipe'), port, metricsPort: undefined };
@@ -709,10 +758,15 @@ async function main(): Promise<number> {
       `  fixture ${relative(ROOT, fixture.file)} (${fixture.bytes} bytes)  connections ${opts.connections}  warm-up ${opts.warmup} s  duration ${opts.duration} s  open-loop rate ${opts.rate}/s\n`,
   );
 
+  // The webhook's answer is learnt once and every later answer must be byte-identical, the Go
+  // baseline with a hand-built patch included; the typed Go baseline (marshal + diff) has its own
+  // (its diff also removes the null creationTimestamp that the typed round trip drops).
   const expect: Expectation = { patch: undefined, requirePatch: true };
+  const goExpect: Expectation = { patch: undefined, requirePatch: true };
+  if (opts.phases.some(isGo)) goBinaryPath = goBinary();
   const runs: ServerRun[] = [];
   for (let round = 1; round <= opts.rounds; round++) {
-    for (const kind of opts.phases) runs.push(await runServer(kind, round, opts, fixture, certDir, ca, expect));
+    for (const kind of opts.phases) runs.push(await runServer(kind, round, opts, fixture, certDir, ca, kind === 'go' ? goExpect : expect));
   }
   const phases = runs.flatMap((r) => r.phases);
   const multi = opts.rounds > 1;
@@ -757,7 +811,7 @@ async function main(): Promise<number> {
       const c = phase(k, 'closed', n);
       return b && c ? c.serverCpuUsPerReview / b.serverCpuUsPerReview : undefined;
     });
-  const patch = describePatch(expect.patch);
+  const patch = describePatch(expect.patch ?? goExpect.patch);
 
   const out: string[] = [];
   out.push('');
@@ -790,7 +844,34 @@ async function main(): Promise<number> {
   }
   for (const v of verdicts) out.push(`${v.name.padEnd(48)} ${fmt(v.value).padStart(7)}  target ${v.target.padEnd(6)} ${v.pass ? 'PASS' : 'MISS'}`);
   if (figures.p99_bare !== undefined) out.push(`${`p99 at ${opts.rate}/s, ${SERVER_LABEL.bare} (ms)`.padEnd(48)} ${fmt(figures.p99_bare).padStart(7)}  (the floor of this machine and client)`);
-  for (const k of ['warn', 'info'] as const) {
+  for (const k of GO_KINDS) {
+    const r = median(ratios(k));
+    figures[`ratio_${k}`] = r;
+    if (r !== undefined) out.push(`${`throughput ratio ${SERVER_LABEL[k]} / bare`.padEnd(48)} ${fmt(r).padStart(7)}`);
+    const p99 = median(perRound((n) => phase(k, 'open', n)?.p99Ms));
+    figures[`p99_${k}`] = p99;
+    if (p99 !== undefined) out.push(`${`p99 at ${opts.rate}/s, ${SERVER_LABEL[k]} (ms)`.padEnd(48)} ${fmt(p99).padStart(7)}`);
+  }
+  // Against the Go baseline, from the same run: reviews/s (closed loop) and server CPU per review.
+  for (const w of WEBHOOK_KINDS) {
+    for (const g of GO_KINDS) {
+      const between = (f: (p: PhaseResult) => number) =>
+        median(
+          perRound((n) => {
+            const a = phase(w, 'closed', n);
+            const b = phase(g, 'closed', n);
+            return a && b ? f(a) / f(b) : undefined;
+          }),
+        );
+      const r = between((p) => p.reviewsPerSecond);
+      const c = between((p) => p.serverCpuUsPerReview);
+      figures[`ratio_${w}_${g}`] = r;
+      figures[`cpu_ratio_${w}_${g}`] = c;
+      if (r !== undefined) out.push(`${`throughput ratio ${SERVER_LABEL[w]} / ${g}`.padEnd(48)} ${fmt(r).padStart(7)}  (> 1: the webhook serves more)`);
+      if (c !== undefined) out.push(`${`server CPU per review, ${SERVER_LABEL[w]} / ${g}`.padEnd(48)} ${fmt(c).padStart(7)}  (< 1: the webhook uses less CPU per review)`);
+    }
+  }
+  for (const k of [...WEBHOOK_KINDS, ...GO_KINDS]) {
     const c = median(cpuRatios(k));
     figures[`cpu_ratio_${k}`] = c;
     if (c !== undefined) out.push(`${`server CPU per review, ${SERVER_LABEL[k]} / bare`.padEnd(48)} ${fmt(c).padStart(7)}  (1 / this is the ratio a CPU-bound server would reach)`);
@@ -806,6 +887,9 @@ async function main(): Promise<number> {
       `other processes used up to ${fmt(Math.max(...busy.map((p) => p.otherCpuCores)))} of ${cpus} cores during ${busy.length} of ${phases.length} phases: ` +
         'reviews/s and latencies are pessimistic there; server CPU µs/review is the steadier figure',
     );
+  }
+  if (goExpect.patch !== undefined && expect.patch !== undefined && goExpect.patch !== expect.patch) {
+    notes.push(`${SERVER_LABEL.go} answers a different patch than the webhook: ${describePatch(goExpect.patch).text}`);
   }
   for (const n of notes) out.push(`note: ${n}`);
   for (const r of runs) {
@@ -827,7 +911,7 @@ async function main(): Promise<number> {
     node: process.version,
     cpus,
     loadavg: loadavg(),
-    fixture: { file: relative(ROOT, fixture.file), bytes: fixture.bytes, patchOps: patch.ops, reason: patch.reason },
+    fixture: { file: relative(ROOT, fixture.file), bytes: fixture.bytes, patchOps: patch.ops, reason: patch.reason, ...(goExpect.patch !== undefined && { goPatch: describePatch(goExpect.patch).text }) },
     options: { connections: opts.connections, warmupS: opts.warmup, durationS: opts.duration, rate: opts.rate, rounds: opts.rounds },
     figures,
     targets: verdicts.map((v) => ({ name: v.name, value: v.value, target: v.target, pass: v.pass })),
