@@ -9,6 +9,8 @@ const common = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': tsJest },
   testEnvironment: 'node',
+  // The local control plane's files (etcd's own *.snap files among them) are not jest's business.
+  modulePathIgnorePatterns: ['<rootDir>/.cluster/'],
 };
 
 /** @type {import('jest').Config} */

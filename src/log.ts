@@ -31,5 +31,5 @@ export function createLogger(level: LogLevel = 'info', destination?: Destination
 
 /** What an error says, for a log field or a message: its message, or the thrown value as text. */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return err instanceof Error ? err.message || err.name : String(err);
 }

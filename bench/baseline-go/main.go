@@ -228,20 +228,33 @@ func envValue(policy string) string {
 // ---------------------------------------------------------------------------------------------
 // The two handlers.
 
+// review is what both handlers do first: decode, refuse the deprecated variable, decide; an
+// answer when nothing is to be mutated.
+func review(decoder admission.Decoder, req admission.Request) (*corev1.Pod, decision, *admission.Response) {
+	pod := &corev1.Pod{}
+	if err := decoder.Decode(req, pod); err != nil {
+		r := admission.Errored(http.StatusBadRequest, err)
+		return nil, decision{}, &r
+	}
+	if msg := denials(pod); msg != "" {
+		r := admission.Denied(msg)
+		return nil, decision{}, &r
+	}
+	d := decide(pod)
+	if !mutating(d) {
+		r := admission.Allowed("")
+		return nil, d, &r
+	}
+	return pod, d, nil
+}
+
 type typedHandler struct{ decoder admission.Decoder }
 
 // Handle is what kubebuilder users write: decode, mutate the typed object, marshal, diff.
 func (h *typedHandler) Handle(_ context.Context, req admission.Request) admission.Response {
-	pod := &corev1.Pod{}
-	if err := h.decoder.Decode(req, pod); err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
-	}
-	if msg := denials(pod); msg != "" {
-		return admission.Denied(msg)
-	}
-	d := decide(pod)
-	if !mutating(d) {
-		return admission.Allowed("")
+	pod, d, answer := review(h.decoder, req)
+	if answer != nil {
+		return *answer
 	}
 	value := envValue(d.policy)
 	for _, l := range agentIndexes(pod) {
@@ -276,16 +289,9 @@ func escape(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "
 
 // Handle decodes the same way and builds the patch from the decision (no marshal, no diff).
 func (h *directHandler) Handle(_ context.Context, req admission.Request) admission.Response {
-	pod := &corev1.Pod{}
-	if err := h.decoder.Decode(req, pod); err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
-	}
-	if msg := denials(pod); msg != "" {
-		return admission.Denied(msg)
-	}
-	d := decide(pod)
-	if !mutating(d) {
-		return admission.Allowed("")
+	pod, d, answer := review(h.decoder, req)
+	if answer != nil {
+		return *answer
 	}
 	value := envValue(d.policy)
 	var ops []jsonpatch.Operation

@@ -10,6 +10,7 @@
  */
 import type { RestConfig } from './rest_config.js';
 import type { Lease } from './objects.js';
+import { LEASES, resourcePath } from './paths.js';
 import { isNotFound, kubeRequest } from './rest.js';
 
 /** What leader election reads from and writes to the Lease spec (client-go LeaderElectionRecord). */
@@ -122,11 +123,11 @@ export class LeaseLock implements ResourceLock<LeaseSnapshot> {
   }
 
   private get collection(): string {
-    return `/apis/${GROUP_VERSION}/namespaces/${encodeURIComponent(this.namespace)}/leases`;
+    return resourcePath(LEASES, this.namespace);
   }
 
   private get path(): string {
-    return `${this.collection}/${encodeURIComponent(this.name)}`;
+    return resourcePath(LEASES, this.namespace, this.name);
   }
 
   /** `namespace/name`, for logs. */

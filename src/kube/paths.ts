@@ -12,7 +12,9 @@ export interface ResourceType {
 export const PODS: ResourceType = { apiVersion: 'v1', resource: 'pods' };
 export const SECRETS: ResourceType = { apiVersion: 'v1', resource: 'secrets' };
 export const EVENTS: ResourceType = { apiVersion: 'v1', resource: 'events' };
+export const SERVICES: ResourceType = { apiVersion: 'v1', resource: 'services' };
 export const LEASES: ResourceType = { apiVersion: 'coordination.k8s.io/v1', resource: 'leases' };
+export const ENDPOINT_SLICES: ResourceType = { apiVersion: 'discovery.k8s.io/v1', resource: 'endpointslices' };
 
 /** The collection in a namespace, or the object of that name in it. */
 export function resourcePath({ apiVersion, resource }: ResourceType, namespace: string, name?: string): string {

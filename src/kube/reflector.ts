@@ -10,7 +10,7 @@
  * forever. It never stops silently: every failure is logged, and `stop()` is the only way out.
  */
 import type { RestConfig } from './rest_config.js';
-import type { Logger } from '../log.js';
+import { errorMessage, type Logger } from '../log.js';
 import { KubeListerWatcher, type ListerWatcher, type ResourceSelector, type WatchHandle, type WatchObject } from './listwatch.js';
 import type { KubeObject } from './objects.js';
 import { ApiError } from './rest.js';
@@ -105,11 +105,6 @@ class WatchFailure extends Error {
 
 /** A watch that ran at least this long before it failed resets the backoff. */
 export const HEALTHY_WATCH_MS = 10_000;
-
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
-}
 
 function statusCodeOf(err: unknown): number | undefined {
   if (err instanceof ApiError) return err.status;

@@ -12,6 +12,7 @@ import { ConfigError, parseConfig } from '../config/parse.js';
 import { trimNode } from '../controller/trim_pod.js';
 import type { KubeObject, Lease, Node, Pod } from '../kube/objects.js';
 import type { RestConfig } from '../kube/rest_config.js';
+import { ENDPOINT_SLICES, PODS, resourcePath, SERVICES } from '../kube/paths.js';
 import { kubeRequest } from '../kube/rest.js';
 import { errorMessage } from '../log.js';
 import { INJECTION_LABEL, LEASE_ELECTION_REASON } from '../policy/labels.js';
@@ -57,8 +58,8 @@ export function agentPodsOnly(config: Config): (o: KubeObject) => Pod | undefine
 
 /** The collections of pods in scope: one namespace, the election's namespaces, or all. */
 export function podPaths(config: Config, namespace: string | undefined): string[] {
-  if (namespace) return [`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`];
-  if (config.election.namespaces.length > 0) return config.election.namespaces.map((ns) => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`);
+  if (namespace) return [resourcePath(PODS, namespace)];
+  if (config.election.namespaces.length > 0) return config.election.namespaces.map((ns) => resourcePath(PODS, ns));
   return ['/api/v1/pods'];
 }
 
@@ -96,7 +97,7 @@ export async function readController(kc: RestConfig, config: Config, lease?: { n
   const leaderLease =
     others.find((l) => l.metadata.labels?.['app.kubernetes.io/component'] === 'controller') ??
     others.find((l) => l.metadata.name === 'k8s-watch-policy-controller' || l.metadata.name?.endsWith('-controller'));
-  const pods = await listAll(kc, `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`, (o) => o as Pod, { labelSelector: `${PART_OF},app.kubernetes.io/component=controller` });
+  const pods = await listAll(kc, resourcePath(PODS, ns), (o) => o as Pod, { labelSelector: `${PART_OF},app.kubernetes.io/component=controller` });
   return { watcherLease, ...(leaderLease && { leaderLease }), controllerPods: pods.items };
 }
 
@@ -142,11 +143,11 @@ export async function readWebhook(kc: RestConfig): Promise<WebhookState> {
   if (!first) return state;
   if (first.service) {
     const { namespace, name, port = 443 } = first.service;
-    const slices = await listAll(kc, `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices`, (o) => o as { endpoints?: { conditions?: { ready?: boolean } }[] } & KubeObject, { labelSelector: `kubernetes.io/service-name=${name}` });
+    const slices = await listAll(kc, resourcePath(ENDPOINT_SLICES, namespace), (o) => o as { endpoints?: { conditions?: { ready?: boolean } }[] } & KubeObject, { labelSelector: `kubernetes.io/service-name=${name}` });
     if (slices.error) unreadable.push(`EndpointSlices: ${slices.error}`);
     else state.readyEndpoints = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
     try {
-      const text = await kubeRequest<string>(kc, 'GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/https:${encodeURIComponent(name)}:${port}/proxy/readyz`, { timeoutMs: 5_000 });
+      const text = await kubeRequest<string>(kc, 'GET', `${resourcePath(SERVICES, namespace)}/https:${encodeURIComponent(name)}:${port}/proxy/readyz`, { timeoutMs: 5_000 });
       state.answers = { ok: String(text).trim() === 'ok', detail: `GET /readyz through the API server: ${String(text).trim().slice(0, 80)}` };
     } catch (err) {
       state.answers = { ok: false, detail: `GET /readyz through the API server: ${errorMessage(err).slice(0, 200)}` };

@@ -6,7 +6,7 @@
  */
 import type { Config } from '../config/config.js';
 import type { Lease, Node, Pod } from '../kube/objects.js';
-import { LEASE_ELECTION_REASON, LEASE_WATCHER_NODE, LEASE_WATCHER_POLICY, LEASE_WATCHER_UID } from '../policy/labels.js';
+import { publishedWatcher } from '../controller/watcher_lease.js';
 import { ASSIGNMENT_NOTE, elect, type CandidateReport, type Watcher } from '../watcher_election/elect.js';
 
 export interface WebhookEndpoint {
@@ -89,20 +89,13 @@ export interface StatusReport {
 
 const key = (lease: Lease) => `${lease.metadata.namespace ?? ''}/${lease.metadata.name ?? ''}`;
 
+/** The controller's record (watcher_lease.ts reads it), with where it is and since when. */
 function publishedOf(lease: Lease | undefined): PublishedState | null {
-  if (!lease) return null;
-  const a = lease.metadata.annotations ?? {};
+  const record = publishedWatcher(lease);
+  if (!lease || !record) return null;
+  const { holder, ...rest } = record;
   const since = lease.spec?.acquireTime ?? undefined;
-  return {
-    lease: key(lease),
-    holder: lease.spec?.holderIdentity ?? null,
-    ...(a[LEASE_WATCHER_UID] && { uid: a[LEASE_WATCHER_UID] }),
-    ...(a[LEASE_WATCHER_NODE] && { node: a[LEASE_WATCHER_NODE] }),
-    ...(a[LEASE_WATCHER_POLICY] && { policy: a[LEASE_WATCHER_POLICY] }),
-    ...(a[LEASE_ELECTION_REASON] && { reason: a[LEASE_ELECTION_REASON] }),
-    ...(since && { since }),
-    transitions: lease.spec?.leaseTransitions ?? 0,
-  };
+  return { lease: key(lease), holder: holder ?? null, ...rest, ...(since && { since }) };
 }
 
 const ready = (pod: Pod) => pod.status?.phase === 'Running' && pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;

@@ -1,7 +1,8 @@
 /**
  * The webhook's HTTPS application: `POST /mutate`, `POST /validate` (review_handler.ts),
- * `GET /healthz`, `GET /readyz`. Every bad request gets a JSON `{"error": reason}` with 400 (or
- * 413 for a body over the limit), and one structured log line is written per review.
+ * `GET /healthz`, `GET /readyz`. Every bad request gets a JSON `{"error": reason}` with 400 (413
+ * for a body over the limit, 429 with Retry-After past the bytes in flight), and one structured
+ * log line is written per review.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';

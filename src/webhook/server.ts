@@ -20,12 +20,12 @@ import { createApp, type WebhookState } from './app.js';
 import type { KeyPair, KeyPairSource } from '../certs/key_pair.js';
 import { CertificateReloader, secureContextOptions } from './certificate_reloader.js';
 import { generateCertificates } from '../certs/generate.js';
+import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
 
 async function throwawayKeyPair(): Promise<KeyPair> {
   const b = await generateCertificates({ hosts: ['localhost'], days: 1, caDays: 1 });
   return { key: b.key, cert: b.cert, digest: 'throwaway', notAfter: '' };
 }
-import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
 
 export interface WebhookServerOptions {
   config: Config;
