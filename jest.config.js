@@ -49,5 +49,13 @@ export default {
       globalTeardown: '<rootDir>/test/installed/global_teardown.mjs',
       setupFilesAfterEnv: ['<rootDir>/test/e2e/timeouts.ts'],
     },
+    // The life of a release whose pods run on a real node (helm upgrade under load, helm
+    // uninstall): run by `npm run e2e:node` after it has installed the release, never alone.
+    {
+      ...common,
+      displayName: 'node',
+      testMatch: ['<rootDir>/test/node/**/*.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/e2e/timeouts.ts'],
+    },
   ],
 };

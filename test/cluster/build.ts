@@ -36,6 +36,10 @@ export const BINARIES: readonly Binary[] = [
   { name: 'kubectl', pkg: 'k8s.io/kubernetes/cmd/kubectl', ldflags: kubernetesVersionFlags },
   { name: 'kwok', pkg: 'sigs.k8s.io/kwok/cmd/kwok', ldflags: (v) => [`-X sigs.k8s.io/kwok/pkg/consts.Version=${v.kwok}`] },
   { name: 'helm', pkg: 'helm.sh/helm/v3/cmd/helm', ldflags: (v) => [`-X helm.sh/helm/v3/internal/version.version=${v.helm}`] },
+  // The real node (`up --node`): most of their packages are the control plane's, so they build
+  // in about a minute once it is built.
+  { name: 'kubelet', pkg: 'k8s.io/kubernetes/cmd/kubelet', ldflags: kubernetesVersionFlags },
+  { name: 'kube-proxy', pkg: 'k8s.io/kubernetes/cmd/kube-proxy', ldflags: kubernetesVersionFlags },
 ];
 
 const log = (message: string) => process.stderr.write(`[cluster] ${message}\n`);

@@ -5,21 +5,33 @@
  * and kwok run as local processes on loopback, built from Go modules (see build.ts), the way
  * controller-runtime's envtest and kwokctl's binary runtime do.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { dirname, join } from 'node:path';
 import { ensureBinaries } from './build.ts';
 import { components, nodeLeaseSeconds, type Ports } from './components.ts';
+import { kubectl } from './kubectl.ts';
 import { nodeList } from './nodes.ts';
 import { KUBECONFIG, LOG_DIR, STATE_DIR, STATE_FILE } from './paths.ts';
 import { ensurePki, kubeconfigYaml, type Pki } from './pki.ts';
 import { isRunning, pidFileNames, runningPid, startProcess, stopProcess } from './processes.ts';
+import { downNode, NODE_PROCESSES, upNode, type RealNode } from './node/real_node.ts';
+import { hostIp, nodeHostProblem } from './node/host.ts';
 import { freePort } from '../support/free_port.ts';
+
+export { kubectl } from './kubectl.ts';
 
 export interface ClusterState {
   ports: Ports;
   bin: string;
   server: string;
+  /** The real node, when `up --node` started one. */
+  node?: RealNode;
+}
+
+export interface UpOptions {
+  /** Also run one real node (containerd, kubelet, kube-proxy): root on Linux, Debian packages. */
+  node?: boolean;
 }
 
 const log = (message: string) => process.stderr.write(`[cluster] ${message}\n`);
@@ -67,26 +79,31 @@ async function etcdHealthy(port: number): Promise<boolean> {
   return res.ok && ((await res.json()) as { health?: string }).health === 'true';
 }
 
-export function kubectl(bin: string, args: string[], input?: string): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(`${bin}/kubectl`, ['--kubeconfig', KUBECONFIG, ...args], { input, encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
-}
-
 const COMPONENT_NAMES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'];
 
-/** Starts whatever is not running yet; returns the state. Safe to call when the cluster is up. */
-export async function up(): Promise<ClusterState> {
+/**
+ * Starts whatever is not running yet; returns the state. Safe to call when the cluster is up.
+ * `node`: with a real node too; a running cluster without one is restarted with the API server
+ * flags a node needs (etcd data is kept).
+ */
+export async function up(options: UpOptions = {}): Promise<ClusterState> {
   const leaseSeconds = nodeLeaseSeconds(); // a bad setting fails before anything is written
+  if (options.node) {
+    const problem = nodeHostProblem();
+    if (problem) throw new Error(`cannot run a real node here: ${problem}`);
+  }
   const bin = await ensureBinaries();
   mkdirSync(STATE_DIR, { recursive: true });
   const pki = await ensurePki();
   const previous = readState();
-  const allRunning = COMPONENT_NAMES.every(isRunning);
-  if (previous && allRunning && (await apiGet(previous.server, '/readyz', pki).then((r) => r.status === 200, () => false))) {
-    log(`already up: ${previous.server}`);
+  const allRunning = [...COMPONENT_NAMES, ...(previous?.node ? NODE_PROCESSES : [])].every(isRunning);
+  const wanted = !options.node || previous?.node !== undefined;
+  if (previous && allRunning && wanted && (await apiGet(previous.server, '/readyz', pki).then((r) => r.status === 200, () => false))) {
+    log(`already up: ${previous.server}${previous.node ? ` with the real node ${previous.node.name}` : ''}`);
     return previous;
   }
-  if (pidFileNames().length > 0) await down(); // a half-up cluster: start clean (etcd data is kept)
+  const withNode = options.node === true || (previous?.node !== undefined && !allRunning);
+  if (pidFileNames().length > 0 || existsSync(join(STATE_DIR, 'node'))) await down(); // a half-up cluster, or one without the node: start clean (etcd data is kept)
   const ports: Ports = {
     etcd: await freePort(),
     etcdPeer: await freePort(),
@@ -96,12 +113,13 @@ export async function up(): Promise<ClusterState> {
     kwok: await freePort(),
   };
   const server = `https://127.0.0.1:${ports.apiserver}`;
+  const realNodeIp = withNode ? hostIp() : undefined;
   const state: ClusterState = { ports, bin, server };
   writeFileSync(KUBECONFIG, kubeconfigYaml(server, pki), { mode: 0o600 });
   writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
 
   const started = Date.now();
-  const steps = components(bin, ports, pki, leaseSeconds);
+  const steps = components(bin, ports, pki, leaseSeconds, realNodeIp);
   const logOf = (name: string) => `${LOG_DIR}/${name}.log`;
   for (const c of steps) {
     if (c.name === 'kwok') {
@@ -123,12 +141,23 @@ export async function up(): Promise<ClusterState> {
   if (ready.status !== 0) throw new Error(`kwok nodes did not become Ready: ${ready.stderr.trim()}; see ${logOf('kwok')}`);
   // The controller-manager creates the default ServiceAccount that pods need.
   await waitFor('the default ServiceAccount', async () => kubectl(bin, ['get', 'serviceaccount', 'default', '-n', 'default']).status === 0, 60_000, 'kube-controller-manager');
+  if (withNode) {
+    const nodePorts = { kubelet: await freePort(), kubeletHealthz: await freePort(), proxyMetrics: await freePort(), proxyHealthz: await freePort() };
+    state.node = await upNode(bin, pki, server, nodePorts, join(dirname(bin), 'node-images'));
+    writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+  }
   log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s: ${server}, KUBECONFIG=${KUBECONFIG}`);
   return state;
 }
 
-/** Stops exactly the processes `up` started (by their pid files), in reverse order. */
+/** Stops exactly the processes `up` started (by their pid files), in reverse order; the real node first. */
 export async function down(): Promise<void> {
+  const state = readState();
+  if (state && (NODE_PROCESSES.some(isRunning) || existsSync(join(STATE_DIR, 'node')))) {
+    const pki = await ensurePki();
+    const apiUp = isRunning('kube-apiserver') && (await apiGet(state.server, '/readyz', pki).then((r) => r.status === 200, () => false));
+    await downNode(state.bin, apiUp);
+  }
   const names = pidFileNames();
   const ordered = [...COMPONENT_NAMES].reverse().filter((n) => names.includes(n));
   for (const name of [...ordered, ...names.filter((n) => !COMPONENT_NAMES.includes(n))]) {
@@ -138,7 +167,7 @@ export async function down(): Promise<void> {
 
 export async function status(): Promise<{ components: Record<string, number | null>; apiReady: boolean; server?: string }> {
   const state = readState();
-  const components = Object.fromEntries(COMPONENT_NAMES.map((n) => [n, runningPid(n) ?? null]));
+  const components = Object.fromEntries([...COMPONENT_NAMES, ...(state?.node ? NODE_PROCESSES : [])].map((n) => [n, runningPid(n) ?? null]));
   let apiReady = false;
   if (state && components['kube-apiserver']) {
     const pki = await ensurePki();

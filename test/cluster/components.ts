@@ -38,7 +38,30 @@ export function nodeLeaseSeconds(env: NodeJS.ProcessEnv = process.env): number {
   return n;
 }
 
-export function components(bin: string, ports: Ports, pki: Pki, leaseSeconds = nodeLeaseSeconds()): Component[] {
+/**
+ * With a real node (`up --node`), pods must reach kube-apiserver through the `kubernetes` Service:
+ * it listens on every address and advertises the host's, which its endpoint reconciler publishes;
+ * it reaches the kubelet by the node's InternalIP (the node's name would resolve to loopback,
+ * which its proxy refuses), with the admin certificate the kubelet trusts.
+ */
+function apiserverNetworkArgs(loopback: string, pki: Pki, realNodeHostIp: string | undefined): string[] {
+  if (realNodeHostIp === undefined) {
+    return [
+      `--bind-address=${loopback}`,
+      `--advertise-address=${loopback}`,
+      '--endpoint-reconciler-type=none', // 127.0.0.1 is not a valid endpoint for the kubernetes Service
+    ];
+  }
+  return [
+    '--bind-address=0.0.0.0',
+    `--advertise-address=${realNodeHostIp}`,
+    '--kubelet-preferred-address-types=InternalIP',
+    `--kubelet-client-certificate=${pki.adminCertPath}`,
+    `--kubelet-client-key=${pki.adminKeyPath}`,
+  ];
+}
+
+export function components(bin: string, ports: Ports, pki: Pki, leaseSeconds = nodeLeaseSeconds(), realNodeHostIp?: string): Component[] {
   const loopback = '127.0.0.1';
   return [
     {
@@ -62,8 +85,7 @@ export function components(bin: string, ports: Ports, pki: Pki, leaseSeconds = n
       binary: join(bin, 'kube-apiserver'),
       args: [
         `--etcd-servers=http://${loopback}:${ports.etcd}`,
-        `--bind-address=${loopback}`,
-        `--advertise-address=${loopback}`,
+        ...apiserverNetworkArgs(loopback, pki, realNodeHostIp),
         `--secure-port=${ports.apiserver}`,
         `--cert-dir=${join(PKI_DIR, 'apiserver')}`,
         `--tls-cert-file=${pki.adminCertPath}`,
@@ -79,7 +101,6 @@ export function components(bin: string, ports: Ports, pki: Pki, leaseSeconds = n
         // The defaults plus the ones a production cluster runs; webhooks included by default.
         '--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,NodeRestriction,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota,PodSecurity',
         '--allow-privileged=true',
-        '--endpoint-reconciler-type=none', // 127.0.0.1 is not a valid endpoint for the kubernetes Service
         // PodTemplates are watched straight from etcd: the informer test compacts etcd and needs the
         // 410 Gone a long-running cluster gives. A young watch cache instead replays its initial
         // state for a watch from any older version.

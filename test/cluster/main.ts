@@ -1,16 +1,21 @@
 /**
- * `npm run cluster -- up | down | status | env | build`: the local control plane for tests and
+ * `npm run cluster -- up [--node] | down | status | env | build`: the local control plane for tests and
  * local runs. Run by Node 24 directly (type stripping), no build step.
  */
 import { ensureBinaries } from './build.ts';
 import { down, envLines, status, up } from './cluster.ts';
 
-const USAGE = 'usage: npm run cluster -- up | down | status | env | build';
+const USAGE = 'usage: npm run cluster -- up [--node] | down | status | env | build';
 
-async function main(command: string | undefined): Promise<number> {
+async function main(command: string | undefined, flags: string[]): Promise<number> {
+  const unknown = flags.filter((f) => !(command === 'up' && f === '--node'));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown option ${JSON.stringify(unknown[0])}; ${USAGE}\n`);
+    return 64;
+  }
   switch (command) {
     case 'up': {
-      await up();
+      await up({ node: flags.includes('--node') });
       for (const line of envLines()) process.stdout.write(line + '\n');
       return 0;
     }
@@ -34,7 +39,7 @@ async function main(command: string | undefined): Promise<number> {
   }
 }
 
-main(process.argv[2]).then(
+main(process.argv[2], process.argv.slice(3)).then(
   (code) => (process.exitCode = code),
   (err: unknown) => {
     process.stderr.write(`cluster: ${(err as Error).message}\n`);

@@ -91,7 +91,42 @@ export async function ensurePki(): Promise<Pki> {
   };
 }
 
-export function kubeconfigYaml(server: string, pki: Pki): string {
+/**
+ * The real node's client pair (CN system:node:<name>, O system:nodes), signed by the cluster CA:
+ * the Node authorizer and NodeRestriction treat the kubelet as that node. Reused once made.
+ */
+export async function nodeClientPair(name: string): Promise<{ cert: string; key: string }> {
+  const certPath = join(PKI_DIR, `node-${name}.crt`);
+  const keyPath = join(PKI_DIR, `node-${name}.key`);
+  if (!existsSync(certPath) || !existsSync(keyPath)) {
+    const ca = { cert: readFileSync(paths().caCertPath, 'utf8'), key: readFileSync(join(PKI_DIR, 'ca.key'), 'utf8') };
+    const now = Date.now();
+    const pair = await selfsigned.generate(
+      [
+        { name: 'commonName', value: `system:node:${name}` },
+        { name: 'organizationName', value: 'system:nodes' },
+      ],
+      {
+        keyType: 'ec',
+        algorithm: 'sha256',
+        notBeforeDate: new Date(now - 3600_000),
+        notAfterDate: new Date(now + 365 * DAY),
+        ca,
+        extensions: [
+          { name: 'basicConstraints', cA: false, critical: true },
+          { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+          { name: 'extKeyUsage', clientAuth: true },
+        ],
+      },
+    );
+    writeFileSync(certPath, pair.cert);
+    writeFileSync(keyPath, pair.private, { mode: 0o600 });
+  }
+  return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
+}
+
+/** A kubeconfig for `server` as the given client pair (the admin's by default). */
+export function kubeconfigYaml(server: string, pki: Pki, client: { cert: string; key: string; user?: string } = { cert: pki.adminCert, key: pki.adminKey }): string {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   return `apiVersion: v1
 kind: Config
@@ -101,15 +136,15 @@ clusters:
     server: ${server}
     certificate-authority-data: ${b64(pki.caCert)}
 users:
-- name: kubernetes-admin
+- name: ${client.user ?? 'kubernetes-admin'}
   user:
-    client-certificate-data: ${b64(pki.adminCert)}
-    client-key-data: ${b64(pki.adminKey)}
+    client-certificate-data: ${b64(client.cert)}
+    client-key-data: ${b64(client.key)}
 contexts:
 - name: k8s-watch-policy
   context:
     cluster: k8s-watch-policy
-    user: kubernetes-admin
+    user: ${client.user ?? 'kubernetes-admin'}
 current-context: k8s-watch-policy
 `;
 }

@@ -27,6 +27,12 @@ export interface Installation {
   agentsNamespace: string;
   /** An image whose containers keep running (the agent container only needs the name `deepflow-agent`). */
   image: string;
+  /** How the controller's replicas name themselves (the leader's identity starts so). */
+  controllerIdentityPrefix: string;
+  /** How the webhook configurations are named (Mutating and Validating alike). */
+  webhookConfigurationPrefix: string;
+  /** Whether the suite made the installation, and so its config ConfigMap (an installed release ships its own). */
+  ownsConfig: boolean;
   stop(): Promise<void>;
 }
 
@@ -43,12 +49,17 @@ export async function installation(): Promise<Installation> {
   const released = process.env.KWP_RELEASE_NAMESPACE;
   if (released) {
     await agentsNamespace(agents);
+    const fullname = process.env.KWP_RELEASE_NAME ?? 'k8s-watch-policy';
     return {
       releaseNamespace: released,
       leaseName: process.env.KWP_LEASE_NAME ?? 'k8s-watcher',
       agentsNamespace: agents,
       image: process.env.KWP_AGENT_IMAGE ?? 'registry.k8s.io/pause:3.10',
-      stop: async () => void kubectl(['delete', 'namespace', agents, '--wait=false']),
+      controllerIdentityPrefix: `${fullname}-controller-`,
+      webhookConfigurationPrefix: fullname,
+      ownsConfig: false,
+      // The release's controller elects across the cluster: the next suite starts with none of these agents.
+      stop: async () => void kubectl(['delete', 'namespace', agents, '--wait=true', '--timeout=120s']),
     };
   }
   return localInstallation(agents);
@@ -87,6 +98,9 @@ async function localInstallation(agents: string): Promise<Installation> {
     leaseName: 'k8s-watcher',
     agentsNamespace: agents,
     image: 'registry.example.com/deepflow-ce/deepflow-agent:v6.6',
+    controllerIdentityPrefix: `release-${RUN}`,
+    webhookConfigurationPrefix: name,
+    ownsConfig: true,
     stop: async () => {
       kubectl(['delete', 'mutatingwebhookconfiguration,validatingwebhookconfiguration', name, '--ignore-not-found']);
       await Promise.all([webhook.stop(), controller.stop()]);

@@ -33,7 +33,7 @@ beforeAll(async () => {
   const config = { election: { namespaces: [inst.agentsNamespace], leaseName: inst.leaseName } };
   configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, stringify(config));
-  apply([
+  if (inst.ownsConfig) apply([
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -44,7 +44,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  kubectl(['delete', 'namespace', legacy, '--wait=false']);
+  kubectl(['delete', 'namespace', legacy, ...(inst.ownsConfig ? ['--wait=false'] : ['--wait=true', '--timeout=120s'])]);
   await inst?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -91,9 +91,11 @@ describe('kubectl watch-policy status', () => {
     expect(r.json).toMatchObject({ exitCode: 2, elected: null, agents: [], config: `configmap ${inst.releaseNamespace}/k8s-watch-policy-config`, published: { lease: `${inst.releaseNamespace}/${inst.leaseName}`, holder: null } });
     expect(kinds(r.json)).toEqual(['no-watcher']);
     expect(r.json.controller.namespace).toBe(inst.releaseNamespace);
-    expect(r.json.controller.leader).toMatch(/^release-/);
+    expect(r.json.controller.leader.startsWith(inst.controllerIdentityPrefix)).toBe(true);
     expect(r.json.webhook.answers).toMatchObject({ ok: true });
-    expect(r.json.webhook.configurations).toEqual(expect.arrayContaining([expect.stringMatching(/^MutatingWebhookConfiguration\/kwp-release-/), expect.stringMatching(/^ValidatingWebhookConfiguration\/kwp-release-/)]));
+    expect(r.json.webhook.configurations).toEqual(
+      expect.arrayContaining([`MutatingWebhookConfiguration/${inst.webhookConfigurationPrefix}`, `ValidatingWebhookConfiguration/${inst.webhookConfigurationPrefix}`].map((c) => expect.stringMatching(new RegExp(`^${c}`)))),
+    );
   });
 
   test('a watcher Deployment and a DaemonSet: exit 0, the watcher published and computed alike, the text table', async () => {

@@ -1,0 +1,286 @@
+/**
+ * One real node beside the kwok nodes (`npm run cluster -- up --node`): containerd with runc and a
+ * CNI bridge, the kubelet and kube-proxy (iptables), as local processes like the control plane.
+ * Pods scheduled on it really run: the chart's pods from the image `npm run image` built.
+ *
+ * `downNode` removes everything it created: its processes by pid (and the containerd shims and
+ * containers left behind), its iptables chains (`kube-proxy --cleanup`, then any chain it added),
+ * its bridge, network namespaces, cgroups and mounts, and the host's sysctls as they were.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { kubectl } from '../kubectl.ts';
+import { KUBECONFIG, LOG_DIR, STATE_DIR } from '../paths.ts';
+import { kubeconfigYaml, nodeClientPair, type Pki } from '../pki.ts';
+import { isRunning, runningPid, startProcess, stopProcess } from '../processes.ts';
+import { BRIDGE, CNI_NETWORK, cniConflist, containerdConfig, kubeletConfig, kubeProxyConfig, nodeDirs, PAUSE_IMAGE, REAL_NODE_NAME, REAL_NODE_TAINT, type NodePorts } from './config.ts';
+import { CNI_BIN_DIR, cgroupMounts, hostIp, iptablesChains, netnsNames, recordHost, which, writeSysctl, type HostBefore } from './host.ts';
+
+export const NODE_PROCESSES = ['containerd', 'kubelet', 'kube-proxy'];
+const HERE = dirname(fileURLToPath(import.meta.url));
+const log = (message: string) => process.stderr.write(`[node] ${message}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const dirs = () => nodeDirs(STATE_DIR);
+const hostBeforeFile = () => join(dirs().base, 'host-before.json');
+
+export interface RealNode {
+  name: string;
+  hostIp: string;
+  ports: NodePorts;
+}
+
+function run(command: string, args: string[], what: string, input?: string): string {
+  const r = spawnSync(command, args, { encoding: 'utf8', input, timeout: 300_000, maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${what} failed (${command} ${args.join(' ')}: exit ${r.status ?? r.signal}): ${(r.stderr || r.stdout || String(r.error ?? '')).trim().slice(-800)}`);
+  return r.stdout;
+}
+
+export function ctr(args: string[], input?: string): string {
+  return run(which('ctr') ?? 'ctr', ['--address', dirs().containerdSocket, '--namespace', 'k8s.io', ...args], `ctr ${args[0] ?? ''}`, input);
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, name?: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await Promise.resolve().then(check).catch(() => false))) {
+    if (name && !isRunning(name)) {
+      const tail = readFileSync(join(LOG_DIR, `${name}.log`), 'utf8').trimEnd().split('\n').slice(-8).join('\n');
+      throw new Error(`${name} exited while waiting for ${what}; ${join(LOG_DIR, `${name}.log`)}:\n${tail}`);
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${name ? `; see ${join(LOG_DIR, `${name}.log`)}` : ''}`);
+    await sleep(200);
+  }
+}
+
+/**
+ * The pause image as a docker-archive, built once per pause.c (a static binary in a FROM-scratch
+ * image, with the system's gcc and tar): no registry is reachable to pull registry.k8s.io/pause.
+ */
+function pauseArchive(cacheDir: string): string {
+  const source = readFileSync(join(HERE, 'pause.c'));
+  const key = createHash('sha256').update(source).update(PAUSE_IMAGE).digest('hex').slice(0, 12);
+  const archive = join(cacheDir, `pause-${key}.tar`);
+  if (existsSync(archive)) return archive;
+  const work = join(cacheDir, `.pause-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(join(work, 'rootfs'), { recursive: true });
+  try {
+    run('gcc', ['-static', '-Os', '-s', '-o', join(work, 'rootfs', 'pause'), join(HERE, 'pause.c')], 'compiling the pause binary');
+    const tarFlags = ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0'];
+    run('tar', [...tarFlags, '-cf', join(work, 'layer.tar'), '-C', join(work, 'rootfs'), 'pause'], 'packing the pause layer');
+    const layerDigest = createHash('sha256').update(readFileSync(join(work, 'layer.tar'))).digest('hex');
+    const config = {
+      architecture: process.arch === 'arm64' ? 'arm64' : 'amd64',
+      os: 'linux',
+      config: { Entrypoint: ['/pause'], User: '65535:65535' },
+      rootfs: { type: 'layers', diff_ids: [`sha256:${layerDigest}`] },
+      created: '1970-01-01T00:00:00Z',
+    };
+    const configJson = JSON.stringify(config);
+    const configName = `${createHash('sha256').update(configJson).digest('hex')}.json`;
+    writeFileSync(join(work, configName), configJson);
+    writeFileSync(join(work, 'manifest.json'), JSON.stringify([{ Config: configName, RepoTags: [PAUSE_IMAGE], Layers: ['layer.tar'] }]));
+    run('tar', [...tarFlags, '-cf', `${archive}.tmp`, '-C', work, 'manifest.json', configName, 'layer.tar'], 'packing the pause image');
+    writeFileSync(archive, readFileSync(`${archive}.tmp`));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    rmSync(`${archive}.tmp`, { force: true });
+  }
+  return archive;
+}
+
+/** Imports an image archive (docker-archive or OCI) into the node's containerd, for `imagePullPolicy: Never`. */
+export function importImage(archive: string): void {
+  ctr(['images', 'import', '--no-unpack=false', archive]);
+}
+
+/** Starts what is not running of the real node and waits for the Node to be Ready. */
+export async function upNode(bin: string, pki: Pki, server: string, ports: NodePorts, cacheDir: string): Promise<RealNode> {
+  const d = dirs();
+  for (const dir of [d.base, d.containerdRoot, d.containerdState, d.cniConf, d.cniIpam, d.kubeletRoot, d.kubeletCerts, d.podLogs, cacheDir]) mkdirSync(dir, { recursive: true });
+  if (!existsSync(hostBeforeFile())) writeFileSync(hostBeforeFile(), JSON.stringify(recordHost(), null, 2));
+  const ip = hostIp();
+  writeSysctl('net/ipv4/ip_forward', '1'); // pods reach the API server and each other through the host
+
+  const started = Date.now();
+  const containerdToml = join(d.base, 'containerd.toml');
+  writeFileSync(containerdToml, containerdConfig(d, CNI_BIN_DIR));
+  writeFileSync(join(d.cniConf, '10-kwp.conflist'), cniConflist(d));
+  if (!isRunning('containerd')) {
+    startProcess('containerd', which('containerd')!, ['--config', containerdToml]);
+    await waitFor('containerd', () => existsSync(d.containerdSocket) && spawnSync(which('ctr')!, ['--address', d.containerdSocket, 'version']).status === 0, 30_000, 'containerd');
+    log(`containerd started (pid ${runningPid('containerd')})`);
+  }
+  if (!ctr(['images', 'ls', '-q']).split('\n').includes(PAUSE_IMAGE)) {
+    importImage(pauseArchive(cacheDir));
+    log(`pause image ${PAUSE_IMAGE} imported`);
+  }
+
+  const nodePair = await nodeClientPair(REAL_NODE_NAME);
+  const kubeletKubeconfig = join(d.base, 'kubelet.kubeconfig');
+  writeFileSync(kubeletKubeconfig, kubeconfigYaml(server, pki, { ...nodePair, user: `system:node:${REAL_NODE_NAME}` }), { mode: 0o600 });
+  const kubeletYaml = join(d.base, 'kubelet.json');
+  writeFileSync(kubeletYaml, kubeletConfig(d, ports, pki.caCertPath, ip));
+  if (!isRunning('kubelet')) {
+    startProcess('kubelet', join(bin, 'kubelet'), [
+      `--config=${kubeletYaml}`,
+      `--kubeconfig=${kubeletKubeconfig}`,
+      `--root-dir=${d.kubeletRoot}`,
+      `--cert-dir=${d.kubeletCerts}`,
+      `--hostname-override=${REAL_NODE_NAME}`,
+      `--node-ip=${ip}`,
+      '--node-labels=k8s-watch-policy.test/real-node=true,type=real',
+      '--v=1',
+    ]);
+    log(`kubelet started (pid ${runningPid('kubelet')})`);
+  }
+  const proxyYaml = join(d.base, 'kube-proxy.json');
+  writeFileSync(proxyYaml, kubeProxyConfig(KUBECONFIG, ports));
+  if (!isRunning('kube-proxy')) {
+    startProcess('kube-proxy', join(bin, 'kube-proxy'), [`--config=${proxyYaml}`, '--v=1']);
+    log(`kube-proxy started (pid ${runningPid('kube-proxy')})`);
+  }
+  await waitFor(`node ${REAL_NODE_NAME} Ready`, () => {
+    const r = kubectl(bin, ['get', 'node', REAL_NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+    return r.status === 0 && r.stdout.trim() === 'True';
+  }, 120_000, 'kubelet');
+  log(`real node ${REAL_NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)} s (InternalIP ${ip}; taint ${REAL_NODE_TAINT.key}=${REAL_NODE_TAINT.value}:${REAL_NODE_TAINT.effect})`);
+  return { name: REAL_NODE_NAME, hostIp: ip, ports };
+}
+
+function mountsUnder(prefixes: string[]): string[] {
+  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => unescape(l.split(' ')[4] ?? ''))
+    .filter((m) => m && prefixes.some((p) => m === p || m.startsWith(`${p}/`)))
+    .sort((a, b) => b.length - a.length);
+}
+
+function rmdirTree(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) rmdirTree(join(dir, entry.name));
+  try {
+    rmdirSync(dir); // cgroup directories go with rmdir, files and all
+  } catch (err) {
+    log(`cannot remove ${dir}: ${(err as Error).message}`);
+  }
+}
+
+/** The processes whose command line names our containerd: the shims of its containers. */
+function shimPids(socket: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmdline[0]?.includes('containerd-shim') && cmdline.includes(socket)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Removes the rules and chains an earlier `up --node` added that kube-proxy's own cleanup left. */
+function removeAddedChains(before: HostBefore['chains']): void {
+  for (const family of ['iptables', 'ip6tables'] as const) {
+    if (!which(family)) continue;
+    const now = iptablesChains(family);
+    for (const [table, chains] of Object.entries(now)) {
+      const had = new Set(before[family]?.[table] ?? []);
+      const added = chains.filter((c) => !had.has(c) && /^(KUBE-|CNI-)/.test(c));
+      if (added.length === 0) continue;
+      const save = spawnSync(`${family}-save`, ['-t', table], { encoding: 'utf8' }).stdout ?? '';
+      for (const line of save.split('\n')) {
+        const rule = /^-A (\S+) (.*)$/.exec(line);
+        if (rule && had.has(rule[1]!) && added.some((c) => line.includes(`-j ${c}`) || line.includes(`-g ${c}`))) {
+          spawnSync(family, ['-w', '-t', table, '-D', rule[1]!, ...splitRule(rule[2]!)]);
+        }
+      }
+      for (const c of added) spawnSync(family, ['-w', '-t', table, '-F', c]);
+      for (const c of added) spawnSync(family, ['-w', '-t', table, '-X', c]);
+      log(`${family} ${table}: removed ${added.length} chain(s) left behind`);
+    }
+  }
+}
+
+/** iptables-save's rule text as arguments (quoted comments kept whole). */
+function splitRule(text: string): string[] {
+  return [...text.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!));
+}
+
+/** Stops the real node and removes what it made; safe when nothing of it runs. */
+export async function downNode(bin: string, apiUp: boolean): Promise<void> {
+  const d = dirs();
+  if (!existsSync(d.base) && !NODE_PROCESSES.some(isRunning)) return;
+  if (apiUp && isRunning('kubelet')) {
+    // The kubelet stops its pods' containers and sandboxes (and the CNI tears their network down).
+    kubectl(bin, ['delete', 'pods', '--all-namespaces', '--field-selector', `spec.nodeName=${REAL_NODE_NAME}`, '--grace-period=1', '--wait=false']);
+    await waitFor('the real node\'s containers to stop', () => !isRunning('containerd') || ctr(['tasks', 'ls', '-q']).trim() === '', 60_000).catch((err: Error) => log(err.message));
+  }
+  if (await stopProcess('kube-proxy')) log('kube-proxy stopped');
+  if (await stopProcess('kubelet')) log('kubelet stopped');
+  if (isRunning('containerd')) {
+    for (const id of ctr(['tasks', 'ls', '-q']).split('\n').filter(Boolean)) {
+      spawnSync(which('ctr')!, ['--address', d.containerdSocket, '-n', 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', id]);
+      spawnSync(which('ctr')!, ['--address', d.containerdSocket, '-n', 'k8s.io', 'tasks', 'delete', '-f', id]);
+    }
+  }
+  if (await stopProcess('containerd')) log('containerd stopped');
+  for (const pid of shimPids(d.containerdSocket)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const proxy = join(bin, 'kube-proxy');
+  if (existsSync(proxy)) spawnSync(proxy, ['--cleanup'], { stdio: 'ignore' });
+  if (apiUp) kubectl(bin, ['delete', 'node', REAL_NODE_NAME, '--ignore-not-found', '--wait=false']);
+
+  const before: HostBefore | undefined = existsSync(hostBeforeFile()) ? JSON.parse(readFileSync(hostBeforeFile(), 'utf8')) : undefined;
+  for (const mount of mountsUnder([d.base, '/run/containerd'])) spawnSync('umount', ['-l', mount]);
+  for (const ns of netnsNames().filter((n) => n.startsWith('cni-') && !(before?.netns ?? []).includes(n))) {
+    spawnSync('ip', ['netns', 'delete', ns]);
+  }
+  if (spawnSync('ip', ['link', 'show', BRIDGE], { stdio: 'ignore' }).status === 0) spawnSync('ip', ['link', 'delete', BRIDGE]);
+  if (before) {
+    removeAddedChains(before.chains);
+    for (const cgroup of cgroupMounts().map((m) => `${m}/kubepods`)) if (before.absent.includes(cgroup)) rmdirTree(cgroup);
+    for (const [name, value] of Object.entries(before.sysctls)) writeSysctl(name, value);
+    for (const path of before.absent.filter((p) => !p.startsWith('/sys/'))) rmSync(path, { recursive: true, force: true });
+  }
+  // What the node's processes left in shared places that existed before.
+  const results = '/var/lib/cni/results';
+  if (existsSync(results)) for (const f of readdirSync(results).filter((f) => f.startsWith(`${CNI_NETWORK}-`))) rmSync(join(results, f), { force: true });
+  if (existsSync('/var/log/containers')) {
+    for (const link of readdirSync('/var/log/containers')) {
+      const path = join('/var/log/containers', link);
+      try {
+        if (readlinkSync(path).startsWith(d.podLogs)) rmSync(path, { force: true });
+      } catch {
+        // not a link
+      }
+    }
+  }
+  rmSync(d.base, { recursive: true, force: true });
+  if (existsSync(d.base) && statSync(d.base).isDirectory()) log(`${d.base} could not be removed entirely`);
+  log('real node removed');
+}
+
+/** What of the real node is still there (processes, shims, mounts, its bridge): empty after `downNode`. */
+export function nodeLeftovers(): string[] {
+  const d = dirs();
+  const out: string[] = [];
+  for (const name of NODE_PROCESSES) if (isRunning(name)) out.push(`${name} still runs (pid ${runningPid(name)})`);
+  const shims = shimPids(d.containerdSocket);
+  if (shims.length > 0) out.push(`containerd shims still run (pids ${shims.join(', ')})`);
+  const mounts = mountsUnder([d.base]);
+  if (mounts.length > 0) out.push(`still mounted: ${mounts.join(', ')}`);
+  if (spawnSync('ip', ['link', 'show', BRIDGE], { stdio: 'ignore' }).status === 0) out.push(`the bridge ${BRIDGE} is still there`);
+  if (existsSync(d.base)) out.push(`${d.base} is still there`);
+  return out;
+}

@@ -1,0 +1,148 @@
+/**
+ * The life of a release whose pods run from the image on a real node (`npm run e2e:node` installs
+ * it and runs this after the release suite): `helm upgrade` rolls the webhook and the controller
+ * while agent pods are being created, and no creation is refused nor admitted without its policy;
+ * the elected watcher stays elected across the controller's rollout; `helm uninstall` leaves
+ * nothing of the release.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readState } from '../cluster/cluster.ts';
+import { KUBECONFIG, PKI_DIR } from '../cluster/paths.ts';
+import { apply, eventually, getJson, kubectl } from '../e2e/harness.ts';
+import { NAMESPACE, releaseValues, RELEASE } from './release.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const RUN = Math.random().toString(36).slice(2, 7);
+const AGENTS = `kwp-node-agents-${RUN}`;
+const INSTANCE = `app.kubernetes.io/instance=${RELEASE}`;
+const FULLNAME = RELEASE; // the release is named like the chart
+const POLICY_LABEL = 'deepflow.io/k8s-watch-policy';
+
+function helm(args: string[]): { status: number; stdout: string; stderr: string } {
+  const bin = process.env.HELM ?? join(readState()!.bin, 'helm');
+  const r = spawnSync(bin, ['--kubeconfig', KUBECONFIG, ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
+}
+
+/** POST a pod straight to the API server (admin credentials): status code and the stored pod or the error. */
+function createPod(name: string): Promise<{ status: number; body: any }> {
+  const state = readState()!;
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: AGENTS, labels: { app: 'churn', [POLICY_LABEL]: 'watch-disabled' } },
+    spec: { containers: [{ name: 'deepflow-agent', image: 'registry.example.com/deepflow-ce/deepflow-agent:v6.6' }], terminationGracePeriodSeconds: 0 },
+  };
+  const body = JSON.stringify(pod);
+  return new Promise((resolve) => {
+    const req = request(
+      new URL(`/api/v1/namespaces/${AGENTS}/pods`, state.server),
+      {
+        method: 'POST',
+        ca: readFileSync(join(PKI_DIR, 'ca.crt')),
+        cert: readFileSync(join(PKI_DIR, 'admin.crt')),
+        key: readFileSync(join(PKI_DIR, 'admin.key')),
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        agent: false,
+        timeout: 60_000,
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer in 60 s')));
+    req.on('error', (err) => resolve({ status: 0, body: { message: err.message } }));
+    req.end(body);
+  });
+}
+
+const policyOf = (pod: any): string | undefined => pod.spec?.containers?.find((c: any) => c.name === 'deepflow-agent')?.env?.find((e: any) => e.name === 'K8S_WATCH_POLICY')?.value;
+const replicaSetsOf = (component: string): string[] =>
+  getJson(['get', 'pods', '-n', NAMESPACE, '-l', `app.kubernetes.io/component=${component},${INSTANCE}`])
+    .items.filter((p: any) => !p.metadata.deletionTimestamp && p.status.phase === 'Running')
+    .map((p: any) => p.metadata.labels['pod-template-hash']);
+
+beforeAll(() => {
+  if (!process.env.KWP_RELEASE_NAMESPACE) throw new Error('run by npm run e2e:node, which installs the release on a real node');
+  apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: AGENTS, labels: { 'deepflow.io/k8s-watch-policy-injection': 'enabled' } } }]);
+});
+
+afterAll(() => {
+  kubectl(['delete', 'namespace', AGENTS, '--wait=false']);
+});
+
+describe('helm upgrade', () => {
+  test('rolls the webhook and the controller while pods are created: none refused, every one with its policy', async () => {
+    await eventually('the agents namespace\'s ServiceAccount', () => kubectl(['get', 'sa', 'default', '-n', AGENTS]).status === 0);
+    const webhookBefore = new Set(replicaSetsOf('webhook'));
+    const controllerBefore = new Set(replicaSetsOf('controller'));
+    expect(webhookBefore.size).toBe(1);
+
+    // Two clients creating pods back to back for the whole upgrade, as a busy cluster would.
+    const results: { status: number; body: any }[] = [];
+    let upgrading = true;
+    const client = async (id: number) => {
+      for (let i = 0; upgrading; i++) results.push(await createPod(`churn-${id}-${i}`));
+    };
+    const clients = [client(0), client(1)];
+    // Some creations before the rollout starts, so that the clients are known to work.
+    await eventually('pods created before the upgrade', () => results.length >= 10, 60_000);
+    const upgrade = helm([
+      'upgrade', RELEASE, join(ROOT, 'charts', 'k8s-watch-policy'), '-n', NAMESPACE, ...releaseValues(),
+      '--set', `webhook.podAnnotations.kwp-rollout=${RUN}`, '--set', `controller.podAnnotations.kwp-rollout=${RUN}`,
+      '--wait', '--timeout', '4m',
+    ]);
+    // And some after the last old replica is gone.
+    const after = results.length;
+    await eventually('pods created after the upgrade', () => results.length >= after + 10, 60_000);
+    upgrading = false;
+    await Promise.all(clients);
+
+    expect([upgrade.status, upgrade.stderr.trim()]).toEqual([0, '']);
+    const webhookAfter = replicaSetsOf('webhook');
+    expect(webhookAfter.length).toBe(2);
+    expect(webhookAfter.some((rs) => webhookBefore.has(rs))).toBe(false);
+    expect(replicaSetsOf('controller').some((rs) => controllerBefore.has(rs))).toBe(false);
+
+    const refused = results.filter((r) => r.status !== 201).map((r) => `${r.status} ${r.body.message}`);
+    expect(refused).toEqual([]);
+    const withoutPolicy = results.filter((r) => policyOf(r.body) !== 'watch-disabled').map((r) => r.body.metadata?.name);
+    expect(withoutPolicy).toEqual([]);
+    process.stderr.write(`[e2e:node] ${results.length} pods created during helm upgrade, none refused\n`);
+  });
+});
+
+describe('helm uninstall', () => {
+  test('leaves nothing of the release: no objects in its namespace, no cluster-wide objects, no webhook in the way', async () => {
+    const manifest = helm(['get', 'manifest', RELEASE, '-n', NAMESPACE]);
+    expect(manifest.status).toBe(0);
+    const kinds = [...manifest.stdout.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]);
+    expect(kinds).toEqual(expect.arrayContaining(['Deployment', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ClusterRole', 'Service']));
+
+    const uninstall = helm(['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '2m']);
+    expect([uninstall.status, uninstall.stderr.trim()]).toEqual([0, '']);
+
+    expect(kubectl(['get', 'mutatingwebhookconfiguration,validatingwebhookconfiguration,clusterrole,clusterrolebinding', '-l', INSTANCE, '-o', 'name']).stdout.trim()).toBe('');
+    expect(kubectl(['get', 'mutatingwebhookconfiguration,validatingwebhookconfiguration', FULLNAME, '-o', 'name', '--ignore-not-found']).stdout.trim()).toBe('');
+    const left = () =>
+      kubectl(['get', 'all,configmaps,secrets,serviceaccounts,roles,rolebindings,leases,poddisruptionbudgets,endpointslices', '-n', NAMESPACE, '-o', 'name'])
+        .stdout.trim()
+        .split('\n')
+        .filter((l) => l && !l.endsWith('/default') && !l.endsWith('/kube-root-ca.crt'));
+    await eventually('nothing of the release left in its namespace', () => left().length === 0, 120_000).catch(() => undefined);
+    expect(left()).toEqual([]);
+    // The containers are gone from the real node too: the kubelet stopped them.
+    expect(kubectl(['get', 'pods', '-n', NAMESPACE, '-o', 'name']).stdout.trim()).toBe('');
+    // Without the webhook an agent pod is admitted as it is.
+    const created = await createPod(`after-uninstall-${RUN}`);
+    expect(created.status).toBe(201);
+    expect(policyOf(created.body)).toBeUndefined();
+  });
+});
