@@ -101,6 +101,11 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   // Until the first pair is known (a Secret not made yet), serve a throwaway one and stay unready.
   const initial = certificates.pair ?? (await throwawayKeyPair());
   https = createHttpsServer({ ...secureContextOptions(initial), requestTimeout: 30_000, headersTimeout: 10_000 }, app);
+  // The first pair may have come while the throwaway one was being made, when onChange had no
+  // server to give it to: without this the replica turned ready serving the throwaway certificate
+  // (found on a real node: every review failed "certificate is valid for localhost").
+  const arrived = certificates.pair;
+  if (arrived !== undefined && arrived !== initial) https.setSecureContext(secureContextOptions(arrived));
   https.keepAliveTimeout = 65_000; // longer than kube-apiserver's idle timeout, so it closes first
 
   const metricsServer = createHttpServer((req, res) => {
