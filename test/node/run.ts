@@ -51,6 +51,7 @@ async function main(): Promise<number> {
   if (run(process.execPath, [join(ROOT, 'scripts', 'image.mjs'), '--tag', `${IMAGE_REPOSITORY}:${IMAGE_TAG}`, '--save', archive]) !== 0) return 1;
 
   let status = 1;
+  await down(); // what an earlier run kept (--keep) or left: the host is recorded as it is without it
   const hostBefore = recordHost();
   try {
     step('starting a local cluster with a real node');
