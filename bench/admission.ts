@@ -17,15 +17,17 @@
  * (erasable TypeScript only) and imports nothing from src/: it talks to processes.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
-import { availableParallelism, homedir, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { goBinary } from './baseline_go.ts';
 import { benchCommandLine, freePort, sleep, type BenchCommandLine } from './options.ts';
+import { fmt, median, percentile, table } from './report.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const UID_PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
@@ -215,30 +217,7 @@ async function waitReady(server: Server, ca: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The Go baseline: built once per content of bench/baseline-go/ (go.mod, go.sum, main.go) into
-// ~/.cache/k8s-watch-policy/baseline-go-<hash>/ (K8S_WATCH_POLICY_CACHE or XDG_CACHE_HOME move it).
-
-const GO_DIR = join(ROOT, 'bench/baseline-go');
-
-function goBinary(): string {
-  const hash = createHash('sha256');
-  for (const f of ['go.mod', 'go.sum', 'main.go']) hash.update(`${f}\0`).update(readFileSync(join(GO_DIR, f))).update('\0');
-  const cache = process.env.K8S_WATCH_POLICY_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'k8s-watch-policy');
-  const dir = join(cache, `baseline-go-${hash.digest('hex').slice(0, 16)}`);
-  const binary = join(dir, 'baseline-go');
-  if (existsSync(binary)) return binary;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${binary}.${process.pid}.tmp`;
-  progress(`building the Go baseline (go build in ${relative(ROOT, GO_DIR)}) into ${dir}`);
-  try {
-    execFileSync('go', ['build', '-trimpath', '-o', tmp, '.'], { cwd: GO_DIR, stdio: ['ignore', 'inherit', 'inherit'] });
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw new Error(`cannot build the Go baseline (phases go, go-direct need go on PATH): ${err instanceof Error ? err.message : String(err)}`);
-  }
-  renameSync(tmp, binary);
-  return binary;
-}
+// The Go baseline (bench/baseline_go.ts builds it).
 
 let goBinaryPath: string | undefined;
 
@@ -247,7 +226,7 @@ async function startServer(kind: ServerKind, opts: Options, certDir: string, ca:
   let server: Server;
   if (isGo(kind)) {
     const metricsPort = await freePort();
-    goBinaryPath ??= goBinary();
+    goBinaryPath ??= goBinary(progress);
     const args = ['--mode', kind === 'go' ? 'typed' : 'direct', '--cert-dir', certDir, '--host', HOST, '--port', String(port), '--metrics-port', String(metricsPort)];
     server = { ...spawnServer(kind, args, 'pipe', goBinaryPath), port, metricsPort };
     await waitReady(server, ca);
@@ -556,10 +535,6 @@ function openLoop(target: Target, rate: number, seconds: number): Promise<Record
   });
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
 
 // ---------------------------------------------------------------------------------------------
 // One server: warm-up, closed loop, open loop, memory and CPU after each, the server's own count.
@@ -725,20 +700,7 @@ async function runServer(kind: ServerKind, round: number, opts: Options, fixture
 // ---------------------------------------------------------------------------------------------
 // Report
 
-function fmt(n: number | undefined, digits = 2): string {
-  if (n === undefined || Number.isNaN(n)) return '-';
-  return n.toFixed(digits);
-}
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows
-    .map((r, ri) => {
-      const line = r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-      return ri === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
-    })
-    .join('\n');
-}
 
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
@@ -763,7 +725,7 @@ async function main(): Promise<number> {
   // (its diff also removes the null creationTimestamp that the typed round trip drops).
   const expect: Expectation = { patch: undefined, requirePatch: true };
   const goExpect: Expectation = { patch: undefined, requirePatch: true };
-  if (opts.phases.some(isGo)) goBinaryPath = goBinary();
+  if (opts.phases.some(isGo)) goBinaryPath = goBinary(progress);
   const runs: ServerRun[] = [];
   for (let round = 1; round <= opts.rounds; round++) {
     for (const kind of opts.phases) runs.push(await runServer(kind, round, opts, fixture, certDir, ca, kind === 'go' ? goExpect : expect));
@@ -822,7 +784,7 @@ async function main(): Promise<number> {
       `${multi ? `, ${opts.rounds} rounds (figures below: median)` : ''}; CPU in cores (${cpus} on this machine)`,
   );
   out.push('');
-  out.push(table(rows));
+  out.push(table(rows, 2));
   out.push('');
 
   const verdicts: { name: string; value: number | undefined; target: string; pass: boolean | undefined }[] = [];
@@ -927,12 +889,6 @@ async function main(): Promise<number> {
   return 0;
 }
 
-function median(values: number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 function roundMs(p: PhaseResult): Partial<PhaseResult> {
   const r = (n: number | undefined) => (n === undefined ? undefined : Math.round(n * 1000) / 1000);

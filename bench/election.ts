@@ -19,7 +19,6 @@
  * See bench/README.md ("Election benchmark"). Runs on Node 24 with type stripping and imports
  * nothing from src/: it talks to processes and to the API server.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -28,9 +27,11 @@ import { parseArgs } from 'node:util';
 import { benchCommandLine, sleep, type BenchCommandLine } from './options.ts';
 import { parse as parseYaml } from 'yaml';
 import { children, Controller } from './election/controller.ts';
-import { ApiError, clusterFiles, Kube, pool, type ClusterFiles, type Json, type WatchEvent } from './election/kube.ts';
+import { ApiError, clusterFiles, Kube, pool, type ClusterFiles, type Json, type WatchEvent } from './kube.ts';
 import { AGENT_APP, agentDaemonSet, BENCH_NODE_LABEL, benchNode, benchNodeName, controllerConfig, namespace, WATCHER_APP, WATCHER_LABEL, watcherDeployment } from './election/objects.ts';
-import { componentFlag, cpuBetween, cpuSample, type CpuCores } from './election/proc.ts';
+import { componentFlag, cpuBetween, cpuSample, type CpuCores } from './proc.ts';
+import { fmt, table } from './report.ts';
+import { clusterCommand, clusterRunning } from './cluster.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LEASE_NAME = 'k8s-watcher';
@@ -205,24 +206,6 @@ function optionalDir(value: string | undefined): string | undefined {
   const dir = resolve(value);
   mkdirSync(dir, { recursive: true });
   return dir;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The local cluster: `node test/cluster/main.ts up|status|down` with our state directory.
-
-function clusterCommand(dir: string, command: 'up' | 'status' | 'down', nodeLeaseSeconds?: number): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'test/cluster/main.ts'), command], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      K8S_WATCH_POLICY_CLUSTER_DIR: dir,
-      ...(nodeLeaseSeconds === undefined ? {} : { K8S_WATCH_POLICY_NODE_LEASE_SECONDS: String(nodeLeaseSeconds) }),
-    },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 15 * 60_000,
-  });
-  return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -825,21 +808,6 @@ async function cleanUp(kube: Kube, wait: boolean): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Output
 
-function fmt(n: number | undefined, digits = 2): string {
-  if (n === undefined || Number.isNaN(n)) return '-';
-  return n.toFixed(digits);
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows
-    .map((r, ri) => {
-      const line = r.map((c, i) => (i < 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-      return ri === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
-    })
-    .join('\n');
-}
-
 const round = (n: number | undefined, digits = 1) => (n === undefined || !Number.isFinite(n) ? undefined : Math.round(n * 10 ** digits) / 10 ** digits);
 
 function roundStats(s: Stats): Stats {
@@ -874,15 +842,7 @@ async function main(): Promise<number> {
   log(`bench:election  ${date}  node ${process.version}  ${cpus} CPUs  load ${load}  cluster ${opts.clusterDir}`);
 
   let startedCluster = false;
-  // `status` exits 3 when /readyz does not answer within 5 s, which a cluster busy with
-  // thousands of kwok nodes may do; `up` would then restart it. Running components mean up.
-  const status = clusterCommand(opts.clusterDir, 'status');
-  let running = false;
-  try {
-    running = Object.values((JSON.parse(status.stdout) as { components: Record<string, number | null> }).components).every((pid) => pid !== null);
-  } catch {
-    /* never up */
-  }
+  const running = clusterRunning(opts.clusterDir);
   if (!running) {
     log(`bringing the local cluster up (node test/cluster/main.ts up, node Leases of ${opts.nodeLeaseSeconds} s)`);
     const up = clusterCommand(opts.clusterDir, 'up', opts.nodeLeaseSeconds);

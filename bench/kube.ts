@@ -1,5 +1,5 @@
 /**
- * A minimal kube-apiserver client for the election benchmark: raw JSON over node:https with the
+ * A minimal kube-apiserver client for the benchmarks: raw JSON over node:https with the
  * local cluster's admin certificate (no @kubernetes/client-node, so that the benchmark process
  * stays light and its timings are its own), plus watches that time-stamp every event on arrival.
  */
@@ -44,11 +44,12 @@ export class Kube {
   private readonly agent: Agent;
   private readonly watchAgent: Agent;
 
-  constructor(files: ClusterFiles) {
+  /** `maxSockets`: keep-alive connections of the request pool (64), one per concurrent client of a load. */
+  constructor(files: ClusterFiles, { maxSockets = 64 }: { maxSockets?: number } = {}) {
     this.server = new URL(files.server);
     const pki = join(files.dir, 'pki');
     const tls = { ca: readFileSync(join(pki, 'ca.crt')), cert: readFileSync(join(pki, 'admin.crt')), key: readFileSync(join(pki, 'admin.key')) };
-    this.agent = new Agent({ ...tls, keepAlive: true, maxSockets: 64 });
+    this.agent = new Agent({ ...tls, keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
     this.watchAgent = new Agent({ ...tls, keepAlive: false });
   }
 

@@ -1,10 +1,10 @@
 /**
  * What the benchmarks share on their command line: `--help`, the usage error (exit 64), numbers
  * from a flag or else an environment variable, comma-separated lists; and the small helpers of
- * the test support layer (a free port, sleep).
+ * the test support layer (a free port, sleep, waiting for a condition).
  */
 export { freePort } from '../test/support/free_port.ts';
-export { sleep } from '../test/support/wait.ts';
+export { eventually, sleep } from '../test/support/wait.ts';
 
 export interface NumberRule {
   /** An integer >= min (default 1); otherwise any number > min (default 0). */

@@ -7,9 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
-import type { Json } from './kube.ts';
+import type { Json } from '../kube.ts';
 import { freePort, sleep } from '../options.ts';
-import { procStatusMb } from './proc.ts';
+import { procStatusMb } from '../proc.ts';
 
 const HOST = '127.0.0.1';
 

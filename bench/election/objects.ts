@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Json } from './kube.ts';
+import type { Json } from '../kube.ts';
 
 /** Label of every node the benchmark creates (cleanup deletes by it) ... */
 export const BENCH_NODE_LABEL = 'kwp-bench/node';
