@@ -11,7 +11,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { listen, sendMetrics, urlOf } from '../http/serve.js';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { NodeLookup } from '../kube/node_lookup.js';
 import type { Config } from '../config/config.js';
@@ -107,6 +107,14 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const arrived = certificates.pair;
   if (arrived !== undefined && arrived !== initial) https.setSecureContext(secureContextOptions(arrived));
   https.keepAliveTimeout = 65_000; // longer than kube-apiserver's idle timeout, so it closes first
+  // Connections that have not sent a byte of a request yet: closeIdleConnections() leaves them
+  // open, so a client's spare keep-alive connections held shutdown to its 15 s cap.
+  const silent = new Set<Socket>();
+  https.on('secureConnection', (socket: Socket) => {
+    silent.add(socket);
+    socket.once('data', () => silent.delete(socket));
+    socket.once('close', () => silent.delete(socket));
+  });
 
   const metricsServer = createHttpServer((req, res) => {
     if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') return sendMetrics(res, metrics.registry, (err) => logger.error({ err }, 'cannot render metrics'));
@@ -142,8 +150,12 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       await certificates.stop();
       const server = https!;
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+      const closeIdle = () => {
+        server.closeIdleConnections();
+        for (const socket of silent) socket.destroy();
+      };
+      closeIdle();
+      const idleSweep = setInterval(closeIdle, 100);
       const deadline = setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs ?? 15_000);
       await drained;
       clearInterval(idleSweep);

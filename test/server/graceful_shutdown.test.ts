@@ -1,6 +1,7 @@
 import { expect, test } from '@jest/globals';
 import { request } from 'node:https';
 import { fixture, send, startTestWebhook } from './helpers.js';
+import { connect } from 'node:tls';
 
 test('close() stops accepting, lets the review in flight finish, then resolves', async () => {
   const { server, ca, stop } = await startTestWebhook();
@@ -34,4 +35,16 @@ test('close() stops accepting, lets the review in flight finish, then resolves',
   expect(closed).toBe(true);
   await expect(fetch(`${server.metricsUrl}/metrics`)).rejects.toThrow();
   await stop(); // idempotent: the server is closed already; removes the certificates
+});
+
+test('close() does not wait for connections that never sent a request (a client\'s spare keep-alive connections)', async () => {
+  // A shutdown cap far beyond jest's timeout: waiting for the silent connection would fail the test.
+  const { server, ca, stop } = await startTestWebhook({ shutdownTimeoutMs: 600_000 });
+  const socket = connect({ host: '127.0.0.1', port: Number(new URL(server.url).port), ca, servername: 'localhost' });
+  await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+  const socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('error', () => undefined); // a reset is what is expected
+  await stop();
+  await socketClosed;
+  expect(socket.destroyed).toBe(true);
 });
