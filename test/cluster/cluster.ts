@@ -14,7 +14,7 @@ import { kubectl } from './kubectl.ts';
 import { nodeList } from './nodes.ts';
 import { KUBECONFIG, LOG_DIR, STATE_DIR, STATE_FILE } from './paths.ts';
 import { ensurePki, kubeconfigYaml, type Pki } from './pki.ts';
-import { isRunning, pidFileNames, runningPid, startProcess, stopProcess } from './processes.ts';
+import { isRunning, pidFileNames, runningPid, startProcess, stopProcess, waitFor } from './processes.ts';
 import { downNode, NODE_PROCESSES, upNode, type RealNode } from './node/real_node.ts';
 import { hostIp, nodeHostProblem } from './node/host.ts';
 import { freePort } from '../support/free_port.ts';
@@ -35,29 +35,9 @@ export interface UpOptions {
 }
 
 const log = (message: string) => process.stderr.write(`[cluster] ${message}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function readState(): ClusterState | undefined {
   return existsSync(STATE_FILE) ? (JSON.parse(readFileSync(STATE_FILE, 'utf8')) as ClusterState) : undefined;
-}
-
-function logTail(file: string, lines = 5): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
-
-/** Waits for `check`; fails at once, with the end of its log, when the process `name` has died. */
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, name?: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const logFile = name && `${LOG_DIR}/${name}.log`;
-  while (!(await check().catch(() => false))) {
-    if (name && !isRunning(name)) throw new Error(`${name} exited while waiting for ${what}; ${logFile}:\n${logTail(logFile!)}`);
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${logFile ? `; see ${logFile}` : ''}`);
-    await sleep(200);
-  }
 }
 
 /** GET a path of kube-apiserver with the admin credentials; resolves with the status code. */

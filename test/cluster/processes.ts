@@ -72,6 +72,25 @@ export async function stopProcess(name: string, graceMs = 10_000): Promise<boole
   return stopped;
 }
 
+function logTail(file: string, lines = 8): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** Polls `check` until true; fails at once, with the end of its log, when the process `name` has died. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, name?: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const logFile = name && join(LOG_DIR, `${name}.log`);
+  while (!(await Promise.resolve().then(check).catch(() => false))) {
+    if (name && !isRunning(name)) throw new Error(`${name} exited while waiting for ${what}; ${logFile}:\n${logTail(logFile!)}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${logFile ? `; see ${logFile}` : ''}`);
+    await sleep(200);
+  }
+}
+
 export function pidFileNames(): string[] {
   return existsSync(PID_DIR) ? readdirSync(PID_DIR).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4)) : [];
 }

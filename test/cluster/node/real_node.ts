@@ -13,16 +13,15 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSy
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kubectl } from '../kubectl.ts';
-import { KUBECONFIG, LOG_DIR, STATE_DIR } from '../paths.ts';
+import { KUBECONFIG, STATE_DIR } from '../paths.ts';
 import { kubeconfigYaml, nodeClientPair, type Pki } from '../pki.ts';
-import { isRunning, runningPid, startProcess, stopProcess } from '../processes.ts';
+import { isRunning, runningPid, startProcess, stopProcess, waitFor } from '../processes.ts';
 import { BRIDGE, CNI_NETWORK, cniConflist, containerdConfig, kubeletConfig, kubeProxyConfig, nodeDirs, PAUSE_IMAGE, REAL_NODE_NAME, REAL_NODE_TAINT, type NodePorts } from './config.ts';
 import { CNI_BIN_DIR, cgroupMounts, hostIp, iptablesChains, netnsNames, recordHost, which, writeSysctl, type HostBefore } from './host.ts';
 
 export const NODE_PROCESSES = ['containerd', 'kubelet', 'kube-proxy'];
 const HERE = dirname(fileURLToPath(import.meta.url));
 const log = (message: string) => process.stderr.write(`[node] ${message}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const dirs = () => nodeDirs(STATE_DIR);
 const hostBeforeFile = () => join(dirs().base, 'host-before.json');
 
@@ -40,18 +39,6 @@ function run(command: string, args: string[], what: string, input?: string): str
 
 export function ctr(args: string[], input?: string): string {
   return run(which('ctr') ?? 'ctr', ['--address', dirs().containerdSocket, '--namespace', 'k8s.io', ...args], `ctr ${args[0] ?? ''}`, input);
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, name?: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await Promise.resolve().then(check).catch(() => false))) {
-    if (name && !isRunning(name)) {
-      const tail = readFileSync(join(LOG_DIR, `${name}.log`), 'utf8').trimEnd().split('\n').slice(-8).join('\n');
-      throw new Error(`${name} exited while waiting for ${what}; ${join(LOG_DIR, `${name}.log`)}:\n${tail}`);
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${name ? `; see ${join(LOG_DIR, `${name}.log`)}` : ''}`);
-    await sleep(200);
-  }
 }
 
 /**
