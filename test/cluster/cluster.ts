@@ -32,6 +32,8 @@ export interface ClusterState {
 export interface UpOptions {
   /** Also run one real node (containerd, kubelet, kube-proxy): root on Linux, Debian packages. */
   node?: boolean;
+  /** More kube-apiserver flags (the soak's audit policy and log); only when `up` starts it. */
+  apiserverArgs?: string[];
 }
 
 const log = (message: string) => process.stderr.write(`[cluster] ${message}\n`);
@@ -99,7 +101,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
   writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
 
   const started = Date.now();
-  const steps = components(bin, ports, pki, leaseSeconds, realNodeIp);
+  const steps = components(bin, ports, pki, leaseSeconds, realNodeIp, options.apiserverArgs);
   const logOf = (name: string) => `${LOG_DIR}/${name}.log`;
   for (const c of steps) {
     if (c.name === 'kwok') {

@@ -61,7 +61,8 @@ function apiserverNetworkArgs(loopback: string, pki: Pki, realNodeHostIp: string
   ];
 }
 
-export function components(bin: string, ports: Ports, pki: Pki, leaseSeconds = nodeLeaseSeconds(), realNodeHostIp?: string): Component[] {
+/** `apiserverArgs`: more flags for kube-apiserver (the soak's audit log). */
+export function components(bin: string, ports: Ports, pki: Pki, leaseSeconds = nodeLeaseSeconds(), realNodeHostIp?: string, apiserverArgs: readonly string[] = []): Component[] {
   const loopback = '127.0.0.1';
   return [
     {
@@ -105,6 +106,7 @@ export function components(bin: string, ports: Ports, pki: Pki, leaseSeconds = n
         // 410 Gone a long-running cluster gives. A young watch cache instead replays its initial
         // state for a watch from any older version.
         '--watch-cache-sizes=podtemplates#0',
+        ...apiserverArgs,
       ],
     },
     {

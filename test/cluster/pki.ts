@@ -95,16 +95,25 @@ export async function ensurePki(): Promise<Pki> {
  * The real node's client pair (CN system:node:<name>, O system:nodes), signed by the cluster CA:
  * the Node authorizer and NodeRestriction treat the kubelet as that node. Reused once made.
  */
-export async function nodeClientPair(name: string): Promise<{ cert: string; key: string }> {
-  const certPath = join(PKI_DIR, `node-${name}.crt`);
-  const keyPath = join(PKI_DIR, `node-${name}.key`);
+export function nodeClientPair(name: string): Promise<{ cert: string; key: string }> {
+  return clientPair(`node-${name}`, `system:node:${name}`, 'system:nodes');
+}
+
+/**
+ * A client pair signed by the cluster CA with the user name `commonName` in the group
+ * `organization` (pki/<file>.crt and .key; reused once made): a distinct user in the API server's
+ * audit log, e.g. each controller replica of the soak.
+ */
+export async function clientPair(file: string, commonName: string, organization: string): Promise<{ cert: string; key: string }> {
+  const certPath = join(PKI_DIR, `${file}.crt`);
+  const keyPath = join(PKI_DIR, `${file}.key`);
   if (!existsSync(certPath) || !existsSync(keyPath)) {
     const ca = { cert: readFileSync(paths().caCertPath, 'utf8'), key: readFileSync(join(PKI_DIR, 'ca.key'), 'utf8') };
     const now = Date.now();
     const pair = await selfsigned.generate(
       [
-        { name: 'commonName', value: `system:node:${name}` },
-        { name: 'organizationName', value: 'system:nodes' },
+        { name: 'commonName', value: commonName },
+        { name: 'organizationName', value: organization },
       ],
       {
         keyType: 'ec',

@@ -1,0 +1,70 @@
+/** The soak's report (test/soak/report.ts), its command line (main.ts) and the product names it spells (product_names.ts). */
+import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
+import * as labels from '../../src/policy/labels.js';
+import { parseArgs } from '../soak/main.ts';
+import * as names from '../soak/product_names.ts';
+import { classRows, formatTable, percentile } from '../soak/report.ts';
+import { FAULT_CLASSES } from '../soak/schedule.ts';
+
+describe('percentile', () => {
+  test.each([
+    [[], 50, undefined],
+    [[5], 99, 5],
+    [[1, 2, 3, 4], 50, 2],
+    [[4, 3, 2, 1], 99, 4],
+    [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90, 9],
+  ])('percentile(%j, %i) = %j', (xs, p, want) => expect(percentile(xs, p)).toBe(want));
+
+  test('property: a percentile is one of the values, and grows with p', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer(), { minLength: 1 }), fc.integer({ min: 0, max: 100 }), (xs, p) => {
+        expect(xs).toContain(percentile(xs, p));
+        expect(percentile(xs, p)!).toBeLessThanOrEqual(percentile(xs, Math.min(100, p + 10))!);
+      }),
+    );
+  });
+});
+
+test('classRows: one row per class and one for violations before any fault', () => {
+  const rows = classRows(
+    [
+      { class: 'etcd-kill', convergeMs: 1000 },
+      { class: 'etcd-kill', convergeMs: 3000 },
+      { class: 'leader-kill', convergeMs: undefined },
+    ],
+    [
+      { invariant: 'convergence', message: 'x', seq: 1, fault: 'leader-kill' },
+      { invariant: 'admission', message: 'y', seq: 2, fault: undefined },
+    ],
+  );
+  expect(rows.map((r) => r.class)).toEqual([...FAULT_CLASSES, 'none']);
+  expect(rows.find((r) => r.class === 'etcd-kill')).toMatchObject({ count: 2, converged: 2, p50Ms: 1000, p99Ms: 3000, maxMs: 3000, violations: 0 });
+  expect(rows.find((r) => r.class === 'leader-kill')).toMatchObject({ count: 1, converged: 0, p50Ms: undefined, violations: 1 });
+  expect(rows.at(-1)).toMatchObject({ violations: 1 });
+  const table = formatTable(rows);
+  expect(table.split('\n')[0]).toMatch(/^fault class\s+count\s+converged\s+p50 s\s+p99 s\s+max s\s+violations$/);
+  expect(table).toMatch(/etcd-kill\s+2\s+2\s+1\.0\s+3\.0\s+3\.0\s+0/);
+});
+
+describe('parseArgs', () => {
+  test('flags', () => {
+    expect(parseArgs(['--minutes', '3', '--seed', '7', '--json', 'out.json', '--keep'])).toEqual({ minutes: 3, seed: 7, json: 'out.json', keep: true });
+    expect(parseArgs(['--help'])).toBe('help');
+  });
+  test.each([[['--minutes']], [['--minutes', 'x']], [['--minutes', '0']], [['--seed', '-1']], [['--json']], [['--bogus']]])('bad command line %j', (argv) => {
+    expect(parseArgs(argv)).toEqual(expect.stringMatching(/must|needs|unknown/));
+  });
+  test('property: any command line is parsed or refused, never throws', () => {
+    fc.assert(fc.property(fc.array(fc.string()), (argv) => void parseArgs(argv)));
+  });
+});
+
+test('the names the soak spells are the product\'s', () => {
+  expect(names.WATCHER_LABEL).toBe(labels.WATCHER_LABEL);
+  expect(names.REASON_ANNOTATION).toBe(labels.REASON_ANNOTATION);
+  expect(names.INJECTION_LABEL).toBe(labels.INJECTION_LABEL);
+  expect(names.ROLE_LABEL).toBe(labels.ROLE_LABEL);
+  expect(names.POLICY_ENV).toBe(labels.POLICY_ENV);
+  expect(names.DEPRECATED_ENV).toBe(labels.DEPRECATED_ENV);
+});
