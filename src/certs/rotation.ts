@@ -12,7 +12,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import { generateCa, issueServingCertificate, type CertificateAuthority } from './generate.js';
+import type { CertificateAuthority } from './generate.js';
 
 export interface TlsMaterial {
   ca: CertificateAuthority;
@@ -90,11 +90,13 @@ export function nextStep(m: TlsMaterial | undefined, policy: RotationPolicy, now
 
 /** Carries out a step; returns the new material (the input when the step is `none`). */
 export async function applyStep(step: Step, m: TlsMaterial | undefined, policy: RotationPolicy, now: number): Promise<TlsMaterial | undefined> {
+  if (step === 'none' || step === 'drop-old-ca') return step === 'none' ? m : { ...m!, bundle: m!.ca.cert };
+  // The generator (selfsigned and its X.509 code, about 8 MB of RSS) is loaded only when a
+  // certificate is made: a webhook replica whose Secret is current never loads it.
+  const { generateCa, issueServingCertificate } = await import('./generate.js');
   const at = new Date(now);
   const serve = async (ca: CertificateAuthority) => issueServingCertificate(ca, policy.hosts, policy.servingValidityMs, at);
   switch (step) {
-    case 'none':
-      return m;
     case 'create': {
       const ca = await generateCa(policy.caValidityMs, at);
       return { ca, ...(await serve(ca)), bundle: ca.cert };
@@ -107,8 +109,6 @@ export async function applyStep(step: Step, m: TlsMaterial | undefined, policy: 
       const ca = m!.next!;
       return { ca, ...(await serve(ca)), bundle: m!.bundle, switchedAt: now };
     }
-    case 'drop-old-ca':
-      return { ...m!, bundle: m!.ca.cert };
     case 'renew-serving':
       return { ...m!, ...(await serve(m!.ca)) };
   }

@@ -19,10 +19,11 @@ import type { Logger } from '../log.js';
 import { createApp, type WebhookState } from './app.js';
 import type { KeyPair, KeyPairSource } from '../certs/key_pair.js';
 import { CertificateReloader, secureContextOptions } from './certificate_reloader.js';
-import { generateCertificates } from '../certs/generate.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
 
+/** Loaded only when needed: the generator costs about 8 MB of RSS, and a replica with its pair never needs it. */
 async function throwawayKeyPair(): Promise<KeyPair> {
+  const { generateCertificates } = await import('../certs/generate.js');
   const b = await generateCertificates({ hosts: ['localhost'], days: 1, caDays: 1 });
   return { key: b.key, cert: b.cert, digest: 'throwaway', notAfter: '' };
 }

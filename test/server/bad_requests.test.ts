@@ -64,6 +64,19 @@ describe('bad input gets a JSON reason and never a crash', () => {
     const reply = await send(server.url, { method: 'GET', path: '/mutate', ca });
     expect(reply.status).toBe(404);
     expect(reply.json.error).toMatch(/^not found/);
+    for (const [method, path] of [['POST', '/healthz'], ['PUT', '/mutate'], ['GET', '/'], ['DELETE', '/readyz']]) {
+      const other = await send(server.url, { method: method!, path: path!, body: '{"x":1}', ca });
+      expect([method, path, other.status, other.headers['content-type'], other.json.error]).toEqual([method, path, 404, 'application/json; charset=utf-8', expect.stringMatching(/^not found/)]);
+    }
+  });
+
+  test('the probes answer HEAD like GET, without a body, and plain text', async () => {
+    for (const path of ['/healthz', '/readyz', '/healthz?verbose']) {
+      const get = await send(server.url, { method: 'GET', path, ca });
+      const head = await send(server.url, { method: 'HEAD', path, ca });
+      expect([path, get.status, get.text, get.headers['content-type']]).toEqual([path, 200, 'ok', 'text/plain; charset=utf-8']);
+      expect([path, head.status, head.text, head.headers['content-length']]).toEqual([path, 200, '', '2']);
+    }
   });
 
   test('the server keeps answering after all of the above, with any spelling of UTF-8 and a query string', async () => {

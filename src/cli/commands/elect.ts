@@ -1,14 +1,18 @@
 /** `k8s-watch-policy elect`: who would be the Kubernetes watcher (DESIGN §7). */
 import { Option, type Command } from 'commander';
 import type { Node, Pod } from '../../kube/objects.js';
-import { elect } from '../../watcher_election/elect.js';
-import { flattenLists, parseDocuments, readInput } from '../documents.js';
-import { electionJson, electionText } from '../elect_output.js';
 import { EXIT_NO_WATCHER, EXIT_OK } from '../exit_codes.js';
 import { watcherRef } from '../options.js';
 import { loadCliConfig, writeStdout } from '../process.js';
 
 async function runElect(opts: { file: string; config?: string; current?: { namespace: string; name: string }; output: 'json' | 'text' }): Promise<number> {
+  // Loaded when the command runs: every command shares main.ts, and the webhook's process should
+  // not carry the offline commands' modules (yaml, the election) in its RSS.
+  const [{ elect }, { flattenLists, parseDocuments, readInput }, { electionJson, electionText }] = await Promise.all([
+    import('../../watcher_election/elect.js'),
+    import('../documents.js'),
+    import('../elect_output.js'),
+  ]);
   const cfg = await loadCliConfig(opts.config);
   const objects = flattenLists(parseDocuments(await readInput(opts.file), opts.file === '-' ? '<stdin>' : opts.file));
   const pods = objects.filter((o) => o.kind === 'Pod') as Pod[];

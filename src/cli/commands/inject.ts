@@ -1,11 +1,11 @@
 /** `k8s-watch-policy inject`: a manifest as the webhook would admit it (DESIGN §7). */
 import type { Command } from 'commander';
-import { parseDocuments, readInput, writeDocuments } from '../documents.js';
 import { EXIT_DENIED, EXIT_OK } from '../exit_codes.js';
-import { injectDocuments } from '../inject.js';
 import { loadCliConfig, writeStdout } from '../process.js';
 
 async function runInject(opts: { file: string; config?: string }): Promise<number> {
+  // Loaded when the command runs (see elect.ts).
+  const [{ parseDocuments, readInput, writeDocuments }, { injectDocuments }] = await Promise.all([import('../documents.js'), import('../inject.js')]);
   const cfg = await loadCliConfig(opts.config);
   const docs = parseDocuments(await readInput(opts.file), opts.file === '-' ? '<stdin>' : opts.file);
   const result = injectDocuments(docs, cfg);
