@@ -16,6 +16,11 @@ export interface KeyPairSource {
   readonly pair: KeyPair | undefined;
   /** Called with every new valid pair. */
   onChange(listener: (pair: KeyPair) => void): void;
+  /**
+   * Resolves once the source has read what it holds (a Secret's first list), or when `signal`
+   * aborts first: a pair that already exists is then served from the start, without a throwaway.
+   */
+  firstRead?(signal: AbortSignal): Promise<void>;
   stop(): void | Promise<void>;
 }
 

@@ -39,6 +39,10 @@ export class SecretKeyPairs implements KeyPairSource {
     this.listeners.push(listener);
   }
 
+  async firstRead(signal: AbortSignal): Promise<void> {
+    await this.reflector.waitForSync(signal);
+  }
+
   private update(): void {
     const m = materialOf(this.store.list()[0]);
     if (!m) return;

@@ -52,7 +52,12 @@ export interface WebhookServerOptions {
   shutdownTimeoutMs?: number;
   /** How long shutdown keeps accepting and answering after /readyz turned 503 (default 0). */
   drainDelayMs?: number;
+  /** How long start-up waits for the key pair source's first read before serving a throwaway pair (default 5 s). */
+  firstReadTimeoutMs?: number;
 }
+
+/** An API server that does not answer within this delays listening no longer: the throwaway pair is served meanwhile. */
+const FIRST_READ_TIMEOUT_MS = 5_000;
 
 export interface WebhookServer {
   url: string;
@@ -99,6 +104,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       ...(options.certPollIntervalMs !== undefined && { pollIntervalMs: options.certPollIntervalMs }),
     }));
   certificates.onChange((pair) => https?.setSecureContext(secureContextOptions(pair)));
+  // A Secret usually holds the pair already: its first read (bounded) saves making a throwaway one.
+  if (certificates.pair === undefined) await certificates.firstRead?.(AbortSignal.timeout(options.firstReadTimeoutMs ?? FIRST_READ_TIMEOUT_MS));
   // Until the first pair is known (a Secret not made yet), serve a throwaway one and stay unready.
   const initial = certificates.pair ?? (await throwawayKeyPair());
   https = createHttpsServer({ ...secureContextOptions(initial), requestTimeout: 30_000, headersTimeout: 10_000 }, app);
