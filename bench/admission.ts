@@ -26,6 +26,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { goBinary } from './baseline_go.ts';
+import { chartHeap } from './chart_heap.ts';
 import { benchCommandLine, freePort, sleep, type BenchCommandLine } from './options.ts';
 import { fmt, median, percentile, table } from './report.ts';
 
@@ -38,8 +39,8 @@ const MUTATE_PATH = '/mutate?timeout=10s';
 // ---------------------------------------------------------------------------------------------
 // Options
 
-type ServerKind = 'bare' | 'warn' | 'info' | 'go' | 'go-direct';
-const SERVER_KINDS: readonly ServerKind[] = ['bare', 'warn', 'info', 'go', 'go-direct'];
+type ServerKind = 'bare' | 'warn' | 'info' | 'info-x2' | 'go' | 'go-direct';
+const SERVER_KINDS: readonly ServerKind[] = ['bare', 'warn', 'info', 'info-x2', 'go', 'go-direct'];
 /** The default: what runs without Go. */
 const DEFAULT_PHASES: readonly ServerKind[] = ['bare', 'warn', 'info'];
 const WEBHOOK_KINDS = ['warn', 'info'] as const;
@@ -49,6 +50,7 @@ const SERVER_LABEL: Record<ServerKind, string> = {
   bare: 'bare https (ceiling)',
   warn: 'webhook, log warn',
   info: 'webhook, log info',
+  'info-x2': 'webhook, 2 processes',
   go: 'go controller-runtime',
   'go-direct': 'go, hand-built patch',
 };
@@ -67,6 +69,10 @@ interface Options {
   strict: boolean;
   targetRatio: number;
   targetP99: number;
+  targetIdleRss: number;
+  targetLoadRss: number;
+  /** `chart`: the webhook's heap settings of the Helm chart (values.yaml webhook.heap); `node`: Node's defaults. */
+  heap: 'chart' | 'node';
 }
 
 const USAGE = `usage: npm run bench:admission -- [options]   (or node bench/admission.ts [options])
@@ -77,16 +83,22 @@ const USAGE = `usage: npm run bench:admission -- [options]   (or node bench/admi
   --rate R           open-loop reviews/s                            (BENCH_RATE, 1000)
   --fixture FILE     AdmissionReview JSON with request.uid ${UID_PLACEHOLDER}
                                                                     (BENCH_FIXTURE, bench/fixtures/watcher-pod.review.json)
-  --phases LIST      servers to run, in order: bare,warn,info,go,go-direct
-                     (go, go-direct: the Go baseline in bench/baseline-go/, needs go on PATH)
+  --phases LIST      servers to run, in order: bare,warn,info,info-x2,go,go-direct
+                     (info-x2: the webhook at log level info in 2 processes sharing the port
+                     with node:cluster; go, go-direct: the Go baseline in bench/baseline-go/,
+                     needs go on PATH)
                                                                     (BENCH_PHASES, bare,warn,info)
   --rounds N         repeat the servers in turn N times; figures are medians (BENCH_ROUNDS, 1)
   --cli FILE         the built CLI                                  (BENCH_CLI, dist/cli/main.js)
   --cpu-prof DIR     run the servers with node --cpu-prof, profiles in DIR (BENCH_CPU_PROF)
   --dump DIR         write every latency as CSV (start time, latency) per phase (BENCH_DUMP)
   --strict           exit 2 when a target is missed                 (BENCH_STRICT=1)
-  --target-ratio X   webhook/bare throughput target                 (0.6)
+  --heap chart|node  the webhook's heap: the Helm chart's (values.yaml webhook.heap, with
+                     MALLOC_ARENA_MAX=2) or Node's defaults         (BENCH_HEAP, chart)
+  --target-ratio X   webhook/bare throughput target                 (0.8)
   --target-p99 MS    p99 target at --rate                           (5)
+  --target-idle-rss MB   the webhook's RSS before any review        (65)
+  --target-load-rss MB   the webhook's RSS after the closed loop    (100)
 `;
 
 function parseOptions(argv: string[]): Options {
@@ -106,6 +118,9 @@ function parseOptions(argv: string[]): Options {
       strict: { type: 'boolean' },
       'target-ratio': { type: 'string' },
       'target-p99': { type: 'string' },
+      'target-idle-rss': { type: 'string' },
+      'target-load-rss': { type: 'string' },
+      heap: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -126,9 +141,17 @@ function parseOptions(argv: string[]): Options {
     cpuProf: values['cpu-prof'] ?? env.BENCH_CPU_PROF ?? undefined,
     dump: values.dump ?? env.BENCH_DUMP ?? undefined,
     strict: values.strict ?? env.BENCH_STRICT === '1',
-    targetRatio: num('target-ratio', values['target-ratio'], 'BENCH_TARGET_RATIO', 0.6),
+    targetRatio: num('target-ratio', values['target-ratio'], 'BENCH_TARGET_RATIO', 0.8),
     targetP99: num('target-p99', values['target-p99'], 'BENCH_TARGET_P99', 5),
+    targetIdleRss: num('target-idle-rss', values['target-idle-rss'], 'BENCH_TARGET_IDLE_RSS', 65),
+    targetLoadRss: num('target-load-rss', values['target-load-rss'], 'BENCH_TARGET_LOAD_RSS', 100),
+    heap: heapOption(values.heap ?? env.BENCH_HEAP ?? 'chart'),
   };
+}
+
+function heapOption(raw: string): 'chart' | 'node' {
+  if (raw !== 'chart' && raw !== 'node') usage(`--heap must be chart or node, got ${JSON.stringify(raw)}`);
+  return raw;
 }
 
 const cli: BenchCommandLine = benchCommandLine('bench:admission', USAGE);
@@ -171,8 +194,8 @@ interface Server {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function spawnServer(kind: ServerKind, args: string[], stdout: 'pipe' | number, command: string = process.execPath): Omit<Server, 'port' | 'metricsPort'> {
-  const proc = spawn(command, args, { cwd: ROOT, stdio: ['ignore', stdout, 'pipe'] });
+function spawnServer(kind: ServerKind, args: string[], stdout: 'pipe' | number, command: string = process.execPath, env: Record<string, string> = {}): Omit<Server, 'port' | 'metricsPort'> {
+  const proc = spawn(command, args, { cwd: ROOT, stdio: ['ignore', stdout, 'pipe'], env: { ...process.env, ...env } });
   children.add(proc);
   let err = '';
   let lines = 0;
@@ -239,12 +262,19 @@ async function startServer(kind: ServerKind, opts: Options, certDir: string, ca:
     const metricsPort = await freePort();
     // --no-node-cache: no cluster here, and a KUBECONFIG in the environment must not make the
     // webhook wait for one (the fixture is decided by rule 4, before any node lookup).
-    const args = [...prof, opts.cli, 'webhook', '--cert-dir', certDir, '--host', HOST, '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', kind, '--no-node-cache', '--drain-delay', '0'];
+    const level = kind === 'warn' ? 'warn' : 'info';
+    const heap = opts.heap === 'chart' ? chartHeap('webhook') : { flags: [], env: {} };
+    const webhookArgs = ['webhook', '--cert-dir', certDir, '--host', HOST, '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', level, '--no-node-cache', '--drain-delay', '0'];
+    // info-x2: node:cluster's primary forks two workers that run the CLI (bench/cluster_webhook.js).
+    const args =
+      kind === 'info-x2'
+        ? [...heap.flags, join(ROOT, 'bench/cluster_webhook.js'), '2', opts.cli, ...webhookArgs]
+        : [...heap.flags, ...prof, opts.cli, ...webhookArgs];
     // info: one JSON line per review goes to /dev/null (the cost of producing it stays);
     // warn: stdout is a pipe and any line on it is reported.
     let stdout: 'pipe' | number = 'pipe';
-    if (kind === 'info') stdout = openSync('/dev/null', 'w');
-    server = { ...spawnServer(kind, args, stdout), port, metricsPort };
+    if (level === 'info') stdout = openSync('/dev/null', 'w');
+    server = { ...spawnServer(kind, args, stdout, process.execPath, heap.env), port, metricsPort };
     if (typeof stdout === 'number') closeSync(stdout);
   }
   await waitReady(server, ca);
@@ -270,7 +300,26 @@ try {
   /* Linux default */
 }
 
+/** The process and its children (the workers of `info-x2`): their CPU and memory are summed. */
+function processTree(pid: number): number[] {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return [pid, ...(children ? children.split(/\s+/).map(Number) : [])];
+  } catch {
+    return [pid];
+  }
+}
+
 function procStatusKb(pid: number, field: string): number | undefined {
+  const pids = processTree(pid);
+  if (pids.length > 1) {
+    const each = pids.map((p) => ownStatusKb(p, field));
+    return each.some((v) => v === undefined) ? undefined : each.reduce((a, b) => a! + b!, 0);
+  }
+  return ownStatusKb(pid, field);
+}
+
+function ownStatusKb(pid: number, field: string): number | undefined {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : undefined;
@@ -279,8 +328,14 @@ function procStatusKb(pid: number, field: string): number | undefined {
   }
 }
 
-/** utime and stime of a process, in seconds. */
+/** utime and stime of a process and its children, in seconds. */
 function procCpuSeconds(pid: number): { user: number; system: number } {
+  return processTree(pid)
+    .map(ownCpuSeconds)
+    .reduce((a, b) => ({ user: a.user + b.user, system: a.system + b.system }));
+}
+
+function ownCpuSeconds(pid: number): { user: number; system: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -671,7 +726,8 @@ async function runServer(kind: ServerKind, round: number, opts: Options, fixture
     for (const p of phases) if (p.errors > 0) problems.push(`${p.shape} loop: ${p.errors} errors: ${JSON.stringify(p.errorKinds)}`);
 
     let countedByServer: ServerRun['countedByServer'];
-    if (server.metricsPort !== undefined) {
+    // info-x2: each worker counts its own reviews and a scrape reaches one of them.
+    if (server.metricsPort !== undefined && kind !== 'info-x2') {
       const text = await metricsText(server.metricsPort);
       const other: Record<string, number> = {};
       let patched = 0;
@@ -804,9 +860,17 @@ async function main(): Promise<number> {
     }).every((v) => v === 1);
     verdicts.push({ name: `p99 at ${opts.rate}/s, ${SERVER_LABEL[k]} (ms)`, value: p99, target: `< ${opts.targetP99}`, pass: ok && p99 !== undefined && p99 < opts.targetP99 });
   }
+  for (const k of WEBHOOK_KINDS) {
+    const idle = median(runs.filter((r) => r.kind === k).map((r) => r.idleRssMb).filter((v): v is number => v !== undefined));
+    const loaded = median(perRound((n) => phase(k, 'closed', n)?.rssMb));
+    figures[`idle_rss_${k}`] = idle;
+    figures[`load_rss_${k}`] = loaded;
+    if (idle !== undefined) verdicts.push({ name: `RSS idle, ${SERVER_LABEL[k]} (MB)`, value: idle, target: `<= ${opts.targetIdleRss}`, pass: idle <= opts.targetIdleRss });
+    if (loaded !== undefined) verdicts.push({ name: `RSS after the closed loop, ${SERVER_LABEL[k]} (MB)`, value: loaded, target: `<= ${opts.targetLoadRss}`, pass: loaded <= opts.targetLoadRss });
+  }
   for (const v of verdicts) out.push(`${v.name.padEnd(48)} ${fmt(v.value).padStart(7)}  target ${v.target.padEnd(6)} ${v.pass ? 'PASS' : 'MISS'}`);
   if (figures.p99_bare !== undefined) out.push(`${`p99 at ${opts.rate}/s, ${SERVER_LABEL.bare} (ms)`.padEnd(48)} ${fmt(figures.p99_bare).padStart(7)}  (the floor of this machine and client)`);
-  for (const k of GO_KINDS) {
+  for (const k of ['info-x2', ...GO_KINDS] as const) {
     const r = median(ratios(k));
     figures[`ratio_${k}`] = r;
     if (r !== undefined) out.push(`${`throughput ratio ${SERVER_LABEL[k]} / bare`.padEnd(48)} ${fmt(r).padStart(7)}`);
@@ -833,7 +897,7 @@ async function main(): Promise<number> {
       if (c !== undefined) out.push(`${`server CPU per review, ${SERVER_LABEL[w]} / ${g}`.padEnd(48)} ${fmt(c).padStart(7)}  (< 1: the webhook uses less CPU per review)`);
     }
   }
-  for (const k of [...WEBHOOK_KINDS, ...GO_KINDS]) {
+  for (const k of [...WEBHOOK_KINDS, 'info-x2', ...GO_KINDS] as const) {
     const c = median(cpuRatios(k));
     figures[`cpu_ratio_${k}`] = c;
     if (c !== undefined) out.push(`${`server CPU per review, ${SERVER_LABEL[k]} / bare`.padEnd(48)} ${fmt(c).padStart(7)}  (1 / this is the ratio a CPU-bound server would reach)`);
@@ -853,6 +917,8 @@ async function main(): Promise<number> {
   if (goExpect.patch !== undefined && expect.patch !== undefined && goExpect.patch !== expect.patch) {
     notes.push(`${SERVER_LABEL.go} answers a different patch than the webhook: ${describePatch(goExpect.patch).text}`);
   }
+  if (runs.some((r) => r.kind === 'info-x2')) notes.push(`${SERVER_LABEL['info-x2']}: CPU and RSS are the primary's and both workers' together; the server's own count of reviews is not checked (a scrape reaches one worker)`);
+  if (opts.heap === 'chart') notes.push(`the webhook ran with the chart's heap settings: ${chartHeap('webhook').flags.join(' ') || 'none'} and MALLOC_ARENA_MAX=2 (--heap node: Node's defaults)`);
   for (const n of notes) out.push(`note: ${n}`);
   for (const r of runs) {
     const counted = r.countedByServer ? `; server counted ${r.countedByServer.patched} patched, client got ${r.sentOk}` : '';
@@ -874,7 +940,7 @@ async function main(): Promise<number> {
     cpus,
     loadavg: loadavg(),
     fixture: { file: relative(ROOT, fixture.file), bytes: fixture.bytes, patchOps: patch.ops, reason: patch.reason, ...(goExpect.patch !== undefined && { goPatch: describePatch(goExpect.patch).text }) },
-    options: { connections: opts.connections, warmupS: opts.warmup, durationS: opts.duration, rate: opts.rate, rounds: opts.rounds },
+    options: { connections: opts.connections, warmupS: opts.warmup, durationS: opts.duration, rate: opts.rate, rounds: opts.rounds, heap: opts.heap },
     figures,
     targets: verdicts.map((v) => ({ name: v.name, value: v.value, target: v.target, pass: v.pass })),
     phases: phases.map((p) => ({ ...p, reviewsPerSecond: Math.round(p.reviewsPerSecond), ...roundMs(p) })),

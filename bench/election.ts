@@ -25,7 +25,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchCommandLine, sleep, type BenchCommandLine } from './options.ts';
-import { parse as parseYaml } from 'yaml';
+import { chartHeap } from './chart_heap.ts';
 import { children, Controller } from './election/controller.ts';
 import { ApiError, clusterFiles, Kube, pool, type ClusterFiles, type Json, type WatchEvent } from './kube.ts';
 import { AGENT_APP, agentDaemonSet, BENCH_NODE_LABEL, benchNode, benchNodeName, controllerConfig, namespace, WATCHER_APP, WATCHER_LABEL, watcherDeployment } from './election/objects.ts';
@@ -173,7 +173,7 @@ function parseOptions(argv: string[]): Options {
     targetRss: num('target-rss', values['target-rss'], undefined, 150),
   };
   if (opts.heap === 'chart') {
-    const chart = chartHeap();
+    const chart = chartHeap('controller');
     opts.nodeFlags = [...chart.flags, ...opts.nodeFlags]; // later flags win in node
     opts.controllerEnv = chart.env;
   }
@@ -185,20 +185,6 @@ function parseOptions(argv: string[]): Options {
 function heapOption(raw: string): 'chart' | 'node' {
   if (raw !== 'chart' && raw !== 'node') usage(`--heap must be chart or node, got ${JSON.stringify(raw)}`);
   return raw;
-}
-
-/**
- * The controller's heap settings as the chart renders them from values.yaml `controller.heap`
- * (templates/controller-deployment.yaml): NODE_OPTIONS flags and MALLOC_ARENA_MAX=2.
- */
-function chartHeap(): { flags: string[]; env: Record<string, string> } {
-  const values = parseYaml(readFileSync(join(ROOT, 'charts/k8s-watch-policy/values.yaml'), 'utf8')) as { controller?: { heap?: { semiSpaceMB?: number; maxOldSpaceMB?: number } | null } };
-  const heap = values.controller?.heap;
-  const flags = [
-    ...(heap?.semiSpaceMB ? [`--max-semi-space-size=${heap.semiSpaceMB}`] : []),
-    ...(heap?.maxOldSpaceMB ? [`--max-old-space-size=${heap.maxOldSpaceMB}`] : []),
-  ];
-  return { flags, env: flags.length > 0 ? { MALLOC_ARENA_MAX: '2' } : {} };
 }
 
 function optionalDir(value: string | undefined): string | undefined {

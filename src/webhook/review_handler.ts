@@ -1,8 +1,8 @@
 /**
  * `POST /mutate` and `POST /validate`: one AdmissionReview in, one out, on Node's own request and
- * response objects. The application (app.ts) hands these two routes over before express's router:
- * on the webhook's hot path express (router, request/response prototypes, body-parser, res.json)
- * cost about 20 % of the server's CPU per review (bench/README.md).
+ * response objects (app.ts routes them here). No framework on this path: express (router,
+ * request/response prototypes, body-parser, res.json) cost about 20 % of the server's CPU per
+ * review (docs/bench/history.md).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BadAdmissionReview, parseAdmissionReview, type AdmissionOutcome, type AdmissionRequest } from './admission_review.js';

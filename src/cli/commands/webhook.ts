@@ -57,7 +57,7 @@ async function clusterServices(opts: WebhookFlags, logger: Logger) {
 }
 
 async function runWebhook(opts: WebhookFlags): Promise<number> {
-  // Loaded here, not at the top: express, prom-client and the TLS code cost the offline commands start-up.
+  // Loaded here, not at the top: prom-client and the server cost the offline commands start-up.
   const { startWebhookServer } = await import('../../webhook/server.js');
   const logger = createLogger(opts.logLevel);
   const cfg = await loadCliConfig(opts.config);
