@@ -3,7 +3,8 @@
  *
  * The DeepFlow server hands the watch to any `watch-only` agent at its next sync, so two of them
  * take it from each other every minute (DESIGN §5). A watcher workload should run exactly one
- * pod, also during a rollout: `replicas: 1` and, for a Deployment, `maxSurge: 0` or `Recreate`.
+ * pod, also during a rollout: `replicas: 1` and, for a Deployment, `maxSurge: 0` or `Recreate`;
+ * a Job (or a CronJob's Job) runs `parallelism` pods at once.
  */
 import { agentContainers } from '../agent/agent_containers.js';
 import type { Config } from '../config/config.js';
@@ -37,6 +38,15 @@ export function watchOnlyReplicaWarnings(object: KubeObject, pod: Pod, config: C
   if (!agent || policyOfEnv(findEnv(agent.container, POLICY_ENV), config.onlyWatchValue) !== 'only-watch') return [];
   const what = `this ${object.kind} runs watch-only agents (${POLICY_ENV}=${config.onlyWatchValue})`;
   if (object.kind === 'DaemonSet') return [`${what} on every node: ${FLAP}; run one watcher Deployment instead`];
+  if (object.kind === 'Job' || object.kind === 'CronJob') {
+    const job = object.kind === 'Job' ? field(object, 'spec') : field(object, 'spec', 'jobTemplate', 'spec');
+    const parallelism = field(job, 'parallelism');
+    // Kubernetes' default parallelism is 1; a Job runs at most as many pods at once as it must complete.
+    const completions = field(job, 'completions');
+    const running = typeof parallelism === 'number' ? (typeof completions === 'number' ? Math.min(parallelism, completions) : parallelism) : 1;
+    if (running > 1) return [`${what} with parallelism: ${parallelism}: ${FLAP}; use parallelism: 1`];
+    return [];
+  }
   if (!['Deployment', 'StatefulSet', 'ReplicaSet', 'ReplicationController'].includes(object.kind ?? '')) return [];
   const declared = field(object, 'spec', 'replicas');
   const replicas = typeof declared === 'number' ? declared : 1;

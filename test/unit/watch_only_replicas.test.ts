@@ -21,6 +21,7 @@ function workload(kind: string, spec: Record<string, unknown> = {}): KubeObject 
 const surgeWarning = (kind: string, total: number, spelling = 'watch-only') =>
   `this ${kind} runs watch-only agents (K8S_WATCH_POLICY=${spelling}) and its rolling update can surge to ${total} pods: ${FLAP} during every rollout; set strategy.rollingUpdate.maxSurge: 0 (or strategy.type: Recreate)`;
 const replicasWarning = (kind: string, replicas: number) => `this ${kind} runs watch-only agents (K8S_WATCH_POLICY=watch-only) with replicas: ${replicas}: ${FLAP}; use replicas: 1`;
+const parallelismWarning = (kind: string, parallelism: number) => `this ${kind} runs watch-only agents (K8S_WATCH_POLICY=watch-only) with parallelism: ${parallelism}: ${FLAP}; use parallelism: 1`;
 const DAEMONSET_WARNING = `this DaemonSet runs watch-only agents (K8S_WATCH_POLICY=watch-only) on every node: ${FLAP}; run one watcher Deployment instead`;
 
 describe('surgePods', () => {
@@ -77,7 +78,14 @@ describe('watchOnlyReplicaWarnings: controllers of watch-only pods', () => {
     ['a DaemonSet', workload('DaemonSet'), [DAEMONSET_WARNING]],
     ['a DaemonSet with a rolling update', workload('DaemonSet', { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0 } } }), [DAEMONSET_WARNING]],
     ['a Job', workload('Job', { backoffLimit: 2 }), []],
+    ['a Job with parallelism 1', workload('Job', { parallelism: 1, completions: 5 }), []],
+    ['a Job with parallelism 3', workload('Job', { parallelism: 3 }), [parallelismWarning('Job', 3)]],
+    ['a Job with parallelism 3 and completions 1 (one pod at a time)', workload('Job', { parallelism: 3, completions: 1 }), []],
+    ['a Job with parallelism 3 and completions 2', workload('Job', { parallelism: 3, completions: 2 }), [parallelismWarning('Job', 3)]],
+    ['a Job with parallelism 0 (suspended)', workload('Job', { parallelism: 0 }), []],
     ['a CronJob', workload('CronJob', { schedule: '*/5 * * * *' }), []],
+    ['a CronJob whose Jobs run 2 pods at once', workload('CronJob', { schedule: '*/5 * * * *', jobTemplate: { spec: { parallelism: 2 } } }), [parallelismWarning('CronJob', 2)]],
+    ['a CronJob whose Jobs run one pod', workload('CronJob', { schedule: '*/5 * * * *', jobTemplate: { spec: { parallelism: 1 } } }), []],
     ['a PodTemplate', { apiVersion: 'v1', kind: 'PodTemplate', metadata: { name: 'w' }, template: {} }, []],
   ])('%s', (_name, object, warnings) => {
     expect(watchOnlyReplicaWarnings(object, watchOnlyPod(), cfg())).toEqual(warnings);
