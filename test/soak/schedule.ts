@@ -21,7 +21,7 @@ export const FAULT_DESCRIPTIONS: Record<FaultClass, string> = {
   'etcd-kill': 'SIGKILL of etcd, restarted on its data',
   'leader-kill': 'SIGKILL of the leading controller replica, restarted',
   'webhook-kill': 'SIGKILL of one webhook replica, restarted',
-  'leader-pause': 'SIGSTOP of the leading controller for longer than its lease, then SIGCONT',
+  'leader-pause': 'SIGSTOP of the leading controller for longer than its lease, then SIGCONT; frozen while it publishes a new election',
   'leader-network-cut': "the leading controller's connection to kube-apiserver cut for longer than its lease, then restored",
   'leader-network-delay': "the leading controller's traffic to and from kube-apiserver delayed",
 };
@@ -38,6 +38,11 @@ export interface Fault {
   replica: number;
   /** The added latency each way (leader-network-delay), ms. */
   delayMs: number;
+  /**
+   * leader-pause: the leader is frozen this long after the soak deleted the watcher pod, i.e. in
+   * the middle of publishing the next election (a write it must not finish after waking), ms.
+   */
+  freezeAfterMs: number;
 }
 
 export interface Timing {
@@ -69,6 +74,7 @@ export function planFaults(seed: number, count: number, { leaseMs }: Timing): Fa
     holdMs: hold(cls, leaseMs, r),
     replica: r.int(0, 1),
     delayMs: cls === 'leader-network-delay' ? r.int(200, 1500) : 0,
+    freezeAfterMs: cls === 'leader-pause' ? r.int(0, 400) : 0,
   }));
 }
 

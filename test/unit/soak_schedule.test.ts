@@ -67,6 +67,7 @@ describe('planFaults', () => {
           expect(f.gapMs).toBeLessThanOrEqual(8000);
           expect([0, 1]).toContain(f.replica);
           if (f.class === 'leader-pause' || f.class === 'leader-network-cut') expect(f.holdMs).toBeGreaterThan(LEASE.leaseMs);
+          expect(f.freezeAfterMs).toBeLessThanOrEqual(f.class === 'leader-pause' ? 400 : 0);
           if (f.class === 'leader-network-delay') expect(f.delayMs).toBeGreaterThanOrEqual(200);
           else expect(f.delayMs).toBe(0);
         });
