@@ -19,6 +19,7 @@ export class Observer {
   private readonly reported = new Set<string>();
   private loop: Promise<void> | undefined;
   private lastProblem: string | undefined;
+  private wake: (() => void) | undefined;
 
   private readonly api: Api;
   private readonly namespace: string;
@@ -36,7 +37,8 @@ export class Observer {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.stream?.abort();
+    this.stream?.abort(); // an aborted stream calls no onDone: the loop is woken here
+    this.wake?.();
     await this.loop;
   }
 
@@ -62,6 +64,7 @@ export class Observer {
         items.forEach((pod, i) => this.check(pod, i === 0 ? problem : undefined));
         if (items.length === 0 && problem) this.check({}, problem);
         await new Promise<void>((resolve) => {
+          this.wake = resolve;
           this.api.product.watch
             .openWatch(
               this.api.kc,

@@ -334,6 +334,7 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
     await runner;
     history.currentFault = undefined;
     history.add('end', 'workload stopped');
+    log('the end: convergence, informers, SIGTERM, audit');
     await measureConvergence('at the end');
     const fresh = async () => {
       const [pods, nodes] = await Promise.all([api.list(`/api/v1/namespaces/${NAMESPACE}/pods`), api.list('/api/v1/nodes')]);
@@ -346,7 +347,7 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
       let diff: string[] = ['not checked'];
       const deadline = performance.now() + 30_000;
       while (diff.length > 0 && performance.now() < deadline) {
-        const status = await fetch(c.o.statusUrl!).then((x) => x.json() as Promise<Json>, () => undefined);
+        const status = await fetch(c.o.statusUrl!, { signal: AbortSignal.timeout(3000) }).then((x) => x.json() as Promise<Json>, () => undefined);
         diff = status ? informerDiff(status.candidates ?? [], await fresh()) : ['no /status'];
         if (diff.length > 0) await sleep(500);
       }
