@@ -67,7 +67,10 @@ export class Replica {
     this.requested = false;
     this.paused = false;
     const out = openSync(this.o.logFile, 'a');
-    const child = spawn(process.execPath, [CLI, this.o.role, ...this.o.args], { stdio: ['ignore', out, out] });
+    // A process group of its own: a SIGSTOPped replica in the soak's group would get SIGHUP from the
+    // kernel when that group is orphaned (the shell that started the soak exits); Ctrl-C reaches the
+    // soak alone, which stops the replicas itself.
+    const child = spawn(process.execPath, [CLI, this.o.role, ...this.o.args], { stdio: ['ignore', out, out], detached: true });
     closeSync(out);
     this.child = child;
     const incarnation = this.incarnation;
