@@ -108,7 +108,7 @@ export class WatcherController {
     const paths = config.election.namespaces.length === 0 ? ['/api/v1/pods'] : config.election.namespaces.map((ns) => resourcePath(PODS, ns));
     this.podInformers = paths.map((path) => this.factory.informer<Pod>({ path, transform: trimPod(config) }));
     this.nodeInformer = this.factory.informer<KubeObject>({ path: '/api/v1/nodes', transform: trimNode });
-    this.publisher = new Publisher({ kc, namespace: o.namespace, leaseName: config.election.leaseName, identity: o.identity, logger });
+    this.publisher = new Publisher({ kc, namespace: o.namespace, leaseName: config.election.leaseName, identity: o.identity, logger, stillLeading: () => this.elector.isLeader() });
     this.coalescer = new Coalescer(
       () => this.reconcile(),
       (err, retryInMs) => logger.warn({ err: errorMessage(err), retryInMs }, 'election failed; retrying'),

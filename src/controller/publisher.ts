@@ -20,6 +20,12 @@ export interface PublisherOptions {
   /** Who writes (the controller pod), for Events. */
   identity: string;
   logger: Logger;
+  /**
+   * Asked before every write: whether this replica still leads (the elector's isLeader(), which
+   * ends leadership and aborts the signal when the renew deadline has passed unnoticed, as in a
+   * process woken from a pause whose own timers have not run yet).
+   */
+  stillLeading?: () => boolean;
 }
 
 const podPath = (p: PodRef) => resourcePath(PODS, p.namespace, p.name);
@@ -44,6 +50,7 @@ export class Publisher {
   async execute(actions: readonly Action[], lease: Lease | undefined, signal: AbortSignal): Promise<Lease | undefined> {
     const { kc } = this.o;
     for (const action of actions) {
+      this.o.stillLeading?.();
       signal.throwIfAborted();
       switch (action.type) {
         case 'unlabel':
@@ -82,6 +89,8 @@ export class Publisher {
   }
 
   async recordEvent(involvedObject: { namespace: string; [k: string]: unknown }, type: 'Normal' | 'Warning', reason: string, message: string, signal: AbortSignal): Promise<void> {
+    this.o.stillLeading?.();
+    signal.throwIfAborted();
     const now = new Date().toISOString();
     await kubeRequest(this.o.kc, 'POST', resourcePath(EVENTS, involvedObject.namespace), {
       body: {

@@ -209,8 +209,14 @@ export class LeaderElector {
     this.logger = options.logger.child({ lease: this.lock.describe(), identity: this.identity });
   }
 
-  /** Whether this elector leads right now (false from the instant leadership is lost). */
+  /**
+   * Whether this elector leads right now (false from the instant leadership is lost). A process
+   * woken from a pause past its renew deadline may run other code (its application's timers, due
+   * earlier) before the watchdog fires: leadership ends here then, the signal aborted first, so a
+   * caller that asks before it writes never writes past the deadline.
+   */
   isLeader(): boolean {
+    if (this.leading !== undefined && !this.leading.signal.aborted && this.deadlinePassed()) this.deadlineExceeded();
     return this.leading !== undefined && !this.leading.signal.aborted;
   }
 

@@ -364,6 +364,24 @@ describe('a run on the fake clock', () => {
     expect(server.calls.length).toBe(total);
   });
 
+  test('woken past the renew deadline, code that runs before the elector\'s own timers (an election the controller had scheduled) finds no leadership: asking ends it, the signal aborted first', async () => {
+    const { clock, server } = setup();
+    const me = candidate(server, clock, 'me');
+    void me.elector.run();
+    await clock.runUntil(() => me.elector.isLeader());
+    await clock.advance(2000); // renewed at 2000; the next renewal is due at 4000
+    const seenByApp: string[] = [];
+    // The application's own timer, due at 3000: it fires first on waking, before the renewal's and the watchdog's.
+    clock.setTimeout(() => seenByApp.push(`leader ${me.elector.isLeader()}, signal aborted ${me.seen.signal!.aborted}`), 1000);
+    clock.jump(20_000); // frozen past the lease: the other replica may lead by now
+    const from = server.calls.length;
+    await clock.advance(0);
+    expect(seenByApp).toEqual(['leader false, signal aborted true']);
+    expect(me.seen.lost).toEqual([{ at: 22_000, reason: 'no successful renewal within the renew deadline (10000 ms)' }]);
+    expect(server.callsOf('me', from)).toEqual([]); // nothing sent: the lease ran out meanwhile
+    await me.elector.stop();
+  });
+
   test('an acquisition answered only after a pause past the renew deadline is not led on: it is renewed first', async () => {
     const { clock, server } = setup();
     const me = candidate(server, clock, 'me');

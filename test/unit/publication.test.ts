@@ -87,3 +87,24 @@ describe('the watcher Lease', () => {
     expect(publishedWatcher(after)).toEqual({ reason: 'no-candidate', transitions: 2 });
   });
 });
+
+describe('Publisher asks before every write whether it still leads', () => {
+  test('a leader whose renew deadline passed unnoticed (woken from a pause) sends nothing', async () => {
+    const { Publisher } = await import('../../src/controller/publisher.js');
+    const { createLogger } = await import('../../src/log.js');
+    const sent: string[] = [];
+    const kc = { url: (p: string) => (sent.push(p), `https://127.0.0.1:1${p}`), requestOptions: async () => ({}) } as never;
+    const leading = new AbortController();
+    const publisher = new Publisher({
+      kc,
+      namespace: 'ns',
+      leaseName: 'k8s-watcher',
+      identity: 'me',
+      logger: createLogger('silent', { write: () => {} }),
+      stillLeading: () => (leading.abort(new Error('renew deadline passed')), false),
+    });
+    await expect(publisher.execute([{ type: 'unlabel', pod: pod('w1') }], undefined, leading.signal)).rejects.toThrow('renew deadline passed');
+    await expect(publisher.recordEvent({ namespace: 'ns' }, 'Normal', 'WatcherElected', 'm', leading.signal)).rejects.toThrow('renew deadline passed');
+    expect(sent).toEqual([]);
+  });
+});
