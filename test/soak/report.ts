@@ -68,6 +68,48 @@ export interface SoakReport {
   memory: Record<string, { samples: number; firstMiB: number; lastMiB: number; maxMiB: number }>;
 }
 
+export type IncarnationMemory = SoakReport['memory'][string];
+
+export interface ReplicaMemory {
+  replica: string;
+  incarnations: number;
+  samples: number;
+  /** The highest RSS any incarnation reached, MiB. */
+  maxMiB: number;
+  /** The incarnation sampled most often (the longest-lived): where a leak would show. */
+  longest: { key: string; samples: number; firstMiB: number; lastMiB: number };
+}
+
+/**
+ * The per-incarnation memory (keys `replica#incarnation`) summed up per replica, in name order:
+ * a replica restarted 50 times by the faults is one line, not 50.
+ */
+export function memoryByReplica(memory: SoakReport['memory']): ReplicaMemory[] {
+  const byReplica = new Map<string, [string, IncarnationMemory][]>();
+  for (const [key, m] of Object.entries(memory)) {
+    const replica = key.replace(/#[^#]*$/, '');
+    byReplica.set(replica, [...(byReplica.get(replica) ?? []), [key, m]]);
+  }
+  return [...byReplica.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([replica, list]) => {
+      const [key, m] = list.reduce((best, x) => (x[1].samples > best[1].samples ? x : best));
+      return {
+        replica,
+        incarnations: list.length,
+        samples: list.reduce((n, [, x]) => n + x.samples, 0),
+        maxMiB: Math.max(...list.map(([, x]) => x.maxMiB)),
+        longest: { key, samples: m.samples, firstMiB: m.firstMiB, lastMiB: m.lastMiB },
+      };
+    });
+}
+
+export function formatMemory(rows: readonly ReplicaMemory[]): string {
+  return rows
+    .map((r) => `  rss ${r.replica}: max ${r.maxMiB} MiB over ${r.incarnations} process(es), ${r.samples} samples; longest-lived ${r.longest.key}: ${r.longest.firstMiB} -> ${r.longest.lastMiB} MiB (${r.longest.samples} samples)`)
+    .join('\n');
+}
+
 export function formatCounters(counters: Record<string, number>): string {
   return Object.entries(counters)
     .map(([k, v]) => `${k}=${v}`)

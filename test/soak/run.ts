@@ -26,7 +26,7 @@ import { loadProduct, type Config, type Product } from './product.ts';
 import { REVIEWS_METRIC, WATCHER_LABEL } from './product_names.ts';
 import { rng } from './prng.ts';
 import { CLI, Replica, type Exit } from './replica.ts';
-import { classRows, formatCounters, formatTable, type FaultResult, type SoakReport } from './report.ts';
+import { classRows, formatCounters, formatMemory, formatTable, memoryByReplica, type FaultResult, type SoakReport } from './report.ts';
 import { FAULT_CLASSES, planFaults, startsNext, type Fault } from './schedule.ts';
 import { namespace, NAMESPACE, Workload } from './workload.ts';
 
@@ -393,7 +393,7 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
     const passed = history.violations.length === 0 && FAULT_CLASSES.every((cls) => results.some((x) => x.class === cls));
     const report: SoakReport = { seed: o.seed, minutes: o.minutes, durationS: Math.round(elapsed() / 1000), passed, classes: rows, faults: results, violations: history.violations, counters, memory };
     process.stdout.write(`\nsoak: seed ${o.seed}, ${o.minutes} min of faults, ${report.durationS} s in all\n\n${formatTable(rows)}\n\n${formatCounters(counters)}\n`);
-    for (const [key, m] of Object.entries(memory)) process.stdout.write(`  rss ${key}: ${m.firstMiB} -> ${m.lastMiB} MiB (max ${m.maxMiB}, ${m.samples} samples)\n`);
+    process.stdout.write(`${formatMemory(memoryByReplica(memory))}\n`);
     for (const v of history.violations) {
       process.stdout.write(`\nVIOLATION (${v.invariant}, seed ${o.seed}${v.fault ? `, during/after ${v.fault}` : ''}): ${v.message}\nhistory around it:\n`);
       for (const e of history.around(v.seq)) process.stdout.write(`  ${formatEvent(e)}\n`);

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import * as labels from '../../src/policy/labels.js';
 import { parseArgs } from '../soak/main.ts';
 import * as names from '../soak/product_names.ts';
-import { classRows, formatTable, percentile } from '../soak/report.ts';
+import { classRows, formatMemory, formatTable, memoryByReplica, percentile } from '../soak/report.ts';
 import { FAULT_CLASSES } from '../soak/schedule.ts';
 
 describe('percentile', () => {
@@ -67,4 +67,38 @@ test('the names the soak spells are the product\'s', () => {
   expect(names.ROLE_LABEL).toBe(labels.ROLE_LABEL);
   expect(names.POLICY_ENV).toBe(labels.POLICY_ENV);
   expect(names.DEPRECATED_ENV).toBe(labels.DEPRECATED_ENV);
+});
+
+describe('memoryByReplica', () => {
+  const m = (samples: number, firstMiB: number, lastMiB: number, maxMiB: number) => ({ samples, firstMiB, lastMiB, maxMiB });
+
+  test('one row per replica: its incarnations counted, the highest RSS, the longest-lived incarnation', () => {
+    const rows = memoryByReplica({
+      'webhook-1#1': m(10, 80, 84, 85),
+      'soak-controller-0#1': m(4, 80, 83, 83),
+      'soak-controller-0#2': m(40, 81, 86, 90),
+      'soak-controller-0#3': m(2, 24, 78, 78),
+    });
+    expect(rows).toEqual([
+      { replica: 'soak-controller-0', incarnations: 3, samples: 46, maxMiB: 90, longest: { key: 'soak-controller-0#2', samples: 40, firstMiB: 81, lastMiB: 86 } },
+      { replica: 'webhook-1', incarnations: 1, samples: 10, maxMiB: 85, longest: { key: 'webhook-1#1', samples: 10, firstMiB: 80, lastMiB: 84 } },
+    ]);
+    expect(formatMemory(rows).split('\n')).toEqual([
+      '  rss soak-controller-0: max 90 MiB over 3 process(es), 46 samples; longest-lived soak-controller-0#2: 81 -> 86 MiB (40 samples)',
+      '  rss webhook-1: max 85 MiB over 1 process(es), 10 samples; longest-lived webhook-1#1: 80 -> 84 MiB (10 samples)',
+    ]);
+  });
+
+  test('property: every incarnation is counted once, and no row claims more than its incarnations reached', () => {
+    const entry = fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 1, max: 99 }), fc.integer({ min: 1, max: 500 }), fc.integer({ min: 1, max: 200 }));
+    fc.assert(
+      fc.property(fc.uniqueArray(entry, { selector: ([r, i]) => `${r}#${i}` }), (entries) => {
+        const memory = Object.fromEntries(entries.map(([r, i, samples, mib]) => [`${r}#${i}`, m(samples, mib, mib, mib)]));
+        const rows = memoryByReplica(memory);
+        expect(rows.reduce((n, r) => n + r.incarnations, 0)).toBe(entries.length);
+        expect(rows.reduce((n, r) => n + r.samples, 0)).toBe(entries.reduce((n, [, , s]) => n + s, 0));
+        for (const r of rows) expect(r.maxMiB).toBe(Math.max(...entries.filter(([x]) => x === r.replica).map(([, , , mib]) => mib)));
+      }),
+    );
+  });
 });
