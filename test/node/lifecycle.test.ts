@@ -3,7 +3,7 @@
  * it and runs this after the release suite): `helm upgrade` rolls the webhook and the controller
  * while agent pods are being created, and no creation is refused nor admitted without its policy;
  * the elected watcher stays elected across the controller's rollout; `helm uninstall` leaves
- * nothing of the release.
+ * nothing of the release but the last watcher's label, which the chart README's command removes.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
@@ -22,6 +22,8 @@ const AGENTS = `kwp-node-agents-${RUN}`;
 const INSTANCE = `app.kubernetes.io/instance=${RELEASE}`;
 const FULLNAME = RELEASE; // the release is named like the chart
 const POLICY_LABEL = 'deepflow.io/k8s-watch-policy';
+const WATCHER_LABEL = 'deepflow.io/k8s-watcher';
+const WATCHER = `watcher-${RUN}`;
 
 function helm(args: string[]): { status: number; stdout: string; stderr: string } {
   const bin = process.env.HELM ?? join(readState()!.bin, 'helm');
@@ -63,6 +65,14 @@ function createPod(name: string): Promise<{ status: number; body: any }> {
   });
 }
 
+/** The watcher Lease's holder and since when (the chart's default lease name). */
+const watcherLease = (): { holder?: string; acquireTime?: string } => {
+  const lease = getJson(['get', 'lease', 'k8s-watcher', '-n', NAMESPACE]);
+  return { holder: lease.spec?.holderIdentity, acquireTime: lease.spec?.acquireTime };
+};
+const watcherLabelled = (): string[] =>
+  getJson(['get', 'pods', '-A', '-l', `${WATCHER_LABEL}=true`]).items.map((p: any) => `${p.metadata.namespace}/${p.metadata.name}`);
+
 const policyOf = (pod: any): string | undefined => pod.spec?.containers?.find((c: any) => c.name === 'deepflow-agent')?.env?.find((e: any) => e.name === 'K8S_WATCH_POLICY')?.value;
 const replicaSetsOf = (component: string): string[] =>
   getJson(['get', 'pods', '-n', NAMESPACE, '-l', `app.kubernetes.io/component=${component},${INSTANCE}`])
@@ -84,6 +94,10 @@ describe('helm upgrade', () => {
     const webhookBefore = new Set(replicaSetsOf('webhook'));
     const controllerBefore = new Set(replicaSetsOf('controller'));
     expect(webhookBefore.size).toBe(1);
+    // A watcher pod (on a kwok node: the real node's taint keeps it off), elected by the chart's controller.
+    apply([{ apiVersion: 'v1', kind: 'Pod', metadata: { name: WATCHER, namespace: AGENTS, labels: { app: 'watcher', [POLICY_LABEL]: 'watch-only' } }, spec: { containers: [{ name: 'deepflow-agent', image: 'registry.example.com/deepflow-ce/deepflow-agent:v6.6' }], terminationGracePeriodSeconds: 0 } }]);
+    await eventually('the watcher pod elected and labelled', () => watcherLease().holder === `${AGENTS}/${WATCHER}` && watcherLabelled().join() === `${AGENTS}/${WATCHER}`, 120_000);
+    const electedBefore = watcherLease();
 
     // Two clients creating pods back to back for the whole upgrade, as a busy cluster would.
     const results: { status: number; body: any }[] = [];
@@ -110,6 +124,10 @@ describe('helm upgrade', () => {
     expect(webhookAfter.length).toBe(2);
     expect(webhookAfter.some((rs) => webhookBefore.has(rs))).toBe(false);
     expect(replicaSetsOf('controller').some((rs) => controllerBefore.has(rs))).toBe(false);
+
+    // The watcher stayed put across the controller's rollout: same holder, same acquisition, the only one labelled.
+    expect(watcherLease()).toEqual(electedBefore);
+    expect(watcherLabelled()).toEqual([`${AGENTS}/${WATCHER}`]);
 
     const refused = results.filter((r) => r.status !== 201).map((r) => `${r.status} ${r.body.message}`);
     expect(refused).toEqual([]);
@@ -140,6 +158,13 @@ describe('helm uninstall', () => {
     expect(left()).toEqual([]);
     // The containers are gone from the real node too: the kubelet stopped them.
     expect(kubectl(['get', 'pods', '-n', NAMESPACE, '-o', 'name']).stdout.trim()).toBe('');
+    // The last watcher keeps its label (the chart README says so), and its command removes it.
+    expect(watcherLabelled()).toEqual([`${AGENTS}/${WATCHER}`]);
+    const readme = readFileSync(join(ROOT, 'charts', 'k8s-watch-policy', 'README.md'), 'utf8');
+    const command = /^kubectl (label pods -A -l deepflow\.io\/k8s-watcher=true deepflow\.io\/k8s-watcher-)$/m.exec(readme);
+    expect(command).not.toBeNull();
+    expect(kubectl(command![1]!.split(' ')).status).toBe(0);
+    expect(watcherLabelled()).toEqual([]);
     // Without the webhook an agent pod is admitted as it is.
     const created = await createPod(`after-uninstall-${RUN}`);
     expect(created.status).toBe(201);
