@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readState } from '../cluster/cluster.ts';
 import { KUBECONFIG, PKI_DIR } from '../cluster/paths.ts';
+import { defaultConfig } from '../../src/config/config.js';
+import { POLICY_LABEL, WATCHER_LABEL } from '../../src/policy/labels.js';
 import { apply, eventually, getJson, kubectl } from '../e2e/harness.ts';
 import { NAMESPACE, releaseValues, RELEASE } from './release.ts';
 
@@ -21,9 +23,17 @@ const RUN = Math.random().toString(36).slice(2, 7);
 const AGENTS = `kwp-node-agents-${RUN}`;
 const INSTANCE = `app.kubernetes.io/instance=${RELEASE}`;
 const FULLNAME = RELEASE; // the release is named like the chart
-const POLICY_LABEL = 'deepflow.io/k8s-watch-policy';
-const WATCHER_LABEL = 'deepflow.io/k8s-watcher';
 const WATCHER = `watcher-${RUN}`;
+/** The watcher Lease the chart's controller publishes (the default config's name). */
+const WATCHER_LEASE = defaultConfig().election.leaseName;
+
+/** An agent pod of the agents namespace (fake image: kwok runs it; the real node's taint keeps it off). */
+const agentPod = (name: string, labels: Record<string, string>) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: AGENTS, labels },
+  spec: { containers: [{ name: 'deepflow-agent', image: 'registry.example.com/deepflow-ce/deepflow-agent:v6.6' }], terminationGracePeriodSeconds: 0 },
+});
 
 function helm(args: string[]): { status: number; stdout: string; stderr: string } {
   const bin = process.env.HELM ?? join(readState()!.bin, 'helm');
@@ -34,13 +44,7 @@ function helm(args: string[]): { status: number; stdout: string; stderr: string 
 /** POST a pod straight to the API server (admin credentials): status code and the stored pod or the error. */
 function createPod(name: string): Promise<{ status: number; body: any }> {
   const state = readState()!;
-  const pod = {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: AGENTS, labels: { app: 'churn', [POLICY_LABEL]: 'watch-disabled' } },
-    spec: { containers: [{ name: 'deepflow-agent', image: 'registry.example.com/deepflow-ce/deepflow-agent:v6.6' }], terminationGracePeriodSeconds: 0 },
-  };
-  const body = JSON.stringify(pod);
+  const body = JSON.stringify(agentPod(name, { app: 'churn', [POLICY_LABEL]: 'watch-disabled' }));
   return new Promise((resolve) => {
     const req = request(
       new URL(`/api/v1/namespaces/${AGENTS}/pods`, state.server),
@@ -65,9 +69,9 @@ function createPod(name: string): Promise<{ status: number; body: any }> {
   });
 }
 
-/** The watcher Lease's holder and since when (the chart's default lease name). */
+/** The watcher Lease's holder and since when. */
 const watcherLease = (): { holder?: string; acquireTime?: string } => {
-  const lease = getJson(['get', 'lease', 'k8s-watcher', '-n', NAMESPACE]);
+  const lease = getJson(['get', 'lease', WATCHER_LEASE, '-n', NAMESPACE]);
   return { holder: lease.spec?.holderIdentity, acquireTime: lease.spec?.acquireTime };
 };
 const watcherLabelled = (): string[] =>
@@ -94,8 +98,8 @@ describe('helm upgrade', () => {
     const webhookBefore = new Set(replicaSetsOf('webhook'));
     const controllerBefore = new Set(replicaSetsOf('controller'));
     expect(webhookBefore.size).toBe(1);
-    // A watcher pod (on a kwok node: the real node's taint keeps it off), elected by the chart's controller.
-    apply([{ apiVersion: 'v1', kind: 'Pod', metadata: { name: WATCHER, namespace: AGENTS, labels: { app: 'watcher', [POLICY_LABEL]: 'watch-only' } }, spec: { containers: [{ name: 'deepflow-agent', image: 'registry.example.com/deepflow-ce/deepflow-agent:v6.6' }], terminationGracePeriodSeconds: 0 } }]);
+    // A watcher pod, elected by the chart's controller.
+    apply([agentPod(WATCHER, { app: 'watcher', [POLICY_LABEL]: 'watch-only' })]);
     await eventually('the watcher pod elected and labelled', () => watcherLease().holder === `${AGENTS}/${WATCHER}` && watcherLabelled().join() === `${AGENTS}/${WATCHER}`, 120_000);
     const electedBefore = watcherLease();
 
@@ -161,9 +165,9 @@ describe('helm uninstall', () => {
     // The last watcher keeps its label (the chart README says so), and its command removes it.
     expect(watcherLabelled()).toEqual([`${AGENTS}/${WATCHER}`]);
     const readme = readFileSync(join(ROOT, 'charts', 'k8s-watch-policy', 'README.md'), 'utf8');
-    const command = /^kubectl (label pods -A -l deepflow\.io\/k8s-watcher=true deepflow\.io\/k8s-watcher-)$/m.exec(readme);
-    expect(command).not.toBeNull();
-    expect(kubectl(command![1]!.split(' ')).status).toBe(0);
+    const command = `kubectl label pods -A -l ${WATCHER_LABEL}=true ${WATCHER_LABEL}-`;
+    expect(readme.split('\n')).toContain(command);
+    expect(kubectl(command.split(' ').slice(1)).status).toBe(0);
     expect(watcherLabelled()).toEqual([]);
     // Without the webhook an agent pod is admitted as it is.
     const created = await createPod(`after-uninstall-${RUN}`);

@@ -64,11 +64,17 @@ export interface SoakReport {
   violations: Violation[];
   /** Counts of what the workload and the checks did. */
   counters: Record<string, number>;
-  /** Peak and last RSS per process role, MiB. */
-  memory: Record<string, { samples: number; firstMiB: number; lastMiB: number; maxMiB: number }>;
+  /** RSS per process (key `replica#incarnation`), MiB. */
+  memory: Record<string, IncarnationMemory>;
 }
 
-export type IncarnationMemory = SoakReport['memory'][string];
+/** One process's RSS samples, summed up (MiB). */
+export interface IncarnationMemory {
+  samples: number;
+  firstMiB: number;
+  lastMiB: number;
+  maxMiB: number;
+}
 
 export interface ReplicaMemory {
   replica: string;
@@ -84,11 +90,12 @@ export interface ReplicaMemory {
  * The per-incarnation memory (keys `replica#incarnation`) summed up per replica, in name order:
  * a replica restarted 50 times by the faults is one line, not 50.
  */
-export function memoryByReplica(memory: SoakReport['memory']): ReplicaMemory[] {
+export function memoryByReplica(memory: Record<string, IncarnationMemory>): ReplicaMemory[] {
   const byReplica = new Map<string, [string, IncarnationMemory][]>();
   for (const [key, m] of Object.entries(memory)) {
     const replica = key.replace(/#[^#]*$/, '');
-    byReplica.set(replica, [...(byReplica.get(replica) ?? []), [key, m]]);
+    if (!byReplica.has(replica)) byReplica.set(replica, []);
+    byReplica.get(replica)!.push([key, m]);
   }
   return [...byReplica.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
