@@ -15,8 +15,10 @@ import { nodeList } from './nodes.ts';
 import { KUBECONFIG, LOG_DIR, STATE_DIR, STATE_FILE } from './paths.ts';
 import { ensurePki, kubeconfigYaml, type Pki } from './pki.ts';
 import { isRunning, pidFileNames, runningPid, startProcess, stopProcess, waitFor } from './processes.ts';
-import { downNode, NODE_PROCESSES, upNode, type RealNode } from './node/real_node.ts';
-import { hostIp, nodeHostProblem } from './node/host.ts';
+import { downNode, NODE_PROCESSES, nodeExists, upNode, type RealNode } from './node/real_node.ts';
+import { nodeHostProblem } from './node/host.ts';
+import { NODE_LINK } from './node/network.ts';
+import { REAL_NODE_NAME } from './node/config.ts';
 import { freePort } from '../support/free_port.ts';
 
 export { kubectl } from './kubectl.ts';
@@ -85,7 +87,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
     return previous;
   }
   const withNode = options.node === true || (previous?.node !== undefined && !allRunning);
-  if (pidFileNames().length > 0 || existsSync(join(STATE_DIR, 'node'))) await down(); // a half-up cluster, or one without the node: start clean (etcd data is kept)
+  if (pidFileNames().length > 0 || nodeExists()) await down(); // a half-up cluster, or one without the node: start clean (etcd data is kept)
   const ports: Ports = {
     etcd: await freePort(),
     etcdPeer: await freePort(),
@@ -95,13 +97,13 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
     kwok: await freePort(),
   };
   const server = `https://127.0.0.1:${ports.apiserver}`;
-  const realNodeIp = withNode ? hostIp() : undefined;
+  const advertiseAddress = withNode ? NODE_LINK.hostIp : undefined;
   const state: ClusterState = { ports, bin, server };
   writeFileSync(KUBECONFIG, kubeconfigYaml(server, pki), { mode: 0o600 });
   writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
 
   const started = Date.now();
-  const steps = components(bin, ports, pki, leaseSeconds, realNodeIp, options.apiserverArgs);
+  const steps = components(bin, ports, pki, leaseSeconds, advertiseAddress, options.apiserverArgs);
   const logOf = (name: string) => `${LOG_DIR}/${name}.log`;
   for (const c of steps) {
     if (c.name === 'kwok') {
@@ -116,6 +118,11 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
       await waitFor('kube-apiserver /readyz', async () => (await apiGet(server, '/readyz', pki)).status === 200, 90_000, 'kube-apiserver');
     }
     log(`${c.name} started (pid ${runningPid(c.name)})`);
+  }
+  if (!withNode) {
+    // etcd data is kept: a real node of an earlier `up --node` that is gone must not stay a Node.
+    const stale = kubectl(bin, ['delete', 'node', REAL_NODE_NAME, '--ignore-not-found']);
+    if (stale.status !== 0) throw new Error(`cannot delete the Node of an earlier real node: ${stale.stderr.trim()}`);
   }
   const applied = kubectl(bin, ['apply', '-f', '-'], nodeList());
   if (applied.status !== 0) throw new Error(`cannot create the kwok nodes: ${applied.stderr.trim()}`);
@@ -135,10 +142,15 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
 /** Stops exactly the processes `up` started (by their pid files), in reverse order; the real node first. */
 export async function down(): Promise<void> {
   const state = readState();
-  if (state && (NODE_PROCESSES.some(isRunning) || existsSync(join(STATE_DIR, 'node')))) {
+  if (state && nodeExists()) {
     const pki = await ensurePki();
     const apiUp = isRunning('kube-apiserver') && (await apiGet(state.server, '/readyz', pki).then((r) => r.status === 200, () => false));
     await downNode(state.bin, apiUp);
+  }
+  if (state?.node) {
+    // Removed on purpose: the next `up` without --node brings up no node (a crashed one it restarts).
+    delete state.node;
+    writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
   }
   const names = pidFileNames();
   const ordered = [...COMPONENT_NAMES].reverse().filter((n) => names.includes(n));

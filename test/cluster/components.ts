@@ -40,12 +40,13 @@ export function nodeLeaseSeconds(env: NodeJS.ProcessEnv = process.env): number {
 
 /**
  * With a real node (`up --node`), pods must reach kube-apiserver through the `kubernetes` Service:
- * it listens on every address and advertises the host's, which its endpoint reconciler publishes;
- * it reaches the kubelet by the node's InternalIP (the node's name would resolve to loopback,
- * which its proxy refuses), with the admin certificate the kubelet trusts.
+ * it listens on every address and advertises `advertiseAddress` (the host's end of the node's veth
+ * pair), which its endpoint reconciler publishes; it reaches the kubelet by the node's InternalIP
+ * (the node's name would resolve to loopback, which its proxy refuses), with the admin
+ * certificate the kubelet trusts.
  */
-function apiserverNetworkArgs(loopback: string, pki: Pki, realNodeHostIp: string | undefined): string[] {
-  if (realNodeHostIp === undefined) {
+function apiserverNetworkArgs(loopback: string, pki: Pki, advertiseAddress: string | undefined): string[] {
+  if (advertiseAddress === undefined) {
     return [
       `--bind-address=${loopback}`,
       `--advertise-address=${loopback}`,
@@ -54,7 +55,7 @@ function apiserverNetworkArgs(loopback: string, pki: Pki, realNodeHostIp: string
   }
   return [
     '--bind-address=0.0.0.0',
-    `--advertise-address=${realNodeHostIp}`,
+    `--advertise-address=${advertiseAddress}`,
     '--kubelet-preferred-address-types=InternalIP',
     `--kubelet-client-certificate=${pki.adminCertPath}`,
     `--kubelet-client-key=${pki.adminKeyPath}`,
@@ -62,7 +63,7 @@ function apiserverNetworkArgs(loopback: string, pki: Pki, realNodeHostIp: string
 }
 
 /** `apiserverArgs`: more flags for kube-apiserver (the soak's audit log). */
-export function components(bin: string, ports: Ports, pki: Pki, leaseSeconds = nodeLeaseSeconds(), realNodeHostIp?: string, apiserverArgs: readonly string[] = []): Component[] {
+export function components(bin: string, ports: Ports, pki: Pki, leaseSeconds = nodeLeaseSeconds(), advertiseAddress?: string, apiserverArgs: readonly string[] = []): Component[] {
   const loopback = '127.0.0.1';
   return [
     {
@@ -86,7 +87,7 @@ export function components(bin: string, ports: Ports, pki: Pki, leaseSeconds = n
       binary: join(bin, 'kube-apiserver'),
       args: [
         `--etcd-servers=http://${loopback}:${ports.etcd}`,
-        ...apiserverNetworkArgs(loopback, pki, realNodeHostIp),
+        ...apiserverNetworkArgs(loopback, pki, advertiseAddress),
         `--secure-port=${ports.apiserver}`,
         `--cert-dir=${join(PKI_DIR, 'apiserver')}`,
         `--tls-cert-file=${pki.adminCertPath}`,

@@ -134,8 +134,12 @@ export async function clientPair(file: string, commonName: string, organization:
   return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
 }
 
-/** A kubeconfig for `server` as the given client pair (the admin's by default). */
-export function kubeconfigYaml(server: string, pki: Pki, client: { cert: string; key: string; user?: string } = { cert: pki.adminCert, key: pki.adminKey }): string {
+/**
+ * A kubeconfig for `server` as the given client pair (the admin's by default). `tlsServerName`:
+ * the name to verify the serving certificate by, for an address the certificate does not list
+ * (the real node reaches kube-apiserver at the host's end of its veth pair).
+ */
+export function kubeconfigYaml(server: string, pki: Pki, client: { cert: string; key: string; user?: string } = { cert: pki.adminCert, key: pki.adminKey }, tlsServerName?: string): string {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   return `apiVersion: v1
 kind: Config
@@ -143,7 +147,7 @@ clusters:
 - name: k8s-watch-policy
   cluster:
     server: ${server}
-    certificate-authority-data: ${b64(pki.caCert)}
+    certificate-authority-data: ${b64(pki.caCert)}${tlsServerName ? `\n    tls-server-name: ${tlsServerName}` : ''}
 users:
 - name: ${client.user ?? 'kubernetes-admin'}
   user:

@@ -8,11 +8,16 @@ import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, 
 import { join } from 'node:path';
 import { LOG_DIR, PID_DIR } from './paths.ts';
 
-export function startProcess(name: string, binary: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
+/**
+ * `prefix`: a command that execs the binary in the same process after changing its surroundings
+ * (`nsenter --net=... --`: the real node's network namespace); the pid is the binary's all the same.
+ */
+export function startProcess(name: string, binary: string, args: string[], env: NodeJS.ProcessEnv = process.env, prefix: readonly string[] = []): number {
   mkdirSync(LOG_DIR, { recursive: true });
   mkdirSync(PID_DIR, { recursive: true });
   const out = openSync(join(LOG_DIR, `${name}.log`), 'a');
-  const child = spawn(binary, args, { detached: true, stdio: ['ignore', out, out], env });
+  const [command, ...commandArgs] = [...prefix, binary, ...args];
+  const child = spawn(command!, commandArgs, { detached: true, stdio: ['ignore', out, out], env });
   closeSync(out);
   if (child.pid === undefined) throw new Error(`cannot start ${name} (${binary})`);
   child.unref();
@@ -33,11 +38,14 @@ function readPidFile(name: string): PidFile | undefined {
   return { name, pid: Number(pid), binary: binary ?? '' };
 }
 
-/** Whether the pid runs the binary it was started with (false for a dead or reused pid). */
+/**
+ * Whether the pid runs the binary it was started with (false for a dead or reused pid), or still
+ * runs the nsenter that is about to exec it.
+ */
 function runs({ pid, binary }: PidFile): boolean {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return cmdline[0] === binary;
+    return cmdline[0] === binary || (cmdline[0]!.endsWith('nsenter') && cmdline.includes(binary));
   } catch {
     return false;
   }

@@ -5,7 +5,9 @@
  * the image into the node's containerd, `helm install`s the chart (image pull policy Never, its
  * pods on the real node), runs the release suite (test/installed) against the release, then the
  * release's life (test/node: `helm upgrade` while pods are created, `helm uninstall`), and removes
- * the cluster and the node.
+ * the cluster and the node. Before all that, the real node on a fresh host (test/node/fresh_host.ts:
+ * `up --node` and `down` twice in a new network namespace where no iptables table exists yet).
+ * Last, the host must be exactly as it was: iptables rules, links, routes, sysctls, directories.
  *
  *   npm run e2e:node                 # all of it (root on Linux; installs Debian packages)
  *   npm run e2e:node -- --keep       # leave the cluster up (KUBECONFIG=.cluster/node-e2e/kubeconfig)
@@ -22,7 +24,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // Its own cluster: a developer's cluster in .cluster stays as it is, and no earlier test's objects are here.
 process.env.K8S_WATCH_POLICY_CLUSTER_DIR ??= join(ROOT, '.cluster', 'node-e2e');
 
-const { hostDifferences, nodeHostProblem, recordHost } = await import('../cluster/node/host.ts');
+const { hostDifferences, iptablesRulesText, nodeHostProblem, recordHost, removeMountedPath } = await import('../cluster/node/host.ts');
 const { down, readState, up } = await import('../cluster/cluster.ts');
 const { importImage, nodeLeftovers } = await import('../cluster/node/real_node.ts');
 const { IMAGE_REPOSITORY, IMAGE_TAG, NAMESPACE, releaseValues, RELEASE } = await import('./release.ts');
@@ -54,6 +56,8 @@ async function main(): Promise<number> {
   await down(); // what an earlier run kept (--keep) or left: the host is recorded as it is without it
   const hostBefore = recordHost();
   try {
+    step('the real node on a fresh host: up --node and down twice in a network namespace with no iptables table');
+    if (freshHost() !== 0) return 1;
     step('starting a local cluster with a real node');
     await up({ node: true });
     const state = readState()!;
@@ -82,15 +86,35 @@ async function main(): Promise<number> {
       step('removing the cluster and the real node');
       await down();
       // down must leave the host as it was: no process, mount, bridge, chain, sysctl or directory of the node.
-      const left = [...nodeLeftovers(), ...hostDifferences(hostBefore, recordHost())];
+      const hostAfter = recordHost();
+      const left = [...nodeLeftovers(), ...hostDifferences(hostBefore, hostAfter)];
+      // The node lives in a namespace of its own: the host's tables are exactly as they were, not merely equivalent.
+      for (const family of ['iptables', 'ip6tables'] as const) {
+        const [was, now] = [iptablesRulesText(hostBefore.iptables[family]), iptablesRulesText(hostAfter.iptables[family])];
+        if (now !== was) left.push(`${family}-save differs from before:\n--- before\n${was}\n--- after\n${now}`);
+      }
       if (left.length > 0) {
         step(`down left the host changed:\n  ${left.join('\n  ')}`);
         status = 1;
-      } else step('the host is as it was before (processes, mounts, bridge, iptables chains, network namespaces, sysctls, cgroups, directories)');
+      } else step('the host is as it was before (processes, mounts, iptables rules, links, routes, network namespaces, sysctls, cgroups, directories)');
     }
     step(`${status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s`);
   }
   return status;
+}
+
+/** Runs test/node/fresh_host.ts in a new network namespace (no iptables table, no route out), then deletes it. */
+function freshHost(): number {
+  const netns = 'kwp-fresh-host';
+  const hadNetnsDir = existsSync('/run/netns');
+  spawnSync('ip', ['netns', 'delete', netns], { stdio: 'ignore' });
+  try {
+    if (run('ip', ['netns', 'add', netns]) !== 0 || run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']) !== 0) return 1;
+    return run('nsenter', [`--net=/run/netns/${netns}`, '--', process.execPath, join(ROOT, 'test', 'node', 'fresh_host.ts')]);
+  } finally {
+    spawnSync('ip', ['netns', 'delete', netns], { stdio: 'ignore' });
+    if (!hadNetnsDir) removeMountedPath('/run/netns');
+  }
 }
 
 function diagnose(bin: string): void {

@@ -1,10 +1,11 @@
 /**
  * What the real node needs of this host and what it changes on it: the Debian packages, the
  * capabilities checked before anything is started, and a record of the host as it was (sysctls,
- * iptables chains, network namespaces, cgroups, directories) so that `down` puts it back.
+ * iptables rules, links, routes, network namespaces, cgroups, directories) so that `down` can put
+ * it back and e2e:node can prove it did.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { TOUCHED_SYSCTLS } from './config.ts';
 
 export const NODE_PACKAGES = ['containerd', 'runc', 'containernetworking-plugins', 'iptables', 'conntrack'];
@@ -24,6 +25,7 @@ const NEEDED: Record<string, string> = {
   gcc: 'gcc',
   tar: 'tar',
   ip: 'iproute2',
+  nsenter: 'util-linux',
 };
 
 const log = (message: string) => process.stderr.write(`[node] ${message}\n`);
@@ -61,21 +63,13 @@ export function nodeHostProblem(install = true): string | undefined {
   return undefined;
 }
 
-/** The IPv4 address the host reaches the world from: the node's InternalIP and the API server's advertised address. */
-export function hostIp(): string {
-  const r = spawnSync('ip', ['-4', '-o', 'route', 'get', '1.1.1.1'], { encoding: 'utf8' });
-  const src = /\bsrc (\d+\.\d+\.\d+\.\d+)/.exec(r.stdout ?? '')?.[1];
-  if (src && !src.startsWith('127.')) return src;
-  const addrs = spawnSync('ip', ['-4', '-o', 'addr', 'show', 'scope', 'global'], { encoding: 'utf8' }).stdout ?? '';
-  const first = /inet (\d+\.\d+\.\d+\.\d+)/.exec(addrs)?.[1];
-  if (!first) throw new Error('the host has no global IPv4 address for the real node (ip -4 addr show scope global)');
-  return first;
-}
-
 export interface HostBefore {
   sysctls: Record<string, string>;
-  /** Chain names per iptables table, per family (iptables, ip6tables). */
-  chains: Record<string, Record<string, string[]>>;
+  /** iptables-save and ip6tables-save as they print (empty where a family's tool is missing). */
+  iptables: Record<IptablesFamily, string>;
+  /** The host's network links by name, and its IPv4 and IPv6 routes (`ip route show`). */
+  links: string[];
+  routes: string[];
   netns: string[];
   /** Paths that did not exist before the node was first started (removed by down). */
   absent: string[];
@@ -92,15 +86,109 @@ export function cgroupMounts(): string[] {
     .map((f) => f[1]!);
 }
 
-export function iptablesChains(family: 'iptables' | 'ip6tables'): Record<string, string[]> {
-  const r = spawnSync(`${family}-save`, [], { encoding: 'utf8' });
-  const chains: Record<string, string[]> = {};
-  let table = '';
-  for (const line of (r.stdout ?? '').split('\n')) {
-    if (line.startsWith('*')) chains[(table = line.slice(1))] = [];
-    else if (line.startsWith(':')) chains[table]!.push(line.slice(1).split(' ')[0]!);
+export type IptablesFamily = 'iptables' | 'ip6tables';
+
+export function iptablesSave(family: IptablesFamily): string {
+  const save = which(`${family}-save`);
+  return save ? (spawnSync(save, [], { encoding: 'utf8' }).stdout ?? '') : '';
+}
+
+/** iptables-save's text without its comment lines and packet counters: what must stay byte for byte the same. */
+export function iptablesRulesText(save: string): string {
+  return save
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => l.replace(/ \[\d+:\d+\]$/, ''))
+    .join('\n');
+}
+
+interface IptablesTable {
+  /** Chain name to policy: ACCEPT or DROP for a built-in chain, '-' for a program's own. */
+  chains: Map<string, string>;
+  rules: string[];
+}
+
+/** iptables-save's text as tables of chains and rules (comments and packet counters left out). */
+export function parseIptablesSave(text: string): Map<string, IptablesTable> {
+  const tables = new Map<string, IptablesTable>();
+  let table: IptablesTable | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) tables.set(line.slice(1), (table = { chains: new Map(), rules: [] }));
+    else if (line.startsWith(':') && table) {
+      const [name, policy] = line.slice(1).split(' ');
+      table.chains.set(name!, policy ?? '-');
+    } else if (line.startsWith('-') && table) table.rules.push(line);
   }
-  return chains;
+  return tables;
+}
+
+/**
+ * What differs between two iptables-save outputs of one family: every rule added or removed, every
+ * program's chain added or removed, every policy changed. A built-in chain that appears or goes
+ * with the default policy (ACCEPT) is no change: with the nf_tables backend a table exists only
+ * once something used it, and its built-in chains stay, empty, after that something is gone.
+ */
+export function iptablesDifferences(family: IptablesFamily, before: string, after: string): string[] {
+  const was = parseIptablesSave(before);
+  const now = parseIptablesSave(after);
+  const out: string[] = [];
+  const none: IptablesTable = { chains: new Map(), rules: [] };
+  for (const name of new Set([...was.keys(), ...now.keys()])) {
+    const b = was.get(name) ?? none;
+    const a = now.get(name) ?? none;
+    const where = `${family} table ${name}`;
+    for (const [chain, policy] of a.chains) {
+      const had = b.chains.get(chain);
+      if (had === undefined && policy !== 'ACCEPT') out.push(`${where} has a new chain ${chain}${policy === '-' ? '' : ` (policy ${policy})`}`);
+      else if (had !== undefined && had !== policy) out.push(`${where} chain ${chain} has policy ${policy}, was ${had}`);
+    }
+    for (const [chain, policy] of b.chains) {
+      if (!a.chains.has(chain) && policy !== 'ACCEPT') out.push(`${where} lost the chain ${chain}`);
+    }
+    for (const rule of multisetMinus(a.rules, b.rules)) out.push(`${where} has a new rule ${rule}`);
+    for (const rule of multisetMinus(b.rules, a.rules)) out.push(`${where} lost the rule ${rule}`);
+  }
+  return out;
+}
+
+/** The items of `a` not matched one for one by an item of `b`. */
+function multisetMinus(a: readonly string[], b: readonly string[]): string[] {
+  const left = new Map<string, number>();
+  for (const item of b) left.set(item, (left.get(item) ?? 0) + 1);
+  return a.filter((item) => {
+    const n = left.get(item) ?? 0;
+    if (n > 0) left.set(item, n - 1);
+    return n === 0;
+  });
+}
+
+function ipLines(args: string[]): string[] {
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  return (r.stdout ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+/** The names of the host's network links (`ip -o link show`). */
+export function linkNames(): string[] {
+  return ipLines(['-o', 'link', 'show']).map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1] ?? l);
+}
+
+/** The mount points at or below `prefixes`, deepest first. */
+export function mountsUnder(prefixes: string[]): string[] {
+  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => unescape(l.split(' ')[4] ?? ''))
+    .filter((m) => m && prefixes.some((p) => m === p || m.startsWith(`${p}/`)))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** Removes a path the node made where there was none, unmounting what is mounted at or below it first (/run/netns is a mount of its own). */
+export function removeMountedPath(path: string): void {
+  for (const mount of mountsUnder([path])) spawnSync('umount', ['-l', mount]);
+  rmSync(path, { recursive: true, force: true });
 }
 
 export function netnsNames(): string[] {
@@ -132,7 +220,9 @@ export function recordHost(): HostBefore {
   const paths = [...OUTSIDE_PATHS, ...cgroupMounts().map((m) => `${m}/kubepods`)];
   return {
     sysctls,
-    chains: { iptables: iptablesChains('iptables'), ip6tables: iptablesChains('ip6tables') },
+    iptables: { iptables: iptablesSave('iptables'), ip6tables: iptablesSave('ip6tables') },
+    links: linkNames(),
+    routes: [...ipLines(['-4', 'route', 'show']), ...ipLines(['-6', 'route', 'show'])],
     netns: netnsNames(),
     absent: paths.filter((p) => !existsSync(p)),
   };
@@ -144,14 +234,11 @@ export function hostDifferences(before: HostBefore, after: HostBefore): string[]
   for (const [name, value] of Object.entries(before.sysctls)) {
     if (after.sysctls[name] !== value) out.push(`sysctl ${name.replaceAll('/', '.')} is ${after.sysctls[name]}, was ${value}`);
   }
-  for (const family of Object.keys(before.chains)) {
-    const tables = new Set([...Object.keys(before.chains[family] ?? {}), ...Object.keys(after.chains[family] ?? {})]);
-    for (const table of tables) {
-      const had = new Set(before.chains[family]?.[table] ?? []);
-      const added = (after.chains[family]?.[table] ?? []).filter((c) => !had.has(c));
-      if (added.length > 0) out.push(`${family} table ${table} has new chains ${added.join(', ')}`);
-    }
-  }
+  for (const family of ['iptables', 'ip6tables'] as const) out.push(...iptablesDifferences(family, before.iptables[family], after.iptables[family]));
+  const linksAdded = after.links.filter((l) => !before.links.includes(l));
+  if (linksAdded.length > 0) out.push(`new network links ${linksAdded.join(', ')}`);
+  for (const route of multisetMinus(after.routes, before.routes)) out.push(`a new route ${route}`);
+  for (const route of multisetMinus(before.routes, after.routes)) out.push(`lost the route ${route}`);
   const netnsAdded = after.netns.filter((n) => !before.netns.includes(n));
   if (netnsAdded.length > 0) out.push(`new network namespaces ${netnsAdded.join(', ')}`);
   const appeared = before.absent.filter((p) => !after.absent.includes(p));

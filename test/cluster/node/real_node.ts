@@ -1,11 +1,13 @@
 /**
  * One real node beside the kwok nodes (`npm run cluster -- up --node`): containerd with runc and a
- * CNI bridge, the kubelet and kube-proxy (iptables), as local processes like the control plane.
- * Pods scheduled on it really run: the chart's pods from the image `npm run image` built.
+ * CNI bridge, the kubelet and kube-proxy (iptables), as local processes like the control plane,
+ * in a network namespace of their own (network.ts). Pods scheduled on it really run: the chart's
+ * pods from the image `npm run image` built.
  *
  * `downNode` removes everything it created: its processes by pid (and the containerd shims and
- * containers left behind), its iptables chains (`kube-proxy --cleanup`, then any chain it added),
- * its bridge, network namespaces, cgroups and mounts, and the host's sysctls as they were.
+ * containers left behind), its network namespace (and with it every iptables rule, the bridge, the
+ * veth pair and the host's routes through it), the pods' network namespaces, cgroups and mounts,
+ * and the sysctls the kubelet sets as they were.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -13,21 +15,27 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSy
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kubectl } from '../kubectl.ts';
-import { KUBECONFIG, STATE_DIR } from '../paths.ts';
+import { STATE_DIR } from '../paths.ts';
+import { SERVICE_CIDR } from '../components.ts';
 import { kubeconfigYaml, nodeClientPair, type Pki } from '../pki.ts';
 import { isRunning, runningPid, startProcess, stopProcess, waitFor } from '../processes.ts';
-import { BRIDGE, CNI_NETWORK, cniConflist, containerdConfig, kubeletConfig, kubeProxyConfig, nodeDirs, PAUSE_IMAGE, REAL_NODE_NAME, REAL_NODE_TAINT, type NodePorts } from './config.ts';
-import { CNI_BIN_DIR, cgroupMounts, hostIp, iptablesChains, netnsNames, recordHost, which, writeSysctl, type HostBefore } from './host.ts';
+import { CNI_NETWORK, cniConflist, containerdConfig, kubeletConfig, kubeProxyConfig, nodeDirs, PAUSE_IMAGE, REAL_NODE_NAME, REAL_NODE_TAINT, type NodePorts } from './config.ts';
+import { CNI_BIN_DIR, cgroupMounts, linkNames, mountsUnder, netnsNames, recordHost, removeMountedPath, which, writeSysctl, type HostBefore } from './host.ts';
+import { inNodeNetns, NODE_LINK, NODE_NETNS_SYSCTLS, nodeNetwork, nodeNetworkSetup, type NodeNetwork } from './network.ts';
 
 export const NODE_PROCESSES = ['containerd', 'kubelet', 'kube-proxy'];
 const HERE = dirname(fileURLToPath(import.meta.url));
 const log = (message: string) => process.stderr.write(`[node] ${message}\n`);
 const dirs = () => nodeDirs(STATE_DIR);
 const hostBeforeFile = () => join(dirs().base, 'host-before.json');
+const network = () => nodeNetwork(STATE_DIR);
 
 export interface RealNode {
   name: string;
-  hostIp: string;
+  /** The node's InternalIP: its end of the veth pair. */
+  internalIp: string;
+  /** The node's network namespace. */
+  netns: string;
   ports: NodePorts;
 }
 
@@ -83,20 +91,40 @@ export function importImage(archive: string): void {
   ctr(['images', 'import', '--no-unpack=false', archive]);
 }
 
+/** Makes the node's network namespace and joins it to the host (a namespace left by a crash is made anew). */
+function upNodeNetwork(net: NodeNetwork): void {
+  if (netnsNames().includes(net.netns)) downNodeNetwork(net);
+  for (const args of nodeNetworkSetup(net, SERVICE_CIDR)) run('ip', args, `setting up the node's network (ip ${args.join(' ')})`);
+  for (const [name, value] of Object.entries(NODE_NETNS_SYSCTLS)) {
+    run('nsenter', [`--net=/run/netns/${net.netns}`, '--', 'sh', '-c', `echo ${value} > /proc/sys/${name}`], `setting ${name} in the node's namespace`);
+  }
+}
+
+/** Deletes the node's network namespace; its veth pair, bridge, iptables rules and the host's routes through it go with it. */
+function downNodeNetwork(net: NodeNetwork): void {
+  if (netnsNames().includes(net.netns)) spawnSync('ip', ['netns', 'delete', net.netns]);
+  // The namespace dies with the last process in it (all are stopped by now); the host's end of the pair with it.
+  if (linkNames().includes(net.hostDevice)) spawnSync('ip', ['link', 'delete', net.hostDevice]);
+}
+
 /** Starts what is not running of the real node and waits for the Node to be Ready. */
 export async function upNode(bin: string, pki: Pki, server: string, ports: NodePorts, cacheDir: string): Promise<RealNode> {
   const d = dirs();
   for (const dir of [d.base, d.containerdRoot, d.containerdState, d.cniConf, d.cniIpam, d.kubeletRoot, d.kubeletCerts, d.podLogs, cacheDir]) mkdirSync(dir, { recursive: true });
   if (!existsSync(hostBeforeFile())) writeFileSync(hostBeforeFile(), JSON.stringify(recordHost(), null, 2));
-  const ip = hostIp();
-  writeSysctl('net/ipv4/ip_forward', '1'); // pods reach the API server and each other through the host
+  const net = network();
+  upNodeNetwork(net);
+  const netns = inNodeNetns(net);
+  const ip = NODE_LINK.nodeIp;
+  // From the namespace, kube-apiserver is the host's end of the pair; its certificate names it `kubernetes`.
+  const nodeServer = `https://${NODE_LINK.hostIp}:${new URL(server).port}`;
 
   const started = Date.now();
   const containerdToml = join(d.base, 'containerd.toml');
   writeFileSync(containerdToml, containerdConfig(d, CNI_BIN_DIR));
   writeFileSync(join(d.cniConf, '10-kwp.conflist'), cniConflist(d));
   if (!isRunning('containerd')) {
-    startProcess('containerd', which('containerd')!, ['--config', containerdToml]);
+    startProcess('containerd', which('containerd')!, ['--config', containerdToml], process.env, netns);
     await waitFor('containerd', () => existsSync(d.containerdSocket) && spawnSync(which('ctr')!, ['--address', d.containerdSocket, 'version']).status === 0, 30_000, 'containerd');
     log(`containerd started (pid ${runningPid('containerd')})`);
   }
@@ -107,7 +135,7 @@ export async function upNode(bin: string, pki: Pki, server: string, ports: NodeP
 
   const nodePair = await nodeClientPair(REAL_NODE_NAME);
   const kubeletKubeconfig = join(d.base, 'kubelet.kubeconfig');
-  writeFileSync(kubeletKubeconfig, kubeconfigYaml(server, pki, { ...nodePair, user: `system:node:${REAL_NODE_NAME}` }), { mode: 0o600 });
+  writeFileSync(kubeletKubeconfig, kubeconfigYaml(nodeServer, pki, { ...nodePair, user: `system:node:${REAL_NODE_NAME}` }, 'kubernetes'), { mode: 0o600 });
   const kubeletYaml = join(d.base, 'kubelet.json');
   writeFileSync(kubeletYaml, kubeletConfig(d, ports, pki.caCertPath, ip));
   if (!isRunning('kubelet')) {
@@ -120,30 +148,23 @@ export async function upNode(bin: string, pki: Pki, server: string, ports: NodeP
       `--node-ip=${ip}`,
       '--node-labels=k8s-watch-policy.test/real-node=true,type=real',
       '--v=1',
-    ]);
+    ], process.env, netns);
     log(`kubelet started (pid ${runningPid('kubelet')})`);
   }
+  const proxyKubeconfig = join(d.base, 'kube-proxy.kubeconfig');
+  writeFileSync(proxyKubeconfig, kubeconfigYaml(nodeServer, pki, undefined, 'kubernetes'), { mode: 0o600 });
   const proxyYaml = join(d.base, 'kube-proxy.json');
-  writeFileSync(proxyYaml, kubeProxyConfig(KUBECONFIG, ports));
+  writeFileSync(proxyYaml, kubeProxyConfig(proxyKubeconfig, ports));
   if (!isRunning('kube-proxy')) {
-    startProcess('kube-proxy', join(bin, 'kube-proxy'), [`--config=${proxyYaml}`, '--v=1']);
+    startProcess('kube-proxy', join(bin, 'kube-proxy'), [`--config=${proxyYaml}`, '--v=1'], process.env, netns);
     log(`kube-proxy started (pid ${runningPid('kube-proxy')})`);
   }
   await waitFor(`node ${REAL_NODE_NAME} Ready`, () => {
     const r = kubectl(bin, ['get', 'node', REAL_NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
     return r.status === 0 && r.stdout.trim() === 'True';
   }, 120_000, 'kubelet');
-  log(`real node ${REAL_NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)} s (InternalIP ${ip}; taint ${REAL_NODE_TAINT.key}=${REAL_NODE_TAINT.value}:${REAL_NODE_TAINT.effect})`);
-  return { name: REAL_NODE_NAME, hostIp: ip, ports };
-}
-
-function mountsUnder(prefixes: string[]): string[] {
-  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => unescape(l.split(' ')[4] ?? ''))
-    .filter((m) => m && prefixes.some((p) => m === p || m.startsWith(`${p}/`)))
-    .sort((a, b) => b.length - a.length);
+  log(`real node ${REAL_NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)} s (network namespace ${net.netns}, InternalIP ${ip}; taint ${REAL_NODE_TAINT.key}=${REAL_NODE_TAINT.value}:${REAL_NODE_TAINT.effect})`);
+  return { name: REAL_NODE_NAME, internalIp: ip, netns: net.netns, ports };
 }
 
 function rmdirTree(dir: string): void {
@@ -171,38 +192,15 @@ function shimPids(socket: string): number[] {
   return pids;
 }
 
-/** Removes the rules and chains an earlier `up --node` added that kube-proxy's own cleanup left. */
-function removeAddedChains(before: HostBefore['chains']): void {
-  for (const family of ['iptables', 'ip6tables'] as const) {
-    if (!which(family)) continue;
-    const now = iptablesChains(family);
-    for (const [table, chains] of Object.entries(now)) {
-      const had = new Set(before[family]?.[table] ?? []);
-      const added = chains.filter((c) => !had.has(c) && /^(KUBE-|CNI-)/.test(c));
-      if (added.length === 0) continue;
-      const save = spawnSync(`${family}-save`, ['-t', table], { encoding: 'utf8' }).stdout ?? '';
-      for (const line of save.split('\n')) {
-        const rule = /^-A (\S+) (.*)$/.exec(line);
-        if (rule && had.has(rule[1]!) && added.some((c) => line.includes(`-j ${c}`) || line.includes(`-g ${c}`))) {
-          spawnSync(family, ['-w', '-t', table, '-D', rule[1]!, ...splitRule(rule[2]!)]);
-        }
-      }
-      for (const c of added) spawnSync(family, ['-w', '-t', table, '-F', c]);
-      for (const c of added) spawnSync(family, ['-w', '-t', table, '-X', c]);
-      log(`${family} ${table}: removed ${added.length} chain(s) left behind`);
-    }
-  }
-}
-
-/** iptables-save's rule text as arguments (quoted comments kept whole). */
-function splitRule(text: string): string[] {
-  return [...text.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!));
+/** Whether anything of the real node is there: its directory, a process, its network namespace. */
+export function nodeExists(): boolean {
+  return existsSync(dirs().base) || NODE_PROCESSES.some(isRunning) || netnsNames().includes(network().netns);
 }
 
 /** Stops the real node and removes what it made; safe when nothing of it runs. */
 export async function downNode(bin: string, apiUp: boolean): Promise<void> {
   const d = dirs();
-  if (!existsSync(d.base) && !NODE_PROCESSES.some(isRunning)) return;
+  if (!nodeExists()) return;
   if (apiUp && isRunning('kubelet')) {
     // The kubelet stops its pods' containers and sandboxes (and the CNI tears their network down).
     kubectl(bin, ['delete', 'pods', '--all-namespaces', '--field-selector', `spec.nodeName=${REAL_NODE_NAME}`, '--grace-period=1', '--wait=false']);
@@ -224,8 +222,7 @@ export async function downNode(bin: string, apiUp: boolean): Promise<void> {
       // gone meanwhile
     }
   }
-  const proxy = join(bin, 'kube-proxy');
-  if (existsSync(proxy)) spawnSync(proxy, ['--cleanup'], { stdio: 'ignore' });
+  downNodeNetwork(network());
   if (apiUp) kubectl(bin, ['delete', 'node', REAL_NODE_NAME, '--ignore-not-found', '--wait=false']);
 
   const before: HostBefore | undefined = existsSync(hostBeforeFile()) ? JSON.parse(readFileSync(hostBeforeFile(), 'utf8')) : undefined;
@@ -233,12 +230,10 @@ export async function downNode(bin: string, apiUp: boolean): Promise<void> {
   for (const ns of netnsNames().filter((n) => n.startsWith('cni-') && !(before?.netns ?? []).includes(n))) {
     spawnSync('ip', ['netns', 'delete', ns]);
   }
-  if (spawnSync('ip', ['link', 'show', BRIDGE], { stdio: 'ignore' }).status === 0) spawnSync('ip', ['link', 'delete', BRIDGE]);
   if (before) {
-    removeAddedChains(before.chains);
     for (const cgroup of cgroupMounts().map((m) => `${m}/kubepods`)) if (before.absent.includes(cgroup)) rmdirTree(cgroup);
     for (const [name, value] of Object.entries(before.sysctls)) writeSysctl(name, value);
-    for (const path of before.absent.filter((p) => !p.startsWith('/sys/'))) rmSync(path, { recursive: true, force: true });
+    for (const path of before.absent.filter((p) => !p.startsWith('/sys/'))) removeMountedPath(path);
   }
   // What the node's processes left in shared places that existed before.
   const results = '/var/lib/cni/results';
@@ -258,7 +253,7 @@ export async function downNode(bin: string, apiUp: boolean): Promise<void> {
   log('real node removed');
 }
 
-/** What of the real node is still there (processes, shims, mounts, its bridge): empty after `downNode`. */
+/** What of the real node is still there (processes, shims, mounts, its network namespace): empty after `downNode`. */
 export function nodeLeftovers(): string[] {
   const d = dirs();
   const out: string[] = [];
@@ -267,7 +262,9 @@ export function nodeLeftovers(): string[] {
   if (shims.length > 0) out.push(`containerd shims still run (pids ${shims.join(', ')})`);
   const mounts = mountsUnder([d.base]);
   if (mounts.length > 0) out.push(`still mounted: ${mounts.join(', ')}`);
-  if (spawnSync('ip', ['link', 'show', BRIDGE], { stdio: 'ignore' }).status === 0) out.push(`the bridge ${BRIDGE} is still there`);
+  const net = network();
+  if (netnsNames().includes(net.netns)) out.push(`its network namespace ${net.netns} is still there`);
+  if (linkNames().includes(net.hostDevice)) out.push(`the host's end of its veth pair ${net.hostDevice} is still there`);
   if (existsSync(d.base)) out.push(`${d.base} is still there`);
   return out;
 }
