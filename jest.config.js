@@ -1,8 +1,5 @@
 // Jest 30 in native ESM mode (run with NODE_OPTIONS=--experimental-vm-modules, see package.json).
-const tsJest = [
-  'ts-jest',
-  { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false },
-];
+const tsJest = ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false }];
 
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
@@ -22,7 +19,12 @@ export default {
     { ...common, displayName: 'server', testMatch: ['<rootDir>/test/server/**/*.test.ts'] },
     // The Helm chart and the plain manifests, rendered with `helm template` (no cluster): the
     // harness-built helm of test/cluster (or $HELM), spawned as a child process.
-    { ...common, displayName: 'chart', testMatch: ['<rootDir>/test/chart/**/*.test.ts'], globalSetup: '<rootDir>/test/chart/global_setup.mjs' },
+    {
+      ...common,
+      displayName: 'chart',
+      testMatch: ['<rootDir>/test/chart/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/chart/global_setup.mjs',
+    },
     // The Kubernetes client's transport (kubeconfig files, requests, the watch stream) against a
     // local TLS server that speaks the API server's wire format, in-process.
     { ...common, displayName: 'client', testMatch: ['<rootDir>/test/client/**/*.test.ts'] },

@@ -126,9 +126,12 @@ function parseOptions(argv: string[]): Options {
   });
   cli.helpIf(values.help);
   const env = process.env;
-  const num = (name: string, flag: string | undefined, envName: string, dflt: number, integer = false): number => cli.number(name, flag, envName, dflt, { integer });
+  const num = (name: string, flag: string | undefined, envName: string, dflt: number, integer = false): number =>
+    cli.number(name, flag, envName, dflt, { integer });
   const phases = cli.list(values.phases ?? env.BENCH_PHASES ?? DEFAULT_PHASES.join(','));
-  for (const p of phases) if (!(SERVER_KINDS as readonly string[]).includes(p)) usage(`--phases: unknown server ${JSON.stringify(p)} (${SERVER_KINDS.join(', ')})`);
+  for (const p of phases)
+    if (!(SERVER_KINDS as readonly string[]).includes(p))
+      usage(`--phases: unknown server ${JSON.stringify(p)} (${SERVER_KINDS.join(', ')})`);
   return {
     duration: num('duration', values.duration, 'BENCH_DURATION', 10),
     warmup: num('warmup', values.warmup, 'BENCH_WARMUP', 2),
@@ -178,7 +181,9 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.stderr.write(`\nbench:admission: ${signal}, stopping the servers\n`);
     for (const child of children) child.kill('SIGTERM');
     setTimeout(() => process.exit(130), 1000).unref();
-    const all = [...children].map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r))));
+    const all = [...children].map(
+      (c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r))),
+    );
     void Promise.all(all).then(() => process.exit(130));
   });
 }
@@ -194,7 +199,13 @@ interface Server {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function spawnServer(kind: ServerKind, args: string[], stdout: 'pipe' | number, command: string = process.execPath, env: Record<string, string> = {}): Omit<Server, 'port' | 'metricsPort'> {
+function spawnServer(
+  kind: ServerKind,
+  args: string[],
+  stdout: 'pipe' | number,
+  command: string = process.execPath,
+  env: Record<string, string> = {},
+): Omit<Server, 'port' | 'metricsPort'> {
   const proc = spawn(command, args, { cwd: ROOT, stdio: ['ignore', stdout, 'pipe'], env: { ...process.env, ...env } });
   children.add(proc);
   let err = '';
@@ -217,10 +228,14 @@ function spawnServer(kind: ServerKind, args: string[], stdout: 'pipe' | number, 
 
 function getStatus(url: string, ca: string): Promise<number> {
   return new Promise((r) => {
-    const req = (url.startsWith('https:') ? httpsRequest : httpGet)(url, { ca, agent: false, timeout: 1000 } as object, (res) => {
-      res.resume();
-      r(res.statusCode ?? 0);
-    });
+    const req = (url.startsWith('https:') ? httpsRequest : httpGet)(
+      url,
+      { ca, agent: false, timeout: 1000 } as object,
+      (res) => {
+        res.resume();
+        r(res.statusCode ?? 0);
+      },
+    );
     req.on('error', () => r(0));
     req.on('timeout', () => req.destroy());
     if (url.startsWith('https:')) req.end();
@@ -250,21 +265,63 @@ async function startServer(kind: ServerKind, opts: Options, certDir: string, ca:
   if (isGo(kind)) {
     const metricsPort = await freePort();
     goBinaryPath ??= goBinary(progress);
-    const args = ['--mode', kind === 'go' ? 'typed' : 'direct', '--cert-dir', certDir, '--host', HOST, '--port', String(port), '--metrics-port', String(metricsPort)];
+    const args = [
+      '--mode',
+      kind === 'go' ? 'typed' : 'direct',
+      '--cert-dir',
+      certDir,
+      '--host',
+      HOST,
+      '--port',
+      String(port),
+      '--metrics-port',
+      String(metricsPort),
+    ];
     server = { ...spawnServer(kind, args, 'pipe', goBinaryPath), port, metricsPort };
     await waitReady(server, ca);
     return server;
   }
-  const prof = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', resolve(opts.cpuProf), '--cpu-prof-name', `${kind === 'bare' ? 'bare' : `webhook-${kind}`}-${Date.now()}.cpuprofile`] : [];
+  const prof = opts.cpuProf
+    ? [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        resolve(opts.cpuProf),
+        '--cpu-prof-name',
+        `${kind === 'bare' ? 'bare' : `webhook-${kind}`}-${Date.now()}.cpuprofile`,
+      ]
+    : [];
   if (kind === 'bare') {
-    server = { ...spawnServer(kind, [...prof, join(ROOT, 'bench/bare_server.js'), '--cert-dir', certDir, '--host', HOST, '--port', String(port)], 'pipe'), port, metricsPort: undefined };
+    server = {
+      ...spawnServer(
+        kind,
+        [...prof, join(ROOT, 'bench/bare_server.js'), '--cert-dir', certDir, '--host', HOST, '--port', String(port)],
+        'pipe',
+      ),
+      port,
+      metricsPort: undefined,
+    };
   } else {
     const metricsPort = await freePort();
     // --no-node-cache: no cluster here, and a KUBECONFIG in the environment must not make the
     // webhook wait for one (the fixture is decided by rule 4, before any node lookup).
     const level = kind === 'warn' ? 'warn' : 'info';
     const heap = opts.heap === 'chart' ? chartHeap('webhook') : { flags: [], env: {} };
-    const webhookArgs = ['webhook', '--cert-dir', certDir, '--host', HOST, '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', level, '--no-node-cache', '--drain-delay', '0'];
+    const webhookArgs = [
+      'webhook',
+      '--cert-dir',
+      certDir,
+      '--host',
+      HOST,
+      '--port',
+      String(port),
+      '--metrics-port',
+      String(metricsPort),
+      '--log-level',
+      level,
+      '--no-node-cache',
+      '--drain-delay',
+      '0',
+    ];
     // info-x2: node:cluster's primary forks two workers that run the CLI (bench/cluster_webhook.js).
     const args =
       kind === 'info-x2'
@@ -390,7 +447,8 @@ interface Fixture {
 function loadFixture(file: string): Fixture {
   const text = JSON.stringify(JSON.parse(readFileSync(file, 'utf8'))); // compact, as kube-apiserver sends it
   const at = text.indexOf(`"uid":"${UID_PLACEHOLDER}"`);
-  if (at === -1) throw new Error(`${file}: request.uid must be ${UID_PLACEHOLDER} (it is replaced by a fresh uid per review)`);
+  if (at === -1)
+    throw new Error(`${file}: request.uid must be ${UID_PLACEHOLDER} (it is replaced by a fresh uid per review)`);
   const start = at + '"uid":"'.length;
   return {
     file,
@@ -419,14 +477,25 @@ interface Target {
 
 function check(status: number | undefined, text: string, uid: string, expect: Expectation): string | undefined {
   if (status !== 200) return `HTTP ${status}: ${text.slice(0, 200)}`;
-  let body: { apiVersion?: unknown; kind?: unknown; response?: { uid?: unknown; allowed?: unknown; patchType?: unknown; patch?: unknown; status?: { message?: unknown } } };
+  let body: {
+    apiVersion?: unknown;
+    kind?: unknown;
+    response?: {
+      uid?: unknown;
+      allowed?: unknown;
+      patchType?: unknown;
+      patch?: unknown;
+      status?: { message?: unknown };
+    };
+  };
   try {
     body = JSON.parse(text) as typeof body;
   } catch {
     return `not JSON: ${text.slice(0, 200)}`;
   }
   const r = body.response;
-  if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview' || !r) return `not an AdmissionReview: ${text.slice(0, 200)}`;
+  if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview' || !r)
+    return `not an AdmissionReview: ${text.slice(0, 200)}`;
   if (r.uid !== uid) return `response.uid ${JSON.stringify(r.uid)} is not the request's`;
   if (r.allowed !== true) return `denied: ${JSON.stringify(r.status?.message ?? r)}`;
   if (!expect.requirePatch) return undefined;
@@ -452,7 +521,8 @@ function checkPatch(base64: string): string | undefined {
   if (!Array.isArray(ops) || ops.length === 0) return 'patch is empty';
   const text = JSON.stringify(ops);
   if (!text.includes('K8S_WATCH_POLICY')) return `patch does not set K8S_WATCH_POLICY: ${text}`;
-  if (!text.includes('deepflow.io~1k8s-watch-policy-reason')) return `patch does not set the reason annotation: ${text}`;
+  if (!text.includes('deepflow.io~1k8s-watch-policy-reason'))
+    return `patch does not set the reason annotation: ${text}`;
   return undefined;
 }
 
@@ -535,7 +605,6 @@ class Recorder {
   }
 }
 
-
 /** N workers, each sending the next review as soon as the previous one is answered. */
 async function closedLoop(target: Target, connections: number, seconds: number): Promise<Recorder> {
   const rec = new Recorder();
@@ -590,7 +659,6 @@ function openLoop(target: Target, rate: number, seconds: number): Promise<Record
   });
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // One server: warm-up, closed loop, open loop, memory and CPU after each, the server's own count.
 
@@ -635,11 +703,22 @@ interface ServerRun {
 
 const mb = (kb: number | undefined) => (kb === undefined ? undefined : Math.round(kb / 102.4) / 10);
 
-function summarize(kind: ServerKind, round: number, shape: 'closed' | 'open', rec: Recorder, pid: number, a: CpuSample, b: CpuSample, dump: string | undefined): PhaseResult {
+function summarize(
+  kind: ServerKind,
+  round: number,
+  shape: 'closed' | 'open',
+  rec: Recorder,
+  pid: number,
+  a: CpuSample,
+  b: CpuSample,
+  dump: string | undefined,
+): PhaseResult {
   if (dump) {
     mkdirSync(dump, { recursive: true });
     const at = (i: number) => rec.startedAt[i]!;
-    const lines = rec.latencies.map((ms, i) => `${(performance.timeOrigin + at(i)).toFixed(3)},${(at(i) - rec.started).toFixed(3)},${ms.toFixed(3)}`);
+    const lines = rec.latencies.map(
+      (ms, i) => `${(performance.timeOrigin + at(i)).toFixed(3)},${(at(i) - rec.started).toFixed(3)},${ms.toFixed(3)}`,
+    );
     writeFileSync(join(dump, `${kind}-${shape}-${round}.csv`), `epoch_ms,offset_ms,latency_ms\n${lines.join('\n')}\n`);
   }
   const sorted = Float64Array.from(rec.latencies).sort();
@@ -660,8 +739,11 @@ function summarize(kind: ServerKind, round: number, shape: 'closed' | 'open', re
     serverCpuCores: cpu.server,
     clientCpuCores: cpu.client,
     otherCpuCores: cpu.other,
-    serverCpuUsPerReview: rec.ok ? ((b.server.user - a.server.user + b.server.system - a.server.system) * 1e6) / rec.ok : NaN,
-    serverSystemShare: (b.server.system - a.server.system) / (b.server.user - a.server.user + b.server.system - a.server.system),
+    serverCpuUsPerReview: rec.ok
+      ? ((b.server.user - a.server.user + b.server.system - a.server.system) * 1e6) / rec.ok
+      : NaN,
+    serverSystemShare:
+      (b.server.system - a.server.system) / (b.server.user - a.server.user + b.server.system - a.server.system),
     clientCpuUsPerReview: rec.ok ? (b.client.user - a.client.user + b.client.system - a.client.system) / rec.ok : NaN,
     rssMb: mb(procStatusKb(pid, 'VmRSS')),
     peakRssMb: mb(procStatusKb(pid, 'VmHWM')),
@@ -677,7 +759,10 @@ function metricsText(port: number): Promise<string> {
   return new Promise((r, reject) => {
     httpGet({ host: HOST, port, path: '/metrics', agent: false }, (res) => {
       let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => r(text));
+      res
+        .setEncoding('utf8')
+        .on('data', (d: string) => (text += d))
+        .on('end', () => r(text));
     }).on('error', reject);
   });
 }
@@ -686,12 +771,26 @@ function progress(line: string): void {
   process.stderr.write(`  ${line}\n`);
 }
 
-async function runServer(kind: ServerKind, round: number, opts: Options, fixture: Fixture, certDir: string, ca: string, expect: Expectation): Promise<ServerRun> {
+async function runServer(
+  kind: ServerKind,
+  round: number,
+  opts: Options,
+  fixture: Fixture,
+  certDir: string,
+  ca: string,
+  expect: Expectation,
+): Promise<ServerRun> {
   progress(`${opts.rounds > 1 ? `#${round} ` : ''}${SERVER_LABEL[kind]}: starting`);
   const server = await startServer(kind, opts, certDir, ca);
   const problems: string[] = [];
   const idleRssMb = mb(procStatusKb(server.pid, 'VmRSS'));
-  const agent = new Agent({ keepAlive: true, maxSockets: opts.connections, maxFreeSockets: opts.connections, ca, scheduling: 'fifo' });
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: opts.connections,
+    maxFreeSockets: opts.connections,
+    ca,
+    scheduling: 'fifo',
+  });
   const target: Target = {
     port: server.port,
     agent,
@@ -700,13 +799,14 @@ async function runServer(kind: ServerKind, round: number, opts: Options, fixture
   };
   const phases: PhaseResult[] = [];
   let sentOk = 0;
-  let warmupErrors = 0;
+  let warmupErrors: number;
   try {
     progress(`${SERVER_LABEL[kind]}: warm-up ${opts.warmup} s`);
     const warm = await closedLoop(target, opts.connections, opts.warmup);
     sentOk += warm.ok;
     warmupErrors = warm.errorCount;
-    if (warmupErrors > 0) problems.push(`warm-up: ${warmupErrors} errors: ${JSON.stringify(Object.fromEntries(warm.errors))}`);
+    if (warmupErrors > 0)
+      problems.push(`warm-up: ${warmupErrors} errors: ${JSON.stringify(Object.fromEntries(warm.errors))}`);
 
     progress(`${SERVER_LABEL[kind]}: closed loop, ${opts.connections} connections, ${opts.duration} s`);
     let a = cpuSample(server.pid);
@@ -723,7 +823,8 @@ async function runServer(kind: ServerKind, round: number, opts: Options, fixture
     phases.push(summarize(kind, round, 'open', open, server.pid, a, b, opts.dump));
     sentOk += open.ok;
 
-    for (const p of phases) if (p.errors > 0) problems.push(`${p.shape} loop: ${p.errors} errors: ${JSON.stringify(p.errorKinds)}`);
+    for (const p of phases)
+      if (p.errors > 0) problems.push(`${p.shape} loop: ${p.errors} errors: ${JSON.stringify(p.errorKinds)}`);
 
     let countedByServer: ServerRun['countedByServer'];
     // info-x2: each worker counts its own reviews and a scrape reaches one of them.
@@ -737,16 +838,30 @@ async function runServer(kind: ServerKind, round: number, opts: Options, fixture
         else other[result] = (other[result] ?? 0) + Number(m[2]);
       }
       countedByServer = { patched, other };
-      if (patched !== sentOk) problems.push(`the server counted ${patched} patched reviews, the client got ${sentOk} patched answers`);
-      if (Object.values(other).some((n) => n > 0)) problems.push(`the server counted reviews that were not patched: ${JSON.stringify(other)}`);
+      if (patched !== sentOk)
+        problems.push(`the server counted ${patched} patched reviews, the client got ${sentOk} patched answers`);
+      if (Object.values(other).some((n) => n > 0))
+        problems.push(`the server counted reviews that were not patched: ${JSON.stringify(other)}`);
     }
     agent.destroy();
     const exit = await stopServer(server);
-    if (kind !== 'bare' && (exit.code !== 0 || exit.signal !== null)) problems.push(`the webhook exited with code ${exit.code} signal ${exit.signal} after SIGTERM`);
+    if (kind !== 'bare' && (exit.code !== 0 || exit.signal !== null))
+      problems.push(`the webhook exited with code ${exit.code} signal ${exit.signal} after SIGTERM`);
     const stdoutLines = server.stdoutLines();
     if (kind === 'warn' && stdoutLines > 0) problems.push(`the webhook wrote ${stdoutLines} lines at log level warn`);
     if (server.stderr().trim() !== '') problems.push(`stderr: ${server.stderr().trim().slice(0, 2000)}`);
-    return { kind, round, phases, idleRssMb, warmupErrors, ...(countedByServer && { countedByServer }), sentOk, stdoutLines, exit, problems };
+    return {
+      kind,
+      round,
+      phases,
+      idleRssMb,
+      warmupErrors,
+      ...(countedByServer && { countedByServer }),
+      sentOk,
+      stdoutLines,
+      exit,
+      problems,
+    };
   } finally {
     agent.destroy();
     if (server.proc.exitCode === null && server.proc.signalCode === null) await stopServer(server);
@@ -756,8 +871,6 @@ async function runServer(kind: ServerKind, round: number, opts: Options, fixture
 // ---------------------------------------------------------------------------------------------
 // Report
 
-
-
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
   if (!existsSync(opts.cli)) usage(`${relative(ROOT, opts.cli)} not found: run npm run build first`);
@@ -765,12 +878,16 @@ async function main(): Promise<number> {
 
   scratch = mkdtempSync(join(tmpdir(), 'bench-admission-'));
   const certDir = join(scratch, 'certs');
-  execFileSync(process.execPath, [opts.cli, 'certs', '--out', certDir, '--dns', 'localhost,127.0.0.1'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, [opts.cli, 'certs', '--out', certDir, '--dns', 'localhost,127.0.0.1'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const ca = readFileSync(join(certDir, 'ca.crt'), 'utf8');
 
   const date = new Date().toISOString();
   const cpus = availableParallelism();
-  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   process.stderr.write(
     `bench:admission  ${date}  node ${process.version}  ${cpus} CPUs  load ${load}\n` +
       `  fixture ${relative(ROOT, fixture.file)} (${fixture.bytes} bytes)  connections ${opts.connections}  warm-up ${opts.warmup} s  duration ${opts.duration} s  open-loop rate ${opts.rate}/s\n`,
@@ -784,18 +901,36 @@ async function main(): Promise<number> {
   if (opts.phases.some(isGo)) goBinaryPath = goBinary(progress);
   const runs: ServerRun[] = [];
   for (let round = 1; round <= opts.rounds; round++) {
-    for (const kind of opts.phases) runs.push(await runServer(kind, round, opts, fixture, certDir, ca, kind === 'go' ? goExpect : expect));
+    for (const kind of opts.phases)
+      runs.push(await runServer(kind, round, opts, fixture, certDir, ca, kind === 'go' ? goExpect : expect));
   }
   const phases = runs.flatMap((r) => r.phases);
   const multi = opts.rounds > 1;
 
   // Table: one line per server and load shape (and round).
   const rows: string[][] = [
-    ['load', 'server', 'reviews/s', 'p50 ms', 'p99 ms', 'max ms', 'p99 sent', 'lag p99', 'errors', 'CPU srv', 'CPU client', 'CPU other', 'srv µs/review', 'RSS MB', 'peak MB'],
+    [
+      'load',
+      'server',
+      'reviews/s',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'p99 sent',
+      'lag p99',
+      'errors',
+      'CPU srv',
+      'CPU client',
+      'CPU other',
+      'srv µs/review',
+      'RSS MB',
+      'peak MB',
+    ],
   ];
   for (const p of phases) {
     rows.push([
-      (multi ? `#${p.round} ` : '') + (p.shape === 'closed' ? `max (closed, ${opts.connections} conns)` : `${opts.rate}/s (open loop)`),
+      (multi ? `#${p.round} ` : '') +
+        (p.shape === 'closed' ? `max (closed, ${opts.connections} conns)` : `${opts.rate}/s (open loop)`),
       SERVER_LABEL[p.server],
       fmt(p.reviewsPerSecond, 0),
       fmt(p.p50Ms),
@@ -814,9 +949,11 @@ async function main(): Promise<number> {
   }
 
   // Figures: per round, then the median over rounds (the machine is shared; one round can be unlucky).
-  const phase = (k: ServerKind, shape: 'closed' | 'open', round: number) => phases.find((p) => p.server === k && p.shape === shape && p.round === round);
+  const phase = (k: ServerKind, shape: 'closed' | 'open', round: number) =>
+    phases.find((p) => p.server === k && p.shape === shape && p.round === round);
   const rounds = Array.from({ length: opts.rounds }, (_, i) => i + 1);
-  const perRound = (f: (round: number) => number | undefined) => rounds.map(f).filter((v): v is number => v !== undefined && !Number.isNaN(v));
+  const perRound = (f: (round: number) => number | undefined) =>
+    rounds.map(f).filter((v): v is number => v !== undefined && !Number.isNaN(v));
   const ratios = (k: ServerKind) =>
     perRound((n) => {
       const b = phase('bare', 'closed', n);
@@ -834,7 +971,9 @@ async function main(): Promise<number> {
   const out: string[] = [];
   out.push('');
   out.push(`admission benchmark  ${date}  node ${process.version}  ${cpus} CPUs  load average ${load}`);
-  out.push(`fixture: ${relative(ROOT, fixture.file)}, ${fixture.bytes} bytes; webhook answer: ${patch.ops}-op patch${patch.reason ? `, reason ${patch.reason}` : ''}`);
+  out.push(
+    `fixture: ${relative(ROOT, fixture.file)}, ${fixture.bytes} bytes; webhook answer: ${patch.ops}-op patch${patch.reason ? `, reason ${patch.reason}` : ''}`,
+  );
   out.push(
     `client: node:https keep-alive Agent, ${opts.connections} connections, warm-up ${opts.warmup} s, ${opts.duration} s per phase` +
       `${multi ? `, ${opts.rounds} rounds (figures below: median)` : ''}; CPU in cores (${cpus} on this machine)`,
@@ -848,7 +987,13 @@ async function main(): Promise<number> {
   for (const k of ['warn', 'info'] as const) {
     const r = median(ratios(k));
     figures[`ratio_${k}`] = r;
-    if (r !== undefined) verdicts.push({ name: `throughput ratio ${SERVER_LABEL[k]} / bare`, value: r, target: `>= ${opts.targetRatio}`, pass: r >= opts.targetRatio });
+    if (r !== undefined)
+      verdicts.push({
+        name: `throughput ratio ${SERVER_LABEL[k]} / bare`,
+        value: r,
+        target: `>= ${opts.targetRatio}`,
+        pass: r >= opts.targetRatio,
+      });
   }
   for (const k of ['bare', 'warn', 'info'] as const) {
     const p99 = median(perRound((n) => phase(k, 'open', n)?.p99Ms));
@@ -858,25 +1003,54 @@ async function main(): Promise<number> {
       const o = phase(k, 'open', n);
       return o ? Number(o.errors === 0 && o.reviewsPerSecond >= opts.rate * 0.98) : undefined;
     }).every((v) => v === 1);
-    verdicts.push({ name: `p99 at ${opts.rate}/s, ${SERVER_LABEL[k]} (ms)`, value: p99, target: `< ${opts.targetP99}`, pass: ok && p99 !== undefined && p99 < opts.targetP99 });
+    verdicts.push({
+      name: `p99 at ${opts.rate}/s, ${SERVER_LABEL[k]} (ms)`,
+      value: p99,
+      target: `< ${opts.targetP99}`,
+      pass: ok && p99 !== undefined && p99 < opts.targetP99,
+    });
   }
   for (const k of WEBHOOK_KINDS) {
-    const idle = median(runs.filter((r) => r.kind === k).map((r) => r.idleRssMb).filter((v): v is number => v !== undefined));
+    const idle = median(
+      runs
+        .filter((r) => r.kind === k)
+        .map((r) => r.idleRssMb)
+        .filter((v): v is number => v !== undefined),
+    );
     const loaded = median(perRound((n) => phase(k, 'closed', n)?.rssMb));
     figures[`idle_rss_${k}`] = idle;
     figures[`load_rss_${k}`] = loaded;
-    if (idle !== undefined) verdicts.push({ name: `RSS idle, ${SERVER_LABEL[k]} (MB)`, value: idle, target: `<= ${opts.targetIdleRss}`, pass: idle <= opts.targetIdleRss });
-    if (loaded !== undefined) verdicts.push({ name: `RSS after the closed loop, ${SERVER_LABEL[k]} (MB)`, value: loaded, target: `<= ${opts.targetLoadRss}`, pass: loaded <= opts.targetLoadRss });
+    if (idle !== undefined)
+      verdicts.push({
+        name: `RSS idle, ${SERVER_LABEL[k]} (MB)`,
+        value: idle,
+        target: `<= ${opts.targetIdleRss}`,
+        pass: idle <= opts.targetIdleRss,
+      });
+    if (loaded !== undefined)
+      verdicts.push({
+        name: `RSS after the closed loop, ${SERVER_LABEL[k]} (MB)`,
+        value: loaded,
+        target: `<= ${opts.targetLoadRss}`,
+        pass: loaded <= opts.targetLoadRss,
+      });
   }
-  for (const v of verdicts) out.push(`${v.name.padEnd(48)} ${fmt(v.value).padStart(7)}  target ${v.target.padEnd(6)} ${v.pass ? 'PASS' : 'MISS'}`);
-  if (figures.p99_bare !== undefined) out.push(`${`p99 at ${opts.rate}/s, ${SERVER_LABEL.bare} (ms)`.padEnd(48)} ${fmt(figures.p99_bare).padStart(7)}  (the floor of this machine and client)`);
+  for (const v of verdicts)
+    out.push(
+      `${v.name.padEnd(48)} ${fmt(v.value).padStart(7)}  target ${v.target.padEnd(6)} ${v.pass ? 'PASS' : 'MISS'}`,
+    );
+  if (figures.p99_bare !== undefined)
+    out.push(
+      `${`p99 at ${opts.rate}/s, ${SERVER_LABEL.bare} (ms)`.padEnd(48)} ${fmt(figures.p99_bare).padStart(7)}  (the floor of this machine and client)`,
+    );
   for (const k of ['info-x2', ...GO_KINDS] as const) {
     const r = median(ratios(k));
     figures[`ratio_${k}`] = r;
     if (r !== undefined) out.push(`${`throughput ratio ${SERVER_LABEL[k]} / bare`.padEnd(48)} ${fmt(r).padStart(7)}`);
     const p99 = median(perRound((n) => phase(k, 'open', n)?.p99Ms));
     figures[`p99_${k}`] = p99;
-    if (p99 !== undefined) out.push(`${`p99 at ${opts.rate}/s, ${SERVER_LABEL[k]} (ms)`.padEnd(48)} ${fmt(p99).padStart(7)}`);
+    if (p99 !== undefined)
+      out.push(`${`p99 at ${opts.rate}/s, ${SERVER_LABEL[k]} (ms)`.padEnd(48)} ${fmt(p99).padStart(7)}`);
   }
   // Against the Go baseline, from the same run: reviews/s (closed loop) and server CPU per review.
   for (const w of WEBHOOK_KINDS) {
@@ -893,19 +1067,30 @@ async function main(): Promise<number> {
       const c = between((p) => p.serverCpuUsPerReview);
       figures[`ratio_${w}_${g}`] = r;
       figures[`cpu_ratio_${w}_${g}`] = c;
-      if (r !== undefined) out.push(`${`throughput ratio ${SERVER_LABEL[w]} / ${g}`.padEnd(48)} ${fmt(r).padStart(7)}  (> 1: the webhook serves more)`);
-      if (c !== undefined) out.push(`${`server CPU per review, ${SERVER_LABEL[w]} / ${g}`.padEnd(48)} ${fmt(c).padStart(7)}  (< 1: the webhook uses less CPU per review)`);
+      if (r !== undefined)
+        out.push(
+          `${`throughput ratio ${SERVER_LABEL[w]} / ${g}`.padEnd(48)} ${fmt(r).padStart(7)}  (> 1: the webhook serves more)`,
+        );
+      if (c !== undefined)
+        out.push(
+          `${`server CPU per review, ${SERVER_LABEL[w]} / ${g}`.padEnd(48)} ${fmt(c).padStart(7)}  (< 1: the webhook uses less CPU per review)`,
+        );
     }
   }
   for (const k of [...WEBHOOK_KINDS, 'info-x2', ...GO_KINDS] as const) {
     const c = median(cpuRatios(k));
     figures[`cpu_ratio_${k}`] = c;
-    if (c !== undefined) out.push(`${`server CPU per review, ${SERVER_LABEL[k]} / bare`.padEnd(48)} ${fmt(c).padStart(7)}  (1 / this is the ratio a CPU-bound server would reach)`);
+    if (c !== undefined)
+      out.push(
+        `${`server CPU per review, ${SERVER_LABEL[k]} / bare`.padEnd(48)} ${fmt(c).padStart(7)}  (1 / this is the ratio a CPU-bound server would reach)`,
+      );
   }
   const notes: string[] = [];
   const clientBound = phases.filter((p) => p.server === 'bare' && p.shape === 'closed' && p.clientCpuCores >= 0.85);
   if (clientBound.length > 0) {
-    notes.push(`the client (one thread) used up to ${fmt(Math.max(...clientBound.map((p) => p.clientCpuCores)))} cores against the bare server: the ceiling is partly client-bound, so the ratio is flattering`);
+    notes.push(
+      `the client (one thread) used up to ${fmt(Math.max(...clientBound.map((p) => p.clientCpuCores)))} cores against the bare server: the ceiling is partly client-bound, so the ratio is flattering`,
+    );
   }
   const busy = phases.filter((p) => p.otherCpuCores > 0.25);
   if (busy.length > 0) {
@@ -917,14 +1102,26 @@ async function main(): Promise<number> {
   if (goExpect.patch !== undefined && expect.patch !== undefined && goExpect.patch !== expect.patch) {
     notes.push(`${SERVER_LABEL.go} answers a different patch than the webhook: ${describePatch(goExpect.patch).text}`);
   }
-  if (runs.some((r) => r.kind === 'info-x2')) notes.push(`${SERVER_LABEL['info-x2']}: CPU and RSS are the primary's and both workers' together; the server's own count of reviews is not checked (a scrape reaches one worker)`);
-  if (opts.heap === 'chart') notes.push(`the webhook ran with the chart's heap settings: ${chartHeap('webhook').flags.join(' ') || 'none'} and MALLOC_ARENA_MAX=2 (--heap node: Node's defaults)`);
+  if (runs.some((r) => r.kind === 'info-x2'))
+    notes.push(
+      `${SERVER_LABEL['info-x2']}: CPU and RSS are the primary's and both workers' together; the server's own count of reviews is not checked (a scrape reaches one worker)`,
+    );
+  if (opts.heap === 'chart')
+    notes.push(
+      `the webhook ran with the chart's heap settings: ${chartHeap('webhook').flags.join(' ') || 'none'} and MALLOC_ARENA_MAX=2 (--heap node: Node's defaults)`,
+    );
   for (const n of notes) out.push(`note: ${n}`);
   for (const r of runs) {
-    const counted = r.countedByServer ? `; server counted ${r.countedByServer.patched} patched, client got ${r.sentOk}` : '';
-    out.push(`${multi ? `#${r.round} ` : ''}${SERVER_LABEL[r.kind]}: RSS idle ${fmt(r.idleRssMb, 1)} MB${counted}; SIGTERM -> exit ${r.exit.code ?? r.exit.signal} in ${fmt(r.exit.ms, 0)} ms`);
+    const counted = r.countedByServer
+      ? `; server counted ${r.countedByServer.patched} patched, client got ${r.sentOk}`
+      : '';
+    out.push(
+      `${multi ? `#${r.round} ` : ''}${SERVER_LABEL[r.kind]}: RSS idle ${fmt(r.idleRssMb, 1)} MB${counted}; SIGTERM -> exit ${r.exit.code ?? r.exit.signal} in ${fmt(r.exit.ms, 0)} ms`,
+    );
   }
-  const problems = runs.flatMap((r) => r.problems.map((p) => `${multi ? `#${r.round} ` : ''}${SERVER_LABEL[r.kind]}: ${p}`));
+  const problems = runs.flatMap((r) =>
+    r.problems.map((p) => `${multi ? `#${r.round} ` : ''}${SERVER_LABEL[r.kind]}: ${p}`),
+  );
   if (problems.length > 0) {
     out.push('');
     out.push(`FAILED: ${problems.length} problem(s):`);
@@ -939,12 +1136,32 @@ async function main(): Promise<number> {
     node: process.version,
     cpus,
     loadavg: loadavg(),
-    fixture: { file: relative(ROOT, fixture.file), bytes: fixture.bytes, patchOps: patch.ops, reason: patch.reason, ...(goExpect.patch !== undefined && { goPatch: describePatch(goExpect.patch).text }) },
-    options: { connections: opts.connections, warmupS: opts.warmup, durationS: opts.duration, rate: opts.rate, rounds: opts.rounds, heap: opts.heap },
+    fixture: {
+      file: relative(ROOT, fixture.file),
+      bytes: fixture.bytes,
+      patchOps: patch.ops,
+      reason: patch.reason,
+      ...(goExpect.patch !== undefined && { goPatch: describePatch(goExpect.patch).text }),
+    },
+    options: {
+      connections: opts.connections,
+      warmupS: opts.warmup,
+      durationS: opts.duration,
+      rate: opts.rate,
+      rounds: opts.rounds,
+      heap: opts.heap,
+    },
     figures,
     targets: verdicts.map((v) => ({ name: v.name, value: v.value, target: v.target, pass: v.pass })),
     phases: phases.map((p) => ({ ...p, reviewsPerSecond: Math.round(p.reviewsPerSecond), ...roundMs(p) })),
-    servers: runs.map((r) => ({ round: r.round, server: r.kind, idleRssMb: r.idleRssMb, countedByServer: r.countedByServer, sentOk: r.sentOk, exit: r.exit })),
+    servers: runs.map((r) => ({
+      round: r.round,
+      server: r.kind,
+      idleRssMb: r.idleRssMb,
+      countedByServer: r.countedByServer,
+      sentOk: r.sentOk,
+      exit: r.exit,
+    })),
     problems,
     notes,
   };
@@ -954,7 +1171,6 @@ async function main(): Promise<number> {
   if (opts.strict && verdicts.some((v) => !v.pass)) return 2;
   return 0;
 }
-
 
 function roundMs(p: PhaseResult): Partial<PhaseResult> {
   const r = (n: number | undefined) => (n === undefined ? undefined : Math.round(n * 1000) / 1000);

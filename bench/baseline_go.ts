@@ -16,8 +16,14 @@ const GO_DIR = join(ROOT, 'bench/baseline-go');
 /** The path of the built binary (built now if needed; `progress` says so). */
 export function goBinary(progress: (line: string) => void): string {
   const hash = createHash('sha256');
-  for (const f of ['go.mod', 'go.sum', 'main.go']) hash.update(`${f}\0`).update(readFileSync(join(GO_DIR, f))).update('\0');
-  const cache = process.env.K8S_WATCH_POLICY_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'k8s-watch-policy');
+  for (const f of ['go.mod', 'go.sum', 'main.go'])
+    hash
+      .update(`${f}\0`)
+      .update(readFileSync(join(GO_DIR, f)))
+      .update('\0');
+  const cache =
+    process.env.K8S_WATCH_POLICY_CACHE ??
+    join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'k8s-watch-policy');
   const dir = join(cache, `baseline-go-${hash.digest('hex').slice(0, 16)}`);
   const binary = join(dir, 'baseline-go');
   if (existsSync(binary)) return binary;
@@ -25,10 +31,16 @@ export function goBinary(progress: (line: string) => void): string {
   const tmp = `${binary}.${process.pid}.tmp`;
   progress(`building the Go baseline (go build in ${relative(ROOT, GO_DIR)}) into ${dir}`);
   try {
-    execFileSync('go', ['build', '-trimpath', '-o', tmp, '.'], { cwd: GO_DIR, stdio: ['ignore', 'inherit', 'inherit'] });
+    execFileSync('go', ['build', '-trimpath', '-o', tmp, '.'], {
+      cwd: GO_DIR,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw new Error(`cannot build the Go baseline (needs go on PATH): ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(
+      `cannot build the Go baseline (needs go on PATH): ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
   renameSync(tmp, binary);
   return binary;

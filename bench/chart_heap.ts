@@ -17,7 +17,10 @@ export interface ChartHeap {
 }
 
 export function chartHeap(component: 'controller' | 'webhook'): ChartHeap {
-  const values = parseYaml(readFileSync(VALUES, 'utf8')) as Record<string, { heap?: { semiSpaceMB?: number; maxOldSpaceMB?: number } | null } | undefined>;
+  const values = parseYaml(readFileSync(VALUES, 'utf8')) as Record<
+    string,
+    { heap?: { semiSpaceMB?: number; maxOldSpaceMB?: number } | null } | undefined
+  >;
   const heap = values[component]?.heap;
   const flags = [
     ...(heap?.semiSpaceMB ? [`--max-semi-space-size=${heap.semiSpaceMB}`] : []),

@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export function clusterCommand(dir: string, command: 'up' | 'status' | 'down', nodeLeaseSeconds?: number): { status: number; stdout: string; stderr: string } {
+export function clusterCommand(
+  dir: string,
+  command: 'up' | 'status' | 'down',
+  nodeLeaseSeconds?: number,
+): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(ROOT, 'test/cluster/main.ts'), command], {
     cwd: ROOT,
     env: {
@@ -31,7 +35,9 @@ export function clusterCommand(dir: string, command: 'up' | 'status' | 'down', n
 export function clusterRunning(dir: string): boolean {
   const status = clusterCommand(dir, 'status');
   try {
-    return Object.values((JSON.parse(status.stdout) as { components: Record<string, number | null> }).components).every((pid) => pid !== null);
+    return Object.values((JSON.parse(status.stdout) as { components: Record<string, number | null> }).components).every(
+      (pid) => pid !== null,
+    );
   } catch {
     return false; // never up
   }

@@ -19,7 +19,7 @@
  * See bench/README.md ("Election benchmark"). Runs on Node 24 with type stripping and imports
  * nothing from src/: it talks to processes and to the API server.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,18 @@ import { benchCommandLine, sleep, type BenchCommandLine } from './options.ts';
 import { chartHeap } from './chart_heap.ts';
 import { children, Controller } from './election/controller.ts';
 import { ApiError, clusterFiles, Kube, pool, type ClusterFiles, type Json, type WatchEvent } from './kube.ts';
-import { AGENT_APP, agentDaemonSet, BENCH_NODE_LABEL, benchNode, benchNodeName, controllerConfig, namespace, WATCHER_APP, WATCHER_LABEL, watcherDeployment } from './election/objects.ts';
+import {
+  AGENT_APP,
+  agentDaemonSet,
+  BENCH_NODE_LABEL,
+  benchNode,
+  benchNodeName,
+  controllerConfig,
+  namespace,
+  WATCHER_APP,
+  WATCHER_LABEL,
+  watcherDeployment,
+} from './election/objects.ts';
 import { componentFlag, cpuBetween, cpuSample, type CpuCores } from './proc.ts';
 import { fmt, table } from './report.ts';
 import { clusterCommand, clusterRunning } from './cluster.ts';
@@ -36,7 +47,8 @@ import { clusterCommand, clusterRunning } from './cluster.ts';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LEASE_NAME = 'k8s-watcher';
 const t0 = performance.now();
-const log = (message: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
+const log = (message: string) =>
+  process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -137,13 +149,17 @@ function parseOptions(argv: string[]): Options {
   });
   cli.helpIf(values.help);
   const env = process.env;
-  const num = (name: string, flag: string | undefined, envName: string | undefined, dflt: number, min = 1): number => cli.number(name, flag, envName, dflt, { integer: true, min });
+  const num = (name: string, flag: string | undefined, envName: string | undefined, dflt: number, min = 1): number =>
+    cli.number(name, flag, envName, dflt, { integer: true, min });
   const list = cli.list;
   const phases = list(values.phases ?? env.BENCH_PHASES ?? PHASES.join(','));
-  for (const p of phases) if (!(PHASES as readonly string[]).includes(p)) usage(`--phases: unknown phase ${JSON.stringify(p)} (failover, scale)`);
+  for (const p of phases)
+    if (!(PHASES as readonly string[]).includes(p))
+      usage(`--phases: unknown phase ${JSON.stringify(p)} (failover, scale)`);
   const sizes = list(values.sizes ?? env.BENCH_SIZES ?? '1000,5000').map((s) => {
     const n = Number(s);
-    if (!Number.isInteger(n) || n < 1 || n > 60_000) usage(`--sizes: ${JSON.stringify(s)} is not a number of nodes (1-60000)`);
+    if (!Number.isInteger(n) || n < 1 || n > 60_000)
+      usage(`--sizes: ${JSON.stringify(s)} is not a number of nodes (1-60000)`);
     return n;
   });
   const opts: Options = {
@@ -156,7 +172,9 @@ function parseOptions(argv: string[]): Options {
     watchers: num('watchers', values.watchers, 'BENCH_WATCHERS', 3, 2),
     settleMs: num('settle', values.settle, 'BENCH_SETTLE', 500, 0),
     setupTimeout: num('setup-timeout', values['setup-timeout'], 'BENCH_SETUP_TIMEOUT', 900),
-    clusterDir: resolve(values['cluster-dir'] ?? env.K8S_WATCH_POLICY_CLUSTER_DIR ?? join(tmpdir(), 'kwp-bench-cluster')),
+    clusterDir: resolve(
+      values['cluster-dir'] ?? env.K8S_WATCH_POLICY_CLUSTER_DIR ?? join(tmpdir(), 'kwp-bench-cluster'),
+    ),
     nodeLeaseSeconds: num('node-lease', values['node-lease'], 'K8S_WATCH_POLICY_NODE_LEASE_SECONDS', 300, 40),
     keepCluster: values['keep-cluster'] ?? false,
     down: values.down ?? false,
@@ -239,12 +257,16 @@ class Observer {
     this.holder = undefined;
     this.leaseSeen = false;
     this.leaseLog.length = 0;
-    const w = this.kube.watch(`/apis/coordination.k8s.io/v1/namespaces/${systemNs}/leases`, { fieldSelector: `metadata.name=${LEASE_NAME}` }, (e) => {
-      this.holder = e.type === 'DELETED' ? undefined : (e.object?.spec?.holderIdentity ?? undefined);
-      this.leaseSeen = e.type !== 'DELETED';
-      this.leaseLog.push({ at: e.at, holder: this.holder, transitions: e.object?.spec?.leaseTransitions });
-      this.notify();
-    });
+    const w = this.kube.watch(
+      `/apis/coordination.k8s.io/v1/namespaces/${systemNs}/leases`,
+      { fieldSelector: `metadata.name=${LEASE_NAME}` },
+      (e) => {
+        this.holder = e.type === 'DELETED' ? undefined : (e.object?.spec?.holderIdentity ?? undefined);
+        this.leaseSeen = e.type !== 'DELETED';
+        this.leaseLog.push({ at: e.at, holder: this.holder, transitions: e.object?.spec?.leaseTransitions });
+        this.notify();
+      },
+    );
     this.leaseStop = w.stop;
     await w.ready;
   }
@@ -262,7 +284,9 @@ class Observer {
     const name = pod?.metadata?.name as string;
     if (e.type === 'DELETED') this.watchers.delete(name);
     else {
-      const ready = pod.status?.phase === 'Running' && (pod.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True');
+      const ready =
+        pod.status?.phase === 'Running' &&
+        (pod.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True');
       const notReady = pod.status?.phase === 'Running' && !ready;
       const before = this.watchers.get(name);
       this.watchers.set(name, {
@@ -316,7 +340,9 @@ class Observer {
    */
   stuck(ms: number): string[] {
     const now = performance.now();
-    return [...this.watchers].filter(([, p]) => !p.terminating && p.notReadySince !== undefined && now - p.notReadySince > ms).map(([n]) => n);
+    return [...this.watchers]
+      .filter(([, p]) => !p.terminating && p.notReadySince !== undefined && now - p.notReadySince > ms)
+      .map(([n]) => n);
   }
 
   stop(): void {
@@ -391,16 +417,33 @@ function stats(values: (number | undefined)[]): Stats {
   const v = values.filter((x): x is number => x !== undefined && Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return { n: 0 };
   const q = (p: number) => v[Math.min(v.length - 1, Math.max(0, Math.ceil(p * v.length) - 1))]!;
-  return { n: v.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: v[v.length - 1]!, mean: v.reduce((a, b) => a + b, 0) / v.length };
+  return {
+    n: v.length,
+    p50: q(0.5),
+    p90: q(0.9),
+    p99: q(0.99),
+    max: v[v.length - 1]!,
+    mean: v.reduce((a, b) => a + b, 0) / v.length,
+  };
 }
 
-async function runFailover(label: string, agents: number, nodes: number, ctx: Context, controllers: Controller[], trials: number): Promise<FailoverResult> {
+async function runFailover(
+  label: string,
+  agents: number,
+  nodes: number,
+  ctx: Context,
+  controllers: Controller[],
+  trials: number,
+): Promise<FailoverResult> {
   const { observer: obs, kube, opts } = ctx;
   const results: Trial[] = [];
   let repaired = 0;
   let consecutiveFailures = 0;
   log(`${label}: ${trials} failover trials (${opts.watchers} watcher pods, ${agents} agents)`);
-  const a = cpuSample(controllers.map((c) => c.pid), opts.clusterDir);
+  const a = cpuSample(
+    controllers.map((c) => c.pid),
+    opts.clusterDir,
+  );
   for (let i = 1; i <= trials; i++) {
     let trial: Trial | undefined;
     try {
@@ -410,7 +453,9 @@ async function runFailover(label: string, agents: number, nodes: number, ctx: Co
           for (const name of obs.stuck(5000)) {
             obs.watchers.get(name)!.notReadySince = undefined;
             repaired++;
-            log(`${label}: watcher pod ${name} is Running but not Ready (its kwok node was NotReady for a moment): deleting it so the Deployment replaces it`);
+            log(
+              `${label}: watcher pod ${name} is Running but not Ready (its kwok node was NotReady for a moment): deleting it so the Deployment replaces it`,
+            );
             void kube.request('DELETE', `/api/v1/namespaces/${ctx.agentsNs}/pods/${name}`).catch(() => undefined);
           }
           return obs.stable(opts.watchers);
@@ -429,9 +474,26 @@ async function runFailover(label: string, agents: number, nodes: number, ctx: Co
       const sent = performance.now();
       await kube.request('DELETE', `/api/v1/namespaces/${ctx.agentsNs}/pods/${oldName}`);
       const returned = performance.now();
-      trial = { trial: i, old, next: undefined, deleteMs: returned - sent, leaseMs: undefined, leaseFromSendMs: undefined, labelMs: undefined, unlabelMs: undefined, sawNoHolder: false, nextWasReady: false, fallback: false, recoveredMs: undefined };
+      trial = {
+        trial: i,
+        old,
+        next: undefined,
+        deleteMs: returned - sent,
+        leaseMs: undefined,
+        leaseFromSendMs: undefined,
+        labelMs: undefined,
+        unlabelMs: undefined,
+        sawNoHolder: false,
+        nextWasReady: false,
+        fallback: false,
+        recoveredMs: undefined,
+      };
       const t = trial;
-      const changed = await obs.until('the Lease to name another pod', () => obs.leaseLog.slice(leaseIndex).find((e) => e.holder !== old && e.holder !== undefined), 30_000);
+      const changed = await obs.until(
+        'the Lease to name another pod',
+        () => obs.leaseLog.slice(leaseIndex).find((e) => e.holder !== old && e.holder !== undefined),
+        30_000,
+      );
       t.next = changed.holder;
       t.leaseMs = changed.at - returned;
       t.leaseFromSendMs = changed.at - sent;
@@ -439,7 +501,11 @@ async function runFailover(label: string, agents: number, nodes: number, ctx: Co
       const nextName = changed.holder!.split('/')[1]!;
       t.nextWasReady = readyBefore.has(nextName);
       t.fallback = !nextName.startsWith(`${WATCHER_APP}-`);
-      const labelled = await obs.until('the label on the new watcher', () => obs.labelLog.slice(labelIndex).find((e) => e.name === nextName && e.type !== 'DELETED'), 30_000);
+      const labelled = await obs.until(
+        'the label on the new watcher',
+        () => obs.labelLog.slice(labelIndex).find((e) => e.name === nextName && e.type !== 'DELETED'),
+        30_000,
+      );
       t.labelMs = labelled.at - returned;
       const unlabelled = obs.labelLog.slice(labelIndex).find((e) => e.name === oldName && e.type === 'DELETED');
       if (unlabelled) t.unlabelMs = unlabelled.at - returned;
@@ -454,15 +520,35 @@ async function runFailover(label: string, agents: number, nodes: number, ctx: Co
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       log(`${label} trial ${i}: FAILED: ${message}`);
-      results.push({ ...(trial ?? { trial: i, old: obs.holder ?? '?', next: undefined, deleteMs: NaN, leaseMs: undefined, leaseFromSendMs: undefined, labelMs: undefined, unlabelMs: undefined, sawNoHolder: false, nextWasReady: false, fallback: false, recoveredMs: undefined }), error: message });
-      for (const c of controllers) if (!c.alive) throw new Error(`the controller died: ${c.stderr || c.logTail()}`);
+      results.push({
+        ...(trial ?? {
+          trial: i,
+          old: obs.holder ?? '?',
+          next: undefined,
+          deleteMs: NaN,
+          leaseMs: undefined,
+          leaseFromSendMs: undefined,
+          labelMs: undefined,
+          unlabelMs: undefined,
+          sawNoHolder: false,
+          nextWasReady: false,
+          fallback: false,
+          recoveredMs: undefined,
+        }),
+        error: message,
+      });
+      for (const c of controllers)
+        if (!c.alive) throw new Error(`the controller died: ${c.stderr || c.logTail()}`, { cause: err });
       if (++consecutiveFailures >= 3) {
         log(`${label}: 3 failed trials in a row: no more trials at this size`);
         break;
       }
     }
   }
-  const b = cpuSample(controllers.map((c) => c.pid), opts.clusterDir);
+  const b = cpuSample(
+    controllers.map((c) => c.pid),
+    opts.clusterDir,
+  );
   return {
     label,
     agents,
@@ -515,7 +601,12 @@ interface Startup {
   followerRssMb?: number | undefined;
 }
 
-async function startControllers(ctx: Context, label: string, agents: number, nodes: number): Promise<{ controllers: Controller[]; leader: Controller; startup: Startup }> {
+async function startControllers(
+  ctx: Context,
+  label: string,
+  agents: number,
+  nodes: number,
+): Promise<{ controllers: Controller[]; leader: Controller; startup: Startup }> {
   const { opts, kube, observer } = ctx;
   const systemNs = `kwp-bench-sys-${ctx.run}-${label.replace(/[^a-z0-9]+/g, '')}`;
   await kube.request('POST', '/api/v1/namespaces', namespace(systemNs));
@@ -544,9 +635,15 @@ async function startControllers(ctx: Context, label: string, agents: number, nod
     );
   }
   const first = controllers[0]!;
-  const readies = await Promise.all(controllers.map(async (c) => ({ c, at: await c.waitReady(opts.setupTimeout * 1000), rss: c.rssMb() })));
+  const readies = await Promise.all(
+    controllers.map(async (c) => ({ c, at: await c.waitReady(opts.setupTimeout * 1000), rss: c.rssMb() })),
+  );
   const firstReady = readies.reduce((a, b) => (b.at < a.at ? b : a));
-  const leaseAt = await observer.until('the first published Lease', () => (observer.holder ? performance.now() : undefined), 300_000);
+  const leaseAt = await observer.until(
+    'the first published Lease',
+    () => (observer.holder ? performance.now() : undefined),
+    300_000,
+  );
   const leaseEvent = observer.leaseLog.find((e) => e.holder !== undefined);
   const rssLease = controllers.map((c) => c.rssMb());
   let leader = first;
@@ -604,10 +701,18 @@ interface Steady {
   heapSnapshot?: string | undefined;
 }
 
-async function steadyState(ctx: Context, label: string, controllers: Controller[], leader: Controller): Promise<Steady> {
+async function steadyState(
+  ctx: Context,
+  label: string,
+  controllers: Controller[],
+  leader: Controller,
+): Promise<Steady> {
   const { opts } = ctx;
   log(`${label}: ${opts.steady} s of steady state`);
-  const a = cpuSample(controllers.map((c) => c.pid), opts.clusterDir);
+  const a = cpuSample(
+    controllers.map((c) => c.pid),
+    opts.clusterDir,
+  );
   const m0 = await leader.metrics().catch(() => new Map<string, number>());
   let rssMax = leader.rssMb();
   const end = performance.now() + opts.steady * 1000;
@@ -615,12 +720,19 @@ async function steadyState(ctx: Context, label: string, controllers: Controller[
     await sleep(Math.min(1000, Math.max(0, end - performance.now())));
     rssMax = Math.max(rssMax ?? 0, leader.rssMb() ?? 0);
   }
-  const b = cpuSample(controllers.map((c) => c.pid), opts.clusterDir);
+  const b = cpuSample(
+    controllers.map((c) => c.pid),
+    opts.clusterDir,
+  );
   const m = await leader.metrics().catch(() => new Map<string, number>());
   const status = await leader.status().catch(() => undefined);
   const mb = (name: string) => (m.has(name) ? m.get(name)! / 2 ** 20 : undefined);
-  const count = (m.get('k8s_watch_policy_election_duration_seconds_count') ?? NaN) - (m0.get('k8s_watch_policy_election_duration_seconds_count') ?? 0);
-  const sum = (m.get('k8s_watch_policy_election_duration_seconds_sum') ?? NaN) - (m0.get('k8s_watch_policy_election_duration_seconds_sum') ?? 0);
+  const count =
+    (m.get('k8s_watch_policy_election_duration_seconds_count') ?? NaN) -
+    (m0.get('k8s_watch_policy_election_duration_seconds_count') ?? 0);
+  const sum =
+    (m.get('k8s_watch_policy_election_duration_seconds_sum') ?? NaN) -
+    (m0.get('k8s_watch_policy_election_duration_seconds_sum') ?? 0);
   const result: Steady = {
     label,
     seconds: opts.steady,
@@ -649,7 +761,11 @@ async function steadyState(ctx: Context, label: string, controllers: Controller[
   return result;
 }
 
-async function stopControllers(ctx: Context, controllers: Controller[], systemNs: string): Promise<{ code: number | null; signal: string | null; ms: number }[]> {
+async function stopControllers(
+  ctx: Context,
+  controllers: Controller[],
+  systemNs: string,
+): Promise<{ code: number | null; signal: string | null; ms: number }[]> {
   const exits = await Promise.all(controllers.map((c) => c.stop()));
   await ctx.kube.request('DELETE', `/api/v1/namespaces/${systemNs}`).catch(() => undefined);
   return exits;
@@ -676,7 +792,10 @@ interface Setup {
  */
 async function readyNodes(kube: Kube): Promise<{ ready: number; initialised: number }> {
   const rows = await kube.table('/api/v1/nodes', { labelSelector: `${BENCH_NODE_LABEL}=true` });
-  return { ready: rows.filter((r) => r.cells[1] === 'Ready').length, initialised: rows.filter((r) => r.cells[1] !== 'Unknown').length };
+  return {
+    ready: rows.filter((r) => r.cells[1] === 'Ready').length,
+    initialised: rows.filter((r) => r.cells[1] !== 'Unknown').length,
+  };
 }
 
 async function setUpSize(ctx: Context, size: number): Promise<Setup> {
@@ -684,7 +803,9 @@ async function setUpSize(ctx: Context, size: number): Promise<Setup> {
   const started = performance.now();
   const deadline = started + opts.setupTimeout * 1000;
   const a = cpuSample([], opts.clusterDir);
-  const existing = new Set((await kube.table('/api/v1/nodes', { labelSelector: `${BENCH_NODE_LABEL}=true` })).map((r) => r.name));
+  const existing = new Set(
+    (await kube.table('/api/v1/nodes', { labelSelector: `${BENCH_NODE_LABEL}=true` })).map((r) => r.name),
+  );
   const missing = Array.from({ length: size }, (_, i) => i).filter((i) => !existing.has(benchNodeName(i)));
   log(`scale ${size}: creating ${missing.length} kwok nodes (${existing.size} exist)`);
   let created = 0;
@@ -702,7 +823,9 @@ async function setUpSize(ctx: Context, size: number): Promise<Setup> {
     clearInterval(progress);
   }
   const createdAt = performance.now();
-  log(`scale ${size}: ${missing.length} nodes created in ${((createdAt - started) / 1000).toFixed(1)} s; waiting for kwok to make them Ready`);
+  log(
+    `scale ${size}: ${missing.length} nodes created in ${((createdAt - started) / 1000).toFixed(1)} s; waiting for kwok to make them Ready`,
+  );
   let lastLog = 0;
   // Every node initialised by kwok. Not every node Ready: under load kwok renews node Leases
   // late (it renews each every 10 s: 500 writes/s at 5,000 nodes) and the node controller flips
@@ -710,7 +833,8 @@ async function setUpSize(ctx: Context, size: number): Promise<Setup> {
   for (;;) {
     const { ready, initialised } = await readyNodes(kube);
     if (initialised >= size) break;
-    if (performance.now() > deadline) throw new Error(`scale ${size}: only ${ready}/${size} nodes Ready after ${opts.setupTimeout} s`);
+    if (performance.now() > deadline)
+      throw new Error(`scale ${size}: only ${ready}/${size} nodes Ready after ${opts.setupTimeout} s`);
     if (performance.now() - lastLog > 10_000) {
       log(`scale ${size}: ${initialised}/${size} nodes initialised by kwok, ${ready} Ready`);
       lastLog = performance.now();
@@ -718,7 +842,9 @@ async function setUpSize(ctx: Context, size: number): Promise<Setup> {
     await sleep(3000);
   }
   const nodesReadyAt = performance.now();
-  log(`scale ${size}: nodes initialised after ${((nodesReadyAt - started) / 1000).toFixed(1)} s; waiting for the DaemonSet's ${size} agent pods to run`);
+  log(
+    `scale ${size}: nodes initialised after ${((nodesReadyAt - started) / 1000).toFixed(1)} s; waiting for the DaemonSet's ${size} agent pods to run`,
+  );
   lastLog = 0;
   // Running is counted on the pods themselves (a Table list: rows, no objects). The DaemonSet's
   // numberReady is not enough: a node whose kwok heartbeat came late was NotReady for a moment,
@@ -730,14 +856,21 @@ async function setUpSize(ctx: Context, size: number): Promise<Setup> {
     ds = await kube.get(`/apis/apps/v1/namespaces/${ctx.agentsNs}/daemonsets/${AGENT_APP}`);
     const s = ds.status ?? {};
     if (s.desiredNumberScheduled === size && s.currentNumberScheduled === size) {
-      running = await kube.count(`/api/v1/namespaces/${ctx.agentsNs}/pods`, { labelSelector: `app=${AGENT_APP}`, fieldSelector: 'status.phase=Running' });
+      running = await kube.count(`/api/v1/namespaces/${ctx.agentsNs}/pods`, {
+        labelSelector: `app=${AGENT_APP}`,
+        fieldSelector: 'status.phase=Running',
+      });
       if (running >= size) break;
     }
     if (performance.now() > deadline) {
-      throw new Error(`scale ${size}: the DaemonSet has ${s.currentNumberScheduled}/${size} pods, ${running} Running, after ${opts.setupTimeout} s (--setup-timeout)`);
+      throw new Error(
+        `scale ${size}: the DaemonSet has ${s.currentNumberScheduled}/${size} pods, ${running} Running, after ${opts.setupTimeout} s (--setup-timeout)`,
+      );
     }
     if (performance.now() - lastLog > 10_000) {
-      log(`scale ${size}: DaemonSet desired ${s.desiredNumberScheduled ?? 0}, created ${s.currentNumberScheduled ?? 0}, ready ${s.numberReady ?? 0}${running ? `, running ${running}` : ''}`);
+      log(
+        `scale ${size}: DaemonSet desired ${s.desiredNumberScheduled ?? 0}, created ${s.currentNumberScheduled ?? 0}, ready ${s.numberReady ?? 0}${running ? `, running ${running}` : ''}`,
+      );
       lastLog = performance.now();
     }
     await sleep(running > 0 ? 5000 : 2000);
@@ -745,7 +878,9 @@ async function setUpSize(ctx: Context, size: number): Promise<Setup> {
   const podsReadyAt = performance.now();
   const b = cpuSample([], opts.clusterDir);
   const notReadyNodes = size - (await readyNodes(kube)).ready;
-  log(`scale ${size}: ${size} agent pods Running after ${((podsReadyAt - started) / 1000).toFixed(1)} s (${ds.status?.numberReady} Ready; ${notReadyNodes} nodes NotReady now)`);
+  log(
+    `scale ${size}: ${size} agent pods Running after ${((podsReadyAt - started) / 1000).toFixed(1)} s (${ds.status?.numberReady} Ready; ${notReadyNodes} nodes NotReady now)`,
+  );
   return {
     nodes: size,
     createdNodes: missing.length,
@@ -765,10 +900,16 @@ async function cleanUp(kube: Kube, wait: boolean): Promise<void> {
     const orphan = '?propagationPolicy=Orphan';
     // Workloads go first without cascading, then the pods at once (grace 0): no controller
     // recreates them and kwok has nothing to play; then the namespace.
-    for (const path of [`/apis/apps/v1/namespaces/${ns}/daemonsets`, `/apis/apps/v1/namespaces/${ns}/deployments`, `/apis/apps/v1/namespaces/${ns}/replicasets`]) {
+    for (const path of [
+      `/apis/apps/v1/namespaces/${ns}/daemonsets`,
+      `/apis/apps/v1/namespaces/${ns}/deployments`,
+      `/apis/apps/v1/namespaces/${ns}/replicasets`,
+    ]) {
       await kube.request('DELETE', path + orphan, undefined, {}, 300_000).catch(() => undefined);
     }
-    await kube.request('DELETE', `/api/v1/namespaces/${ns}/pods?gracePeriodSeconds=0`, undefined, {}, 300_000).catch(() => undefined);
+    await kube
+      .request('DELETE', `/api/v1/namespaces/${ns}/pods?gracePeriodSeconds=0`, undefined, {}, 300_000)
+      .catch(() => undefined);
     await kube.request('DELETE', `/api/v1/namespaces/${ns}`).catch(() => undefined);
   }
   const nodes = await kube.table('/api/v1/nodes', { labelSelector: `${BENCH_NODE_LABEL}=true` });
@@ -794,14 +935,21 @@ async function cleanUp(kube: Kube, wait: boolean): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Output
 
-const round = (n: number | undefined, digits = 1) => (n === undefined || !Number.isFinite(n) ? undefined : Math.round(n * 10 ** digits) / 10 ** digits);
+const round = (n: number | undefined, digits = 1) =>
+  n === undefined || !Number.isFinite(n) ? undefined : Math.round(n * 10 ** digits) / 10 ** digits;
 
 function roundStats(s: Stats): Stats {
   return { n: s.n, p50: round(s.p50), p90: round(s.p90), p99: round(s.p99), max: round(s.max), mean: round(s.mean) };
 }
 
 function roundCpu(c: CpuCores): CpuCores {
-  return { seconds: round(c.seconds)!, controller: round(c.controller, 3)!, bench: round(c.bench, 3)!, cluster: round(c.cluster, 3)!, other: round(c.other, 3)! };
+  return {
+    seconds: round(c.seconds)!,
+    controller: round(c.controller, 3)!,
+    bench: round(c.bench, 3)!,
+    cluster: round(c.cluster, 3)!,
+    other: round(c.other, 3)!,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -813,7 +961,9 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => {
-    process.stderr.write(`\nbench:election: ${signal}: stopping the controllers (the cluster and its benchmark objects are left; the next run cleans them up)\n`);
+    process.stderr.write(
+      `\nbench:election: ${signal}: stopping the controllers (the cluster and its benchmark objects are left; the next run cleans them up)\n`,
+    );
     for (const child of children) child.kill('SIGTERM');
     setTimeout(() => process.exit(130), 2000).unref();
   });
@@ -824,7 +974,9 @@ async function main(): Promise<number> {
   if (!existsSync(opts.cli)) usage(`${relative(ROOT, opts.cli)} not found: run npm run build first`);
   const date = new Date().toISOString();
   const cpus = availableParallelism();
-  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   log(`bench:election  ${date}  node ${process.version}  ${cpus} CPUs  load ${load}  cluster ${opts.clusterDir}`);
 
   let startedCluster = false;
@@ -837,10 +989,17 @@ async function main(): Promise<number> {
   }
   const files = clusterFiles(opts.clusterDir);
   const lease = componentFlag(opts.clusterDir, 'kwok', 'node-lease-duration-seconds');
-  if (lease !== String(opts.nodeLeaseSeconds)) log(`note: the cluster was already up with node Leases of ${lease ?? '(unknown)'} s, not --node-lease ${opts.nodeLeaseSeconds}`);
+  if (lease !== String(opts.nodeLeaseSeconds))
+    log(
+      `note: the cluster was already up with node Leases of ${lease ?? '(unknown)'} s, not --node-lease ${opts.nodeLeaseSeconds}`,
+    );
   if (lease !== undefined) opts.nodeLeaseSeconds = Number(lease); // what the figures ran with
   const kube = new Kube(files);
-  await pollFor('kube-apiserver /readyz', () => kube.request('GET', '/readyz', undefined, { accept: 'text/plain' }, 10_000).then(() => true), 300_000);
+  await pollFor(
+    'kube-apiserver /readyz',
+    () => kube.request('GET', '/readyz', undefined, { accept: 'text/plain' }, 10_000).then(() => true),
+    300_000,
+  );
   const scratch = mkdtempSync(join(tmpdir(), 'bench-election-'));
   cleanupOnExit = () => rmSync(scratch, { recursive: true, force: true });
   try {
@@ -850,7 +1009,9 @@ async function main(): Promise<number> {
     // Leave the cluster as found (minus what this run created), or down.
     if (opts.cleanup) {
       log('cleanup: deleting the benchmark namespaces and nodes');
-      await cleanUp(kube, !(startedCluster && !opts.keepCluster)).catch((err: unknown) => log(`cleanup failed: ${String(err)}`));
+      await cleanUp(kube, !(startedCluster && !opts.keepCluster)).catch((err: unknown) =>
+        log(`cleanup failed: ${String(err)}`),
+      );
     }
     kube.close();
     if (opts.down || (startedCluster && !opts.keepCluster)) {
@@ -860,7 +1021,13 @@ async function main(): Promise<number> {
   }
 }
 
-async function measure(opts: Options, files: ClusterFiles, kube: Kube, scratch: string, { date, cpus, load }: { date: string; cpus: number; load: string }): Promise<number> {
+async function measure(
+  opts: Options,
+  files: ClusterFiles,
+  kube: Kube,
+  scratch: string,
+  { date, cpus, load }: { date: string; cpus: number; load: string },
+): Promise<number> {
   const logDir = opts.logs ?? scratch;
   const run = Math.random().toString(36).slice(2, 7);
   const agentsNs = `kwp-bench-agents-${run}`;
@@ -876,14 +1043,26 @@ async function measure(opts: Options, files: ClusterFiles, kube: Kube, scratch: 
   await cleanUp(kube, true);
 
   await kube.request('POST', '/api/v1/namespaces', namespace(agentsNs));
-  await pollFor('the default ServiceAccount', () => kube.find(`/api/v1/namespaces/${agentsNs}/serviceaccounts/default`), 60_000);
+  await pollFor(
+    'the default ServiceAccount',
+    () => kube.find(`/api/v1/namespaces/${agentsNs}/serviceaccounts/default`),
+    60_000,
+  );
   const observer = new Observer(kube, agentsNs);
   await observer.start();
   const ctx: Context = { opts, files, kube, observer, run, agentsNs, scratch, logDir };
 
-  await kube.request('POST', `/apis/apps/v1/namespaces/${agentsNs}/deployments`, watcherDeployment(ROOT, agentsNs, opts.watchers));
+  await kube.request(
+    'POST',
+    `/apis/apps/v1/namespaces/${agentsNs}/deployments`,
+    watcherDeployment(ROOT, agentsNs, opts.watchers),
+  );
   await kube.request('POST', `/apis/apps/v1/namespaces/${agentsNs}/daemonsets`, agentDaemonSet(ROOT, agentsNs));
-  await observer.until(`${opts.watchers} Ready watcher pods`, () => observer.watchers.size === opts.watchers && [...observer.watchers.values()].every((p) => p.ready), 120_000);
+  await observer.until(
+    `${opts.watchers} Ready watcher pods`,
+    () => observer.watchers.size === opts.watchers && [...observer.watchers.values()].every((p) => p.ready),
+    120_000,
+  );
   const baseNodes = await kube.count('/api/v1/nodes');
 
   try {
@@ -911,9 +1090,11 @@ async function measure(opts: Options, files: ClusterFiles, kube: Kube, scratch: 
         const { controllers, leader, startup } = await startControllers(ctx, label, size, nodes);
         startups.push(startup);
         const expected = size + opts.watchers;
-        if (startup.syncedPods !== undefined && startup.syncedPods < expected) problems.push(`${label}: the controller synced ${startup.syncedPods} agent pods, expected ${expected}`);
+        if (startup.syncedPods !== undefined && startup.syncedPods < expected)
+          problems.push(`${label}: the controller synced ${startup.syncedPods} agent pods, expected ${expected}`);
         steadies.push(await steadyState(ctx, label, controllers, leader));
-        if (opts.scaleTrials > 0) failovers.push(await runFailover(label, size, nodes, ctx, controllers, opts.scaleTrials));
+        if (opts.scaleTrials > 0)
+          failovers.push(await runFailover(label, size, nodes, ctx, controllers, opts.scaleTrials));
         for (const e of await stopControllers(ctx, controllers, startup.systemNs)) exits.push({ label, ...e });
       }
     }
@@ -946,21 +1127,51 @@ function report(r: Results): number {
   for (const f of failovers) {
     for (const t of f.trials) {
       if (t.error) problems.push(`${f.label} trial ${t.trial}: ${t.error}`);
-      else if (!t.nextWasReady && !t.fallback) problems.push(`${f.label} trial ${t.trial}: ${t.next} was elected, not one of the pods that were Ready before the deletion`);
+      else if (!t.nextWasReady && !t.fallback)
+        problems.push(
+          `${f.label} trial ${t.trial}: ${t.next} was elected, not one of the pods that were Ready before the deletion`,
+        );
       else if (t.sawNoHolder) problems.push(`${f.label} trial ${t.trial}: the Lease had no holder in between`);
     }
   }
-  for (const e of exits) if (e.code !== 0) problems.push(`${e.label}: the controller exited with ${e.code ?? e.signal} on SIGTERM`);
+  for (const e of exits)
+    if (e.code !== 0) problems.push(`${e.label}: the controller exited with ${e.code ?? e.signal} on SIGTERM`);
 
   // Output
   const out: string[] = [''];
   out.push(`election benchmark  ${date}  node ${process.version}  ${cpus} CPUs  load average ${load}`);
   out.push(
-    `controller: ${Object.entries(opts.controllerEnv).map(([k, v]) => `${k}=${v} `).join('')}${opts.nodeFlags.length > 0 ? `node ${opts.nodeFlags.join(' ')} ` : ''}${relative(ROOT, opts.cli)} controller x${opts.replicas} (figures: the leader); watcher Deployment ${opts.watchers} x only-watch; ` +
+    `controller: ${Object.entries(opts.controllerEnv)
+      .map(([k, v]) => `${k}=${v} `)
+      .join(
+        '',
+      )}${opts.nodeFlags.length > 0 ? `node ${opts.nodeFlags.join(' ')} ` : ''}${relative(ROOT, opts.cli)} controller x${opts.replicas} (figures: the leader); watcher Deployment ${opts.watchers} x only-watch; ` +
       `agents: DaemonSet, one pod per kwok node; times by this process's watches, from the DELETE's return; CPU in cores (${cpus} on this machine)`,
   );
   out.push('');
-  const frows: string[][] = [['failover', 'agents', 'nodes', 'trials', 'Lease p50', 'Lease p90', 'Lease p99', 'Lease max', 'sent->Lease p50', 'sent->Lease p99', 'label p50', 'label p99', 'label max', 'DELETE p50', 'bad', 'to agent', 'CPU ctl', 'CPU cluster', 'CPU other']];
+  const frows: string[][] = [
+    [
+      'failover',
+      'agents',
+      'nodes',
+      'trials',
+      'Lease p50',
+      'Lease p90',
+      'Lease p99',
+      'Lease max',
+      'sent->Lease p50',
+      'sent->Lease p99',
+      'label p50',
+      'label p99',
+      'label max',
+      'DELETE p50',
+      'bad',
+      'to agent',
+      'CPU ctl',
+      'CPU cluster',
+      'CPU other',
+    ],
+  ];
   for (const f of failovers) {
     const s = f.stats;
     frows.push([
@@ -986,11 +1197,35 @@ function report(r: Results): number {
     ]);
   }
   if (failovers.length > 0) {
-    out.push('failover latency, ms (watcher pod DELETE returned -> Lease names the next pod; -> that pod has the label)');
+    out.push(
+      'failover latency, ms (watcher pod DELETE returned -> Lease names the next pod; -> that pod has the label)',
+    );
     out.push(table(frows));
     out.push('');
   }
-  const srows: string[][] = [['start-up', 'agents', 'nodes', 'setup s', 'log: starting', 'log: synced', '/readyz 200', 'Lease', 'RSS ready', 'RSS Lease', 'RSS steady', 'max', 'peak', 'heap used', 'elections', 'ms each', 'CPU ctl', 'CPU cluster', 'CPU other']];
+  const srows: string[][] = [
+    [
+      'start-up',
+      'agents',
+      'nodes',
+      'setup s',
+      'log: starting',
+      'log: synced',
+      '/readyz 200',
+      'Lease',
+      'RSS ready',
+      'RSS Lease',
+      'RSS steady',
+      'max',
+      'peak',
+      'heap used',
+      'elections',
+      'ms each',
+      'CPU ctl',
+      'CPU cluster',
+      'CPU other',
+    ],
+  ];
   for (const s of startups) {
     const st = steadies.find((x) => x.label === s.label);
     const setup = setups.find((x) => String(x.nodes) === s.label);
@@ -1016,7 +1251,9 @@ function report(r: Results): number {
       fmt(st?.cpu.other),
     ]);
   }
-  out.push(`controller start-up (ms from spawn) and memory (MB; steady = after ${opts.steady} s, max = largest 1 s sample, peak = VmHWM); CPU over the steady state`);
+  out.push(
+    `controller start-up (ms from spawn) and memory (MB; steady = after ${opts.steady} s, max = largest 1 s sample, peak = VmHWM); CPU over the steady state`,
+  );
   out.push(table(srows));
   out.push('');
   for (const s of setups) {
@@ -1030,22 +1267,45 @@ function report(r: Results): number {
   const verdicts: Verdict[] = [];
   for (const f of failovers) {
     const p99 = f.stats.leaseMs.p99;
-    verdicts.push({ name: `failover p99, ${f.label === 'small' ? 'small cluster' : `${f.label} agents`} (ms)`, value: p99, target: `< ${opts.targetP99}`, pass: p99 !== undefined && p99 < opts.targetP99 && f.failed === 0 });
+    verdicts.push({
+      name: `failover p99, ${f.label === 'small' ? 'small cluster' : `${f.label} agents`} (ms)`,
+      value: p99,
+      target: `< ${opts.targetP99}`,
+      pass: p99 !== undefined && p99 < opts.targetP99 && f.failed === 0,
+    });
   }
   const largest = steadies.filter((s) => s.label !== 'small').at(-1);
   if (largest) {
     const st = startups.find((s) => s.label === largest.label);
     const rss = Math.max(st?.rssReadyMb ?? 0, st?.rssLeaseMb ?? 0, largest.rssMaxMb ?? 0, largest.rssEndMb ?? 0);
-    verdicts.push({ name: `controller RSS at ${largest.label} agents (MB, after sync / steady)`, value: rss, target: `< ${opts.targetRss}`, pass: rss < opts.targetRss });
-    if (Number(largest.label) < 5000) out.push(`note: the largest size measured is ${largest.label}, not 5,000: the RSS target is judged there`);
+    verdicts.push({
+      name: `controller RSS at ${largest.label} agents (MB, after sync / steady)`,
+      value: rss,
+      target: `< ${opts.targetRss}`,
+      pass: rss < opts.targetRss,
+    });
+    if (Number(largest.label) < 5000)
+      out.push(`note: the largest size measured is ${largest.label}, not 5,000: the RSS target is judged there`);
   }
   out.push('');
-  for (const v of verdicts) out.push(`${v.name.padEnd(56)} ${fmt(v.value, 0).padStart(7)}  target ${v.target.padEnd(7)} ${v.pass ? 'PASS' : 'MISS'}`);
+  for (const v of verdicts)
+    out.push(
+      `${v.name.padEnd(56)} ${fmt(v.value, 0).padStart(7)}  target ${v.target.padEnd(7)} ${v.pass ? 'PASS' : 'MISS'}`,
+    );
   const notes: string[] = [];
-  const busy = [...failovers.map((f) => ({ l: f.label, c: f.cpu.other })), ...steadies.map((s) => ({ l: s.label, c: s.cpu.other }))].filter((x) => x.c > 0.25);
-  if (busy.length > 0) notes.push(`other processes used up to ${fmt(Math.max(...busy.map((b) => b.c)))} of ${cpus} cores (${busy.map((b) => b.l).join(', ')}): latencies there are pessimistic`);
+  const busy = [
+    ...failovers.map((f) => ({ l: f.label, c: f.cpu.other })),
+    ...steadies.map((s) => ({ l: s.label, c: s.cpu.other })),
+  ].filter((x) => x.c > 0.25);
+  if (busy.length > 0)
+    notes.push(
+      `other processes used up to ${fmt(Math.max(...busy.map((b) => b.c)))} of ${cpus} cores (${busy.map((b) => b.l).join(', ')}): latencies there are pessimistic`,
+    );
   const few = failovers.filter((f) => f.stats.leaseMs.n < 100);
-  if (few.length > 0) notes.push(`p99 of ${few.map((f) => f.stats.leaseMs.n).join('/')} trials is the largest or second largest sample (nearest rank)`);
+  if (few.length > 0)
+    notes.push(
+      `p99 of ${few.map((f) => f.stats.leaseMs.n).join('/')} trials is the largest or second largest sample (nearest rank)`,
+    );
   const fell = failovers.filter((f) => f.fallbacks > 0);
   if (fell.length > 0) {
     notes.push(
@@ -1054,7 +1314,10 @@ function report(r: Results): number {
     );
   }
   const repaired = failovers.filter((f) => f.repaired > 0);
-  if (repaired.length > 0) notes.push(`watcher pods stuck not Ready (kwok node heartbeat late) were deleted between trials: ${repaired.map((f) => `${f.repaired} at ${f.label}`).join(', ')}`);
+  if (repaired.length > 0)
+    notes.push(
+      `watcher pods stuck not Ready (kwok node heartbeat late) were deleted between trials: ${repaired.map((f) => `${f.repaired} at ${f.label}`).join(', ')}`,
+    );
   for (const n of notes) out.push(`note: ${n}`);
   for (const e of exits) out.push(`${e.label}: SIGTERM -> exit ${e.code ?? e.signal} in ${fmt(e.ms, 0)} ms`);
   if (opts.logs) out.push(`controller logs in ${opts.logs}`);
@@ -1078,14 +1341,30 @@ function report(r: Results): number {
 type Verdict = { name: string; value: number | undefined; target: string; pass: boolean };
 
 /** The machine-readable line of a run (the last line of its output). */
-function resultJson({ opts, date, cpus, failovers, startups, steadies, setups, exits, problems, skipped }: Results, verdicts: Verdict[], notes: string[]) {
+function resultJson(
+  { opts, date, cpus, failovers, startups, steadies, setups, exits, problems, skipped }: Results,
+  verdicts: Verdict[],
+  notes: string[],
+) {
   return {
     bench: 'election',
     date,
     node: process.version,
     cpus,
     loadavg: loadavg(),
-    options: { nodeLeaseSeconds: opts.nodeLeaseSeconds, heap: opts.heap, controllerEnv: opts.controllerEnv, nodeFlags: opts.nodeFlags, replicas: opts.replicas, watchers: opts.watchers, trials: opts.trials, sizes: opts.sizes, scaleTrials: opts.scaleTrials, steadyS: opts.steady, settleMs: opts.settleMs },
+    options: {
+      nodeLeaseSeconds: opts.nodeLeaseSeconds,
+      heap: opts.heap,
+      controllerEnv: opts.controllerEnv,
+      nodeFlags: opts.nodeFlags,
+      replicas: opts.replicas,
+      watchers: opts.watchers,
+      trials: opts.trials,
+      sizes: opts.sizes,
+      scaleTrials: opts.scaleTrials,
+      steadyS: opts.steady,
+      settleMs: opts.settleMs,
+    },
     failover: failovers.map((f) => ({
       label: f.label,
       agents: f.agents + opts.watchers,
@@ -1100,7 +1379,12 @@ function resultJson({ opts, date, cpus, failovers, startups, steadies, setups, e
       unlabelMs: roundStats(f.stats.unlabelMs),
       deleteMs: roundStats(f.stats.deleteMs),
       cpu: roundCpu(f.cpu),
-      samples: f.trials.map((t) => ({ lease: round(t.leaseMs), label: round(t.labelMs), del: round(t.deleteMs), ...(t.error && { error: t.error }) })),
+      samples: f.trials.map((t) => ({
+        lease: round(t.leaseMs),
+        label: round(t.labelMs),
+        del: round(t.deleteMs),
+        ...(t.error && { error: t.error }),
+      })),
     })),
     startup: startups.map((s) => ({
       label: s.label,
@@ -1129,7 +1413,13 @@ function resultJson({ opts, date, cpus, failovers, startups, steadies, setups, e
       eligible: s.eligible,
       cpu: roundCpu(s.cpu),
     })),
-    setup: setups.map((s) => ({ ...s, createNodesS: round(s.createNodesS), nodesReadyS: round(s.nodesReadyS), podsRunningS: round(s.podsRunningS), cpu: roundCpu(s.cpu) })),
+    setup: setups.map((s) => ({
+      ...s,
+      createNodesS: round(s.createNodesS),
+      nodesReadyS: round(s.nodesReadyS),
+      podsRunningS: round(s.podsRunningS),
+      cpu: roundCpu(s.cpu),
+    })),
     skipped,
     targets: verdicts.map((v) => ({ ...v, value: round(v.value) })),
     exits,

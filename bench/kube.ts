@@ -30,7 +30,7 @@ export class ApiError extends Error {
   }
 }
 
-export type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Json = any;
 
 export interface WatchEvent {
   type: string;
@@ -48,14 +48,25 @@ export class Kube {
   constructor(files: ClusterFiles, { maxSockets = 64 }: { maxSockets?: number } = {}) {
     this.server = new URL(files.server);
     const pki = join(files.dir, 'pki');
-    const tls = { ca: readFileSync(join(pki, 'ca.crt')), cert: readFileSync(join(pki, 'admin.crt')), key: readFileSync(join(pki, 'admin.key')) };
+    const tls = {
+      ca: readFileSync(join(pki, 'ca.crt')),
+      cert: readFileSync(join(pki, 'admin.crt')),
+      key: readFileSync(join(pki, 'admin.key')),
+    };
     this.agent = new Agent({ ...tls, keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
     this.watchAgent = new Agent({ ...tls, keepAlive: false });
   }
 
   /** One request; resolves with the parsed body of a 2xx answer. */
-  request<T = Json>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, timeoutMs = 60_000): Promise<T> {
-    const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  request<T = Json>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    timeoutMs = 60_000,
+  ): Promise<T> {
+    const payload =
+      body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     return new Promise<T>((resolve, reject) => {
       const req = request(
         new URL(path, this.server),
@@ -64,7 +75,10 @@ export class Kube {
           agent: this.agent,
           headers: {
             accept: 'application/json',
-            ...(payload && { 'content-type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json', 'content-length': String(payload.length) }),
+            ...(payload && {
+              'content-type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json',
+              'content-length': String(payload.length),
+            }),
             ...headers,
           },
         },
@@ -109,7 +123,12 @@ export class Kube {
 
   /** Server-side apply (field manager `kwp-bench`, forced): creates or updates. */
   apply<T = Json>(path: string, object: unknown): Promise<T> {
-    return this.request<T>('PATCH', `${path}${path.includes('?') ? '&' : '?'}fieldManager=kwp-bench&force=true`, object, { 'content-type': 'application/apply-patch+yaml' });
+    return this.request<T>(
+      'PATCH',
+      `${path}${path.includes('?') ? '&' : '?'}fieldManager=kwp-bench&force=true`,
+      object,
+      { 'content-type': 'application/apply-patch+yaml' },
+    );
   }
 
   /** Every item of a collection (paginated). */
@@ -133,10 +152,20 @@ export class Kube {
     const rows: { name: string; cells: unknown[] }[] = [];
     let cont: string | undefined;
     do {
-      const params = new URLSearchParams({ ...query, includeObject: 'None', limit: '2000', ...(cont && { continue: cont }) });
-      const page = await this.request<{ rows?: { cells: unknown[] }[]; metadata?: { continue?: string } }>('GET', `${path}?${params}`, undefined, {
-        accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
+      const params = new URLSearchParams({
+        ...query,
+        includeObject: 'None',
+        limit: '2000',
+        ...(cont && { continue: cont }),
       });
+      const page = await this.request<{ rows?: { cells: unknown[] }[]; metadata?: { continue?: string } }>(
+        'GET',
+        `${path}?${params}`,
+        undefined,
+        {
+          accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
+        },
+      );
       for (const r of page.rows ?? []) rows.push({ name: String(r.cells[0]), cells: r.cells });
       cont = page.metadata?.continue || undefined;
     } while (cont);
@@ -152,7 +181,11 @@ export class Kube {
    * A watch that re-opens itself from the last resourceVersion until `stop()`. Without
    * `resourceVersion` the first one starts with an ADDED event per existing object.
    */
-  watch(path: string, query: Record<string, string>, onEvent: (e: WatchEvent) => void): { stop: () => void; ready: Promise<void> } {
+  watch(
+    path: string,
+    query: Record<string, string>,
+    onEvent: (e: WatchEvent) => void,
+  ): { stop: () => void; ready: Promise<void> } {
     let stopped = false;
     let current: ReturnType<typeof request> | undefined;
     let rv: string | undefined;
@@ -160,36 +193,46 @@ export class Kube {
     const ready = new Promise<void>((r) => (resolveReady = r));
     const open = () => {
       if (stopped) return;
-      const params = new URLSearchParams({ ...query, watch: '1', allowWatchBookmarks: 'true', timeoutSeconds: '3600', ...(rv && { resourceVersion: rv }) });
-      const req = request(new URL(`${path}?${params}`, this.server), { method: 'GET', agent: this.watchAgent, headers: { accept: 'application/json' } }, (res) => {
-        if (res.statusCode !== 200) {
-          res.resume();
-          if (res.statusCode === 410) rv = undefined;
-          setTimeout(open, 500);
-          return;
-        }
-        resolveReady();
-        let buffer = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
-            const line = buffer.slice(0, nl);
-            buffer = buffer.slice(nl + 1);
-            if (!line.trim()) continue;
-            const at = performance.now();
-            const event = JSON.parse(line) as { type: string; object: Json };
-            if (event.type === 'ERROR') {
-              if (event.object?.code === 410) rv = undefined;
-              continue;
-            }
-            rv = event.object?.metadata?.resourceVersion ?? rv;
-            if (event.type !== 'BOOKMARK') onEvent({ type: event.type, object: event.object, at });
-          }
-        });
-        res.on('end', () => setTimeout(open, 0));
-        res.on('error', () => setTimeout(open, 500));
+      const params = new URLSearchParams({
+        ...query,
+        watch: '1',
+        allowWatchBookmarks: 'true',
+        timeoutSeconds: '3600',
+        ...(rv && { resourceVersion: rv }),
       });
+      const req = request(
+        new URL(`${path}?${params}`, this.server),
+        { method: 'GET', agent: this.watchAgent, headers: { accept: 'application/json' } },
+        (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            if (res.statusCode === 410) rv = undefined;
+            setTimeout(open, 500);
+            return;
+          }
+          resolveReady();
+          let buffer = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buffer += chunk;
+            for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
+              const line = buffer.slice(0, nl);
+              buffer = buffer.slice(nl + 1);
+              if (!line.trim()) continue;
+              const at = performance.now();
+              const event = JSON.parse(line) as { type: string; object: Json };
+              if (event.type === 'ERROR') {
+                if (event.object?.code === 410) rv = undefined;
+                continue;
+              }
+              rv = event.object?.metadata?.resourceVersion ?? rv;
+              if (event.type !== 'BOOKMARK') onEvent({ type: event.type, object: event.object, at });
+            }
+          });
+          res.on('end', () => setTimeout(open, 0));
+          res.on('error', () => setTimeout(open, 500));
+        },
+      );
       req.on('error', () => !stopped && setTimeout(open, 500));
       req.end();
       current = req;
@@ -211,7 +254,11 @@ export class Kube {
 }
 
 /** Runs `task` over `items` with at most `concurrency` in flight; rejects on the first failure. */
-export async function pool<T>(items: readonly T[], concurrency: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
+export async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failed: unknown;
   const worker = async () => {

@@ -39,9 +39,16 @@ export function benchCommandLine(command: string, usageText: string): BenchComma
       if (raw === undefined || raw === '') return dflt;
       const n = Number(raw);
       const ok = integer ? Number.isInteger(n) && n >= min : Number.isFinite(n) && n > min;
-      if (!ok) usage(`--${name} must be ${integer ? `an integer >= ${min}` : `a number > ${min}`}, got ${JSON.stringify(raw)}`);
+      if (!ok)
+        usage(
+          `--${name} must be ${integer ? `an integer >= ${min}` : `a number > ${min}`}, got ${JSON.stringify(raw)}`,
+        );
       return n;
     },
-    list: (raw) => raw.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    list: (raw) =>
+      raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
   };
 }

@@ -34,6 +34,7 @@ import { ApiError, clusterFiles, Kube, type Json } from './kube.ts';
 import { benchCommandLine, eventually, freePort, type BenchCommandLine } from './options.ts';
 import { cpuBetween, cpuSample, type CpuCores } from './proc.ts';
 import { fmt, median, percentile, table } from './report.ts';
+import type * as WebhookConfigurationModule from '../src/webhook/webhook_configuration.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1';
@@ -50,14 +51,19 @@ const CREATE_TIMEOUT_MS = 30_000;
 const KYVERNO = { none: { p95: 97, p99: 103 }, mutate: { p95: 119, p99: 129 } };
 
 const t0 = performance.now();
-const log = (message: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
+const log = (message: string) =>
+  process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
 const PHASES = ['none', 'webhook', 'go'] as const;
 type Phase = (typeof PHASES)[number];
-const PHASE_LABEL: Record<Phase, string> = { none: 'none (no webhook)', webhook: 'webhook (this project)', go: 'go controller-runtime' };
+const PHASE_LABEL: Record<Phase, string> = {
+  none: 'none (no webhook)',
+  webhook: 'webhook (this project)',
+  go: 'go controller-runtime',
+};
 
 interface Options {
   vus: number;
@@ -106,7 +112,9 @@ function parseOptions(argv: string[]): Options {
   cli.helpIf(values.help);
   const env = process.env;
   const phases = cli.list(values.phases ?? env.BENCH_PHASES ?? PHASES.join(','));
-  for (const p of phases) if (!(PHASES as readonly string[]).includes(p)) cli.usage(`--phases: unknown phase ${JSON.stringify(p)} (${PHASES.join(', ')})`);
+  for (const p of phases)
+    if (!(PHASES as readonly string[]).includes(p))
+      cli.usage(`--phases: unknown phase ${JSON.stringify(p)} (${PHASES.join(', ')})`);
   if (phases.length === 0) cli.usage('--phases: no phase');
   return {
     vus: cli.number('vus', values.vus, 'BENCH_VUS', 50, { integer: true }),
@@ -157,7 +165,10 @@ async function startServer(phase: 'webhook' | 'go', opts: Options, certDir: stri
   // the default log level: one JSON line per review); the Go baseline as bench:admission runs it.
   const [command, args] =
     phase === 'webhook'
-      ? [process.execPath, [opts.cli, 'webhook', '--kubeconfig', join(STATE_DIR, 'kubeconfig'), ...listen, '--drain-delay', '0']]
+      ? [
+          process.execPath,
+          [opts.cli, 'webhook', '--kubeconfig', join(STATE_DIR, 'kubeconfig'), ...listen, '--drain-delay', '0'],
+        ]
       : [goBinary(log), ['--mode', 'typed', ...listen]];
   const proc = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(proc);
@@ -166,8 +177,8 @@ async function startServer(phase: 'webhook' | 'go', opts: Options, certDir: stri
     // The start only: at log level info the webhook writes a line per review.
     if (output.length < 64 * 1024) output += d.toString('utf8');
   };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
   const exited = new Promise<number | null>((r) =>
     proc.once('exit', (code) => {
       children.delete(proc);
@@ -176,10 +187,14 @@ async function startServer(phase: 'webhook' | 'go', opts: Options, certDir: stri
   );
   if (proc.pid === undefined) throw new Error(`cannot start ${PHASE_LABEL[phase]}`);
   const server: Server = { phase, proc, pid: proc.pid, port, metricsPort, output: () => output, exited };
-  await eventually(`${PHASE_LABEL[phase]} /readyz`, async () => {
-    if (proc.exitCode !== null) throw new Error(`${PHASE_LABEL[phase]} exited (${proc.exitCode}): ${output}`);
-    return (await httpsStatus(`https://${HOST}:${port}/readyz`, ca)) === 200;
-  }, { timeoutMs: 30_000, everyMs: 100 });
+  await eventually(
+    `${PHASE_LABEL[phase]} /readyz`,
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`${PHASE_LABEL[phase]} exited (${proc.exitCode}): ${output}`);
+      return (await httpsStatus(`https://${HOST}:${port}/readyz`, ca)) === 200;
+    },
+    { timeoutMs: 30_000, everyMs: 100 },
+  );
   return server;
 }
 
@@ -197,14 +212,17 @@ function reviewsCounted(server: Server): Promise<Record<string, number>> {
   return new Promise((done) => {
     httpGet({ host: HOST, port: server.metricsPort, path: '/metrics', agent: false }, (res) => {
       let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => {
-        const counts: Record<string, number> = {};
-        for (const m of text.matchAll(/^k8s_watch_policy_admission_reviews_total\{([^}]*)\} (\d+)/gm)) {
-          const result = /result="([^"]*)"/.exec(m[1]!)?.[1] ?? '?';
-          counts[result] = (counts[result] ?? 0) + Number(m[2]);
-        }
-        done(counts);
-      });
+      res
+        .setEncoding('utf8')
+        .on('data', (d: string) => (text += d))
+        .on('end', () => {
+          const counts: Record<string, number> = {};
+          for (const m of text.matchAll(/^k8s_watch_policy_admission_reviews_total\{([^}]*)\} (\d+)/gm)) {
+            const result = /result="([^"]*)"/.exec(m[1]!)?.[1] ?? '?';
+            counts[result] = (counts[result] ?? 0) + Number(m[2]);
+          }
+          done(counts);
+        });
     }).on('error', () => done({}));
   });
 }
@@ -223,7 +241,13 @@ const POD_BODY = JSON.stringify({
   metadata: { generateName: 'bench-agent-', labels: { app: 'kwp-bench-pods', [POLICY_LABEL]: EXPECTED_POLICY } },
   spec: {
     terminationGracePeriodSeconds: 0,
-    containers: [{ name: 'deepflow-agent', image: 'registry.example.com/deepflow-ce/deepflow-agent:v6.6', env: [{ name: 'CTRL_NETWORK_INTERFACE', value: 'eth0' }] }],
+    containers: [
+      {
+        name: 'deepflow-agent',
+        image: 'registry.example.com/deepflow-ce/deepflow-agent:v6.6',
+        env: [{ name: 'CTRL_NETWORK_INTERFACE', value: 'eth0' }],
+      },
+    ],
   },
 });
 
@@ -234,7 +258,8 @@ function checkPod(pod: Json, mutated: boolean): string | undefined {
   const env = ((agent.env ?? []) as Json[]).filter((e) => e.name === 'K8S_WATCH_POLICY');
   const reason = pod.metadata?.annotations?.[REASON_ANNOTATION];
   if (mutated) {
-    if (env.length !== 1 || env[0].value !== EXPECTED_POLICY) return `K8S_WATCH_POLICY is ${JSON.stringify(env)}, not ${EXPECTED_POLICY}`;
+    if (env.length !== 1 || env[0].value !== EXPECTED_POLICY)
+      return `K8S_WATCH_POLICY is ${JSON.stringify(env)}, not ${EXPECTED_POLICY}`;
     if (reason !== EXPECTED_REASON) return `reason annotation ${JSON.stringify(reason)}, not ${EXPECTED_REASON}`;
   } else {
     if (env.length !== 0) return `K8S_WATCH_POLICY set with no webhook registered: ${JSON.stringify(env)}`;
@@ -247,13 +272,25 @@ async function ensureNamespace(kube: Kube): Promise<void> {
   const existing = await kube.find(`/api/v1/namespaces/${NAMESPACE}`);
   if (existing?.metadata?.deletionTimestamp) {
     log(`namespace ${NAMESPACE} is being deleted (an earlier run): waiting until it is gone`);
-    await eventually(`namespace ${NAMESPACE} gone`, async () => (await kube.find(`/api/v1/namespaces/${NAMESPACE}`)) === undefined, 180_000);
+    await eventually(
+      `namespace ${NAMESPACE} gone`,
+      async () => (await kube.find(`/api/v1/namespaces/${NAMESPACE}`)) === undefined,
+      180_000,
+    );
   }
-  await kube.apply(`/api/v1/namespaces/${NAMESPACE}`, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE, labels: OPT_IN } });
-  await eventually('the default ServiceAccount', async () => (await kube.find(`/api/v1/namespaces/${NAMESPACE}/serviceaccounts/default`)) !== undefined, 60_000);
+  await kube.apply(`/api/v1/namespaces/${NAMESPACE}`, {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: NAMESPACE, labels: OPT_IN },
+  });
+  await eventually(
+    'the default ServiceAccount',
+    async () => (await kube.find(`/api/v1/namespaces/${NAMESPACE}/serviceaccounts/default`)) !== undefined,
+    60_000,
+  );
 }
 
-type Configurations = typeof import('../src/webhook/webhook_configuration.js');
+type Configurations = typeof WebhookConfigurationModule;
 
 async function register(kube: Kube, configurations: Configurations, server: Server, caBundle: string): Promise<void> {
   const { mutating, validating } = configurations.webhookConfigurations({
@@ -281,10 +318,14 @@ async function unregister(kube: Kube): Promise<void> {
  * so an answer from a stale configuration fails (failurePolicy Fail) and the probe waits on.
  */
 async function waitForAdmission(kube: Kube, mutated: boolean): Promise<void> {
-  await eventually(mutated ? 'the webhook configuration in effect' : 'no webhook in effect', async () => {
-    const pod = await kube.request('POST', `${PODS}?dryRun=All`, POD_BODY, {}, CREATE_TIMEOUT_MS);
-    return checkPod(pod, mutated) === undefined;
-  }, { timeoutMs: 60_000, everyMs: 100 });
+  await eventually(
+    mutated ? 'the webhook configuration in effect' : 'no webhook in effect',
+    async () => {
+      const pod = await kube.request('POST', `${PODS}?dryRun=All`, POD_BODY, {}, CREATE_TIMEOUT_MS);
+      return checkPod(pod, mutated) === undefined;
+    },
+    { timeoutMs: 60_000, everyMs: 100 },
+  );
 }
 
 /**
@@ -295,11 +336,17 @@ async function waitForAdmission(kube: Kube, mutated: boolean): Promise<void> {
 async function deletePods(kube: Kube): Promise<number> {
   const started = performance.now();
   const empty = async () => ((await kube.get<{ items: unknown[] }>(`${PODS}?limit=1`)).items ?? []).length === 0;
-  await eventually('the pods gone', async () => {
-    if (await empty()) return true;
-    await kube.request('DELETE', `${PODS}?gracePeriodSeconds=0`, undefined, {}, 120_000).catch((err: unknown) => log(`  collection DELETE: ${errorKey(err)} (sent again)`));
-    return empty();
-  }, { timeoutMs: 600_000, everyMs: 200 });
+  await eventually(
+    'the pods gone',
+    async () => {
+      if (await empty()) return true;
+      await kube
+        .request('DELETE', `${PODS}?gracePeriodSeconds=0`, undefined, {}, 120_000)
+        .catch((err: unknown) => log(`  collection DELETE: ${errorKey(err)} (sent again)`));
+      return empty();
+    },
+    { timeoutMs: 600_000, everyMs: 200 },
+  );
   return performance.now() - started;
 }
 
@@ -319,7 +366,13 @@ function errorKey(err: unknown): string {
   return message.replace(/bench-agent-[a-z0-9]+/g, 'bench-agent-<id>').slice(0, 300);
 }
 
-async function closedLoop(kube: Kube, vus: number, seconds: number, mutated: boolean, dryRun: boolean): Promise<Recorder> {
+async function closedLoop(
+  kube: Kube,
+  vus: number,
+  seconds: number,
+  mutated: boolean,
+  dryRun: boolean,
+): Promise<Recorder> {
   const rec: Recorder = { latencies: [], ok: 0, errors: new Map(), started: performance.now(), ended: 0 };
   const end = rec.started + seconds * 1000;
   const path = dryRun ? `${PODS}?dryRun=All` : PODS;
@@ -409,7 +462,8 @@ async function runPhase(phase: Phase, round: number, ctx: Context, problems: str
       log(`${tag}: warm-up, ${opts.vus} clients, ${opts.warmup} s of dry-run creates`);
       const warm = await closedLoop(kube, opts.vus, opts.warmup, mutated, true);
       warmupErrors = [...warm.errors.values()].reduce((a, b) => a + b, 0);
-      if (warmupErrors > 0) problems.push(`${tag}: warm-up: ${warmupErrors} errors: ${JSON.stringify(Object.fromEntries(warm.errors))}`);
+      if (warmupErrors > 0)
+        problems.push(`${tag}: warm-up: ${warmupErrors} errors: ${JSON.stringify(Object.fromEntries(warm.errors))}`);
     }
     log(`${tag}: ${opts.vus} clients creating pods for ${opts.duration} s`);
     const a = cpuSample(server ? [server.pid] : [], STATE_DIR);
@@ -417,7 +471,8 @@ async function runPhase(phase: Phase, round: number, ctx: Context, problems: str
     const b = cpuSample(server ? [server.pid] : [], STATE_DIR);
     const sorted = Float64Array.from(rec.latencies).sort();
     const errors = [...rec.errors.values()].reduce((x, y) => x + y, 0);
-    if (errors > 0) problems.push(`${tag}: ${errors} failed or wrong creates: ${JSON.stringify(Object.fromEntries(rec.errors))}`);
+    if (errors > 0)
+      problems.push(`${tag}: ${errors} failed or wrong creates: ${JSON.stringify(Object.fromEntries(rec.errors))}`);
     const result: PhaseResult = {
       phase,
       round,
@@ -435,7 +490,9 @@ async function runPhase(phase: Phase, round: number, ctx: Context, problems: str
       deleteMs: NaN,
     };
     result.cpuMsPerCreate = ((result.cpu.cluster + result.cpu.controller) * result.cpu.seconds * 1000) / rec.ok;
-    log(`${tag}: ${rec.ok} pods, ${fmt(result.createsPerSecond, 0)}/s, p50 ${fmt(result.p50Ms, 1)} ms, p99 ${fmt(result.p99Ms, 1)} ms, ${errors} errors`);
+    log(
+      `${tag}: ${rec.ok} pods, ${fmt(result.createsPerSecond, 0)}/s, p50 ${fmt(result.p50Ms, 1)} ms, p99 ${fmt(result.p99Ms, 1)} ms, ${errors} errors`,
+    );
     if (server) {
       result.reviewsCounted = await reviewsCounted(server);
       // Webhooks first: a Fail webhook must not point at a stopped server.
@@ -443,7 +500,10 @@ async function runPhase(phase: Phase, round: number, ctx: Context, problems: str
       const stopping = performance.now();
       result.serverExit = await stopServer(server);
       result.serverStopMs = Math.round(performance.now() - stopping);
-      if (result.serverExit !== 0) problems.push(`${tag}: the server exited with ${result.serverExit} after SIGTERM: ${server.output().slice(-2000)}`);
+      if (result.serverExit !== 0)
+        problems.push(
+          `${tag}: the server exited with ${result.serverExit} after SIGTERM: ${server.output().slice(-2000)}`,
+        );
       const counted = Object.values(result.reviewsCounted).reduce((x, y) => x + y, 0);
       if (counted < rec.ok) problems.push(`${tag}: the server counted ${counted} reviews for ${rec.ok} created pods`);
     }
@@ -474,15 +534,19 @@ interface Figures extends Creates {
 function figures(results: PhaseResult[], phases: Phase[]): Figures[] {
   const rounds = [...new Set(results.map((r) => r.round))];
   const none = (round: number) => results.find((r) => r.phase === 'none' && r.round === round);
-  const med = (values: (number | undefined)[]) => median(values.filter((v): v is number => v !== undefined && Number.isFinite(v)));
+  const med = (values: (number | undefined)[]) =>
+    median(values.filter((v): v is number => v !== undefined && Number.isFinite(v)));
   return phases.map((phase) => {
     const runs = results.filter((r) => r.phase === phase);
     const of = (f: (r: PhaseResult) => number) => med(runs.map(f)) ?? NaN;
-    const vsNone = (f: (r: PhaseResult, n: PhaseResult) => number) => med(rounds.map((round) => {
-      const r = runs.find((x) => x.round === round);
-      const n = none(round);
-      return r && n ? f(r, n) : undefined;
-    }));
+    const vsNone = (f: (r: PhaseResult, n: PhaseResult) => number) =>
+      med(
+        rounds.map((round) => {
+          const r = runs.find((x) => x.round === round);
+          const n = none(round);
+          return r && n ? f(r, n) : undefined;
+        }),
+      );
     return {
       phase,
       creates: of((r) => r.creates),
@@ -500,7 +564,13 @@ function figures(results: PhaseResult[], phases: Phase[]): Figures[] {
   });
 }
 
-function row(label: string, f: Omit<Figures, 'phase'>, errors: string, cpu: CpuCores | undefined, cpuMsPerCreate: number | undefined): string[] {
+function row(
+  label: string,
+  f: Omit<Figures, 'phase'>,
+  errors: string,
+  cpu: CpuCores | undefined,
+  cpuMsPerCreate: number | undefined,
+): string[] {
   return [
     label,
     String(Math.round(f.creates)),
@@ -524,12 +594,17 @@ function row(label: string, f: Omit<Figures, 'phase'>, errors: string, cpu: CpuC
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
   const compiled = join(ROOT, 'dist/webhook/webhook_configuration.js');
-  for (const file of [opts.cli, compiled]) if (!existsSync(file)) cli.usage(`${relative(ROOT, file)} not found: run npm run build first`);
+  for (const file of [opts.cli, compiled])
+    if (!existsSync(file)) cli.usage(`${relative(ROOT, file)} not found: run npm run build first`);
   const configurations = (await import(pathToFileURL(compiled).href)) as Configurations;
   const date = new Date().toISOString();
   const cpus = availableParallelism();
-  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
-  log(`bench:pods  ${date}  node ${process.version}  ${cpus} CPUs  load ${load}  ${opts.vus} clients  ${opts.duration} s a phase  phases ${opts.phases.join(',')}  rounds ${opts.rounds}`);
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  log(
+    `bench:pods  ${date}  node ${process.version}  ${cpus} CPUs  load ${load}  ${opts.vus} clients  ${opts.duration} s a phase  phases ${opts.phases.join(',')}  rounds ${opts.rounds}`,
+  );
   if (opts.phases.includes('go')) goBinary(log);
 
   let startedCluster = false;
@@ -543,7 +618,9 @@ async function main(): Promise<number> {
   const scratch = mkdtempSync(join(tmpdir(), 'bench-pods-'));
   const cleanUp = async () => {
     for (const child of children) child.kill('SIGKILL');
-    await unregister(kube).catch((err: unknown) => log(`cleanup: cannot delete the webhook configurations: ${String(err)}`));
+    await unregister(kube).catch((err: unknown) =>
+      log(`cleanup: cannot delete the webhook configurations: ${String(err)}`),
+    );
     await kube.request('DELETE', `/api/v1/namespaces/${NAMESPACE}`).catch(() => undefined);
     kube.close();
     rmSync(scratch, { recursive: true, force: true });
@@ -561,15 +638,23 @@ async function main(): Promise<number> {
   }
 
   try {
-    await eventually('kube-apiserver /readyz', () => kube.request('GET', '/readyz', undefined, { accept: 'text/plain' }, 10_000).then(() => true), 300_000);
+    await eventually(
+      'kube-apiserver /readyz',
+      () => kube.request('GET', '/readyz', undefined, { accept: 'text/plain' }, 10_000).then(() => true),
+      300_000,
+    );
     const version = (await kube.get<{ gitVersion?: string }>('/version')).gitVersion ?? '?';
-    const others = (await kube.get<{ items: Json[] }>('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations')).items
+    const others = (
+      await kube.get<{ items: Json[] }>('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations')
+    ).items
       .map((c) => c.metadata.name as string)
       .filter((n) => n !== CONFIG_NAME);
     if (others.length > 0) log(`note: other mutating webhook configurations are registered: ${others.join(', ')}`);
 
     const certDir = join(scratch, 'certs');
-    const certs = spawnSync(process.execPath, [opts.cli, 'certs', '--out', certDir, '--dns', 'localhost,127.0.0.1'], { encoding: 'utf8' });
+    const certs = spawnSync(process.execPath, [opts.cli, 'certs', '--out', certDir, '--dns', 'localhost,127.0.0.1'], {
+      encoding: 'utf8',
+    });
     if (certs.status !== 0) throw new Error(`k8s-watch-policy certs failed: ${certs.stderr}`);
     const ca = readFileSync(join(certDir, 'ca.crt'), 'utf8');
     const ctx: Context = { opts, kube, configurations, certDir, ca, caBundle: Buffer.from(ca).toString('base64') };
@@ -590,14 +675,39 @@ async function main(): Promise<number> {
   }
 }
 
-function report(opts: Options, results: PhaseResult[], problems: string[], env: { date: string; cpus: number; load: string; version: string; others: string[] }): number {
+function report(
+  opts: Options,
+  results: PhaseResult[],
+  problems: string[],
+  env: { date: string; cpus: number; load: string; version: string; others: string[] },
+): number {
   const medians = figures(results, opts.phases);
   const multi = opts.rounds > 1;
-  const header = ['phase', 'creates', 'creates/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'p50/none', 'p95/none', 'p99/none', 'errors', 'CPU cluster', 'CPU server', 'CPU bench', 'CPU other', 'CPU ms/create'];
+  const header = [
+    'phase',
+    'creates',
+    'creates/s',
+    'p50 ms',
+    'p95 ms',
+    'p99 ms',
+    'max ms',
+    'p50/none',
+    'p95/none',
+    'p99/none',
+    'errors',
+    'CPU cluster',
+    'CPU server',
+    'CPU bench',
+    'CPU other',
+    'CPU ms/create',
+  ];
   const rows: string[][] = [header];
   if (multi) {
     for (const r of results) {
-      const f = figures(results.filter((x) => x.round === r.round), [r.phase])[0]!;
+      const f = figures(
+        results.filter((x) => x.round === r.round),
+        [r.phase],
+      )[0]!;
       rows.push(row(`#${r.round} ${PHASE_LABEL[r.phase]}`, f, String(r.errors), r.cpu, r.cpuMsPerCreate));
     }
   }
@@ -605,17 +715,33 @@ function report(opts: Options, results: PhaseResult[], problems: string[], env: 
     const runs = results.filter((r) => r.phase === f.phase);
     const cpu = runs.length === 1 ? runs[0]!.cpu : undefined;
     const errors = String(runs.reduce((a, r) => a + r.errors, 0));
-    rows.push(row(`${multi ? 'median ' : ''}${PHASE_LABEL[f.phase]}`, f, errors, cpu, median(runs.map((r) => r.cpuMsPerCreate))));
+    rows.push(
+      row(
+        `${multi ? 'median ' : ''}${PHASE_LABEL[f.phase]}`,
+        f,
+        errors,
+        cpu,
+        median(runs.map((r) => r.cpuMsPerCreate)),
+      ),
+    );
   }
 
   const verdicts: { name: string; value: number | undefined; target: string; pass: boolean }[] = [];
   const webhook = medians.find((f) => f.phase === 'webhook');
-  if (webhook?.p99Ratio !== undefined) verdicts.push({ name: 'p99 create latency, webhook / none', value: webhook.p99Ratio, target: `<= ${opts.targetRatio}`, pass: webhook.p99Ratio <= opts.targetRatio });
+  if (webhook?.p99Ratio !== undefined)
+    verdicts.push({
+      name: 'p99 create latency, webhook / none',
+      value: webhook.p99Ratio,
+      target: `<= ${opts.targetRatio}`,
+      pass: webhook.p99Ratio <= opts.targetRatio,
+    });
   const kyvernoP95 = KYVERNO.mutate.p95 - KYVERNO.none.p95;
   const kyvernoP99 = KYVERNO.mutate.p99 - KYVERNO.none.p99;
 
   const out: string[] = [''];
-  out.push(`pod-creation benchmark  ${env.date}  node ${process.version}  ${env.cpus} CPUs  load average ${env.load}  kube-apiserver ${env.version}`);
+  out.push(
+    `pod-creation benchmark  ${env.date}  node ${process.version}  ${env.cpus} CPUs  load average ${env.load}  kube-apiserver ${env.version}`,
+  );
   out.push(
     `${opts.vus} clients (keep-alive, admin certificate) creating agent pods in ${NAMESPACE} for ${opts.duration} s a phase after ${opts.warmup} s of dry-run creates` +
       `${multi ? `, ${opts.rounds} rounds (median rows: medians; ratios to none of the same round)` : ''}; pods deleted between phases; CPU in cores, CPU ms/create: cluster + server`,
@@ -623,7 +749,8 @@ function report(opts: Options, results: PhaseResult[], problems: string[], env: 
   out.push('');
   out.push(table(rows));
   out.push('');
-  for (const v of verdicts) out.push(`${v.name.padEnd(44)} ${fmt(v.value).padStart(6)}  target ${v.target}  ${v.pass ? 'PASS' : 'MISS'}`);
+  for (const v of verdicts)
+    out.push(`${v.name.padEnd(44)} ${fmt(v.value).padStart(6)}  target ${v.target}  ${v.pass ? 'PASS' : 'MISS'}`);
   for (const f of medians) {
     if (f.phase === 'none' || f.p95PlusMs === undefined) continue;
     out.push(
@@ -631,12 +758,18 @@ function report(opts: Options, results: PhaseResult[], problems: string[], env: 
         `  (Kyverno, one mutate policy at 50 VUs: +${kyvernoP95} / +${kyvernoP99} ms)`,
     );
   }
-  if (env.others.length > 0) out.push(`note: other mutating webhook configurations were registered: ${env.others.join(', ')}`);
+  if (env.others.length > 0)
+    out.push(`note: other mutating webhook configurations were registered: ${env.others.join(', ')}`);
   const busy = results.filter((r) => r.cpu.other > 0.25);
-  if (busy.length > 0) out.push(`note: other processes used up to ${fmt(Math.max(...busy.map((r) => r.cpu.other)))} cores during ${busy.length} of ${results.length} phases`);
+  if (busy.length > 0)
+    out.push(
+      `note: other processes used up to ${fmt(Math.max(...busy.map((r) => r.cpu.other)))} cores during ${busy.length} of ${results.length} phases`,
+    );
   for (const r of results) {
     if (!r.reviewsCounted) continue;
-    out.push(`${multi ? `#${r.round} ` : ''}${PHASE_LABEL[r.phase]}: server counted ${JSON.stringify(r.reviewsCounted)} reviews (warm-up and probes included) for ${r.creates} pods; SIGTERM -> exit ${r.serverExit} in ${r.serverStopMs} ms`);
+    out.push(
+      `${multi ? `#${r.round} ` : ''}${PHASE_LABEL[r.phase]}: server counted ${JSON.stringify(r.reviewsCounted)} reviews (warm-up and probes included) for ${r.creates} pods; SIGTERM -> exit ${r.serverExit} in ${r.serverStopMs} ms`,
+    );
   }
   if (problems.length > 0) {
     out.push('');
@@ -647,7 +780,8 @@ function report(opts: Options, results: PhaseResult[], problems: string[], env: 
   if (!opts.json) process.stdout.write(out.join('\n') + '\n');
   else if (problems.length > 0) process.stderr.write(out.join('\n') + '\n');
 
-  const r3 = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? undefined : Math.round(n * 1000) / 1000);
+  const r3 = (n: number | undefined) =>
+    n === undefined || !Number.isFinite(n) ? undefined : Math.round(n * 1000) / 1000;
   const json = {
     bench: 'pod_creation',
     date: env.date,
@@ -655,11 +789,32 @@ function report(opts: Options, results: PhaseResult[], problems: string[], env: 
     cpus: env.cpus,
     loadavg: loadavg(),
     kubernetes: env.version,
-    options: { vus: opts.vus, durationS: opts.duration, warmupS: opts.warmup, rounds: opts.rounds, phases: opts.phases },
-    figures: Object.fromEntries(medians.map((f) => [f.phase, Object.fromEntries(Object.entries(f).map(([k, v]) => [k, typeof v === 'number' ? r3(v) : v]))])),
+    options: {
+      vus: opts.vus,
+      durationS: opts.duration,
+      warmupS: opts.warmup,
+      rounds: opts.rounds,
+      phases: opts.phases,
+    },
+    figures: Object.fromEntries(
+      medians.map((f) => [
+        f.phase,
+        Object.fromEntries(Object.entries(f).map(([k, v]) => [k, typeof v === 'number' ? r3(v) : v])),
+      ]),
+    ),
     kyverno: KYVERNO,
     targets: verdicts,
-    phases: results.map((r) => ({ ...r, createsPerSecond: r3(r.createsPerSecond), p50Ms: r3(r.p50Ms), p95Ms: r3(r.p95Ms), p99Ms: r3(r.p99Ms), maxMs: r3(r.maxMs), cpuMsPerCreate: r3(r.cpuMsPerCreate), deleteMs: Math.round(r.deleteMs), cpu: Object.fromEntries(Object.entries(r.cpu).map(([k, v]) => [k, r3(v)])) })),
+    phases: results.map((r) => ({
+      ...r,
+      createsPerSecond: r3(r.createsPerSecond),
+      p50Ms: r3(r.p50Ms),
+      p95Ms: r3(r.p95Ms),
+      p99Ms: r3(r.p99Ms),
+      maxMs: r3(r.maxMs),
+      cpuMsPerCreate: r3(r.cpuMsPerCreate),
+      deleteMs: Math.round(r.deleteMs),
+      cpu: Object.fromEntries(Object.entries(r.cpu).map(([k, v]) => [k, r3(v)])),
+    })),
     problems,
   };
   process.stdout.write(JSON.stringify(json) + '\n');

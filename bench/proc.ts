@@ -105,6 +105,7 @@ export function cpuBetween(a: CpuSample, b: CpuSample): CpuCores {
   const controller = (b.controller - a.controller) / seconds;
   const bench = (b.bench - a.bench) / seconds;
   const cluster = (b.cluster - a.cluster) / seconds;
-  const machine = ((b.machine.busy - a.machine.busy) / Math.max(1, b.machine.total - a.machine.total)) * availableParallelism();
+  const machine =
+    ((b.machine.busy - a.machine.busy) / Math.max(1, b.machine.total - a.machine.total)) * availableParallelism();
   return { seconds, controller, bench, cluster, other: Math.max(0, machine - controller - bench - cluster) };
 }

@@ -18,7 +18,17 @@
 //   npm run image -- --rebuild-base                # a fresh Debian base (security updates)
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -47,7 +57,15 @@ environment: K8S_WATCH_POLICY_CACHE (cache root, default ~/.cache/k8s-watch-poli
   KWP_DEBIAN_SECURITY_MIRROR (http://deb.debian.org/debian-security)`;
 
 function parseArgs(argv) {
-  const opts = { tag: 'k8s-watch-policy:dev', save: undefined, engine: undefined, rebuild: false, rebuildBase: false, install: true, verbose: false };
+  const opts = {
+    tag: 'k8s-watch-policy:dev',
+    save: undefined,
+    engine: undefined,
+    rebuild: false,
+    rebuildBase: false,
+    install: true,
+    verbose: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -67,13 +85,16 @@ function parseArgs(argv) {
       process.exit(0);
     } else fail(`unknown argument ${arg}\n\n${USAGE}`);
   }
-  if (opts.engine !== undefined && opts.engine !== 'podman' && opts.engine !== 'docker') fail(`--engine is podman or docker, not ${opts.engine}`);
+  if (opts.engine !== undefined && opts.engine !== 'podman' && opts.engine !== 'docker')
+    fail(`--engine is podman or docker, not ${opts.engine}`);
   if (!/:[\w][\w.-]{0,127}$/.test(opts.tag.split('/').pop())) opts.tag += ':dev';
   return opts;
 }
 
 const opts = parseArgs(process.argv.slice(2));
-const cacheRoot = process.env.K8S_WATCH_POLICY_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'k8s-watch-policy');
+const cacheRoot =
+  process.env.K8S_WATCH_POLICY_CACHE ??
+  join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'k8s-watch-policy');
 const work = join(cacheRoot, 'image');
 const LABEL_INPUTS = 'io.github.deepflowio.k8s-watch-policy.inputs';
 
@@ -95,7 +116,9 @@ function run(cmd, args, { check = true, quiet = !opts.verbose, env, cwd = root, 
     cwd,
     env: env ? { ...process.env, ...env } : process.env,
     input,
-    stdio: quiet ? [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] : [input === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit'],
+    stdio: quiet
+      ? [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']
+      : [input === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit'],
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
   });
@@ -121,12 +144,21 @@ function hashTree(dir, into = createHash('sha256')) {
     .filter((entry) => entry.isFile())
     .map((entry) => relative(dir, join(entry.parentPath ?? entry.path, entry.name)))
     .sort();
-  for (const file of files) into.update(file).update('\0').update(readFileSync(join(dir, file))).update('\0');
+  for (const file of files)
+    into
+      .update(file)
+      .update('\0')
+      .update(readFileSync(join(dir, file)))
+      .update('\0');
   return into;
 }
 
 function dockerAnswers() {
-  const r = spawnSync(process.env.DOCKER ?? 'docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync(process.env.DOCKER ?? 'docker', ['info', '--format', '{{.ServerVersion}}'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   return r.status === 0 && r.stdout.trim() !== '';
 }
 
@@ -170,17 +202,41 @@ async function saveArchive(engine, image) {
 async function withDocker() {
   const docker = process.env.DOCKER ?? 'docker';
   const hash = createHash('sha256');
-  for (const file of ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
-    hash.update(file).update('\0').update(readFileSync(join(root, file))).update('\0');
+  for (const file of [
+    'Dockerfile',
+    '.dockerignore',
+    'package.json',
+    'package-lock.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+  ]) {
+    hash
+      .update(file)
+      .update('\0')
+      .update(readFileSync(join(root, file)))
+      .update('\0');
   }
   const inputs = hashTree(join(root, 'src'), hash).digest('hex');
-  const current = spawnSync(docker, ['image', 'inspect', '--format', `{{index .Config.Labels "${LABEL_INPUTS}"}}`, opts.tag], { encoding: 'utf8' });
+  const current = spawnSync(
+    docker,
+    ['image', 'inspect', '--format', `{{index .Config.Labels "${LABEL_INPUTS}"}}`, opts.tag],
+    { encoding: 'utf8' },
+  );
   if (!opts.rebuild && current.status === 0 && current.stdout.trim() === inputs) {
     say(`${opts.tag} is up to date (sources unchanged); reusing it`);
   } else {
     const t = Date.now();
     say(`docker build ${opts.tag} from source (node:24-slim; npm ci and tsc inside the build)`);
-    run(docker, ['build', '-t', opts.tag, '--label', `${LABEL_INPUTS}=${inputs}`, '--label', `org.opencontainers.image.version=${pkg.version}`, '.']);
+    run(docker, [
+      'build',
+      '-t',
+      opts.tag,
+      '--label',
+      `${LABEL_INPUTS}=${inputs}`,
+      '--label',
+      `org.opencontainers.image.version=${pkg.version}`,
+      '.',
+    ]);
     say(`built in ${seconds(t)}`);
   }
   const size = Number(output(docker, ['image', 'inspect', '--format', '{{.Size}}', opts.tag]));
@@ -194,14 +250,18 @@ const PACKAGES = ['podman', 'runc', 'mmdebstrap'];
 
 function ensurePackages() {
   const missing = PACKAGES.filter((p) => {
-    const r = spawnSync('dpkg-query', ['-W', '-f', '${Status}', p], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const r = spawnSync('dpkg-query', ['-W', '-f', '${Status}', p], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return !(r.status === 0 && r.stdout.endsWith(' installed'));
   });
   if (missing.length === 0) return;
   const command = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`;
   if (!opts.install) fail(`missing Debian packages: ${missing.join(' ')} (${command})`);
   if (process.getuid?.() !== 0) fail(`missing Debian packages: ${missing.join(' ')}; run as root, or: sudo ${command}`);
-  if (spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0) fail(`needs ${missing.join(', ')} and there is no apt-get: install them with this system's package manager`);
+  if (spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0)
+    fail(`needs ${missing.join(', ')} and there is no apt-get: install them with this system's package manager`);
   const t = Date.now();
   say(`installing ${missing.join(' ')} (apt-get update; apt-get install --no-install-recommends)`);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
@@ -213,10 +273,12 @@ function ensurePackages() {
 /** The Node binary of the npm package `node` (a devDependency, put in place by `npm ci`). */
 function nodeBinary() {
   const pkgDir = join(root, 'node_modules', 'node');
-  if (!existsSync(join(pkgDir, 'package.json'))) fail('node_modules/node is missing: run npm ci first (the image takes its Node binary from there)');
+  if (!existsSync(join(pkgDir, 'package.json')))
+    fail('node_modules/node is missing: run npm ci first (the image takes its Node binary from there)');
   const bin = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).bin?.node ?? 'bin/node';
   const path = join(pkgDir, bin);
-  if (!existsSync(path)) fail(`${path} is missing: npm ci did not run the \`node\` package's install script (allowScripts)`);
+  if (!existsSync(path))
+    fail(`${path} is missing: npm ci did not run the \`node\` package's install script (allowScripts)`);
   const [version, arch] = output(path, ['-p', 'process.version + " " + process.arch']).split(' ');
   return { path, version, arch };
 }
@@ -240,12 +302,22 @@ function baseRecipe(node) {
   return {
     recipe: 1,
     suite,
-    sources: [`deb ${mirror} ${suite} main`, `deb ${mirror} ${suite}-updates main`, `deb ${security} ${suite}-security main`],
+    sources: [
+      `deb ${mirror} ${suite} main`,
+      `deb ${mirror} ${suite}-updates main`,
+      `deb ${security} ${suite}-security main`,
+    ],
     variant: 'essential',
     include: ['libstdc++6'],
     hook: 'merged-usr',
     // No manuals, documentation (but the copyrights) or translations in the image.
-    dpkgopts: ['path-exclude=/usr/share/man/*', 'path-exclude=/usr/share/doc/*', 'path-include=/usr/share/doc/*/copyright', 'path-exclude=/usr/share/locale/*', 'path-exclude=/usr/share/info/*'],
+    dpkgopts: [
+      'path-exclude=/usr/share/man/*',
+      'path-exclude=/usr/share/doc/*',
+      'path-include=/usr/share/doc/*/copyright',
+      'path-exclude=/usr/share/locale/*',
+      'path-exclude=/usr/share/info/*',
+    ],
     node: `${node.version} linux-${node.arch}`,
   };
 }
@@ -257,11 +329,15 @@ function ensureBase(node) {
   const image = `${repo}:${node.version}-${key}`;
   const exists = spawnSync('podman', ['image', 'exists', image]).status === 0;
   if (exists && !opts.rebuildBase) {
-    say(`base ${image} is up to date (Node ${node.version}, Debian ${recipe.suite}: ${recipe.variant} + ${recipe.include.join(' ')}); reusing it`);
+    say(
+      `base ${image} is up to date (Node ${node.version}, Debian ${recipe.suite}: ${recipe.variant} + ${recipe.include.join(' ')}); reusing it`,
+    );
     return image;
   }
   const t = Date.now();
-  say(`base: mmdebstrap ${recipe.suite} (${recipe.variant} + ${recipe.include.join(' ')}, merged /usr) from the Debian mirror, + Node ${node.version} at /usr/local/bin/node`);
+  say(
+    `base: mmdebstrap ${recipe.suite} (${recipe.variant} + ${recipe.include.join(' ')}, merged /usr) from the Debian mirror, + Node ${node.version} at /usr/local/bin/node`,
+  );
   mkdirSync(work, { recursive: true });
   const tar = join(work, `base-${key}.tar`);
   rmSync(tar, { force: true });
@@ -281,19 +357,31 @@ function ensureBase(node) {
   const previous = exists ? output('podman', ['image', 'inspect', '--format', '{{.Id}}', image]) : undefined;
   run('podman', [
     'import',
-    '--change', 'ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    '--change', 'CMD=["node"]',
-    '--change', `LABEL=io.github.deepflowio.k8s-watch-policy.base=${key}`,
-    '--message', `mmdebstrap ${recipe.suite} ${recipe.variant} + ${recipe.include.join(' ')}, Node ${node.version}`,
+    '--change',
+    'ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    '--change',
+    'CMD=["node"]',
+    '--change',
+    `LABEL=io.github.deepflowio.k8s-watch-policy.base=${key}`,
+    '--message',
+    `mmdebstrap ${recipe.suite} ${recipe.variant} + ${recipe.include.join(' ')}, Node ${node.version}`,
     tar,
     image,
   ]);
   rmSync(tar, { force: true });
   // Older bases (another Node, another recipe, or the one --rebuild-base replaced), unless an image still uses them.
-  const others = output('podman', ['images', '--noheading', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${repo}`])
+  const others = output('podman', [
+    'images',
+    '--noheading',
+    '--format',
+    '{{.Repository}}:{{.Tag}}',
+    '--filter',
+    `reference=${repo}`,
+  ])
     .split('\n')
     .filter((ref) => ref && ref !== image && !ref.endsWith(':<none>'));
-  for (const ref of [...others, ...(previous ? [previous] : [])]) run('podman', ['rmi', ref], { check: false, quiet: true });
+  for (const ref of [...others, ...(previous ? [previous] : [])])
+    run('podman', ['rmi', ref], { check: false, quiet: true });
   say(`base ${image} made in ${seconds(t)}`);
   return image;
 }
@@ -307,13 +395,22 @@ function prepareContext() {
   // What npm ci --omit=dev installs depends on these (not on scripts or devDependencies, which
   // change the lock when they matter).
   const { dependencies, optionalDependencies, peerDependencies, bundleDependencies, overrides } = JSON.parse(manifest);
-  const depsKey = sha256(JSON.stringify({ dependencies, optionalDependencies, peerDependencies, bundleDependencies, overrides }), lock);
+  const depsKey = sha256(
+    JSON.stringify({ dependencies, optionalDependencies, peerDependencies, bundleDependencies, overrides }),
+    lock,
+  );
   const depsKeyFile = join(ctx, '.deps-key');
-  if (existsSync(depsKeyFile) && readFileSync(depsKeyFile, 'utf8') === depsKey && existsSync(join(ctx, 'node_modules'))) {
+  if (
+    existsSync(depsKeyFile) &&
+    readFileSync(depsKeyFile, 'utf8') === depsKey &&
+    existsSync(join(ctx, 'node_modules'))
+  ) {
     say('production node_modules: package.json and package-lock.json unchanged; reusing them');
   } else {
     const t = Date.now();
-    say('production node_modules: npm ci --omit=dev --ignore-scripts (outside the build; the host reaches the npm registry)');
+    say(
+      'production node_modules: npm ci --omit=dev --ignore-scripts (outside the build; the host reaches the npm registry)',
+    );
     rmSync(depsKeyFile, { force: true });
     rmSync(join(ctx, 'node_modules'), { recursive: true, force: true });
     writeFileSync(join(ctx, 'package.json'), manifest);
@@ -327,14 +424,22 @@ function prepareContext() {
   // removed sources, and the tree's dist/ (which tests and npm start use) left alone.
   const t = Date.now();
   rmSync(join(ctx, 'dist'), { recursive: true, force: true });
-  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', join(ctx, 'dist')]);
+  run(process.execPath, [
+    join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '-p',
+    'tsconfig.build.json',
+    '--outDir',
+    join(ctx, 'dist'),
+  ]);
   say(`dist: compiled (tsc -p tsconfig.build.json --outDir <context>/dist) in ${seconds(t)}`);
   return ctx;
 }
 
 async function withPodman() {
-  if (process.platform !== 'linux') fail('the offline build needs Linux (podman, mmdebstrap); with Docker use --engine docker');
-  if (process.getuid?.() !== 0) fail('the offline build runs podman and mmdebstrap as root: run it as root (or with Docker: --engine docker)');
+  if (process.platform !== 'linux')
+    fail('the offline build needs Linux (podman, mmdebstrap); with Docker use --engine docker');
+  if (process.getuid?.() !== 0)
+    fail('the offline build runs podman and mmdebstrap as root: run it as root (or with Docker: --engine docker)');
   ensurePackages();
   const node = nodeBinary();
   const base = ensureBase(node);
@@ -342,11 +447,25 @@ async function withPodman() {
 
   const baseId = output('podman', ['image', 'inspect', '--format', '{{.Id}}', base]);
   const hash = createHash('sha256').update(`base ${baseId}\0version ${pkg.version}\0`);
-  for (const file of ['Dockerfile', 'Dockerfile.prebuilt']) hash.update(file).update('\0').update(readFileSync(join(root, file))).update('\0');
-  for (const file of ['package.json', 'package-lock.json']) hash.update(file).update('\0').update(readFileSync(join(ctx, file))).update('\0');
+  for (const file of ['Dockerfile', 'Dockerfile.prebuilt'])
+    hash
+      .update(file)
+      .update('\0')
+      .update(readFileSync(join(root, file)))
+      .update('\0');
+  for (const file of ['package.json', 'package-lock.json'])
+    hash
+      .update(file)
+      .update('\0')
+      .update(readFileSync(join(ctx, file)))
+      .update('\0');
   const inputs = hashTree(join(ctx, 'dist'), hash).digest('hex');
 
-  const current = spawnSync('podman', ['image', 'inspect', '--format', `{{.Id}} {{index .Labels "${LABEL_INPUTS}"}}`, opts.tag], { encoding: 'utf8' });
+  const current = spawnSync(
+    'podman',
+    ['image', 'inspect', '--format', `{{.Id}} {{index .Labels "${LABEL_INPUTS}"}}`, opts.tag],
+    { encoding: 'utf8' },
+  );
   const [previousId, previousInputs] = current.status === 0 ? current.stdout.trim().split(' ') : [];
   if (!opts.rebuild && previousInputs === inputs) {
     say(`${opts.tag} is up to date (base, Dockerfiles, package.json, package-lock.json, dist/ unchanged); reusing it`);
@@ -356,24 +475,52 @@ async function withPodman() {
     // 1. The Dockerfile's `runtime` stage on the local base (its npm stages are not built).
     say(`podman build --target runtime (the Dockerfile's runtime stage on BASE=${base}, --network=none)`);
     const iidfile = join(work, 'runtime.iid');
-    run('podman', [...common, '--target', 'runtime', '--build-arg', `BASE=${base}`, '--iidfile', iidfile, '-f', join(root, 'Dockerfile'), root]);
-    const runtime = readFileSync(iidfile, 'utf8').trim();
-    // 2. The app prepared in the context, on that (Dockerfile.prebuilt).
-    say(`podman build ${opts.tag} (Dockerfile.prebuilt: node_modules/, package.json, dist/ from the context, --network=none)`);
     run('podman', [
       ...common,
-      '--build-arg', `RUNTIME=${runtime}`,
-      '--label', `${LABEL_INPUTS}=${inputs}`,
-      '--label', `org.opencontainers.image.version=${pkg.version}`,
-      '-t', opts.tag,
-      '-f', join(root, 'Dockerfile.prebuilt'),
+      '--target',
+      'runtime',
+      '--build-arg',
+      `BASE=${base}`,
+      '--iidfile',
+      iidfile,
+      '-f',
+      join(root, 'Dockerfile'),
+      root,
+    ]);
+    const runtime = readFileSync(iidfile, 'utf8').trim();
+    // 2. The app prepared in the context, on that (Dockerfile.prebuilt).
+    say(
+      `podman build ${opts.tag} (Dockerfile.prebuilt: node_modules/, package.json, dist/ from the context, --network=none)`,
+    );
+    run('podman', [
+      ...common,
+      '--build-arg',
+      `RUNTIME=${runtime}`,
+      '--label',
+      `${LABEL_INPUTS}=${inputs}`,
+      '--label',
+      `org.opencontainers.image.version=${pkg.version}`,
+      '-t',
+      opts.tag,
+      '-f',
+      join(root, 'Dockerfile.prebuilt'),
       ctx,
     ]);
     const id = output('podman', ['image', 'inspect', '--format', '{{.Id}}', opts.tag]);
     // The image this one replaced, now untagged (kept if anything else still names or uses it).
     if (previousId && previousId !== id) run('podman', ['rmi', previousId], { check: false, quiet: true });
     say(`built in ${seconds(t)}`);
-    const version = output('podman', ['run', '--rm', '--runtime', 'runc', ...ulimitFlags(), '--network=none', '--read-only', opts.tag, '--version']);
+    const version = output('podman', [
+      'run',
+      '--rm',
+      '--runtime',
+      'runc',
+      ...ulimitFlags(),
+      '--network=none',
+      '--read-only',
+      opts.tag,
+      '--version',
+    ]);
     if (version !== pkg.version) fail(`the image's --version printed ${JSON.stringify(version)}, not ${pkg.version}`);
     say(`smoke test: podman run --rm --read-only ${opts.tag} --version → ${version}`);
   }
@@ -396,18 +543,27 @@ function lock() {
     try {
       process.kill(pid, 0);
       alive = true;
-    } catch {}
+    } catch {
+      // no such process: a stale lock
+    }
     if (alive) fail(`another npm run image (pid ${pid}) is running (${file})`);
     writeFileSync(file, String(process.pid));
   }
   process.on('exit', () => {
     try {
       if (readFileSync(file, 'utf8') === String(process.pid)) rmSync(file, { force: true });
-    } catch {}
+    } catch {
+      // already gone
+    }
   });
 }
 
 lock();
 const engine = opts.engine ?? (dockerAnswers() ? 'docker' : 'podman');
-if (!opts.engine) say(engine === 'docker' ? 'a Docker daemon answers: docker, from source (--engine podman for the offline build)' : 'no Docker daemon: podman, offline (base from the Debian mirror, Node from the npm package `node`)');
+if (!opts.engine)
+  say(
+    engine === 'docker'
+      ? 'a Docker daemon answers: docker, from source (--engine podman for the offline build)'
+      : 'no Docker daemon: podman, offline (base from the Debian mirror, Node from the npm package `node`)',
+  );
 await (engine === 'docker' ? withDocker() : withPodman());

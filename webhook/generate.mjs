@@ -82,7 +82,8 @@ async function main(args) {
       const path = join(dir, name);
       return !existsSync(path) || readFileSync(path, 'utf8') !== text;
     });
-    for (const [name] of stale) process.stderr.write(`webhook/${name} differs from the chart: run node webhook/generate.mjs\n`);
+    for (const [name] of stale)
+      process.stderr.write(`webhook/${name} differs from the chart: run node webhook/generate.mjs\n`);
     return stale.length === 0 ? 0 : 1;
   }
   mkdirSync(dir, { recursive: true });

@@ -65,7 +65,15 @@ export class Controller {
     const out = openSync(spec.logFile, 'w');
     const nodeFlags = [
       ...(spec.nodeFlags ?? []),
-      ...(spec.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', spec.cpuProfDir, '--cpu-prof-name', `controller-${spec.identity}-${Date.now()}.cpuprofile`] : []),
+      ...(spec.cpuProfDir
+        ? [
+            '--cpu-prof',
+            '--cpu-prof-dir',
+            spec.cpuProfDir,
+            '--cpu-prof-name',
+            `controller-${spec.identity}-${Date.now()}.cpuprofile`,
+          ]
+        : []),
       ...(spec.heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${spec.heapSnapshotDir}`] : []),
     ];
     const args = [
@@ -120,10 +128,14 @@ export class Controller {
   async waitReady(timeoutMs: number, everyMs = 10): Promise<number> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      if (!this.alive) throw new Error(`the controller exited (${this.proc.exitCode ?? this.proc.signalCode}): ${this.stderr.trim() || this.logTail()}`);
+      if (!this.alive)
+        throw new Error(
+          `the controller exited (${this.proc.exitCode ?? this.proc.signalCode}): ${this.stderr.trim() || this.logTail()}`,
+        );
       const r = await httpGet(`${this.url}/readyz`, 1000).catch(() => undefined);
       if (r?.status === 200) return performance.now();
-      if (performance.now() > deadline) throw new Error(`the controller was not ready within ${timeoutMs / 1000} s; ${this.logTail()}`);
+      if (performance.now() > deadline)
+        throw new Error(`the controller was not ready within ${timeoutMs / 1000} s; ${this.logTail()}`);
       await sleep(everyMs);
     }
   }
@@ -155,7 +167,7 @@ export class Controller {
   /** The JSON log lines written so far (the CLI flushes them at least every 250 ms). */
   logLines(): Json[] {
     const lines: Json[] = [];
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(this.spec.logFile, 'utf8');
     } catch {
@@ -198,7 +210,14 @@ export class Controller {
       await sleep(500);
       const fresh = readdirSync(dir).filter((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
       // The file grows while it is written; the process answers HTTP again when it is done.
-      if (fresh.length > 0 && (await httpGet(`${this.url}/healthz`, 1000).then((r) => r.status === 200, () => false))) return join(dir, fresh[0]!);
+      if (
+        fresh.length > 0 &&
+        (await httpGet(`${this.url}/healthz`, 1000).then(
+          (r) => r.status === 200,
+          () => false,
+        ))
+      )
+        return join(dir, fresh[0]!);
     }
     return undefined;
   }

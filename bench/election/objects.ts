@@ -47,10 +47,12 @@ export function namespace(name: string): Json {
 
 /** The agent container of the fixture, without the service-account mount the API server adds itself. */
 function fixtureAgent(root: string): { container: Json; volumes: Json[] } {
-  const review = JSON.parse(readFileSync(join(root, 'bench/fixtures/watcher-pod.review.json'), 'utf8')) as Json;
-  const spec = review.request.object.spec as Json;
+  const review = JSON.parse(readFileSync(join(root, 'bench/fixtures/watcher-pod.review.json'), 'utf8'));
+  const spec = review.request.object.spec;
   const container = structuredClone(spec.containers.find((c: Json) => c.name === 'deepflow-agent'));
-  container.volumeMounts = (container.volumeMounts ?? []).filter((m: Json) => !String(m.name).startsWith('kube-api-access'));
+  container.volumeMounts = (container.volumeMounts ?? []).filter(
+    (m: Json) => !String(m.name).startsWith('kube-api-access'),
+  );
   container.env = (container.env ?? []).filter((e: Json) => e.name !== 'K8S_WATCH_POLICY');
   const volumes = (spec.volumes ?? []).filter((v: Json) => !String(v.name).startsWith('kube-api-access'));
   return { container, volumes };
@@ -74,7 +76,13 @@ export function watcherDeployment(root: string, ns: string, replicas: number): J
         spec: {
           // On the cluster's own ordinary nodes, not on the benchmark's thousands.
           nodeSelector: { type: 'kwok' },
-          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: BENCH_NODE_LABEL, operator: 'DoesNotExist' }] }] } } },
+          affinity: {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [{ matchExpressions: [{ key: BENCH_NODE_LABEL, operator: 'DoesNotExist' }] }],
+              },
+            },
+          },
           // The replacement of a deleted watcher must not wait for a flapping kwok node (see below).
           tolerations: [{ operator: 'Exists' }],
           terminationGracePeriodSeconds: 1,

@@ -6,7 +6,7 @@
  * everything else object by object, skipping what is shared.
  */
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import type { Container, EnvVar, Pod } from '../kube/objects.js';
+import type { Container, EnvVar, Pod } from '../kube/objects.ts';
 
 export function admissionPatch(pod: Pod, admitted: Pod): Operation[] {
   const envOps: Operation[] = [];
@@ -17,7 +17,13 @@ export function admissionPatch(pod: Pod, admitted: Pod): Operation[] {
     if (!Array.isArray(before) || !Array.isArray(after) || before === after) continue;
     spec[field] = after.map((container: Container, i) => {
       const oldEnv = before[i]?.env;
-      if (container === before[i] || !Array.isArray(oldEnv) || !Array.isArray(container.env) || container.env === oldEnv) return container;
+      if (
+        container === before[i] ||
+        !Array.isArray(oldEnv) ||
+        !Array.isArray(container.env) ||
+        container.env === oldEnv
+      )
+        return container;
       envOps.push(...envListPatch(`/spec/${field}/${i}/env`, oldEnv, container.env));
       return { ...container, env: oldEnv };
     });
@@ -30,7 +36,8 @@ export function admissionPatch(pod: Pod, admitted: Pod): Operation[] {
 /** A copy of JSON data (what a patch value is): cheaper than structuredClone for the small values here. */
 const copyJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * The operations from `before` to `after`, where `after` shares every unchanged subtree with
@@ -49,7 +56,8 @@ function identityDiff(before: unknown, after: unknown, path: string, ops: Operat
       else identityDiff(from, to, `${path}/${escape(key)}`, ops);
     }
     for (const key of Object.keys(after)) {
-      if ((!Object.hasOwn(before, key) || before[key] === undefined) && after[key] !== undefined) ops.push({ op: 'add', path: `${path}/${escape(key)}`, value: after[key] });
+      if ((!Object.hasOwn(before, key) || before[key] === undefined) && after[key] !== undefined)
+        ops.push({ op: 'add', path: `${path}/${escape(key)}`, value: after[key] });
     }
     return;
   }
@@ -72,18 +80,23 @@ export function envListPatch(path: string, before: readonly EnvVar[], after: rea
     const a = before[i];
     const b = after[j];
     if (i < before.length && j < after.length && a === b) {
-      i++, j++, at++;
+      i++;
+      j++;
+      at++;
     } else if (i < before.length && !kept.has(a!)) {
       if (j < after.length && !old.has(b!)) {
         for (const op of fastJsonPatch.compare(a!, b!)) ops.push({ ...op, path: `${path}/${at}${op.path}` });
-        i++, j++, at++;
+        i++;
+        j++;
+        at++;
       } else {
         ops.push({ op: 'remove', path: `${path}/${at}` });
         i++;
       }
     } else if (j < after.length && !old.has(b!)) {
       ops.push({ op: 'add', path: `${path}/${at}`, value: copyJson(b!) });
-      j++, at++;
+      j++;
+      at++;
     } else {
       // Kept entries out of their order: not something a review produces; a whole replace is exact.
       return [{ op: 'replace', path, value: copyJson(after) }];

@@ -10,14 +10,14 @@
  *
  * A watcher Deployment running on serverless nodes is still a watcher: rule 4 comes before 5.
  */
-import { agentContainers } from '../agent/agent_containers.js';
-import type { Config } from '../config/config.js';
-import type { Pod } from '../kube/objects.js';
-import { INJECTION_LABEL, POLICY_LABEL } from '../policy/labels.js';
-import { parsePolicyLabel, type Policy } from '../policy/policy.js';
-import type { NodeLookup } from '../kube/node_lookup.js';
-import { matchServerless, type ServerlessRule } from './serverless_rule.js';
-import { matchWatcher, type WatcherRule } from './watcher_rule.js';
+import { agentContainers } from '../agent/agent_containers.ts';
+import type { Config } from '../config/config.ts';
+import type { Pod } from '../kube/objects.ts';
+import { INJECTION_LABEL, POLICY_LABEL } from '../policy/labels.ts';
+import { parsePolicyLabel, type Policy } from '../policy/policy.ts';
+import type { NodeLookup } from '../kube/node_lookup.ts';
+import { matchServerless, type ServerlessRule } from './serverless_rule.ts';
+import { matchWatcher, type WatcherRule } from './watcher_rule.ts';
 
 export type Rule = 'disabled' | 'no-agent' | 'label' | WatcherRule | ServerlessRule | 'default';
 
@@ -44,7 +44,12 @@ export function decide(pod: Pod, config: Config, nodes?: NodeLookup): Decision {
   }
   const labelled = labels[POLICY_LABEL] === undefined ? undefined : parsePolicyLabel(labels[POLICY_LABEL]);
   if (labelled) {
-    return { policy: labelled, rule: 'label', detail: `pod label ${POLICY_LABEL}=${labels[POLICY_LABEL]}`, affirmative: true };
+    return {
+      policy: labelled,
+      rule: 'label',
+      detail: `pod label ${POLICY_LABEL}=${labels[POLICY_LABEL]}`,
+      affirmative: true,
+    };
   }
   const watcher = matchWatcher(pod, config);
   if (watcher) return { policy: 'only-watch', ...watcher, affirmative: true };

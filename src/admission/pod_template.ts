@@ -7,9 +7,9 @@
  * back into the template so that a manifest shows what its pods will get. A controller that would
  * run several watch-only agents at once gets a warning (see watch_only_replicas.ts).
  */
-import { isRecord, type KubeObject, type ObjectMeta, type Pod, type PodSpec } from '../kube/objects.js';
-import { reviewPod, type PodReview, type ReviewOptions } from './review_pod.js';
-import { watchOnlyReplicaWarnings } from './watch_only_replicas.js';
+import { isRecord, type KubeObject, type ObjectMeta, type Pod, type PodSpec } from '../kube/objects.ts';
+import { reviewPod, type PodReview, type ReviewOptions } from './review_pod.ts';
+import { watchOnlyReplicaWarnings } from './watch_only_replicas.ts';
 
 interface TemplateKind {
   /** Where the pod template sits in the object. */
@@ -55,12 +55,12 @@ export function podTemplateOf(object: KubeObject): PodTemplateSpec | undefined {
 function templateOf(object: KubeObject, path: readonly string[]): PodTemplateSpec | undefined {
   let at: unknown = object;
   for (const step of path) at = isRecord(at) ? at[step] : undefined;
-  return isRecord(at) ? (at as PodTemplateSpec) : undefined;
+  return isRecord(at) ? at : undefined;
 }
 
 function withTemplate(object: KubeObject, path: readonly string[], template: PodTemplateSpec): KubeObject {
   const [head, ...rest] = path;
-  if (head === undefined) return template as KubeObject;
+  if (head === undefined) return template;
   const child = isRecord(object[head]) ? (object[head] as KubeObject) : {};
   return { ...object, [head]: withTemplate(child, rest, template) };
 }
@@ -76,22 +76,34 @@ export function reviewTemplate(object: KubeObject, options: ReviewOptions): Temp
   if (!template) return undefined;
 
   const owner = kind.podOwnerKind;
-  const ownerReferences = owner ? [{ apiVersion: 'apps/v1', kind: owner, name: object.metadata?.name ?? '', controller: true }] : undefined;
+  const ownerReferences = owner
+    ? [{ apiVersion: 'apps/v1', kind: owner, name: object.metadata?.name ?? '', controller: true }]
+    : undefined;
   const namespace = object.metadata?.namespace;
   const pod: Pod = {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { ...template.metadata, ...(namespace !== undefined && { namespace }), ...(ownerReferences && { ownerReferences }) },
+    metadata: {
+      ...template.metadata,
+      ...(namespace !== undefined && { namespace }),
+      ...(ownerReferences && { ownerReferences }),
+    },
     spec: template.spec ?? {},
   };
   const reviewed = reviewPod(pod, options);
   const replicaWarnings = reviewed.allowed ? watchOnlyReplicaWarnings(object, reviewed.pod, options.config) : [];
-  const review = replicaWarnings.length > 0 ? { ...reviewed, warnings: [...reviewed.warnings, ...replicaWarnings] } : reviewed;
+  const review =
+    replicaWarnings.length > 0 ? { ...reviewed, warnings: [...reviewed.warnings, ...replicaWarnings] } : reviewed;
   if (review.patch.length === 0) return { review, object };
 
   const annotations = review.pod.metadata?.annotations;
   const metadata = { ...template.metadata, ...(annotations && { annotations }) };
   // A template without metadata gets it first, where kubectl and helm write it.
-  const mutated: PodTemplateSpec = { ...(template.metadata === undefined && { metadata }), ...template, metadata, spec: review.pod.spec ?? {} };
+  const mutated: PodTemplateSpec = {
+    ...(template.metadata === undefined && { metadata }),
+    ...template,
+    metadata,
+    spec: review.pod.spec ?? {},
+  };
   return { review, object: withTemplate(object, kind.path, mutated) };
 }

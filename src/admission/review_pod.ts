@@ -8,17 +8,24 @@
  * which is what `reinvocationPolicy: IfNeeded` relies on.
  */
 import type { Operation } from 'fast-json-patch';
-import { agentContainers, allContainers, describeContainer, type LocatedContainer } from '../agent/agent_containers.js';
-import type { Config } from '../config/config.js';
-import type { Container, EnvVar, Pod } from '../kube/objects.js';
-import { DEPRECATED_ENV, POLICY_ENV, POLICY_LABEL, REASON_ANNOTATION } from '../policy/labels.js';
-import { otherSpelling, parsePolicyEnv, parsePolicyLabel, policyAsAgentReadsIt, policyEnvValue, type Policy } from '../policy/policy.js';
-import { admissionPatch } from './admission_patch.js';
-import { POLICY_ENV_SINCE, predatesPolicyEnv } from '../agent/agent_version.js';
-import { imageName } from '../agent/image_name.js';
-import { findEnv, hasEnv, literalValue } from '../agent/container_env.js';
-import { decide, type Decision } from './decision.js';
-import type { NodeLookup } from '../kube/node_lookup.js';
+import { agentContainers, allContainers, describeContainer, type LocatedContainer } from '../agent/agent_containers.ts';
+import type { Config } from '../config/config.ts';
+import type { Container, EnvVar, Pod } from '../kube/objects.ts';
+import { DEPRECATED_ENV, POLICY_ENV, POLICY_LABEL, REASON_ANNOTATION } from '../policy/labels.ts';
+import {
+  otherSpelling,
+  parsePolicyEnv,
+  parsePolicyLabel,
+  policyAsAgentReadsIt,
+  policyEnvValue,
+  type Policy,
+} from '../policy/policy.ts';
+import { admissionPatch } from './admission_patch.ts';
+import { POLICY_ENV_SINCE, predatesPolicyEnv } from '../agent/agent_version.ts';
+import { imageName } from '../agent/image_name.ts';
+import { findEnv, hasEnv, literalValue } from '../agent/container_env.ts';
+import { decide, type Decision } from './decision.ts';
+import type { NodeLookup } from '../kube/node_lookup.ts';
 
 export interface ReviewOptions {
   config: Config;
@@ -49,7 +56,9 @@ const EXPLICIT = 'explicit-env';
 /** Only an agent image's tag is an agent version (busybox:1.36 is not deepflow-agent v1.36). */
 function predatesPolicyEnvImage(located: LocatedContainer, config: Config): string | undefined {
   const image = located.container.image;
-  return typeof image === 'string' && config.agent.imageNames.includes(imageName(image)) && predatesPolicyEnv(image) ? image : undefined;
+  return typeof image === 'string' && config.agent.imageNames.includes(imageName(image)) && predatesPolicyEnv(image)
+    ? image
+    : undefined;
 }
 
 function deprecatedFix(located: LocatedContainer, config: Config): string {
@@ -75,7 +84,9 @@ export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview
 
   const labelValue = pod.metadata?.labels?.[POLICY_LABEL];
   if (labelValue !== undefined && parsePolicyLabel(labelValue) === undefined) {
-    invalid(`label ${POLICY_LABEL}: invalid value ${JSON.stringify(labelValue)}; use one of ${spelling}, ${other}, watch-disabled, normal`);
+    invalid(
+      `label ${POLICY_LABEL}: invalid value ${JSON.stringify(labelValue)}; use one of ${spelling}, ${other}, watch-disabled, normal`,
+    );
   }
 
   const toMigrate = new Set<string>();
@@ -84,8 +95,15 @@ export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview
     const where = describeContainer(located);
     const fix = deprecatedFix(located, config);
     if (config.deprecatedEnv === 'reject') {
-      denials.push(`${where}: ${DEPRECATED_ENV} is no longer supported (agents from ${POLICY_ENV_SINCE} on exit when they find it); ${fix}`);
-    } else if (config.deprecatedEnv === 'migrate' && mutating && agentKeys.has(key(located)) && !predatesPolicyEnvImage(located, config)) {
+      denials.push(
+        `${where}: ${DEPRECATED_ENV} is no longer supported (agents from ${POLICY_ENV_SINCE} on exit when they find it); ${fix}`,
+      );
+    } else if (
+      config.deprecatedEnv === 'migrate' &&
+      mutating &&
+      agentKeys.has(key(located)) &&
+      !predatesPolicyEnvImage(located, config)
+    ) {
       toMigrate.add(key(located));
     } else {
       const why =
@@ -96,7 +114,9 @@ export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview
             : agentKeys.has(key(located))
               ? ` (not migrated: this agent reads only ${DEPRECATED_ENV})`
               : ' (not an agent container, not migrated)';
-      warnings.push(`${where}: ${DEPRECATED_ENV} is deprecated and makes agents from ${POLICY_ENV_SINCE} on exit${why}; ${fix}`);
+      warnings.push(
+        `${where}: ${DEPRECATED_ENV} is deprecated and makes agents from ${POLICY_ENV_SINCE} on exit${why}; ${fix}`,
+      );
     }
   }
 
@@ -149,7 +169,9 @@ export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview
     if (entries.length > 1) {
       const last = entries.at(-1)!;
       env = env.filter((e) => e?.name !== POLICY_ENV || e === last);
-      warnings.push(`${where}: ${POLICY_ENV} was set ${entries.length} times; the earlier entries are removed, the last one (the one the agent reads) is kept`);
+      warnings.push(
+        `${where}: ${POLICY_ENV} was set ${entries.length} times; the earlier entries are removed, the last one (the one the agent reads) is kept`,
+      );
       changed = true;
     }
 
@@ -168,17 +190,22 @@ export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview
       const current = value === undefined ? undefined : parsePolicyEnv(value);
       const describe = `${decision.policy} (${decision.rule})`;
       if (value === undefined) {
-        if (decision.affirmative) warnings.push(`${where}: ${POLICY_ENV} comes from valueFrom and is kept; the webhook would set ${describe}`);
+        if (decision.affirmative)
+          warnings.push(`${where}: ${POLICY_ENV} comes from valueFrom and is kept; the webhook would set ${describe}`);
         reason = 'unknown/value-from';
       } else if (current !== decision.policy && decision.affirmative && config.explicitEnv === 'override') {
         if (target === undefined) env.splice(at, 1);
         else env[at] = { name: POLICY_ENV, value: target };
-        warnings.push(`${where}: ${POLICY_ENV}=${value} replaced by ${target ?? '(unset)'}: ${describe}, explicitEnv override`);
+        warnings.push(
+          `${where}: ${POLICY_ENV}=${value} replaced by ${target ?? '(unset)'}: ${describe}, explicitEnv override`,
+        );
         wrote = true;
         reason = decided;
       } else {
         if (current !== decision.policy && decision.affirmative) {
-          warnings.push(`${where}: ${POLICY_ENV}=${value} kept (explicitEnv respect); the webhook would set ${describe}`);
+          warnings.push(
+            `${where}: ${POLICY_ENV}=${value} kept (explicitEnv respect); the webhook would set ${describe}`,
+          );
         }
         let effective = value;
         if (value === other) {
@@ -191,7 +218,10 @@ export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview
           changed = true;
           if (current === decision.policy) wrote = true;
         }
-        reason = current === decision.policy ? decided : `${policyAsAgentReadsIt(effective, spelling)}/${migrated ? 'migrated' : EXPLICIT}`;
+        reason =
+          current === decision.policy
+            ? decided
+            : `${policyAsAgentReadsIt(effective, spelling)}/${migrated ? 'migrated' : EXPLICIT}`;
       }
     }
     if (wrote) {
@@ -218,5 +248,12 @@ export function reviewPod(pod: Pod, { config, nodes }: ReviewOptions): PodReview
   const metadata = { ...pod.metadata, annotations: { ...annotations, [REASON_ANNOTATION]: reason } };
   const admitted: Pod = { ...pod, metadata, spec };
   const patch = admissionPatch(pod, admitted);
-  return { allowed: true, warnings, decision, patch, pod: patch.length > 0 ? admitted : pod, ...(injected && { injected }) };
+  return {
+    allowed: true,
+    warnings,
+    decision,
+    patch,
+    pod: patch.length > 0 ? admitted : pod,
+    ...(injected && { injected }),
+  };
 }

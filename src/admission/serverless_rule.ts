@@ -18,14 +18,14 @@
  * `ds-injection` annotation; the sidecars injected from it into application pods are caught by
  * the sidecar rule when the webhook is reinvoked.
  */
-import { applicationContainers } from '../agent/agent_containers.js';
-import type { Config } from '../config/config.js';
-import type { NodeLookup } from '../kube/node_lookup.js';
-import type { NodeSelectorTerm, Pod } from '../kube/objects.js';
-import { firstWildcardMatch, wildcardMatches } from '../selector/selectors.js';
-import { controllerKind } from './owner.js';
-import { targetNodeName } from './target_node.js';
-import type { RuleMatch } from './watcher_rule.js';
+import { applicationContainers } from '../agent/agent_containers.ts';
+import type { Config } from '../config/config.ts';
+import type { NodeLookup } from '../kube/node_lookup.ts';
+import type { NodeSelectorTerm, Pod } from '../kube/objects.ts';
+import { firstWildcardMatch, wildcardMatches } from '../selector/selectors.ts';
+import { controllerKind } from './owner.ts';
+import { targetNodeName } from './target_node.ts';
+import type { RuleMatch } from './watcher_rule.ts';
 
 export type ServerlessRule =
   | 'serverless-sidecar'
@@ -35,11 +35,14 @@ export type ServerlessRule =
   | 'serverless-node-label'
   | 'serverless-toleration';
 
-
 /** A required node-affinity term pins the pod to serverless nodes when one of its `In` expressions only allows serverless values. */
 function termRequiresServerless(term: NodeSelectorTerm, config: Config): string | undefined {
   for (const e of term.matchExpressions ?? []) {
-    if (e.operator === 'In' && e.values?.length && e.values.every((v) => wildcardMatches(config.serverless.nodeSelectors, e.key, v))) {
+    if (
+      e.operator === 'In' &&
+      e.values?.length &&
+      e.values.every((v) => wildcardMatches(config.serverless.nodeSelectors, e.key, v))
+    ) {
       return `${e.key} In [${e.values.join(',')}]`;
     }
   }
@@ -62,7 +65,11 @@ export function matchServerless(pod: Pod, config: Config, nodes?: NodeLookup): R
   const daemonSet = controllerKind(pod) === 'DaemonSet';
   if (!daemonSet) {
     const app = s.sidecar ? applicationContainers(spec, config.agent)[0] : undefined;
-    if (app) return { rule: 'serverless-sidecar', detail: `agent shares the pod with container ${JSON.stringify(app.container.name)}` };
+    if (app)
+      return {
+        rule: 'serverless-sidecar',
+        detail: `agent shares the pod with container ${JSON.stringify(app.container.name)}`,
+      };
     const label = firstWildcardMatch(s.podLabels, pod.metadata?.labels);
     if (label) return { rule: 'serverless-pod-label', detail: `pod label ${label}` };
     const annotation = firstWildcardMatch(s.podAnnotations, pod.metadata?.annotations);
@@ -77,10 +84,14 @@ export function matchServerless(pod: Pod, config: Config, nodes?: NodeLookup): R
   const node = nodeName !== undefined && nodes ? nodes(nodeName) : undefined;
   if (node) {
     const nodeLabel = firstWildcardMatch(s.nodeLabels, node.labels);
-    return nodeLabel ? { rule: 'serverless-node-label', detail: `node ${node.name} has label ${nodeLabel}` } : undefined;
+    return nodeLabel
+      ? { rule: 'serverless-node-label', detail: `node ${node.name} has label ${nodeLabel}` }
+      : undefined;
   }
   if (!daemonSet) {
-    const toleration = (spec?.tolerations ?? []).find((t) => typeof t.key === 'string' && s.tolerationKeys.includes(t.key));
+    const toleration = (spec?.tolerations ?? []).find(
+      (t) => typeof t.key === 'string' && s.tolerationKeys.includes(t.key),
+    );
     if (toleration) return { rule: 'serverless-toleration', detail: `tolerates ${toleration.key}` };
   }
   return undefined;

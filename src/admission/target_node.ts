@@ -3,7 +3,7 @@
  * node affinity the DaemonSet controller writes into each of its pods (every required term
  * carries `matchFields: [{key: metadata.name, operator: In, values: [<node>]}]`).
  */
-import type { Pod } from '../kube/objects.js';
+import type { Pod } from '../kube/objects.ts';
 
 export function targetNodeName(pod: Pod): string | undefined {
   const spec = pod.spec;

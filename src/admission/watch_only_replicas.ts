@@ -6,13 +6,14 @@
  * pod, also during a rollout: `replicas: 1` and, for a Deployment, `maxSurge: 0` or `Recreate`;
  * a Job (or a CronJob's Job) runs `parallelism` pods at once.
  */
-import { agentContainers } from '../agent/agent_containers.js';
-import type { Config } from '../config/config.js';
-import { isRecord, type KubeObject, type Pod } from '../kube/objects.js';
-import { POLICY_ENV } from '../policy/labels.js';
-import { findEnv, policyOfEnv } from '../agent/container_env.js';
+import { agentContainers } from '../agent/agent_containers.ts';
+import type { Config } from '../config/config.ts';
+import { isRecord, type KubeObject, type Pod } from '../kube/objects.ts';
+import { POLICY_ENV } from '../policy/labels.ts';
+import { findEnv, policyOfEnv } from '../agent/container_env.ts';
 
-const FLAP = 'the DeepFlow server hands the watch to any watch-only agent, so several of them keep taking it from each other';
+const FLAP =
+  'the DeepFlow server hands the watch to any watch-only agent, so several of them keep taking it from each other';
 
 /** Pods a rolling update may add above `replicas`: Kubernetes' `maxSurge` (default 25 %, rounded up). */
 export function surgePods(replicas: number, maxSurge: unknown): number {
@@ -43,8 +44,13 @@ export function watchOnlyReplicaWarnings(object: KubeObject, pod: Pod, config: C
     const parallelism = field(job, 'parallelism');
     // Kubernetes' default parallelism is 1; a Job runs at most as many pods at once as it must complete.
     const completions = field(job, 'completions');
-    const running = typeof parallelism === 'number' ? (typeof completions === 'number' ? Math.min(parallelism, completions) : parallelism) : 1;
-    if (running > 1) return [`${what} with parallelism: ${parallelism}: ${FLAP}; use parallelism: 1`];
+    const running =
+      typeof parallelism === 'number'
+        ? typeof completions === 'number'
+          ? Math.min(parallelism, completions)
+          : parallelism
+        : 1;
+    if (running > 1) return [`${what} with parallelism: ${String(parallelism)}: ${FLAP}; use parallelism: 1`];
     return [];
   }
   if (!['Deployment', 'StatefulSet', 'ReplicaSet', 'ReplicationController'].includes(object.kind ?? '')) return [];
@@ -55,5 +61,7 @@ export function watchOnlyReplicaWarnings(object: KubeObject, pod: Pod, config: C
   if (field(object, 'spec', 'strategy', 'type') === 'Recreate') return [];
   const surge = surgePods(replicas, field(object, 'spec', 'strategy', 'rollingUpdate', 'maxSurge'));
   if (surge === 0) return [];
-  return [`${what} and its rolling update can surge to ${replicas + surge} pods: ${FLAP} during every rollout; set strategy.rollingUpdate.maxSurge: 0 (or strategy.type: Recreate)`];
+  return [
+    `${what} and its rolling update can surge to ${replicas + surge} pods: ${FLAP} during every rollout; set strategy.rollingUpdate.maxSurge: 0 (or strategy.type: Recreate)`,
+  ];
 }

@@ -5,11 +5,11 @@
  * ReplicaSet (so, in practice, a Deployment) and every entry of `containers` is an agent or an
  * infrastructure container: a Deployment whose only job is to run an agent.
  */
-import { isAgentContainer, isInfrastructureContainer } from '../agent/agent_containers.js';
-import type { Config } from '../config/config.js';
-import type { Pod } from '../kube/objects.js';
-import { matchesLabelSelector } from '../selector/selectors.js';
-import { controllerKind } from './owner.js';
+import { isAgentContainer, isInfrastructureContainer } from '../agent/agent_containers.ts';
+import type { Config } from '../config/config.ts';
+import type { Pod } from '../kube/objects.ts';
+import { matchesLabelSelector } from '../selector/selectors.ts';
+import { controllerKind } from './owner.ts';
 
 export interface RuleMatch<R extends string> {
   rule: R;
@@ -27,7 +27,11 @@ export function matchWatcher(pod: Pod, config: Config): RuleMatch<WatcherRule> |
     const onlyAgents =
       containers.length > 0 &&
       containers.every((c) => isAgentContainer(c, config.agent) || isInfrastructureContainer(c, config.agent));
-    if (onlyAgents) return { rule: 'watcher-deployment', detail: 'ReplicaSet pod that runs only agent and infrastructure containers' };
+    if (onlyAgents)
+      return {
+        rule: 'watcher-deployment',
+        detail: 'ReplicaSet pod that runs only agent and infrastructure containers',
+      };
   }
   return undefined;
 }

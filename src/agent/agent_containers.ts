@@ -5,9 +5,9 @@
  * `restartPolicy: Always`). A container is an agent when its name is one of
  * `agent.containerNames` or its image name (see {@link imageName}) is one of `agent.imageNames`.
  */
-import type { AgentConfig } from '../config/config.js';
-import type { Container, PodSpec } from '../kube/objects.js';
-import { imageName } from './image_name.js';
+import type { AgentConfig } from '../config/config.ts';
+import type { Container, PodSpec } from '../kube/objects.ts';
+import { imageName } from './image_name.ts';
 
 export type ContainerField = 'containers' | 'initContainers' | 'ephemeralContainers';
 
@@ -66,6 +66,11 @@ export function applicationContainers(spec: PodSpec | undefined, agent: AgentCon
 
 /** How a container is named in messages: `container "x"`, `init container "x"`, ... */
 export function describeContainer({ field, container }: LocatedContainer): string {
-  const kind = field === 'initContainers' ? 'init container' : field === 'ephemeralContainers' ? 'ephemeral container' : 'container';
+  const kind =
+    field === 'initContainers'
+      ? 'init container'
+      : field === 'ephemeralContainers'
+        ? 'ephemeral container'
+        : 'container';
   return `${kind} ${JSON.stringify(container.name)}`;
 }

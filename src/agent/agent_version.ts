@@ -19,7 +19,10 @@ export function tagVersion(image: string): number[] | undefined {
   if (colon < 0 || colon < ref.lastIndexOf('/')) return undefined;
   const match = /^v?(\d{1,4})\.(\d{1,4})(?:\.(\d{1,6}))?(?:[-+._].*)?$/.exec(ref.slice(colon + 1));
   if (!match) return undefined;
-  return match.slice(1).filter((part): part is string => part !== undefined).map(Number);
+  return match
+    .slice(1)
+    .filter((part): part is string => part !== undefined)
+    .map(Number);
 }
 
 /** True when the image's tag names an agent version older than v6.6.6 for certain. */

@@ -1,6 +1,6 @@
 /** Reading and rewriting one container's `env` list without touching the input. */
-import type { Container, EnvVar } from '../kube/objects.js';
-import { policyAsAgentReadsIt, type OnlyWatchSpelling, type Policy } from '../policy/policy.js';
+import type { Container, EnvVar } from '../kube/objects.ts';
+import { policyAsAgentReadsIt, type OnlyWatchSpelling, type Policy } from '../policy/policy.ts';
 
 /** The variable as the container sees it: with duplicate names, the last entry wins. */
 export function findEnv(container: Container, name: string): EnvVar | undefined {

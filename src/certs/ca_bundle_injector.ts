@@ -3,10 +3,10 @@
  * label) equal to the trusted CA bundle, so that a `helm upgrade` or a GitOps tool that resets it
  * is corrected within seconds. Only configurations matching the selector are ever touched.
  */
-import type { RestConfig } from '../kube/rest_config.js';
-import type { KubeObject } from '../kube/objects.js';
-import { kubeRequest } from '../kube/rest.js';
-import type { Logger } from '../log.js';
+import type { RestConfig } from '../kube/rest_config.ts';
+import type { KubeObject } from '../kube/objects.ts';
+import { kubeRequest } from '../kube/rest.ts';
+import type { Logger } from '../log.ts';
 
 interface WebhookConfiguration extends KubeObject {
   webhooks?: { name: string; clientConfig?: { caBundle?: string } }[];
@@ -18,11 +18,20 @@ export const WEBHOOK_CONFIGURATION_PATHS = [
 ];
 
 /** Patches every selected configuration whose caBundle differs; returns true when all match already or now. */
-export async function injectCaBundle(kc: RestConfig, selector: string, bundle: string, logger: Logger, signal?: AbortSignal): Promise<boolean> {
+export async function injectCaBundle(
+  kc: RestConfig,
+  selector: string,
+  bundle: string,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const caBundle = Buffer.from(bundle).toString('base64');
   let patched = 0;
   for (const path of WEBHOOK_CONFIGURATION_PATHS) {
-    const list = await kubeRequest<{ items?: WebhookConfiguration[] }>(kc, 'GET', path, { query: { labelSelector: selector }, ...(signal && { signal }) });
+    const list = await kubeRequest<{ items?: WebhookConfiguration[] }>(kc, 'GET', path, {
+      query: { labelSelector: selector },
+      ...(signal && { signal }),
+    });
     for (const config of list.items ?? []) {
       const ops = (config.webhooks ?? []).flatMap((w, i) =>
         w.clientConfig?.caBundle === caBundle
@@ -33,9 +42,16 @@ export async function injectCaBundle(kc: RestConfig, selector: string, bundle: s
             ],
       );
       if (ops.length === 0) continue;
-      await kubeRequest(kc, 'PATCH', `${path}/${encodeURIComponent(config.metadata?.name ?? '')}`, { body: ops, patchType: 'application/json-patch+json', ...(signal && { signal }) });
+      await kubeRequest(kc, 'PATCH', `${path}/${encodeURIComponent(config.metadata?.name ?? '')}`, {
+        body: ops,
+        patchType: 'application/json-patch+json',
+        ...(signal && { signal }),
+      });
       patched++;
-      logger.info({ configuration: config.metadata?.name, kind: config.kind ?? path.split('/').pop() }, 'caBundle updated');
+      logger.info(
+        { configuration: config.metadata?.name, kind: config.kind ?? path.split('/').pop() },
+        'caBundle updated',
+      );
     }
   }
   return patched === 0;

@@ -5,14 +5,14 @@
  * rotates the CA in stages (rotation.ts) and keeps our webhook configurations' caBundle equal to
  * the trusted bundle. It re-checks every `intervalMs`, so a reset caBundle is repaired within it.
  */
-import { SECRETS, resourcePath } from '../kube/paths.js';
-import type { RestConfig } from '../kube/rest_config.js';
-import { LeaderElector } from '../kube/leader_election.js';
-import { isNotFound, kubeRequest } from '../kube/rest.js';
-import { errorMessage, type Logger } from '../log.js';
-import { injectCaBundle } from './ca_bundle_injector.js';
-import { applyStep, nextStep, type RotationPolicy } from './rotation.js';
-import { materialOf, secretWith, type Secret } from './tls_secret.js';
+import { SECRETS, resourcePath } from '../kube/paths.ts';
+import type { RestConfig } from '../kube/rest_config.ts';
+import { LeaderElector } from '../kube/leader_election.ts';
+import { isNotFound, kubeRequest } from '../kube/rest.ts';
+import { errorMessage, type Logger } from '../log.ts';
+import { injectCaBundle } from './ca_bundle_injector.ts';
+import { applyStep, nextStep, type RotationPolicy } from './rotation.ts';
+import { materialOf, secretWith, type Secret } from './tls_secret.ts';
 
 export interface CertificateManagerOptions {
   kc: RestConfig;
@@ -93,12 +93,14 @@ export class CertificateManager {
     const step = nextStep(material, policy, Date.now(), injected);
     if (step !== 'none') {
       material = await applyStep(step, material, policy, Date.now());
-      const body = secretWith(secret, this.o.namespace, this.o.secretName, material!, { 'app.kubernetes.io/managed-by': 'k8s-watch-policy' });
-      secret = secret
-        ? await kubeRequest<Secret>(kc, 'PUT', this.secretPath, { body, signal })
-        : await kubeRequest<Secret>(kc, 'POST', resourcePath(SECRETS, this.o.namespace), { body, signal });
+      const body = secretWith(secret, this.o.namespace, this.o.secretName, material!, {
+        'app.kubernetes.io/managed-by': 'k8s-watch-policy',
+      });
+      if (secret) await kubeRequest<Secret>(kc, 'PUT', this.secretPath, { body, signal });
+      else await kubeRequest<Secret>(kc, 'POST', resourcePath(SECRETS, this.o.namespace), { body, signal });
       logger.info({ step, secret: this.o.secretName }, 'certificates updated');
-      if (webhookSelector) await injectCaBundle(kc, webhookSelector, material!.bundle, logger, signal).catch(() => false);
+      if (webhookSelector)
+        await injectCaBundle(kc, webhookSelector, material!.bundle, logger, signal).catch(() => false);
     }
   }
 

@@ -41,9 +41,16 @@ export async function generateCa(validityMs: number, now = new Date()): Promise<
 }
 
 /** A serving certificate for `hosts` (DNS names and IP addresses; the first is the common name). */
-export async function issueServingCertificate(ca: CertificateAuthority, hosts: string[], validityMs: number, now = new Date()): Promise<{ cert: string; key: string }> {
+export async function issueServingCertificate(
+  ca: CertificateAuthority,
+  hosts: string[],
+  validityMs: number,
+  now = new Date(),
+): Promise<{ cert: string; key: string }> {
   if (hosts.length === 0) throw new Error('at least one DNS name or IP address is needed');
-  const altNames = hosts.map((host) => (isIP(host) ? { type: 7 as const, ip: host } : { type: 2 as const, value: host }));
+  const altNames = hosts.map((host) =>
+    isIP(host) ? { type: 7 as const, ip: host } : { type: 2 as const, value: host },
+  );
   const server = await selfsigned.generate([{ name: 'commonName', value: hosts[0]! }], {
     keyType: 'ec',
     algorithm: 'sha256',
@@ -68,7 +75,12 @@ export interface CertificateOptions {
 }
 
 /** A new CA and a serving certificate signed by it. */
-export async function generateCertificates({ hosts, caDays = 3650, days = 365, now = new Date() }: CertificateOptions): Promise<CertificateBundle> {
+export async function generateCertificates({
+  hosts,
+  caDays = 3650,
+  days = 365,
+  now = new Date(),
+}: CertificateOptions): Promise<CertificateBundle> {
   if (hosts.length === 0) throw new Error('at least one DNS name or IP address is needed');
   const ca = await generateCa(caDays * DAY_MS, now);
   const serving = await issueServingCertificate(ca, hosts, days * DAY_MS, now);

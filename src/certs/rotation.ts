@@ -12,7 +12,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { CertificateAuthority } from './generate.js';
+import type { CertificateAuthority } from './generate.ts';
 
 export interface TlsMaterial {
   ca: CertificateAuthority;
@@ -56,7 +56,9 @@ export function rotationPolicy(hosts: string[], caValidityMs: number, servingVal
 export type Step = 'create' | 'stage-ca' | 'switch-ca' | 'drop-old-ca' | 'renew-serving' | 'none';
 
 export function splitPem(bundle: string): string[] {
-  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g)?.map((c) => c.trim() + '\n') ?? [];
+  return (
+    bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g)?.map((c) => c.trim() + '\n') ?? []
+  );
 }
 
 function expiresWithin(cert: string, ms: number, now: number): boolean {
@@ -78,24 +80,36 @@ function coversHosts(cert: string, hosts: string[]): boolean {
   return hosts.every((h) => (isIP(h) ? x.checkIP(h) !== undefined : x.checkHost(h) !== undefined));
 }
 
-export function nextStep(m: TlsMaterial | undefined, policy: RotationPolicy, now: number, bundleInjected: boolean): Step {
+export function nextStep(
+  m: TlsMaterial | undefined,
+  policy: RotationPolicy,
+  now: number,
+  bundleInjected: boolean,
+): Step {
   if (!valid(m) || expiresWithin(m.ca.cert, 0, now)) return 'create';
   if (m.next) return bundleInjected && now - (m.stagedAt ?? 0) >= policy.graceMs ? 'switch-ca' : 'none';
   if (expiresWithin(m.ca.cert, policy.caRenewBeforeMs, now)) return 'stage-ca';
   if (splitPem(m.bundle).length > 1 && now - (m.switchedAt ?? 0) >= policy.graceMs) return 'drop-old-ca';
   const issuedByCurrent = new X509Certificate(m.cert).checkIssued(new X509Certificate(m.ca.cert));
-  if (!issuedByCurrent || expiresWithin(m.cert, policy.servingRenewBeforeMs, now) || !coversHosts(m.cert, policy.hosts)) return 'renew-serving';
+  if (!issuedByCurrent || expiresWithin(m.cert, policy.servingRenewBeforeMs, now) || !coversHosts(m.cert, policy.hosts))
+    return 'renew-serving';
   return 'none';
 }
 
 /** Carries out a step; returns the new material (the input when the step is `none`). */
-export async function applyStep(step: Step, m: TlsMaterial | undefined, policy: RotationPolicy, now: number): Promise<TlsMaterial | undefined> {
+export async function applyStep(
+  step: Step,
+  m: TlsMaterial | undefined,
+  policy: RotationPolicy,
+  now: number,
+): Promise<TlsMaterial | undefined> {
   if (step === 'none' || step === 'drop-old-ca') return step === 'none' ? m : { ...m!, bundle: m!.ca.cert };
   // The generator (selfsigned and its X.509 code, about 8 MB of RSS) is loaded only when a
   // certificate is made: a webhook replica whose Secret is current never loads it.
-  const { generateCa, issueServingCertificate } = await import('./generate.js');
+  const { generateCa, issueServingCertificate } = await import('./generate.ts');
   const at = new Date(now);
-  const serve = async (ca: CertificateAuthority) => issueServingCertificate(ca, policy.hosts, policy.servingValidityMs, at);
+  const serve = async (ca: CertificateAuthority) =>
+    issueServingCertificate(ca, policy.hosts, policy.servingValidityMs, at);
   switch (step) {
     case 'create': {
       const ca = await generateCa(policy.caValidityMs, at);

@@ -3,13 +3,13 @@
  * mounted Secret, which the kubelet refreshes only every minute or so). Every replica runs this;
  * only the leader writes the Secret (certificate_manager.ts).
  */
-import { SECRETS, resourcePath } from '../kube/paths.js';
-import type { RestConfig } from '../kube/rest_config.js';
-import { Reflector } from '../kube/reflector.js';
-import { Store } from '../kube/store.js';
-import { errorMessage, type Logger } from '../log.js';
-import { keyPairOf, type KeyPair, type KeyPairSource } from './key_pair.js';
-import { materialOf, type Secret } from './tls_secret.js';
+import { SECRETS, resourcePath } from '../kube/paths.ts';
+import type { RestConfig } from '../kube/rest_config.ts';
+import { Reflector } from '../kube/reflector.ts';
+import { Store } from '../kube/store.ts';
+import { errorMessage, type Logger } from '../log.ts';
+import { keyPairOf, type KeyPair, type KeyPairSource } from './key_pair.ts';
+import { materialOf, type Secret } from './tls_secret.ts';
 
 export class SecretKeyPairs implements KeyPairSource {
   private current: KeyPair | undefined;
@@ -18,13 +18,18 @@ export class SecretKeyPairs implements KeyPairSource {
   private readonly reflector: Reflector<Secret>;
   private readonly running: Promise<void>;
 
-  constructor(kc: RestConfig, namespace: string, name: string, private readonly logger: Logger) {
+  constructor(
+    kc: RestConfig,
+    namespace: string,
+    name: string,
+    private readonly logger: Logger,
+  ) {
     this.reflector = new Reflector<Secret>({
       kc,
       path: resourcePath(SECRETS, namespace),
       fieldSelector: `metadata.name=${name}`,
       store: this.store,
-      transform: (o) => o as Secret,
+      transform: (o) => o,
       logger: logger.child({ component: 'tls-secret' }),
       onChange: () => this.update(),
     });
@@ -50,7 +55,10 @@ export class SecretKeyPairs implements KeyPairSource {
     try {
       pair = keyPairOf(m.key, m.cert);
     } catch (err) {
-      this.logger.error({ err: errorMessage(err) }, 'the TLS Secret holds an unusable key pair; keeping the current one');
+      this.logger.error(
+        { err: errorMessage(err) },
+        'the TLS Secret holds an unusable key pair; keeping the current one',
+      );
       return;
     }
     if (pair.digest === this.current?.digest) return;

@@ -3,8 +3,8 @@
  * can also be mounted and read with --cert-dir): tls.crt, tls.key, ca.crt (the signing CA),
  * ca.key, ca-bundle.crt (what clients trust), and next-ca.crt/next-ca.key during a CA rotation.
  */
-import type { KubeObject } from '../kube/objects.js';
-import type { TlsMaterial } from './rotation.js';
+import type { KubeObject } from '../kube/objects.ts';
+import type { TlsMaterial } from './rotation.ts';
 
 export interface Secret extends KubeObject {
   type?: string;
@@ -19,7 +19,9 @@ const unb64 = (s: string | undefined) => (s === undefined ? undefined : Buffer.f
 
 export function materialOf(secret: Secret | undefined): TlsMaterial | undefined {
   const d = secret?.data;
-  const [caCert, caKey, cert, key, bundle] = ['ca.crt', 'ca.key', 'tls.crt', 'tls.key', 'ca-bundle.crt'].map((k) => unb64(d?.[k]));
+  const [caCert, caKey, cert, key, bundle] = ['ca.crt', 'ca.key', 'tls.crt', 'tls.key', 'ca-bundle.crt'].map((k) =>
+    unb64(d?.[k]),
+  );
   if (!caCert || !caKey || !cert || !key || !bundle) return undefined;
   const nextCert = unb64(d?.['next-ca.crt']);
   const nextKey = unb64(d?.['next-ca.key']);
@@ -36,7 +38,13 @@ export function materialOf(secret: Secret | undefined): TlsMaterial | undefined 
 }
 
 /** The Secret with `m` written into it (everything else, resourceVersion included, kept). */
-export function secretWith(existing: Secret | undefined, namespace: string, name: string, m: TlsMaterial, labels: Record<string, string>): Secret {
+export function secretWith(
+  existing: Secret | undefined,
+  namespace: string,
+  name: string,
+  m: TlsMaterial,
+  labels: Record<string, string>,
+): Secret {
   const annotations: Record<string, string> = { ...existing?.metadata?.annotations };
   delete annotations[STAGED_AT];
   delete annotations[SWITCHED_AT];
@@ -46,7 +54,13 @@ export function secretWith(existing: Secret | undefined, namespace: string, name
     apiVersion: 'v1',
     kind: 'Secret',
     ...existing,
-    metadata: { ...existing?.metadata, name, namespace, labels: { ...existing?.metadata?.labels, ...labels }, annotations },
+    metadata: {
+      ...existing?.metadata,
+      name,
+      namespace,
+      labels: { ...existing?.metadata?.labels, ...labels },
+      annotations,
+    },
     type: existing?.type ?? 'kubernetes.io/tls',
     data: {
       'tls.crt': b64(m.cert),

@@ -1,7 +1,7 @@
 /** Writes a certificate bundle as the files a Kubernetes TLS Secret would mount. */
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CertificateBundle } from './generate.js';
+import type { CertificateBundle } from './generate.ts';
 
 export const CERT_FILE = 'tls.crt';
 export const KEY_FILE = 'tls.key';

@@ -4,8 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments, stringify } from 'yaml';
-import { isRecord, type KubeObject } from '../kube/objects.js';
-import { CliError, EXIT_DATA, EXIT_NO_INPUT } from './exit_codes.js';
+import { isRecord, type KubeObject } from '../kube/objects.ts';
+import { CliError, EXIT_DATA, EXIT_NO_INPUT } from './exit_codes.ts';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -20,7 +20,10 @@ export async function readInput(file: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? String(err))}`, EXIT_NO_INPUT);
+    throw new CliError(
+      `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? String(err))}`,
+      EXIT_NO_INPUT,
+    );
   }
 }
 
@@ -38,8 +41,9 @@ export function parseDocuments(text: string, source: string): KubeObject[] {
     }
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
-    if (!isRecord(value)) throw new CliError(`${source}: document ${i + 1} is not a Kubernetes object (a map)`, EXIT_DATA);
-    out.push(value as KubeObject);
+    if (!isRecord(value))
+      throw new CliError(`${source}: document ${i + 1} is not a Kubernetes object (a map)`, EXIT_DATA);
+    out.push(value);
   }
   return out;
 }

@@ -1,5 +1,5 @@
 /** The two output formats of `k8s-watch-policy elect` (DESIGN §7). */
-import { ASSIGNMENT_NOTE, type Election } from '../watcher_election/elect.js';
+import { ASSIGNMENT_NOTE, type Election } from '../watcher_election/elect.ts';
 
 export function electionJson(election: Election): string {
   return JSON.stringify(election, null, 2) + '\n';
@@ -7,7 +7,10 @@ export function electionJson(election: Election): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+  return (
+    rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') +
+    '\n'
+  );
 }
 
 export function electionText(election: Election): string {
@@ -18,6 +21,7 @@ export function electionText(election: Election): string {
   const note = `\nnote: ${ASSIGNMENT_NOTE}\n`;
   if (election.candidates.length === 0) return head + 'candidates: none\n' + note;
   const rows = [['NAMESPACE', 'NAME', 'NODE', 'POLICY', 'ELIGIBLE', 'REASON']];
-  for (const c of election.candidates) rows.push([c.namespace, c.name, c.node || '<none>', c.policy, String(c.eligible), c.reason]);
+  for (const c of election.candidates)
+    rows.push([c.namespace, c.name, c.node || '<none>', c.policy, String(c.eligible), c.reason]);
   return head + '\n' + table(rows) + note;
 }

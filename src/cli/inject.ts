@@ -5,13 +5,13 @@
  * create (a Deployment's as owned by a ReplicaSet, ...). Nodes in the input serve as the node
  * cache. Everything else, and denied documents, are written back unchanged.
  */
-import type { PodReview } from '../admission/review_pod.js';
-import { reviewPod } from '../admission/review_pod.js';
-import { reviewTemplate } from '../admission/pod_template.js';
-import type { Config } from '../config/config.js';
-import { nodeLookupOf } from '../kube/node_lookup.js';
-import { isRecord, type KubeObject, type Pod } from '../kube/objects.js';
-import { flattenLists, isList, objectName } from './documents.js';
+import type { PodReview } from '../admission/review_pod.ts';
+import { reviewPod } from '../admission/review_pod.ts';
+import { reviewTemplate } from '../admission/pod_template.ts';
+import type { Config } from '../config/config.ts';
+import { nodeLookupOf } from '../kube/node_lookup.ts';
+import { isRecord, type KubeObject } from '../kube/objects.ts';
+import { flattenLists, isList, objectName } from './documents.ts';
 
 export interface ReviewedObject {
   /** The object as it was in the input. */
@@ -39,8 +39,8 @@ export function injectDocuments(documents: readonly KubeObject[], config: Config
     let review: PodReview | undefined;
     let admitted = object;
     if (object.kind === 'Pod') {
-      review = reviewPod(object as Pod, options);
-      admitted = review.pod as KubeObject;
+      review = reviewPod(object, options);
+      admitted = review.pod;
     } else {
       const reviewed = reviewTemplate(object, options);
       review = reviewed?.review;
@@ -59,7 +59,9 @@ export function injectDocuments(documents: readonly KubeObject[], config: Config
   };
 
   const objects = documents.map((doc) =>
-    isList(doc) ? { ...doc, items: doc.items.map((item) => (isRecord(item) ? one(item as KubeObject) : item)) } : one(doc),
+    isList(doc)
+      ? { ...doc, items: doc.items.map((item) => (isRecord(item) ? one(item as KubeObject) : item)) }
+      : one(doc),
   );
   return { objects, reviews, messages, denied };
 }

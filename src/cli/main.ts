@@ -7,16 +7,18 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { addCertsCommand } from './commands/certs.js';
-import { addControllerCommand } from './commands/controller.js';
-import { addElectCommand } from './commands/elect.js';
-import { addInjectCommand } from './commands/inject.js';
-import { addAuditCommand, addStatusCommand } from './commands/status.js';
-import { addWebhookCommand } from './commands/webhook.js';
-import { errorMessage } from '../log.js';
-import { CliError, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE } from './exit_codes.js';
+import { addCertsCommand } from './commands/certs.ts';
+import { addControllerCommand } from './commands/controller.ts';
+import { addElectCommand } from './commands/elect.ts';
+import { addInjectCommand } from './commands/inject.ts';
+import { addAuditCommand, addStatusCommand } from './commands/status.ts';
+import { addWebhookCommand } from './commands/webhook.ts';
+import { errorMessage } from '../log.ts';
+import { CliError, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE } from './exit_codes.ts';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 function buildProgram(name: string, setExit: (code: number) => void): Command {
   const program = new Command(name)
@@ -26,7 +28,16 @@ function buildProgram(name: string, setExit: (code: number) => void): Command {
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   const run = (action: () => Promise<number>) => action().then(setExit);
-  for (const add of [addWebhookCommand, addControllerCommand, addInjectCommand, addElectCommand, addStatusCommand, addAuditCommand, addCertsCommand]) add(program, run);
+  for (const add of [
+    addWebhookCommand,
+    addControllerCommand,
+    addInjectCommand,
+    addElectCommand,
+    addStatusCommand,
+    addAuditCommand,
+    addCertsCommand,
+  ])
+    add(program, run);
   return program;
 }
 
@@ -61,6 +72,6 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-main(process.argv).then((code) => {
+void main(process.argv).then((code) => {
   process.exitCode = code;
 });

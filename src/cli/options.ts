@@ -23,7 +23,10 @@ export function duration(value: string): number {
 }
 
 export function csv(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 export function watcherRef(value: string): { namespace: string; name: string } {
@@ -31,4 +34,3 @@ export function watcherRef(value: string): { namespace: string; name: string } {
   if (parts.length !== 2 || !parts[0] || !parts[1]) throw new InvalidArgumentError('must be NAMESPACE/NAME');
   return { namespace: parts[0], name: parts[1] };
 }
-

@@ -1,10 +1,10 @@
 /** What every command shares: its config, the cluster it talks to, standard output, and how it stops. */
-import type { Config } from '../config/config.js';
-import { loadConfig } from '../config/load.js';
-import { ConfigError } from '../config/parse.js';
-import type { RestConfig } from '../kube/rest_config.js';
-import { errorMessage, type Logger } from '../log.js';
-import { CliError, EXIT_CONFIG, EXIT_OK } from './exit_codes.js';
+import type { Config } from '../config/config.ts';
+import { loadConfig } from '../config/load.ts';
+import { ConfigError } from '../config/parse.ts';
+import type { RestConfig } from '../kube/rest_config.ts';
+import { errorMessage, type Logger } from '../log.ts';
+import { CliError, EXIT_CONFIG, EXIT_OK } from './exit_codes.ts';
 
 /** The config file (DESIGN §4), or the defaults; a bad one is exit 78 naming the field. */
 export async function loadCliConfig(file: string | undefined): Promise<Config> {
@@ -18,7 +18,7 @@ export async function loadCliConfig(file: string | undefined): Promise<Config> {
 
 /** The cluster: --kubeconfig, else $KUBECONFIG, else the pod's service account; undefined when none. */
 export async function loadCluster(kubeconfig: string | undefined, context?: string): Promise<RestConfig | undefined> {
-  const { loadRestConfig } = await import('../kube/kubeconfig.js');
+  const { loadRestConfig } = await import('../kube/kubeconfig.ts');
   try {
     return await loadRestConfig(kubeconfig, process.env, context);
   } catch (err) {

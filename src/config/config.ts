@@ -1,6 +1,6 @@
 /** The configuration of DESIGN §4: its type and its defaults. */
-import type { LabelSelector } from '../kube/objects.js';
-import type { OnlyWatchSpelling } from '../policy/policy.js';
+import type { LabelSelector } from '../kube/objects.ts';
+import type { OnlyWatchSpelling } from '../policy/policy.ts';
 
 /** A map of label (or annotation) keys to values, where the value `"*"` matches any value. */
 export type WildcardMap = Record<string, string>;

@@ -1,7 +1,7 @@
 /** Reads the config file named by `--config` (the only I/O of the config module). */
 import { readFile } from 'node:fs/promises';
-import { defaultConfig, type Config } from './config.js';
-import { ConfigError, parseConfig } from './parse.js';
+import { defaultConfig, type Config } from './config.ts';
+import { ConfigError, parseConfig } from './parse.ts';
 
 export async function loadConfig(file: string | undefined): Promise<Config> {
   if (file === undefined) return defaultConfig();

@@ -5,10 +5,10 @@
  * default as a whole. Unknown fields and wrong types are errors that name the field, e.g.
  * `serverless.podLabels["a/b"]: expected a string, got number`.
  */
-import { REASON_ANNOTATION } from '../policy/labels.js';
+import { REASON_ANNOTATION } from '../policy/labels.ts';
 import { parseDocument } from 'yaml';
-import { isRecord, type LabelSelector, type LabelSelectorRequirement } from '../kube/objects.js';
-import { defaultConfig, type Config, type WildcardMap } from './config.js';
+import { isRecord, type LabelSelector, type LabelSelectorRequirement } from '../kube/objects.ts';
+import { defaultConfig, type Config, type WildcardMap } from './config.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -67,7 +67,11 @@ const stringMap: Reader<WildcardMap> = (v, path) => {
 };
 
 /** Reads a map with known fields; each field present is read, the others keep their default. */
-function fields<T extends object>(readers: { [K in keyof T]: Reader<T[K]> }): (v: unknown, path: string, defaults: T) => T {
+function fields<T extends object>(readers: { [K in keyof T]: Reader<T[K]> }): (
+  v: unknown,
+  path: string,
+  defaults: T,
+) => T {
   return (v, path, defaults) => {
     if (v === null || v === undefined) return defaults;
     if (!isRecord(v)) fail(path || '(top level)', `expected a map, got ${describe(v)}`);
@@ -107,7 +111,11 @@ export function configFromValue(value: unknown): Config {
   const d = defaultConfig();
   return fields<Config>({
     agent: (v, p) =>
-      fields({ containerNames: list(nonEmptyStr), imageNames: list(nonEmptyStr), infrastructureContainers: list(nonEmptyStr) })(v, p, d.agent),
+      fields({
+        containerNames: list(nonEmptyStr),
+        imageNames: list(nonEmptyStr),
+        infrastructureContainers: list(nonEmptyStr),
+      })(v, p, d.agent),
     onlyWatchValue: oneOf('only-watch', 'watch-only'),
     deprecatedEnv: oneOf('reject', 'warn', 'migrate'),
     invalidPolicy: oneOf('reject', 'warn'),
@@ -121,7 +129,8 @@ export function configFromValue(value: unknown): Config {
         podAnnotations: (v, p) => {
           const map = stringMap(v, p);
           // The webhook writes this annotation itself: matching on it would change its own decision on the next review.
-          if (Object.hasOwn(map, REASON_ANNOTATION)) fail(keyPath(p, REASON_ANNOTATION), 'is the annotation the webhook writes; it cannot mark serverless pods');
+          if (Object.hasOwn(map, REASON_ANNOTATION))
+            fail(keyPath(p, REASON_ANNOTATION), 'is the annotation the webhook writes; it cannot mark serverless pods');
           return map;
         },
         nodeSelectors: stringMap,

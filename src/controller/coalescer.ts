@@ -1,4 +1,4 @@
-import { systemClock, type Clock, type TimerHandle } from '../kube/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../kube/clock.ts';
 
 /**
  * Runs an async task at most once at a time; requests that arrive while it runs (a burst of

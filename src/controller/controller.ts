@@ -9,28 +9,28 @@
  * watch under the design's rules, and the alarms (NoWatcherCandidate, MultipleWatchOnlyAgents,
  * DeprecatedEnv) are the ones the server does not raise.
  */
-import { PODS, resourcePath } from '../kube/paths.js';
-import type { RestConfig } from '../kube/rest_config.js';
-import { allContainers } from '../agent/agent_containers.js';
-import { hasEnv } from '../agent/container_env.js';
-import type { Config } from '../config/config.js';
-import type { PodFactsCache } from '../watcher_election/candidates.js';
-import { ASSIGNMENT_NOTE, elect, type Election, type WatcherRef } from '../watcher_election/elect.js';
-import { SharedInformerFactory } from '../kube/informer_factory.js';
-import { LeaderElector } from '../kube/leader_election.js';
-import type { KubeObject, Node, Pod } from '../kube/objects.js';
-import type { SharedInformer } from '../kube/shared_informer.js';
-import { errorMessage, type Logger } from '../log.js';
-import { DEPRECATED_ENV, WATCHER_LABEL } from '../policy/labels.js';
-import { POLICIES } from '../policy/policy.js';
-import { Coalescer } from './coalescer.js';
-import type { ControllerMetrics } from './metrics.js';
-import { planPublication, type PodRef, type PublishedWatcher } from './publication.js';
-import { Publisher } from './publisher.js';
-import { trimNode, trimPod } from './trim_pod.js';
-import { QUIET, stepWatchOnlyAlarm, type WatchOnlyAlarmState } from './watch_only_alarm.js';
-import type { Lease } from '../kube/objects.js';
-import { publishedWatcher } from './watcher_lease.js';
+import { PODS, resourcePath } from '../kube/paths.ts';
+import type { RestConfig } from '../kube/rest_config.ts';
+import { allContainers } from '../agent/agent_containers.ts';
+import { hasEnv } from '../agent/container_env.ts';
+import type { Config } from '../config/config.ts';
+import type { PodFactsCache } from '../watcher_election/candidates.ts';
+import { ASSIGNMENT_NOTE, elect, type Election, type WatcherRef } from '../watcher_election/elect.ts';
+import { SharedInformerFactory } from '../kube/informer_factory.ts';
+import { LeaderElector } from '../kube/leader_election.ts';
+import type { KubeObject, Pod } from '../kube/objects.ts';
+import type { SharedInformer } from '../kube/shared_informer.ts';
+import { errorMessage, type Logger } from '../log.ts';
+import { DEPRECATED_ENV, WATCHER_LABEL } from '../policy/labels.ts';
+import { POLICIES } from '../policy/policy.ts';
+import { Coalescer } from './coalescer.ts';
+import type { ControllerMetrics } from './metrics.ts';
+import { planPublication, type PodRef, type PublishedWatcher } from './publication.ts';
+import { Publisher } from './publisher.ts';
+import { trimNode, trimPod } from './trim_pod.ts';
+import { QUIET, stepWatchOnlyAlarm, type WatchOnlyAlarmState } from './watch_only_alarm.ts';
+import type { Lease } from '../kube/objects.ts';
+import { publishedWatcher } from './watcher_lease.ts';
 
 export interface ControllerOptions {
   kc: RestConfig;
@@ -69,7 +69,11 @@ export interface ControllerStatus {
   note: string;
 }
 
-const refOf = (pod: Pod): PodRef => ({ namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' });
+const refOf = (pod: Pod): PodRef => ({
+  namespace: pod.metadata?.namespace ?? '',
+  name: pod.metadata?.name ?? '',
+  uid: pod.metadata?.uid ?? '',
+});
 
 function currentOf(published: PublishedWatcher | undefined): WatcherRef | undefined {
   const [namespace, name] = published?.holder?.split('/') ?? [];
@@ -105,10 +109,20 @@ export class WatcherController {
     this.now = o.now ?? (() => performance.now());
     const { kc, config, logger } = o;
     this.factory = new SharedInformerFactory(kc, logger);
-    const paths = config.election.namespaces.length === 0 ? ['/api/v1/pods'] : config.election.namespaces.map((ns) => resourcePath(PODS, ns));
+    const paths =
+      config.election.namespaces.length === 0
+        ? ['/api/v1/pods']
+        : config.election.namespaces.map((ns) => resourcePath(PODS, ns));
     this.podInformers = paths.map((path) => this.factory.informer<Pod>({ path, transform: trimPod(config) }));
     this.nodeInformer = this.factory.informer<KubeObject>({ path: '/api/v1/nodes', transform: trimNode });
-    this.publisher = new Publisher({ kc, namespace: o.namespace, leaseName: config.election.leaseName, identity: o.identity, logger, stillLeading: () => this.elector.isLeader() });
+    this.publisher = new Publisher({
+      kc,
+      namespace: o.namespace,
+      leaseName: config.election.leaseName,
+      identity: o.identity,
+      logger,
+      stillLeading: () => this.elector.isLeader(),
+    });
     this.coalescer = new Coalescer(
       () => this.reconcile(),
       (err, retryInMs) => logger.warn({ err: errorMessage(err), retryInMs }, 'election failed; retrying'),
@@ -120,7 +134,8 @@ export class WatcherController {
     const changed = (before: unknown, after: unknown): void => {
       if (JSON.stringify(before) !== JSON.stringify(after)) request();
     };
-    for (const informer of [...this.podInformers, this.nodeInformer]) informer.addEventHandler({ add: request, update: changed, delete: request });
+    for (const informer of [...this.podInformers, this.nodeInformer])
+      informer.addEventHandler({ add: request, update: changed, delete: request });
     const le = o.leaderElection ?? {};
     this.elector = new LeaderElector({
       kc,
@@ -141,7 +156,10 @@ export class WatcherController {
     this.factory.start();
     await this.factory.waitForCacheSync();
     this.synced = true;
-    this.o.logger.info({ pods: this.agentPods().length, nodes: this.nodeInformer.indexer.list().length }, 'caches synced');
+    this.o.logger.info(
+      { pods: this.agentPods().length, nodes: this.nodeInformer.indexer.list().length },
+      'caches synced',
+    );
     this.electorRun = this.elector.run();
     this.coalescer.request();
     this.resync = setInterval(() => this.coalescer.request(), this.o.resyncMs ?? 30_000);
@@ -179,22 +197,33 @@ export class WatcherController {
     if (signal ? !this.lease : true) this.lease = await this.publisher.readLease(signal);
     const published = publishedWatcher(this.lease);
     const pods = this.agentPods();
-    const election = elect(pods, this.nodeInformer.indexer.list() as Node[], currentOf(published), config, this.podFacts);
+    const election = elect(pods, this.nodeInformer.indexer.list(), currentOf(published), config, this.podFacts);
     this.last = election;
 
     const counts = new Map<string, number>();
-    for (const c of election.candidates) counts.set(`${c.policy}/${c.eligible}`, (counts.get(`${c.policy}/${c.eligible}`) ?? 0) + 1);
-    for (const policy of POLICIES) for (const eligible of [true, false]) metrics.candidates.set({ policy, eligible: String(eligible) }, counts.get(`${policy}/${eligible}`) ?? 0);
-    const deprecated = pods.filter((p) => allContainers(p.spec).some(({ container }) => hasEnv(container, DEPRECATED_ENV)));
+    for (const c of election.candidates)
+      counts.set(`${c.policy}/${c.eligible}`, (counts.get(`${c.policy}/${c.eligible}`) ?? 0) + 1);
+    for (const policy of POLICIES)
+      for (const eligible of [true, false])
+        metrics.candidates.set({ policy, eligible: String(eligible) }, counts.get(`${policy}/${eligible}`) ?? 0);
+    const deprecated = pods.filter((p) =>
+      allContainers(p.spec).some(({ container }) => hasEnv(container, DEPRECATED_ENV)),
+    );
     metrics.deprecatedEnvPods.set(deprecated.length);
     metrics.watcherElected.set(election.watcher ? 1 : 0);
     const watchOnly = election.candidates.filter((c) => c.eligible && c.policy === 'only-watch');
-    const alarm = stepWatchOnlyAlarm(this.watchOnlyAlarm, watchOnly.length, this.now(), this.o.multipleWatchOnlyGraceMs ?? 60_000);
+    const alarm = stepWatchOnlyAlarm(
+      this.watchOnlyAlarm,
+      watchOnly.length,
+      this.now(),
+      this.o.multipleWatchOnlyGraceMs ?? 60_000,
+    );
     this.watchOnlyAlarm = alarm.state;
     metrics.multipleWatchOnlyAgents.set(alarm.state.raised ? 1 : 0);
     if (!alarm.state.raised) this.watchOnlyReported = false;
     clearTimeout(this.watchOnlyRecheck);
-    if (alarm.dueInMs !== undefined) this.watchOnlyRecheck = setTimeout(() => this.coalescer.request(), alarm.dueInMs).unref();
+    if (alarm.dueInMs !== undefined)
+      this.watchOnlyRecheck = setTimeout(() => this.coalescer.request(), alarm.dueInMs).unref();
 
     if (signal && !signal.aborted) {
       const labelled = pods.filter((p) => p.metadata?.labels?.[WATCHER_LABEL] === 'true').map(refOf);
@@ -208,11 +237,15 @@ export class WatcherController {
         const after = publishedWatcher(this.lease);
         if (published && before !== after?.holder) metrics.transitions.inc();
         if (actions.some((a) => a.type === 'lease')) {
-          logger.info({ watcher: after?.holder ?? null, reason: election.reason, transitions: after?.transitions }, election.watcher ? 'watcher elected' : 'no watcher');
+          logger.info(
+            { watcher: after?.holder ?? null, reason: election.reason, transitions: after?.transitions },
+            election.watcher ? 'watcher elected' : 'no watcher',
+          );
         }
       }
       // Once per fall, like the NoWatcherCandidate Event; the metric shows it meanwhile.
-      if (!election.watcher && !this.warnedNoWatcher) logger.warn({ candidates: election.candidates.length }, 'no agent pod is eligible to watch Kubernetes');
+      if (!election.watcher && !this.warnedNoWatcher)
+        logger.warn({ candidates: election.candidates.length }, 'no agent pod is eligible to watch Kubernetes');
       this.warnedNoWatcher = !election.watcher;
       // Reported by whichever replica leads once the grace period has passed, also after a failed
       // publication or a change of leader: not only at the moment the alarm became due.
@@ -236,7 +269,11 @@ export class WatcherController {
           )
           .then(
             () => this.reportedDeprecated.add(ref.uid),
-            (err: unknown) => logger.warn({ err: errorMessage(err), pod: `${ref.namespace}/${ref.name}` }, 'cannot record DeprecatedEnv event'),
+            (err: unknown) =>
+              logger.warn(
+                { err: errorMessage(err), pod: `${ref.namespace}/${ref.name}` },
+                'cannot record DeprecatedEnv event',
+              ),
           );
       }
     }
@@ -244,15 +281,27 @@ export class WatcherController {
   }
 
   /** DESIGN §6 rule 6, once per occurrence: a log line and a Warning Event on the watcher Lease. */
-  private async raiseMultipleWatchOnly(pods: readonly { namespace: string; name: string }[], signal: AbortSignal): Promise<void> {
+  private async raiseMultipleWatchOnly(
+    pods: readonly { namespace: string; name: string }[],
+    signal: AbortSignal,
+  ): Promise<void> {
     const { config, logger, namespace } = this.o;
     const names = pods.map((p) => `${p.namespace}/${p.name}`);
     const graceS = Math.round((this.o.multipleWatchOnlyGraceMs ?? 60_000) / 1000);
     const message =
       `${names.length} eligible agent pods run K8S_WATCH_POLICY=${config.onlyWatchValue} for more than ${graceS} s (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}): ` +
       'the DeepFlow server hands the watch to each of them in turn; run one watcher pod (replicas: 1, and maxSurge: 0 or Recreate)';
-    logger.warn({ pods: names.slice(0, 20), count: names.length }, 'several watch-only agents: DeepFlow will flap between them');
-    const involved = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace, name: config.election.leaseName, ...(this.lease?.metadata?.uid && { uid: this.lease.metadata.uid }) };
+    logger.warn(
+      { pods: names.slice(0, 20), count: names.length },
+      'several watch-only agents: DeepFlow will flap between them',
+    );
+    const involved = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      namespace,
+      name: config.election.leaseName,
+      ...(this.lease?.metadata?.uid && { uid: this.lease.metadata.uid }),
+    };
     await this.publisher
       .recordEvent(involved, 'Warning', 'MultipleWatchOnlyAgents', message, signal)
       .catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'cannot record MultipleWatchOnlyAgents event'));

@@ -1,6 +1,6 @@
 /** The controller's Prometheus metrics (DESIGN §8). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { METRIC_PREFIX } from '../metric_prefix.js';
+import { METRIC_PREFIX } from '../metric_prefix.ts';
 
 export interface ControllerMetrics {
   registry: Registry;
@@ -19,8 +19,16 @@ export function createControllerMetrics(): ControllerMetrics {
   const registers = [registry];
   return {
     registry,
-    watcherElected: new Gauge({ name: `${METRIC_PREFIX}watcher_elected`, help: '1 when an agent pod is elected Kubernetes watcher, 0 when none is eligible.', registers }),
-    transitions: new Counter({ name: `${METRIC_PREFIX}watcher_transitions_total`, help: 'Changes of the elected watcher published by this replica.', registers }),
+    watcherElected: new Gauge({
+      name: `${METRIC_PREFIX}watcher_elected`,
+      help: '1 when an agent pod is elected Kubernetes watcher, 0 when none is eligible.',
+      registers,
+    }),
+    transitions: new Counter({
+      name: `${METRIC_PREFIX}watcher_transitions_total`,
+      help: 'Changes of the elected watcher published by this replica.',
+      registers,
+    }),
     candidates: new Gauge({
       name: `${METRIC_PREFIX}candidates`,
       help: 'Agent pods considered by the election, by policy and eligibility.',
@@ -33,12 +41,20 @@ export function createControllerMetrics(): ControllerMetrics {
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
-    leader: new Gauge({ name: `${METRIC_PREFIX}leader`, help: '1 on the controller replica that holds the leader Lease.', registers }),
+    leader: new Gauge({
+      name: `${METRIC_PREFIX}leader`,
+      help: '1 on the controller replica that holds the leader Lease.',
+      registers,
+    }),
     multipleWatchOnlyAgents: new Gauge({
       name: `${METRIC_PREFIX}multiple_watch_only_agents`,
       help: '1 while more than one eligible agent has run watch-only for longer than the grace period (DeepFlow flaps between them).',
       registers,
     }),
-    deprecatedEnvPods: new Gauge({ name: `${METRIC_PREFIX}deprecated_env_pods`, help: 'Agent pods that still carry ONLY_WATCH_K8S_RESOURCE (their agent exits).', registers }),
+    deprecatedEnvPods: new Gauge({
+      name: `${METRIC_PREFIX}deprecated_env_pods`,
+      help: 'Agent pods that still carry ONLY_WATCH_K8S_RESOURCE (their agent exits).',
+      registers,
+    }),
   };
 }

@@ -3,8 +3,8 @@
  * server (SelfSubjectAccessReview) so that a missing one is named at start, not discovered as a
  * stream of 403s later.
  */
-import type { RestConfig } from '../kube/rest_config.js';
-import { kubeRequest } from '../kube/rest.js';
+import type { RestConfig } from '../kube/rest_config.ts';
+import { kubeRequest } from '../kube/rest.ts';
 
 export interface Permission {
   verb: string;
@@ -18,12 +18,27 @@ export function requiredPermissions(controllerNamespace: string, electionNamespa
   const podScopes = electionNamespaces.length === 0 ? [undefined] : electionNamespaces;
   return [
     ...podScopes.flatMap((namespace) =>
-      ['list', 'watch', 'patch'].map((verb) => ({ verb, group: '', resource: 'pods', ...(namespace !== undefined && { namespace }) })),
+      ['list', 'watch', 'patch'].map((verb) => ({
+        verb,
+        group: '',
+        resource: 'pods',
+        ...(namespace !== undefined && { namespace }),
+      })),
     ),
     { verb: 'list', group: '', resource: 'nodes' },
     { verb: 'watch', group: '', resource: 'nodes' },
-    ...['get', 'create', 'update'].map((verb) => ({ verb, group: 'coordination.k8s.io', resource: 'leases', namespace: controllerNamespace })),
-    ...podScopes.map((namespace) => ({ verb: 'create', group: '', resource: 'events', ...(namespace !== undefined && { namespace }) })),
+    ...['get', 'create', 'update'].map((verb) => ({
+      verb,
+      group: 'coordination.k8s.io',
+      resource: 'leases',
+      namespace: controllerNamespace,
+    })),
+    ...podScopes.map((namespace) => ({
+      verb: 'create',
+      group: '',
+      resource: 'events',
+      ...(namespace !== undefined && { namespace }),
+    })),
     { verb: 'create', group: '', resource: 'events', namespace: controllerNamespace },
   ];
 }
@@ -37,13 +52,25 @@ export function describePermission(p: Permission): string {
 export async function missingPermissions(kc: RestConfig, wanted: readonly Permission[]): Promise<Permission[]> {
   const answers = await Promise.all(
     wanted.map(async (p) => {
-      const review = await kubeRequest<{ status?: { allowed?: boolean } }>(kc, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
-        body: {
-          apiVersion: 'authorization.k8s.io/v1',
-          kind: 'SelfSubjectAccessReview',
-          spec: { resourceAttributes: { verb: p.verb, group: p.group, resource: p.resource, ...(p.namespace && { namespace: p.namespace }) } },
+      const review = await kubeRequest<{ status?: { allowed?: boolean } }>(
+        kc,
+        'POST',
+        '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+        {
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: {
+              resourceAttributes: {
+                verb: p.verb,
+                group: p.group,
+                resource: p.resource,
+                ...(p.namespace && { namespace: p.namespace }),
+              },
+            },
+          },
         },
-      });
+      );
       return review.status?.allowed === true ? undefined : p;
     }),
   );

@@ -13,8 +13,8 @@
  * Every action is idempotent and derived from what is observed, so a restarted controller (or a
  * new leader) re-adopts the Lease's watcher and only repairs what differs.
  */
-import type { Election, Watcher } from '../watcher_election/elect.js';
-import type { Policy } from '../policy/policy.js';
+import type { Election, Watcher } from '../watcher_election/elect.ts';
+import type { Policy } from '../policy/policy.ts';
 
 /** The watcher as the Lease records it. */
 export interface PublishedWatcher {
@@ -73,7 +73,12 @@ function sameRecord(a: PublishedWatcher, b: PublishedWatcher | undefined): boole
  * @param labelled the pods that carry `deepflow.io/k8s-watcher: "true"` now
  * @param onlyWatchValue the configured only-watch spelling, named in the advice of NoWatcherCandidate
  */
-export function planPublication(election: Election, published: PublishedWatcher | undefined, labelled: readonly PodRef[], onlyWatchValue: string): Action[] {
+export function planPublication(
+  election: Election,
+  published: PublishedWatcher | undefined,
+  labelled: readonly PodRef[],
+  onlyWatchValue: string,
+): Action[] {
   const w = election.watcher;
   const actions: Action[] = [];
   for (const pod of labelled) if (!w || pod.uid !== w.uid) actions.push({ type: 'unlabel', pod });
@@ -81,7 +86,8 @@ export function planPublication(election: Election, published: PublishedWatcher 
   const record = leaseRecord(election, published);
   if (!sameRecord(record, published)) actions.push({ type: 'lease', record });
 
-  if (w && !labelled.some((p) => p.uid === w.uid)) actions.push({ type: 'label', pod: { namespace: w.namespace, name: w.name, uid: w.uid } });
+  if (w && !labelled.some((p) => p.uid === w.uid))
+    actions.push({ type: 'label', pod: { namespace: w.namespace, name: w.name, uid: w.uid } });
 
   const changed = record.holder !== published?.holder || record.uid !== published?.uid;
   if (w && changed) {

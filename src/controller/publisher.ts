@@ -3,14 +3,14 @@
  * (the next reconcile plans again from what it then observes). Every write carries the leader's
  * AbortSignal: once leadership is lost, no further write goes out.
  */
-import { EVENTS, LEASES, PODS, resourcePath } from '../kube/paths.js';
-import type { RestConfig } from '../kube/rest_config.js';
-import { isConflict, isNotFound, kubeRequest } from '../kube/rest.js';
-import { WATCHER_LABEL } from '../policy/labels.js';
-import { errorMessage, type Logger } from '../log.js';
-import type { Action, PodRef } from './publication.js';
-import type { Lease } from '../kube/objects.js';
-import { leaseWith } from './watcher_lease.js';
+import { EVENTS, LEASES, PODS, resourcePath } from '../kube/paths.ts';
+import type { RestConfig } from '../kube/rest_config.ts';
+import { isConflict, isNotFound, kubeRequest } from '../kube/rest.ts';
+import { WATCHER_LABEL } from '../policy/labels.ts';
+import { errorMessage, type Logger } from '../log.ts';
+import type { Action, PodRef } from './publication.ts';
+import type { Lease } from '../kube/objects.ts';
+import { leaseWith } from './watcher_lease.ts';
 
 export interface PublisherOptions {
   kc: RestConfig;
@@ -58,7 +58,10 @@ export class Publisher {
           try {
             // metadata.uid in a patch is a precondition: a re-created pod of the same name is left alone.
             const value = action.type === 'label' ? 'true' : null;
-            await kubeRequest(kc, 'PATCH', podPath(action.pod), { body: { metadata: { uid: action.pod.uid, labels: { [WATCHER_LABEL]: value } } }, signal });
+            await kubeRequest(kc, 'PATCH', podPath(action.pod), {
+              body: { metadata: { uid: action.pod.uid, labels: { [WATCHER_LABEL]: value } } },
+              signal,
+            });
           } catch (err) {
             // A pod that is gone (or replaced) needs no label change.
             if (!(isNotFound(err) || isConflict(err))) throw err;
@@ -72,7 +75,9 @@ export class Publisher {
           break;
         }
         case 'event':
-          await this.event(action, lease, signal).catch((err: unknown) => this.o.logger.warn({ err: errorMessage(err) }, 'cannot record event'));
+          await this.event(action, lease, signal).catch((err: unknown) =>
+            this.o.logger.warn({ err: errorMessage(err) }, 'cannot record event'),
+          );
           break;
       }
     }
@@ -80,15 +85,31 @@ export class Publisher {
   }
 
   /** A core/v1 Event (best effort: a lost Event never blocks the publication). */
-  async event(action: Extract<Action, { type: 'event' }>, lease: Lease | undefined, signal: AbortSignal): Promise<void> {
+  async event(
+    action: Extract<Action, { type: 'event' }>,
+    lease: Lease | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
     const involved =
       action.reason === 'WatcherElected'
         ? { apiVersion: 'v1', kind: 'Pod', namespace: action.pod.namespace, name: action.pod.name, uid: action.pod.uid }
-        : { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: this.o.namespace, name: this.o.leaseName, uid: lease?.metadata?.uid };
+        : {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            namespace: this.o.namespace,
+            name: this.o.leaseName,
+            uid: lease?.metadata?.uid,
+          };
     await this.recordEvent(involved, action.eventType, action.reason, action.message, signal);
   }
 
-  async recordEvent(involvedObject: { namespace: string; [k: string]: unknown }, type: 'Normal' | 'Warning', reason: string, message: string, signal: AbortSignal): Promise<void> {
+  async recordEvent(
+    involvedObject: { namespace: string; [k: string]: unknown },
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    signal: AbortSignal,
+  ): Promise<void> {
     this.o.stillLeading?.();
     signal.throwIfAborted();
     const now = new Date().toISOString();

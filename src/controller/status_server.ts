@@ -1,9 +1,9 @@
 /** The controller's plain-HTTP endpoints: GET /status (JSON), /healthz, /readyz, /metrics. */
 import { createServer, type Server } from 'node:http';
-import { listen, sendMetrics, urlOf } from '../http/serve.js';
+import { listen, sendMetrics, urlOf } from '../http/serve.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
-import type { ControllerStatus } from './controller.js';
+import type { ControllerStatus } from './controller.ts';
 
 export interface StatusServerOptions {
   host: string;
@@ -16,7 +16,12 @@ export interface StatusServerOptions {
  * `close(drainDelayMs)` first turns /readyz to 503 and keeps answering for the drain delay (the
  * Service may still route here for a few seconds), then closes.
  */
-export async function startStatusServer({ host, port, status, registry }: StatusServerOptions): Promise<{ server: Server; url: string; close: (drainDelayMs?: number) => Promise<void> }> {
+export async function startStatusServer({
+  host,
+  port,
+  status,
+  registry,
+}: StatusServerOptions): Promise<{ server: Server; url: string; close: (drainDelayMs?: number) => Promise<void> }> {
   let draining = false;
   const server = createServer((req, res) => {
     if (draining) res.setHeader('connection', 'close');
@@ -31,13 +36,17 @@ export async function startStatusServer({ host, port, status, registry }: Status
         return;
       case '/readyz': {
         const ready = status().synced && !draining;
-        res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok' : draining ? 'shutting down' : 'caches not synced');
+        res
+          .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
+          .end(ready ? 'ok' : draining ? 'shutting down' : 'caches not synced');
         return;
       }
       case '/metrics':
         return sendMetrics(res, registry);
       default:
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /status, /healthz, /readyz, /metrics\n');
+        res
+          .writeHead(404, { 'content-type': 'text/plain' })
+          .end('not found: GET /status, /healthz, /readyz, /metrics\n');
     }
   });
   const address = await listen(server, port, host);

@@ -4,10 +4,10 @@
  * policy variables, of the labels only the watcher label), and pods without an agent container
  * shrink to their identity, so memory follows the number of agents, not of pods or their size.
  */
-import { agentContainers } from '../agent/agent_containers.js';
-import type { Config } from '../config/config.js';
-import type { Container, KubeObject, Pod } from '../kube/objects.js';
-import { DEPRECATED_ENV, POLICY_ENV, WATCHER_LABEL } from '../policy/labels.js';
+import { agentContainers } from '../agent/agent_containers.ts';
+import type { Config } from '../config/config.ts';
+import type { Container, KubeObject, Pod } from '../kube/objects.ts';
+import { DEPRECATED_ENV, POLICY_ENV, WATCHER_LABEL } from '../policy/labels.ts';
 
 const ELECTION_ENV = new Set([POLICY_ENV, DEPRECATED_ENV]);
 
@@ -45,7 +45,11 @@ export function trimPod(config: Config): (object: KubeObject) => Pod {
       status: {
         ...(pod.status?.phase && { phase: pod.status.phase }),
         ...(pod.status?.conditions && {
-          conditions: pod.status.conditions.map(({ type, status, lastTransitionTime }) => ({ type, status, ...(lastTransitionTime && { lastTransitionTime }) })),
+          conditions: pod.status.conditions.map(({ type, status, lastTransitionTime }) => ({
+            type,
+            status,
+            ...(lastTransitionTime && { lastTransitionTime }),
+          })),
         }),
       },
     };

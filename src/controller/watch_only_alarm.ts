@@ -26,7 +26,12 @@ export interface WatchOnlyAlarmStep {
 
 export const QUIET: WatchOnlyAlarmState = { raised: false };
 
-export function stepWatchOnlyAlarm(state: WatchOnlyAlarmState, watchOnlyAgents: number, now: number, graceMs: number): WatchOnlyAlarmStep {
+export function stepWatchOnlyAlarm(
+  state: WatchOnlyAlarmState,
+  watchOnlyAgents: number,
+  now: number,
+  graceMs: number,
+): WatchOnlyAlarmStep {
   if (watchOnlyAgents <= 1) return { state: QUIET, raise: false };
   const since = state.since ?? now;
   const elapsed = now - since;

@@ -1,9 +1,13 @@
 /** The Lease that publishes the watcher (`election.leaseName`): reading and writing its record. */
-import { formatMicroTime, type Lease } from '../kube/objects.js';
-import { LEASE_ELECTION_REASON, LEASE_WATCHER_NODE, LEASE_WATCHER_POLICY, LEASE_WATCHER_UID } from '../policy/labels.js';
-import { parsePolicyLabel } from '../policy/policy.js';
-import type { PublishedWatcher } from './publication.js';
-
+import { formatMicroTime, type Lease } from '../kube/objects.ts';
+import {
+  LEASE_ELECTION_REASON,
+  LEASE_WATCHER_NODE,
+  LEASE_WATCHER_POLICY,
+  LEASE_WATCHER_UID,
+} from '../policy/labels.ts';
+import { parsePolicyLabel } from '../policy/policy.ts';
+import type { PublishedWatcher } from './publication.ts';
 
 export function publishedWatcher(lease: Lease | undefined): PublishedWatcher | undefined {
   if (!lease) return undefined;
@@ -20,9 +24,16 @@ export function publishedWatcher(lease: Lease | undefined): PublishedWatcher | u
 }
 
 /** The Lease with `record` written into it (keeping everything else, resourceVersion included). */
-export function leaseWith(existing: Lease | undefined, namespace: string, name: string, record: PublishedWatcher, now: Date): Lease {
+export function leaseWith(
+  existing: Lease | undefined,
+  namespace: string,
+  name: string,
+  record: PublishedWatcher,
+  now: Date,
+): Lease {
   const annotations: Record<string, string> = { ...existing?.metadata?.annotations };
-  const set = (key: string, value: string | undefined) => (value === undefined ? delete annotations[key] : (annotations[key] = value));
+  const set = (key: string, value: string | undefined) =>
+    value === undefined ? delete annotations[key] : (annotations[key] = value);
   set(LEASE_WATCHER_UID, record.uid);
   set(LEASE_WATCHER_NODE, record.node);
   set(LEASE_WATCHER_POLICY, record.policy);

@@ -26,7 +26,11 @@ export interface Clock {
 }
 
 /** The one abortable sleep, on any clock's timers: resolves after `ms`, or as soon as `signal` aborts. */
-export function sleepOn(clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>, ms: number, signal?: AbortSignal): Promise<void> {
+export function sleepOn(
+  clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
   return new Promise<void>((resolve) => {
     if (signal?.aborted) return resolve();
     const done = () => {

@@ -3,13 +3,13 @@
  * asks for the same collection (path, label selector, field selector) gets the same informer,
  * hence one list+watch and one store however many consumers there are.
  */
-import type { RestConfig } from './rest_config.js';
-import type { Logger } from '../log.js';
-import type { Indexers } from './indexers.js';
-import type { KubeObject } from './objects.js';
-import type { ResourceSelector } from './listwatch.js';
-import type { ReflectorTuning } from './reflector.js';
-import { SharedInformer, type TransformFunc } from './shared_informer.js';
+import type { RestConfig } from './rest_config.ts';
+import type { Logger } from '../log.ts';
+import type { Indexers } from './indexers.ts';
+import type { KubeObject } from './objects.ts';
+import type { ResourceSelector } from './listwatch.ts';
+import type { ReflectorTuning } from './reflector.ts';
+import { SharedInformer, type TransformFunc } from './shared_informer.ts';
 
 export interface InformerOptions<T> extends ResourceSelector {
   /**
@@ -38,17 +38,29 @@ export class SharedInformerFactory {
    * The informer for this collection, created on first request. When the factory has already
    * started, a new informer starts at once (client-go would wait for another `start()`).
    */
-  informer<T = KubeObject>({ path, labelSelector, fieldSelector, transform, indexers, resyncMs }: InformerOptions<T>): SharedInformer<T> {
+  informer<T = KubeObject>({
+    path,
+    labelSelector,
+    fieldSelector,
+    transform,
+    indexers,
+    resyncMs,
+  }: InformerOptions<T>): SharedInformer<T> {
     if (this.stopped) throw new Error('the informer factory is stopped');
     const key = JSON.stringify([path, labelSelector ?? '', fieldSelector ?? '']);
     const existing = this.informers.get(key) as SharedInformer<T> | undefined;
     if (existing) {
       if (transform && transform !== existing.transform) {
-        throw new Error(`the informer for ${path} already exists with another transform: consumers of one informer must share one transform`);
+        throw new Error(
+          `the informer for ${path} already exists with another transform: consumers of one informer must share one transform`,
+        );
       }
       if (indexers) existing.addIndexers(indexers);
       if (resyncMs !== undefined && resyncMs !== existing.resyncMs) {
-        this.logger.warn({ path, resyncMs, informerResyncMs: existing.resyncMs }, 'informer already exists with another resync period; pass resyncMs to addEventHandler instead');
+        this.logger.warn(
+          { path, resyncMs, informerResyncMs: existing.resyncMs },
+          'informer already exists with another resync period; pass resyncMs to addEventHandler instead',
+        );
       }
       return existing;
     }

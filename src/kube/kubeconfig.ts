@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { RestConfig, type RestConfigOptions } from './rest_config.js';
+import { RestConfig, type RestConfigOptions } from './rest_config.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -20,10 +20,15 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
  * The config of `--kubeconfig FILE`, else of $KUBECONFIG, else in-cluster; undefined when there is
  * none. `context` names a kubeconfig context other than the current one (kubectl's --context).
  */
-export async function loadRestConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env, context?: string): Promise<RestConfig | undefined> {
+export async function loadRestConfig(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  context?: string,
+): Promise<RestConfig | undefined> {
   const paths = file ? [file] : (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
   if (paths.length > 0) return loadKubeconfigFiles(paths, context);
-  if (context !== undefined) throw new Error(`--context ${JSON.stringify(context)} needs a kubeconfig: pass --kubeconfig or set KUBECONFIG`);
+  if (context !== undefined)
+    throw new Error(`--context ${JSON.stringify(context)} needs a kubeconfig: pass --kubeconfig or set KUBECONFIG`);
   if (env.KUBERNETES_SERVICE_HOST) return inClusterConfig(env);
   return undefined;
 }
@@ -32,16 +37,24 @@ export async function loadRestConfig(file: string | undefined, env: NodeJS.Proce
 export function inClusterConfig(env: NodeJS.ProcessEnv = process.env, dir = SERVICE_ACCOUNT_DIR): RestConfig {
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
-  if (!host || !port) throw new Error('not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must both be set');
+  if (!host || !port)
+    throw new Error('not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must both be set');
   const tokenFile = join(dir, 'token');
   let ca: Buffer;
   try {
     readFileSync(tokenFile);
     ca = readFileSync(join(dir, 'ca.crt'));
   } catch (err) {
-    throw new Error(`in-cluster service account: ${(err as Error).message} (is automountServiceAccountToken off?)`);
+    throw new Error(`in-cluster service account: ${(err as Error).message} (is automountServiceAccountToken off?)`, {
+      cause: err,
+    });
   }
-  return new RestConfig({ server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`, ca, tokenFile, source: `the in-cluster service account (${dir})` });
+  return new RestConfig({
+    server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    ca,
+    tokenFile,
+    source: `the in-cluster service account (${dir})`,
+  });
 }
 
 interface Named<T> {
@@ -93,28 +106,44 @@ export async function loadKubeconfigFiles(paths: readonly string[], contextName?
   if (contextName !== undefined) merged.currentContext = contextName;
   if (!merged.currentContext) throw new Error(`${where}: no current-context`);
   const context = merged.contexts.get(merged.currentContext);
-  if (!context) throw new Error(`${where}: ${contextName === undefined ? 'current-context' : 'context'} ${JSON.stringify(merged.currentContext)} is not among its contexts`);
+  if (!context)
+    throw new Error(
+      `${where}: ${contextName === undefined ? 'current-context' : 'context'} ${JSON.stringify(merged.currentContext)} is not among its contexts`,
+    );
   const cluster = context.cluster === undefined ? undefined : merged.clusters.get(context.cluster);
-  if (!cluster) throw new Error(`${where}: context ${JSON.stringify(merged.currentContext)} names cluster ${JSON.stringify(context.cluster ?? '')}, which is not defined`);
-  const user = context.user === undefined || context.user === '' ? { value: {}, dir: cluster.dir } : merged.users.get(context.user);
-  if (!user) throw new Error(`${where}: context ${JSON.stringify(merged.currentContext)} names user ${JSON.stringify(context.user)}, which is not defined`);
+  if (!cluster)
+    throw new Error(
+      `${where}: context ${JSON.stringify(merged.currentContext)} names cluster ${JSON.stringify(context.cluster ?? '')}, which is not defined`,
+    );
+  const user =
+    context.user === undefined || context.user === ''
+      ? { value: {}, dir: cluster.dir }
+      : merged.users.get(context.user);
+  if (!user)
+    throw new Error(
+      `${where}: context ${JSON.stringify(merged.currentContext)} names user ${JSON.stringify(context.user)}, which is not defined`,
+    );
   const c = cluster.value;
   const u = user.value;
   if (!c.server) throw new Error(`${where}: cluster ${JSON.stringify(context.cluster)} has no server`);
-  if (u.exec !== undefined || u['auth-provider'] !== undefined || c['proxy-url']) return viaClientNode(paths, c.server, where, contextName);
+  if (u.exec !== undefined || u['auth-provider'] !== undefined || c['proxy-url'])
+    return viaClientNode(paths, c.server, where, contextName);
   const file = (name: string, path: string | undefined, data: string | undefined, dir: string): Buffer | undefined => {
     if (data) return Buffer.from(data, 'base64');
     if (!path) return undefined;
     try {
       return readFileSync(isAbsolute(path) ? path : resolve(dir, path));
     } catch (err) {
-      throw new Error(`${where}: ${name}: ${(err as Error).message}`);
+      throw new Error(`${where}: ${name}: ${(err as Error).message}`, { cause: err });
     }
   };
   const options: RestConfigOptions = {
     server: c.server,
     source: where,
-    ...optional('ca', file('certificate-authority', c['certificate-authority'], c['certificate-authority-data'], cluster.dir)),
+    ...optional(
+      'ca',
+      file('certificate-authority', c['certificate-authority'], c['certificate-authority-data'], cluster.dir),
+    ),
     ...optional('insecureSkipTLSVerify', c['insecure-skip-tls-verify'] === true ? true : undefined),
     ...optional('tlsServerName', c['tls-server-name']),
     ...optional('cert', file('client-certificate', u['client-certificate'], u['client-certificate-data'], user.dir)),
@@ -136,19 +165,21 @@ function mergeFile(merged: Merged, path: string): void {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`kubeconfig ${path}: ${(err as Error).message}`);
+    throw new Error(`kubeconfig ${path}: ${(err as Error).message}`, { cause: err });
   }
   let doc: unknown;
   try {
     doc = parse(text);
   } catch (err) {
-    throw new Error(`kubeconfig ${path}: not YAML: ${(err as Error).message.split('\n')[0]}`);
+    throw new Error(`kubeconfig ${path}: not YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
   if (doc === null || doc === undefined) return; // an empty file contributes nothing, as in client-go
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`kubeconfig ${path}: not a kubeconfig (expected a mapping)`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new Error(`kubeconfig ${path}: not a kubeconfig (expected a mapping)`);
   const d = doc as Record<string, unknown>;
   const dir = dirname(resolve(path));
-  if (typeof d['current-context'] === 'string' && d['current-context'] && !merged.currentContext) merged.currentContext = d['current-context'];
+  if (typeof d['current-context'] === 'string' && d['current-context'] && !merged.currentContext)
+    merged.currentContext = d['current-context'];
   for (const [list, key, target] of [
     ['contexts', 'context', merged.contexts],
     ['clusters', 'cluster', merged.clusters],
@@ -160,16 +191,22 @@ function mergeFile(merged: Merged, path: string): void {
     entries.forEach((entry: Named<unknown>, i) => {
       if (typeof entry?.name !== 'string') throw new Error(`kubeconfig ${path}: ${list}[${i}].name must be a string`);
       const value = entry[key] ?? {};
-      if (typeof value !== 'object' || Array.isArray(value)) throw new Error(`kubeconfig ${path}: ${list}[${i}].${key} must be a mapping`);
+      if (typeof value !== 'object' || Array.isArray(value))
+        throw new Error(`kubeconfig ${path}: ${list}[${i}].${key} must be a mapping`);
       if ((target as Map<string, unknown>).has(entry.name)) return;
-      if (list === 'contexts') merged.contexts.set(entry.name, value as { cluster?: string; user?: string });
+      if (list === 'contexts') merged.contexts.set(entry.name, value);
       else (target as Map<string, Loaded<unknown>>).set(entry.name, { value, dir });
     });
   }
 }
 
 /** Credentials this module does not implement: client-node computes them for every request. */
-async function viaClientNode(paths: readonly string[], server: string, where: string, contextName: string | undefined): Promise<RestConfig> {
+async function viaClientNode(
+  paths: readonly string[],
+  server: string,
+  where: string,
+  contextName: string | undefined,
+): Promise<RestConfig> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   const [first, ...rest] = paths;
@@ -180,5 +217,9 @@ async function viaClientNode(paths: readonly string[], server: string, where: st
     kc.mergeConfig(more, true);
   }
   if (contextName !== undefined) kc.setCurrentContext(contextName);
-  return new RestConfig({ server, source: `${where} (via @kubernetes/client-node)`, authenticate: (options) => kc.applyToHTTPSOptions(options) });
+  return new RestConfig({
+    server,
+    source: `${where} (via @kubernetes/client-node)`,
+    authenticate: (options) => kc.applyToHTTPSOptions(options),
+  });
 }

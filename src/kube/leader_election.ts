@@ -36,12 +36,18 @@
  * (client-go also calls it when stopped before ever leading); onNewLeader is not called for an
  * empty holder; a paused leader neither renews nor releases once its deadlines have passed.
  */
-import type { RestConfig } from './rest_config.js';
-import { errorMessage as message, type Logger } from '../log.js';
-import { isConflict, isNotFound } from './rest.js';
-import { formatMicroTime } from './objects.js';
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import { LeaseLock, type LeaderElectionRecord, type LockRequestOptions, type LockSnapshot, type ResourceLock } from './lease_lock.js';
+import type { RestConfig } from './rest_config.ts';
+import { errorMessage as message, type Logger } from '../log.ts';
+import { isConflict, isNotFound } from './rest.ts';
+import { formatMicroTime } from './objects.ts';
+import { systemClock, type Clock, type TimerHandle } from './clock.ts';
+import {
+  LeaseLock,
+  type LeaderElectionRecord,
+  type LockRequestOptions,
+  type LockSnapshot,
+  type ResourceLock,
+} from './lease_lock.ts';
 
 /** The Lease the elector locks by default (a {@link LeaseLock} is made of it). */
 export interface LeaseTarget {
@@ -105,11 +111,17 @@ export function jitteredPeriod(retryPeriodMs: number, random: () => number = Mat
 /** The timing constraints of client-go's NewLeaderElector; throws on violation. */
 export function validateTimings(leaseDurationMs: number, renewDeadlineMs: number, retryPeriodMs: number): void {
   for (const [name, value] of Object.entries({ leaseDurationMs, renewDeadlineMs, retryPeriodMs })) {
-    if (!Number.isFinite(value) || value <= 0) throw new Error(`leader election: ${name} must be a positive number, got ${value}`);
+    if (!Number.isFinite(value) || value <= 0)
+      throw new Error(`leader election: ${name} must be a positive number, got ${value}`);
   }
-  if (leaseDurationMs <= renewDeadlineMs) throw new Error(`leader election: leaseDurationMs (${leaseDurationMs}) must be greater than renewDeadlineMs (${renewDeadlineMs})`);
+  if (leaseDurationMs <= renewDeadlineMs)
+    throw new Error(
+      `leader election: leaseDurationMs (${leaseDurationMs}) must be greater than renewDeadlineMs (${renewDeadlineMs})`,
+    );
   if (renewDeadlineMs <= JITTER_FACTOR * retryPeriodMs) {
-    throw new Error(`leader election: renewDeadlineMs (${renewDeadlineMs}) must be greater than ${JITTER_FACTOR} × retryPeriodMs (${retryPeriodMs})`);
+    throw new Error(
+      `leader election: renewDeadlineMs (${renewDeadlineMs}) must be greater than ${JITTER_FACTOR} × retryPeriodMs (${retryPeriodMs})`,
+    );
   }
 }
 
@@ -130,7 +142,14 @@ export class LeaseObservation {
   /** Records what was read or written; returns whether it differs from the previous observation. */
   observe(snapshot: LockSnapshot, now: number): boolean {
     const r = snapshot.record;
-    const key = JSON.stringify([snapshot.resourceVersion, r.holderIdentity, r.renewTime, r.acquireTime, r.leaseDurationSeconds, r.leaseTransitions]);
+    const key = JSON.stringify([
+      snapshot.resourceVersion,
+      r.holderIdentity,
+      r.renewTime,
+      r.acquireTime,
+      r.leaseDurationSeconds,
+      r.leaseTransitions,
+    ]);
     this.snapshot = snapshot;
     if (key === this.key) return false;
     this.key = key;
@@ -171,7 +190,6 @@ export type Attempt =
   | { ok: false; kind: 'conflict' }
   | { ok: false; kind: 'error'; error: unknown };
 
-
 export class LeaderElector {
   readonly identity: string;
   readonly leaseDurationMs: number;
@@ -195,8 +213,15 @@ export class LeaderElector {
   private reportedLeader = '';
 
   constructor(private readonly options: LeaderElectorOptions) {
-    const { leaseDurationMs = 15_000, renewDeadlineMs = 10_000, retryPeriodMs = 2_000, releaseOnCancel = true } = options;
-    const lock = options.lock ?? new LeaseLock({ kc: options.kc, namespace: options.namespace, name: options.name, identity: options.identity });
+    const {
+      leaseDurationMs = 15_000,
+      renewDeadlineMs = 10_000,
+      retryPeriodMs = 2_000,
+      releaseOnCancel = true,
+    } = options;
+    const lock =
+      options.lock ??
+      new LeaseLock({ kc: options.kc, namespace: options.namespace, name: options.name, identity: options.identity });
     if (!lock.identity()) throw new Error('leader election: identity must not be empty');
     validateTimings(leaseDurationMs, renewDeadlineMs, retryPeriodMs);
     this.identity = lock.identity();
@@ -248,7 +273,14 @@ export class LeaderElector {
 
   private async runOnce(): Promise<void> {
     this.leading = undefined;
-    this.logger.info({ leaseDurationMs: this.leaseDurationMs, renewDeadlineMs: this.renewDeadlineMs, retryPeriodMs: this.retryPeriodMs }, 'attempting to acquire the leader lease');
+    this.logger.info(
+      {
+        leaseDurationMs: this.leaseDurationMs,
+        renewDeadlineMs: this.renewDeadlineMs,
+        retryPeriodMs: this.retryPeriodMs,
+      },
+      'attempting to acquire the leader lease',
+    );
     if (!(await this.acquire())) return;
 
     const leading = new AbortController();
@@ -260,7 +292,8 @@ export class LeaderElector {
     started.then(
       () => this.logger.debug('onStartedLeading returned'),
       (err: unknown) => {
-        if (leading.signal.aborted) return this.logger.debug({ err: message(err) }, 'onStartedLeading ended after leadership was lost');
+        if (leading.signal.aborted)
+          return this.logger.debug({ err: message(err) }, 'onStartedLeading ended after leadership was lost');
         this.logger.error({ err: message(err) }, 'onStartedLeading failed: giving up leadership');
         this.loseLeadership('onStartedLeading failed');
       },
@@ -293,15 +326,24 @@ export class LeaderElector {
         if (this.deadlinePassed()) {
           // Only a pause (the request itself times out by then) answers this late: leading now
           // would act past the deadline. Renew the lease at once instead, with a fresh deadline.
-          this.logger.warn({ renewDeadlineMs: this.renewDeadlineMs }, 'acquired the lease only after the renew deadline (process paused?): acquiring again before leading');
+          this.logger.warn(
+            { renewDeadlineMs: this.renewDeadlineMs },
+            'acquired the lease only after the renew deadline (process paused?): acquiring again before leading',
+          );
           continue;
         }
         return true;
       }
-      if (attempt.kind === 'held') this.logger.debug({ holder: attempt.holder }, 'the lease is held by another candidate and has not expired');
-      else if (attempt.kind === 'conflict') this.logger.info('lost the race for the lease (409 Conflict): somebody else wrote it first');
-      else if (attempt.kind === 'error') this.logger.warn({ err: message(attempt.error) }, 'failed to acquire the lease');
-      await this.clock.sleep(jitteredPeriod(this.retryPeriodMs, () => this.clock.random()), stopping);
+      if (attempt.kind === 'held')
+        this.logger.debug({ holder: attempt.holder }, 'the lease is held by another candidate and has not expired');
+      else if (attempt.kind === 'conflict')
+        this.logger.info('lost the race for the lease (409 Conflict): somebody else wrote it first');
+      else if (attempt.kind === 'error')
+        this.logger.warn({ err: message(attempt.error) }, 'failed to acquire the lease');
+      await this.clock.sleep(
+        jitteredPeriod(this.retryPeriodMs, () => this.clock.random()),
+        stopping,
+      );
     }
     return false;
   }
@@ -332,7 +374,10 @@ export class LeaderElector {
         this.loseLeadership('the lease was deleted');
       } else if (!leading.signal.aborted) {
         const err = attempt.kind === 'error' ? message(attempt.error) : '409 Conflict';
-        this.logger.warn({ err, msLeft: Math.round(this.lastRenewSentAt + this.renewDeadlineMs - this.clock.monotonic()) }, 'failed to renew the lease; retrying until the renew deadline');
+        this.logger.warn(
+          { err, msLeft: Math.round(this.lastRenewSentAt + this.renewDeadlineMs - this.clock.monotonic()) },
+          'failed to renew the lease; retrying until the renew deadline',
+        );
       }
     }
   }
@@ -395,7 +440,13 @@ export class LeaderElector {
     // 1. The leader's fast path: update the version it wrote last.
     if (leading && known) {
       try {
-        this.observe(await this.lock.update(known, { ...known.record, holderIdentity: this.identity, leaseDurationSeconds: duration, renewTime: now }, request));
+        this.observe(
+          await this.lock.update(
+            known,
+            { ...known.record, holderIdentity: this.identity, leaseDurationSeconds: duration, renewTime: now },
+            request,
+          ),
+        );
         return { ok: true };
       } catch (err) {
         if (isNotFound(err)) return { ok: false, kind: 'deleted' };
@@ -414,7 +465,18 @@ export class LeaderElector {
     if (!current) {
       if (leading) return { ok: false, kind: 'deleted' };
       try {
-        this.observe(await this.lock.create({ holderIdentity: this.identity, leaseDurationSeconds: duration, acquireTime: now, renewTime: now, leaseTransitions: 0 }, request));
+        this.observe(
+          await this.lock.create(
+            {
+              holderIdentity: this.identity,
+              leaseDurationSeconds: duration,
+              acquireTime: now,
+              renewTime: now,
+              leaseTransitions: 0,
+            },
+            request,
+          ),
+        );
         return { ok: true };
       } catch (err) {
         return isConflict(err) ? { ok: false, kind: 'conflict' } : { ok: false, kind: 'error', error: err };
@@ -430,8 +492,10 @@ export class LeaderElector {
       next = { ...record, leaseDurationSeconds: duration, renewTime: now };
     } else {
       const holder = record.holderIdentity;
-      if (holder && holder !== this.identity && !this.observation.expired(this.clock.monotonic(), this.leaseDurationMs)) return { ok: false, kind: 'held', holder };
-      if (holder && holder !== this.identity) this.logger.info({ holder }, 'the lease has expired by local observation: taking it over');
+      if (holder && holder !== this.identity && !this.observation.expired(this.clock.monotonic(), this.leaseDurationMs))
+        return { ok: false, kind: 'held', holder };
+      if (holder && holder !== this.identity)
+        this.logger.info({ holder }, 'the lease has expired by local observation: taking it over');
       next = {
         holderIdentity: this.identity,
         leaseDurationSeconds: duration,
@@ -462,13 +526,25 @@ export class LeaderElector {
     const known = this.observation.snapshot;
     if (!known || known.record.holderIdentity !== this.identity) return;
     if (this.clock.monotonic() >= this.lastRenewSentAt + this.leaseDurationMs) {
-      this.logger.warn('not releasing the leader lease: its duration has run out since the last renewal (it expires on its own)');
+      this.logger.warn(
+        'not releasing the leader lease: its duration has run out since the last renewal (it expires on its own)',
+      );
       return;
     }
     const now = formatMicroTime(new Date(this.clock.now()));
     try {
       this.observe(
-        await this.lock.update(known, { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: known.record.leaseTransitions }, { timeoutMs: this.renewDeadlineMs }),
+        await this.lock.update(
+          known,
+          {
+            holderIdentity: '',
+            leaseDurationSeconds: 1,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: known.record.leaseTransitions,
+          },
+          { timeoutMs: this.renewDeadlineMs },
+        ),
       );
       this.logger.info('released the leader lease');
     } catch (err) {

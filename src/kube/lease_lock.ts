@@ -8,10 +8,10 @@
  * writer lost the race and must read again. The lock never retries and never decides anything;
  * the elector (leader_election.ts) does.
  */
-import type { RestConfig } from './rest_config.js';
-import type { Lease } from './objects.js';
-import { LEASES, resourcePath } from './paths.js';
-import { isNotFound, kubeRequest } from './rest.js';
+import type { RestConfig } from './rest_config.ts';
+import type { Lease } from './objects.ts';
+import { LEASES, resourcePath } from './paths.ts';
+import { isNotFound, kubeRequest } from './rest.ts';
 
 /** What leader election reads from and writes to the Lease spec (client-go LeaderElectionRecord). */
 export interface LeaderElectionRecord {
@@ -26,7 +26,6 @@ export interface LeaderElectionRecord {
   /** How many times the holder changed. */
   leaseTransitions: number;
 }
-
 
 /** One observed version of a lock: its record and the version an update must be conditional on. */
 export interface LockSnapshot {
@@ -147,7 +146,12 @@ export class LeaseLock implements ResourceLock<LeaseSnapshot> {
 
   /** Creates the Lease with this record; rejects with a 409 {@link ApiError} when it exists already. */
   async create(record: LeaderElectionRecord, options: LockRequestOptions = {}): Promise<LeaseSnapshot> {
-    const body: Lease = { apiVersion: GROUP_VERSION, kind: 'Lease', metadata: { name: this.name, namespace: this.namespace }, spec: specOf(record) };
+    const body: Lease = {
+      apiVersion: GROUP_VERSION,
+      kind: 'Lease',
+      metadata: { name: this.name, namespace: this.namespace },
+      spec: specOf(record),
+    };
     return snapshotOf(await kubeRequest<Lease>(this.kc, 'POST', this.collection, { ...options, body }));
   }
 
@@ -156,13 +160,22 @@ export class LeaseLock implements ResourceLock<LeaseSnapshot> {
    * since (the PUT carries previous.resourceVersion): rejects with a 409 {@link ApiError} when
    * somebody did, with a 404 when the Lease was deleted.
    */
-  async update(previous: LeaseSnapshot, record: LeaderElectionRecord, options: LockRequestOptions = {}): Promise<LeaseSnapshot> {
+  async update(
+    previous: LeaseSnapshot,
+    record: LeaderElectionRecord,
+    options: LockRequestOptions = {},
+  ): Promise<LeaseSnapshot> {
     if (!previous.resourceVersion) throw new Error(`Lease ${this.describe()}: no resourceVersion to update from`);
     const body: Lease = {
       ...previous.lease,
       apiVersion: GROUP_VERSION,
       kind: 'Lease',
-      metadata: { ...previous.lease.metadata, name: this.name, namespace: this.namespace, resourceVersion: previous.resourceVersion },
+      metadata: {
+        ...previous.lease.metadata,
+        name: this.name,
+        namespace: this.namespace,
+        resourceVersion: previous.resourceVersion,
+      },
       spec: specOf(record, previous.lease.spec),
     };
     return snapshotOf(await kubeRequest<Lease>(this.kc, 'PUT', this.path, { ...options, body }));

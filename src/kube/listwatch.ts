@@ -6,10 +6,10 @@
  * stream). The interface exists so that the reflector's state machine runs unchanged
  * against any source of list pages and watch events.
  */
-import type { KubeObject } from './objects.js';
-import { kubeRequest } from './rest.js';
-import type { RestConfig } from './rest_config.js';
-import { openWatch } from './watch.js';
+import type { KubeObject } from './objects.ts';
+import { kubeRequest } from './rest.ts';
+import type { RestConfig } from './rest_config.ts';
+import { openWatch } from './watch.ts';
 
 export interface ListOptions {
   limit?: number;
@@ -44,7 +44,11 @@ export interface ListerWatcher {
    * stream ends: without an argument for a normal close, with the error otherwise (an HTTP
    * error carries `statusCode`). After `abort()`, `onDone` may never be called.
    */
-  watch(options: WatchOptions, onEvent: (type: string, object: WatchObject) => void, onDone: (err?: unknown) => void): Promise<WatchHandle>;
+  watch(
+    options: WatchOptions,
+    onEvent: (type: string, object: WatchObject) => void,
+    onDone: (err?: unknown) => void,
+  ): Promise<WatchHandle>;
 }
 
 export interface ResourceSelector {
@@ -55,7 +59,9 @@ export interface ResourceSelector {
 }
 
 export function describeSelector({ path, labelSelector, fieldSelector }: ResourceSelector): string {
-  return [path, labelSelector && `labelSelector=${labelSelector}`, fieldSelector && `fieldSelector=${fieldSelector}`].filter(Boolean).join(' ');
+  return [path, labelSelector && `labelSelector=${labelSelector}`, fieldSelector && `fieldSelector=${fieldSelector}`]
+    .filter(Boolean)
+    .join(' ');
 }
 
 /**
@@ -80,10 +86,18 @@ export class KubeListerWatcher implements ListerWatcher {
 
   list({ limit, continue: cont }: ListOptions, signal: AbortSignal): Promise<ListPage> {
     const { path, labelSelector, fieldSelector } = this.selector;
-    return kubeRequest<ListPage>(this.kc, 'GET', path, { query: { labelSelector, fieldSelector, limit, continue: cont }, timeoutMs: 60_000, signal });
+    return kubeRequest<ListPage>(this.kc, 'GET', path, {
+      query: { labelSelector, fieldSelector, limit, continue: cont },
+      timeoutMs: 60_000,
+      signal,
+    });
   }
 
-  async watch(options: WatchOptions, onEvent: (type: string, object: WatchObject) => void, onDone: (err?: unknown) => void): Promise<WatchHandle> {
+  async watch(
+    options: WatchOptions,
+    onEvent: (type: string, object: WatchObject) => void,
+    onDone: (err?: unknown) => void,
+  ): Promise<WatchHandle> {
     const { path, labelSelector, fieldSelector } = this.selector;
     const query = { ...options, labelSelector, fieldSelector };
     const idleMs = options.timeoutSeconds * 1000 + WATCH_IDLE_MARGIN_MS;

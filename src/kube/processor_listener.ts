@@ -5,8 +5,8 @@
  * nobody but itself. The queue is unbounded, as in client-go: a handler that never returns makes
  * its own queue grow, which is logged.
  */
-import type { Logger } from '../log.js';
-import type { DeletedFinalStateUnknown } from './delta_fifo.js';
+import type { Logger } from '../log.ts';
+import type { DeletedFinalStateUnknown } from './delta_fifo.ts';
 
 /**
  * What a consumer of a shared informer implements (client-go ResourceEventHandler). Handlers may
@@ -128,7 +128,10 @@ export class ProcessorListener<T> {
     const slowMs = this.options.slowHandlerMs ?? 10_000;
     const started = Date.now();
     const warn = setInterval(() => {
-      this.logger.warn({ event: n.type, key: n.key, pending: this.pending, busyMs: Date.now() - started }, 'event handler is slow; its events are queued (other handlers are not delayed)');
+      this.logger.warn(
+        { event: n.type, key: n.key, pending: this.pending, busyMs: Date.now() - started },
+        'event handler is slow; its events are queued (other handlers are not delayed)',
+      );
     }, slowMs);
     warn.unref();
     try {
@@ -142,6 +145,13 @@ export class ProcessorListener<T> {
 
   private failed(err: unknown, n: Notification<T>): void {
     this.failures++;
-    this.logger.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err), event: n.type, key: n.key }, 'event handler failed; continuing with the next event');
+    this.logger.error(
+      {
+        err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err),
+        event: n.type,
+        key: n.key,
+      },
+      'event handler failed; continuing with the next event',
+    );
   }
 }

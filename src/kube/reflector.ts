@@ -9,13 +9,19 @@
  * compacted away) relists; every other error retries with exponential backoff and jitter,
  * forever. It never stops silently: every failure is logged, and `stop()` is the only way out.
  */
-import type { RestConfig } from './rest_config.js';
-import { errorMessage, type Logger } from '../log.js';
-import { KubeListerWatcher, type ListerWatcher, type ResourceSelector, type WatchHandle, type WatchObject } from './listwatch.js';
-import type { KubeObject } from './objects.js';
-import { ApiError } from './rest.js';
-import { systemClock, type Clock } from './clock.js';
-import { objectKey } from './store.js';
+import type { RestConfig } from './rest_config.ts';
+import { errorMessage, type Logger } from '../log.ts';
+import {
+  KubeListerWatcher,
+  type ListerWatcher,
+  type ResourceSelector,
+  type WatchHandle,
+  type WatchObject,
+} from './listwatch.ts';
+import type { KubeObject } from './objects.ts';
+import { ApiError } from './rest.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { objectKey } from './store.ts';
 
 /**
  * What a reflector writes to (client-go's Store as a reflector sees it). `Store` is one (it
@@ -36,7 +42,11 @@ export type ListWatchSource = ({ kc: RestConfig } & ResourceSelector) | { lister
 export function listerWatcherOf(source: ListWatchSource): ListerWatcher {
   if ('listerWatcher' in source && source.listerWatcher) return source.listerWatcher;
   const { kc, path, labelSelector, fieldSelector } = source as { kc: RestConfig } & ResourceSelector;
-  return new KubeListerWatcher(kc, { path, ...(labelSelector && { labelSelector }), ...(fieldSelector && { fieldSelector }) });
+  return new KubeListerWatcher(kc, {
+    path,
+    ...(labelSelector && { labelSelector }),
+    ...(fieldSelector && { fieldSelector }),
+  });
 }
 
 export interface BackoffOptions {
@@ -50,7 +60,11 @@ export interface BackoffOptions {
  * The wait after the `failures`-th consecutive failure (1 for the first):
  * min(maxMs, initialMs × 2^(failures-1)) scaled by 0.5 + random/2, rounded to the millisecond.
  */
-export function backoffDelay(failures: number, { initialMs = 500, maxMs = 30_000 }: BackoffOptions = {}, random: () => number = Math.random): number {
+export function backoffDelay(
+  failures: number,
+  { initialMs = 500, maxMs = 30_000 }: BackoffOptions = {},
+  random: () => number = Math.random,
+): number {
   const base = Math.min(maxMs, initialMs * 2 ** Math.min(Math.max(failures, 1) - 1, 30));
   return Math.round(base * (0.5 + random() / 2));
 }
@@ -126,7 +140,14 @@ export class Reflector<T> {
   private synced = false;
   private syncWaiters: ((synced: boolean) => void)[] = [];
   private running: Promise<void> | undefined;
-  private readonly counters: ReflectorStats = { lists: 0, relists: 0, watches: 0, events: 0, bookmarks: 0, failures: 0 };
+  private readonly counters: ReflectorStats = {
+    lists: 0,
+    relists: 0,
+    watches: 0,
+    events: 0,
+    bookmarks: 0,
+    failures: 0,
+  };
 
   constructor(private readonly options: ReflectorOptions<T>) {
     this.listerWatcher = listerWatcherOf(options);
@@ -214,7 +235,10 @@ export class Reflector<T> {
         if (watchStarted !== undefined && this.clock.monotonic() - watchStarted >= HEALTHY_WATCH_MS) failures = 0;
         if (err instanceof Gone) {
           needList = true;
-          this.log.info({ resourceVersion: this.resourceVersion, err: err.message }, 'watch expired (410 Gone); relisting');
+          this.log.info(
+            { resourceVersion: this.resourceVersion, err: err.message },
+            'watch expired (410 Gone); relisting',
+          );
           // Relist at once, unless the version of a list just made is already gone (no hot loop).
           if (!listing) continue;
           this.counters.failures++;
@@ -227,7 +251,14 @@ export class Reflector<T> {
         }
         const delay = backoffDelay(failures, this.options.backoff, () => this.clock.random());
         this.log.warn(
-          { err: errorMessage(err), status: statusCodeOf(err), phase: needList ? 'list' : 'watch', resourceVersion: this.resourceVersion, retryInMs: delay, failures },
+          {
+            err: errorMessage(err),
+            status: statusCodeOf(err),
+            phase: needList ? 'list' : 'watch',
+            resourceVersion: this.resourceVersion,
+            retryInMs: delay,
+            failures,
+          },
           'list/watch failed; retrying',
         );
         await this.clock.sleep(delay, this.stopping.signal);
@@ -240,7 +271,7 @@ export class Reflector<T> {
     const { transform, store, pageSize = 500 } = this.options;
     const items: [string, T][] = [];
     let cont: string | undefined;
-    let resourceVersion = '';
+    let resourceVersion: string;
     let pages = 0;
     do {
       const page = await this.listerWatcher.list({ limit: pageSize, continue: cont }, this.stopping.signal);
@@ -276,7 +307,7 @@ export class Reflector<T> {
         if (this.endWatch === end) this.endWatch = undefined;
         if (this.watchHandle === handle) this.watchHandle = undefined;
         handle?.abort();
-        if (err) reject(err);
+        if (err) reject(err instanceof Error ? err : new Error(errorMessage(err)));
         else resolve();
       };
       const end = () => finish();
@@ -289,13 +320,18 @@ export class Reflector<T> {
           this.apply(type, object);
         } catch (err) {
           // The event may be half applied: relist to be sure of the store.
-          finish(err instanceof Gone || err instanceof WatchFailure ? err : new WatchFailure(`processing a ${type} event failed: ${errorMessage(err)}`, true));
+          finish(
+            err instanceof Gone || err instanceof WatchFailure
+              ? err
+              : new WatchFailure(`processing a ${type} event failed: ${errorMessage(err)}`, true),
+          );
         }
       };
       const onDone = (err?: unknown) => {
         if (settled) return;
         if (err === undefined || err === null) {
-          if (received === 0 && this.clock.monotonic() - started < 1000) return finish(new WatchFailure('very short watch: closed within a second without any event'));
+          if (received === 0 && this.clock.monotonic() - started < 1000)
+            return finish(new WatchFailure('very short watch: closed within a second without any event'));
           this.log.debug({ resourceVersion: this.resourceVersion, events: received }, 'watch closed; re-watching');
           return finish();
         }
@@ -303,7 +339,10 @@ export class Reflector<T> {
         if (established && (err as { name?: string }).name === 'TimeoutError') {
           // The idle limit (WatchIdleTimeout), set past the server-side timeout: the server
           // should have ended this watch already, so the connection is likely dead. Re-watch.
-          this.log.warn({ resourceVersion: this.resourceVersion }, 'watch silent past its timeout (connection lost?); re-watching');
+          this.log.warn(
+            { resourceVersion: this.resourceVersion },
+            'watch silent past its timeout (connection lost?); re-watching',
+          );
           return finish();
         }
         finish(err);
@@ -329,11 +368,15 @@ export class Reflector<T> {
       const detail = object.message ?? JSON.stringify(object);
       if (object.code === 410 || object.reason === 'Expired' || object.reason === 'Gone') throw new Gone(detail);
       // e.g. "Too large resource version" after the server restarted from an older etcd: relist.
-      throw new WatchFailure(`watch ERROR event (${object.code ?? '?'} ${object.reason ?? ''}): ${detail}`, /too large resource version/i.test(detail));
+      throw new WatchFailure(
+        `watch ERROR event (${object.code ?? '?'} ${object.reason ?? ''}): ${detail}`,
+        /too large resource version/i.test(detail),
+      );
     }
-    const rv = object.metadata?.resourceVersion;
+    const version: unknown = object.metadata?.resourceVersion;
+    const rv = typeof version === 'string' || typeof version === 'number' ? String(version) : '';
     if (type === 'BOOKMARK') {
-      if (rv) this.resourceVersion = String(rv);
+      if (rv) this.resourceVersion = rv;
       this.counters.bookmarks++;
       this.log.trace({ resourceVersion: this.resourceVersion }, 'bookmark');
       return;
@@ -347,7 +390,7 @@ export class Reflector<T> {
     if (type === 'ADDED') store.add(key, obj);
     else if (type === 'MODIFIED') store.update(key, obj);
     else store.delete(key, obj);
-    if (rv) this.resourceVersion = String(rv);
+    if (rv) this.resourceVersion = rv;
     this.counters.events++;
     onChange?.();
   }

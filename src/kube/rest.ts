@@ -4,7 +4,7 @@
  * generated clients would turn them into classes with Date fields.
  */
 import { request } from 'node:https';
-import type { RestConfig } from './rest_config.js';
+import type { RestConfig } from './rest_config.ts';
 
 export class ApiError extends Error {
   constructor(
@@ -51,7 +51,12 @@ export interface RequestOptions {
 }
 
 /** One request; resolves with the parsed JSON body of a 2xx answer, rejects with an {@link ApiError} otherwise. */
-export async function kubeRequest<T>(kc: RestConfig, method: string, path: string, { query, body, patchType, timeoutMs = 30_000, signal }: RequestOptions = {}): Promise<T> {
+export async function kubeRequest<T>(
+  kc: RestConfig,
+  method: string,
+  path: string,
+  { query, body, patchType, timeoutMs = 30_000, signal }: RequestOptions = {},
+): Promise<T> {
   signal?.throwIfAborted();
   const url = kc.url(withQuery(path, query));
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));

@@ -57,7 +57,10 @@ export class RestConfig {
     } catch {
       throw new Error(`${options.source ?? 'the cluster'}: server ${JSON.stringify(options.server)} is not a URL`);
     }
-    if (server.protocol !== 'https:') throw new Error(`${options.source ?? 'the cluster'}: server ${options.server} is not https (only TLS is supported)`);
+    if (server.protocol !== 'https:')
+      throw new Error(
+        `${options.source ?? 'the cluster'}: server ${options.server} is not https (only TLS is supported)`,
+      );
     this.server = server;
     this.source = options.source ?? options.server;
     if (!options.authenticate) {
@@ -107,7 +110,8 @@ export class RestConfig {
     const { token, tokenFile, username, password } = this.options;
     if (tokenFile) return `Bearer ${this.fileToken(tokenFile)}`;
     if (token) return `Bearer ${token}`;
-    if (username !== undefined && password !== undefined) return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    if (username !== undefined && password !== undefined)
+      return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
     return undefined;
   }
 
@@ -118,7 +122,8 @@ export class RestConfig {
         this.cachedToken = { value: readFileSync(file, 'utf8').trim(), readAt: now };
       } catch (err) {
         // A rotation in progress: keep the token we have, if any.
-        if (!this.cachedToken) throw new Error(`cannot read the token file ${file}: ${(err as Error).message}`);
+        if (!this.cachedToken)
+          throw new Error(`cannot read the token file ${file}: ${(err as Error).message}`, { cause: err });
       }
     }
     return this.cachedToken.value;

@@ -6,8 +6,8 @@
  * Keys are given by the writer (the reflector computes them from the object as it came from
  * the API server, before any transform), so a transform may drop `metadata` entirely.
  */
-import type { IndexFunc, Indexers } from './indexers.js';
-import type { KubeObject } from './objects.js';
+import type { IndexFunc, Indexers } from './indexers.ts';
+import type { KubeObject } from './objects.ts';
 
 /** client-go's MetaNamespaceKeyFunc: `namespace/name`, or `name` for cluster-scoped objects. */
 export function objectKey(object: KubeObject): string {
@@ -105,13 +105,15 @@ export class Store<T> implements Indexer<T> {
 
   indexKeys(indexName: string, indexedValue: string): string[] {
     const index = this.indices.get(indexName);
-    if (!index) throw new Error(`index "${indexName}" does not exist (known: ${[...this.indices.keys()].join(', ') || 'none'})`);
+    if (!index)
+      throw new Error(`index "${indexName}" does not exist (known: ${[...this.indices.keys()].join(', ') || 'none'})`);
     return [...(index.get(indexedValue) ?? [])];
   }
 
   listIndexValues(indexName: string): string[] {
     const index = this.indices.get(indexName);
-    if (!index) throw new Error(`index "${indexName}" does not exist (known: ${[...this.indices.keys()].join(', ') || 'none'})`);
+    if (!index)
+      throw new Error(`index "${indexName}" does not exist (known: ${[...this.indices.keys()].join(', ') || 'none'})`);
     return [...index.keys()];
   }
 

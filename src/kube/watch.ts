@@ -6,8 +6,8 @@
  */
 import { request } from 'node:https';
 import type { IncomingMessage } from 'node:http';
-import { apiError, withQuery, type Query } from './rest.js';
-import type { RestConfig } from './rest_config.js';
+import { apiError, withQuery, type Query } from './rest.ts';
+import type { RestConfig } from './rest_config.ts';
 
 export interface WatchStream {
   /** Ends the stream; `onDone` is not called afterwards. */
@@ -84,9 +84,13 @@ export async function openWatch(
       });
       res.on('end', () => done());
       res.on('error', (err) => done(err));
-      res.on('close', () => done(res.complete ? undefined : new Error(`watch ${path}: the connection closed mid-stream`)));
+      res.on('close', () =>
+        done(res.complete ? undefined : new Error(`watch ${path}: the connection closed mid-stream`)),
+      );
     });
-    req.setTimeout(idleTimeoutMs, () => req.destroy(new WatchIdleTimeout(`watch ${path}: nothing received for ${idleTimeoutMs} ms`)));
+    req.setTimeout(idleTimeoutMs, () =>
+      req.destroy(new WatchIdleTimeout(`watch ${path}: nothing received for ${idleTimeoutMs} ms`)),
+    );
     req.on('error', (err) => (established ? done(err) : reject(err)));
     req.end();
   });

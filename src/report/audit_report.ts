@@ -3,17 +3,18 @@
  * controller template in scope, what it runs with now and what the webhook would decide today
  * (the same review as `inject` and the webhook), the drift between the two, and what to do.
  */
-import { agentContainers, allContainers } from '../agent/agent_containers.js';
-import { findEnv, literalValue, policyOfEnv } from '../agent/container_env.js';
-import { reviewTemplate } from '../admission/pod_template.js';
-import { reviewPod, type PodReview } from '../admission/review_pod.js';
-import type { Config } from '../config/config.js';
-import { nodeLookupOf } from '../kube/node_lookup.js';
-import type { KubeObject, Node, Pod } from '../kube/objects.js';
-import { DEPRECATED_ENV, INJECTION_LABEL, POLICY_ENV, REASON_ANNOTATION } from '../policy/labels.js';
-import { parsePolicyEnv, type Policy } from '../policy/policy.js';
+import { agentContainers, allContainers } from '../agent/agent_containers.ts';
+import { findEnv, literalValue, policyOfEnv } from '../agent/container_env.ts';
+import { reviewTemplate } from '../admission/pod_template.ts';
+import { reviewPod, type PodReview } from '../admission/review_pod.ts';
+import type { Config } from '../config/config.ts';
+import { nodeLookupOf } from '../kube/node_lookup.ts';
+import type { KubeObject, Node, Pod } from '../kube/objects.ts';
+import { DEPRECATED_ENV, INJECTION_LABEL, POLICY_ENV, REASON_ANNOTATION } from '../policy/labels.ts';
+import { parsePolicyEnv, type Policy } from '../policy/policy.ts';
 
-export type DriftKind = 'policy' | 'reason-missing' | 'deprecated-env' | 'invalid-value' | 'duplicate-entries' | 'denied';
+export type DriftKind =
+  'policy' | 'reason-missing' | 'deprecated-env' | 'invalid-value' | 'duplicate-entries' | 'denied';
 
 export interface AuditRow {
   kind: string;
@@ -60,15 +61,21 @@ export function workloadOf(pod: Pod): { kind: string; name: string } {
   const owner = pod.metadata?.ownerReferences?.find((o) => o.controller) ?? pod.metadata?.ownerReferences?.[0];
   if (!owner) return { kind: 'Pod', name: pod.metadata?.name ?? '' };
   const hash = pod.metadata?.labels?.['pod-template-hash'];
-  if (owner.kind === 'ReplicaSet' && hash && owner.name.endsWith(`-${hash}`)) return { kind: 'Deployment', name: owner.name.slice(0, -hash.length - 1) };
+  if (owner.kind === 'ReplicaSet' && hash && owner.name.endsWith(`-${hash}`))
+    return { kind: 'Deployment', name: owner.name.slice(0, -hash.length - 1) };
   return { kind: owner.kind, name: owner.name };
 }
 
-function valueOf(object: Pod, config: Config): { value: string; policy: Policy; invalid: boolean; duplicates: boolean } {
+function valueOf(
+  object: Pod,
+  config: Config,
+): { value: string; policy: Policy; invalid: boolean; duplicates: boolean } {
   const agent = agentContainers(object.spec, config.agent)[0]?.container;
   const env = agent && findEnv(agent, POLICY_ENV);
   const literal = env && literalValue(env);
-  const duplicates = agentContainers(object.spec, config.agent).some(({ container }) => (container.env ?? []).filter((e) => e.name === POLICY_ENV).length > 1);
+  const duplicates = agentContainers(object.spec, config.agent).some(
+    ({ container }) => (container.env ?? []).filter((e) => e.name === POLICY_ENV).length > 1,
+  );
   return {
     value: !env ? '(unset)' : literal === undefined ? '(valueFrom)' : literal,
     policy: policyOfEnv(env, config.onlyWatchValue),
@@ -77,14 +84,24 @@ function valueOf(object: Pod, config: Config): { value: string; policy: Policy; 
   };
 }
 
-function rowOf(kind: string, object: Pod, workload: string, review: PodReview, config: Config, isPod: boolean, optedIn: boolean): AuditRow {
+function rowOf(
+  kind: string,
+  object: Pod,
+  workload: string,
+  review: PodReview,
+  config: Config,
+  isPod: boolean,
+  optedIn: boolean,
+): AuditRow {
   const now = valueOf(object, config);
   const after = valueOf(review.pod, config);
   const drift: DriftKind[] = [];
   if (!review.allowed) drift.push('denied');
   if (isPod && review.allowed && after.policy !== now.policy) drift.push('policy');
-  if (isPod && review.decision.rule !== 'disabled' && !object.metadata?.annotations?.[REASON_ANNOTATION]) drift.push('reason-missing');
-  if (allContainers(object.spec).some(({ container }) => findEnv(container, DEPRECATED_ENV))) drift.push('deprecated-env');
+  if (isPod && review.decision.rule !== 'disabled' && !object.metadata?.annotations?.[REASON_ANNOTATION])
+    drift.push('reason-missing');
+  if (allContainers(object.spec).some(({ container }) => findEnv(container, DEPRECATED_ENV)))
+    drift.push('deprecated-env');
   if (now.invalid) drift.push('invalid-value');
   if (now.duplicates) drift.push('duplicate-entries');
   return {
@@ -109,19 +126,55 @@ export function auditReport(input: AuditInput): AuditReport {
   const { config } = input;
   const options = { config, nodes: nodeLookupOf(input.nodes.map((n) => ({ ...n, kind: 'Node' }))) };
   const optedIn = (namespace: string | undefined, labels: Record<string, string> | undefined) =>
-    labels?.[INJECTION_LABEL] === 'enabled' || input.optedInNamespaces === undefined || input.optedInNamespaces.has(namespace ?? '');
+    labels?.[INJECTION_LABEL] === 'enabled' ||
+    input.optedInNamespaces === undefined ||
+    input.optedInNamespaces.has(namespace ?? '');
   const rows: AuditRow[] = [];
   for (const pod of input.pods) {
     if (agentContainers(pod.spec, config.agent).length === 0) continue;
     const w = workloadOf(pod);
-    rows.push(rowOf('Pod', pod, `${w.kind}/${w.name}`, reviewPod(pod, options), config, true, optedIn(pod.metadata?.namespace, pod.metadata?.labels)));
+    rows.push(
+      rowOf(
+        'Pod',
+        pod,
+        `${w.kind}/${w.name}`,
+        reviewPod(pod, options),
+        config,
+        true,
+        optedIn(pod.metadata?.namespace, pod.metadata?.labels),
+      ),
+    );
   }
   for (const object of input.controllers) {
     const reviewed = reviewTemplate(object, options);
     if (!reviewed || agentContainers(reviewed.review.pod.spec, config.agent).length === 0) continue;
-    const template = { ...reviewed.review.pod, metadata: { ...reviewed.review.pod.metadata, name: object.metadata?.name ?? '', namespace: object.metadata?.namespace ?? '' } };
-    const original = { ...template, spec: (object as { spec?: { template?: Pod } }).spec?.template?.spec ?? (object as { spec?: { jobTemplate?: { spec?: { template?: Pod } } } }).spec?.jobTemplate?.spec?.template?.spec ?? {} };
-    rows.push(rowOf(object.kind ?? '', original as Pod, `${object.kind}/${object.metadata?.name ?? ''}`, reviewed.review, config, false, optedIn(object.metadata?.namespace, template.metadata?.labels)));
+    const template = {
+      ...reviewed.review.pod,
+      metadata: {
+        ...reviewed.review.pod.metadata,
+        name: object.metadata?.name ?? '',
+        namespace: object.metadata?.namespace ?? '',
+      },
+    };
+    const original = {
+      ...template,
+      spec:
+        (object as { spec?: { template?: Pod } }).spec?.template?.spec ??
+        (object as { spec?: { jobTemplate?: { spec?: { template?: Pod } } } }).spec?.jobTemplate?.spec?.template
+          ?.spec ??
+        {},
+    };
+    rows.push(
+      rowOf(
+        object.kind ?? '',
+        original,
+        `${object.kind}/${object.metadata?.name ?? ''}`,
+        reviewed.review,
+        config,
+        false,
+        optedIn(object.metadata?.namespace, template.metadata?.labels),
+      ),
+    );
   }
   // By namespace, then pod controllers before pods, then kind and name.
   const order = (r: AuditRow) => [r.namespace, r.kind === 'Pod' ? '1' : '0', r.kind, r.name];
@@ -136,11 +189,19 @@ export function auditReport(input: AuditInput): AuditReport {
     const [kind, name] = row.workload.split('/') as [string, string];
     const where = `-n ${row.namespace}`;
     if (row.drift.includes('deprecated-env') || row.drift.includes('invalid-value') || row.drift.includes('denied')) {
-      actions.add(`fix the pod template of ${row.workload} in ${row.namespace} (${row.drift.filter((d) => d !== 'policy' && d !== 'reason-missing').join(', ')}): kubectl edit ${kind.toLowerCase()}/${name} ${where}`);
+      actions.add(
+        `fix the pod template of ${row.workload} in ${row.namespace} (${row.drift.filter((d) => d !== 'policy' && d !== 'reason-missing').join(', ')}): kubectl edit ${kind.toLowerCase()}/${name} ${where}`,
+      );
     }
-    if (row.kind === 'Pod' && row.drift.some((d) => d === 'policy' || d === 'reason-missing' || d === 'duplicate-entries')) {
+    if (
+      row.kind === 'Pod' &&
+      row.drift.some((d) => d === 'policy' || d === 'reason-missing' || d === 'duplicate-entries')
+    ) {
       // Recreated pods of a namespace that is not opted in are not reviewed either.
-      if (!row.optedIn) actions.add(`opt namespace ${row.namespace} in, or its pods are never reviewed: kubectl label namespace ${row.namespace} ${INJECTION_LABEL}=enabled`);
+      if (!row.optedIn)
+        actions.add(
+          `opt namespace ${row.namespace} in, or its pods are never reviewed: kubectl label namespace ${row.namespace} ${INJECTION_LABEL}=enabled`,
+        );
       actions.add(
         ROLLABLE.has(kind)
           ? `kubectl rollout restart ${kind.toLowerCase()}/${name} ${where}`

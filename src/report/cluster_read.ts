@@ -3,9 +3,9 @@
  * kubectl), progress on stderr, every object trimmed to what the reports use as it arrives, so
  * that memory follows the number of agents, not the size of the cluster's pods.
  */
-import type { KubeObject, Lease, Node, Pod } from '../kube/objects.js';
-import type { RestConfig } from '../kube/rest_config.js';
-import { ApiError, kubeRequest } from '../kube/rest.js';
+import type { KubeObject, Lease, Node, Pod } from '../kube/objects.ts';
+import type { RestConfig } from '../kube/rest_config.ts';
+import { ApiError, kubeRequest } from '../kube/rest.ts';
 
 export const PAGE_SIZE = 500;
 
@@ -32,7 +32,10 @@ export async function listAll<T>(
   let seen = 0;
   try {
     do {
-      const page = await kubeRequest<Page>(kc, 'GET', path, { query: { limit: PAGE_SIZE, continue: cont, labelSelector }, timeoutMs: 60_000 });
+      const page = await kubeRequest<Page>(kc, 'GET', path, {
+        query: { limit: PAGE_SIZE, continue: cont, labelSelector },
+        timeoutMs: 60_000,
+      });
       for (const item of page.items ?? []) {
         const kept = keep(item);
         if (kept !== undefined) items.push(kept);

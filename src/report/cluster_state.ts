@@ -4,21 +4,21 @@
  * pods, the nodes, the pod controllers, and the webhook's registration, endpoints and health.
  */
 import { request } from 'node:https';
-import { agentContainers } from '../agent/agent_containers.js';
-import type { Config } from '../config/config.js';
-import { defaultConfig } from '../config/config.js';
-import { loadConfig } from '../config/load.js';
-import { ConfigError, parseConfig } from '../config/parse.js';
-import { trimNode } from '../controller/trim_pod.js';
-import type { KubeObject, Lease, Node, Pod } from '../kube/objects.js';
-import type { RestConfig } from '../kube/rest_config.js';
-import { ENDPOINT_SLICES, PODS, resourcePath, SERVICES } from '../kube/paths.js';
-import { kubeRequest } from '../kube/rest.js';
-import { errorMessage } from '../log.js';
-import { INJECTION_LABEL, LEASE_ELECTION_REASON } from '../policy/labels.js';
-import { WEBHOOK_DOMAIN } from '../webhook/webhook_configuration.js';
-import { asLease, listAll } from './cluster_read.js';
-import type { WebhookEndpoint, WebhookState } from './status_report.js';
+import { agentContainers } from '../agent/agent_containers.ts';
+import type { Config } from '../config/config.ts';
+import { defaultConfig } from '../config/config.ts';
+import { loadConfig } from '../config/load.ts';
+import { ConfigError, parseConfig } from '../config/parse.ts';
+import { trimNode } from '../controller/trim_pod.ts';
+import type { KubeObject, Lease, Node, Pod } from '../kube/objects.ts';
+import type { RestConfig } from '../kube/rest_config.ts';
+import { ENDPOINT_SLICES, PODS, resourcePath, SERVICES } from '../kube/paths.ts';
+import { kubeRequest } from '../kube/rest.ts';
+import { errorMessage } from '../log.ts';
+import { INJECTION_LABEL, LEASE_ELECTION_REASON } from '../policy/labels.ts';
+import { WEBHOOK_DOMAIN } from '../webhook/webhook_configuration.ts';
+import { asLease, listAll } from './cluster_read.ts';
+import type { WebhookEndpoint, WebhookState } from './status_report.ts';
 
 export type Progress = (what: string, count: number) => void;
 
@@ -33,11 +33,27 @@ export interface ConfigChoice {
  * `--config F`, else the chart's ConfigMap (label part-of=k8s-watch-policy, key config.yaml; the
  * one in `namespace`, the controller's, first), else the defaults.
  */
-export async function chooseConfig(kc: RestConfig, file: string | undefined, namespace?: string, progress?: Progress): Promise<ConfigChoice> {
+export async function chooseConfig(
+  kc: RestConfig,
+  file: string | undefined,
+  namespace?: string,
+  progress?: Progress,
+): Promise<ConfigChoice> {
   if (file) return { config: await loadConfig(file), source: `file ${file}` };
-  const maps = await listAll(kc, '/api/v1/configmaps', (o) => (typeof (o as { data?: Record<string, string> }).data?.['config.yaml'] === 'string' ? o : undefined), { labelSelector: PART_OF, ...(progress && { progress }) });
+  const maps = await listAll(
+    kc,
+    '/api/v1/configmaps',
+    (o) => (typeof (o as { data?: Record<string, string> }).data?.['config.yaml'] === 'string' ? o : undefined),
+    { labelSelector: PART_OF, ...(progress && { progress }) },
+  );
   const found = maps.items.find((m) => m.metadata?.namespace === namespace) ?? maps.items[0];
-  if (!found) return { config: defaultConfig(), source: maps.error ? `defaults (cannot list ConfigMaps: ${maps.error})` : 'defaults (no ConfigMap of k8s-watch-policy found)' };
+  if (!found)
+    return {
+      config: defaultConfig(),
+      source: maps.error
+        ? `defaults (cannot list ConfigMaps: ${maps.error})`
+        : 'defaults (no ConfigMap of k8s-watch-policy found)',
+    };
   const where = `configmap ${found.metadata?.namespace}/${found.metadata?.name}`;
   try {
     return { config: parseConfig((found as { data: Record<string, string> }).data['config.yaml']!), source: where };
@@ -63,8 +79,17 @@ export function podPaths(config: Config, namespace: string | undefined): string[
   return ['/api/v1/pods'];
 }
 
-export async function readAgentPods(kc: RestConfig, config: Config, namespace: string | undefined, progress?: Progress): Promise<Pod[]> {
-  const lists = await Promise.all(podPaths(config, namespace).map((path) => listAll(kc, path, agentPodsOnly(config), { ...(progress && { progress }) })));
+export async function readAgentPods(
+  kc: RestConfig,
+  config: Config,
+  namespace: string | undefined,
+  progress?: Progress,
+): Promise<Pod[]> {
+  const lists = await Promise.all(
+    podPaths(config, namespace).map((path) =>
+      listAll(kc, path, agentPodsOnly(config), { ...(progress && { progress }) }),
+    ),
+  );
   for (const l of lists) if (l.error) throw new Error(`cannot list pods: ${l.error}`);
   return lists.flatMap((l) => l.items);
 }
@@ -84,25 +109,44 @@ export interface ControllerState {
  * The Lease that publishes the watcher: `lease` (NS/NAME) when given, else the one the controller
  * wrote its election reason on (the configured name first).
  */
-export async function readController(kc: RestConfig, config: Config, lease?: { namespace: string; name: string }): Promise<ControllerState> {
+export async function readController(
+  kc: RestConfig,
+  config: Config,
+  lease?: { namespace: string; name: string },
+): Promise<ControllerState> {
   const leases = await listAll(kc, '/apis/coordination.k8s.io/v1/leases', asLease);
   const watcherLease = lease
     ? leases.items.find((l) => l.metadata.namespace === lease.namespace && l.metadata.name === lease.name)
     : [...leases.items]
         .filter((l) => l.metadata.annotations?.[LEASE_ELECTION_REASON] !== undefined)
-        .sort((a, b) => Number(b.metadata.name === config.election.leaseName) - Number(a.metadata.name === config.election.leaseName))[0];
+        .sort(
+          (a, b) =>
+            Number(b.metadata.name === config.election.leaseName) -
+            Number(a.metadata.name === config.election.leaseName),
+        )[0];
   if (!watcherLease) return { controllerPods: [] };
   const ns = watcherLease.metadata.namespace!;
-  const others = leases.items.filter((l) => l.metadata.namespace === ns && l !== watcherLease && !l.metadata.name?.endsWith('-certificates'));
+  const others = leases.items.filter(
+    (l) => l.metadata.namespace === ns && l !== watcherLease && !l.metadata.name?.endsWith('-certificates'),
+  );
   const leaderLease =
     others.find((l) => l.metadata.labels?.['app.kubernetes.io/component'] === 'controller') ??
     others.find((l) => l.metadata.name === 'k8s-watch-policy-controller' || l.metadata.name?.endsWith('-controller'));
-  const pods = await listAll(kc, resourcePath(PODS, ns), (o) => o as Pod, { labelSelector: `${PART_OF},app.kubernetes.io/component=controller` });
+  const pods = await listAll(kc, resourcePath(PODS, ns), (o) => o as Pod, {
+    labelSelector: `${PART_OF},app.kubernetes.io/component=controller`,
+  });
   return { watcherLease, ...(leaderLease && { leaderLease }), controllerPods: pods.items };
 }
 
 interface WebhookConfiguration extends KubeObject {
-  webhooks?: { name: string; clientConfig?: { url?: string; caBundle?: string; service?: { namespace: string; name: string; port?: number; path?: string } } }[];
+  webhooks?: {
+    name: string;
+    clientConfig?: {
+      url?: string;
+      caBundle?: string;
+      service?: { namespace: string; name: string; port?: number; path?: string };
+    };
+  }[];
 }
 
 function getText(url: string, ca: string | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
@@ -127,7 +171,11 @@ export async function readWebhook(kc: RestConfig): Promise<WebhookState> {
     ['MutatingWebhookConfiguration', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations'],
     ['ValidatingWebhookConfiguration', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations'],
   ] as const) {
-    const list = await listAll(kc, path, (o) => ((o as WebhookConfiguration).webhooks?.some((w) => w.name.endsWith(`.${WEBHOOK_DOMAIN}`)) ? (o as WebhookConfiguration) : undefined));
+    const list = await listAll(kc, path, (o) =>
+      (o as WebhookConfiguration).webhooks?.some((w) => w.name.endsWith(`.${WEBHOOK_DOMAIN}`))
+        ? (o as WebhookConfiguration)
+        : undefined,
+    );
     if (list.error) unreadable.push(`${kind}s: ${list.error}`);
     for (const object of list.items) found.push({ kind, object });
   }
@@ -135,20 +183,43 @@ export async function readWebhook(kc: RestConfig): Promise<WebhookState> {
   for (const { kind, object } of found) {
     for (const w of object.webhooks ?? []) {
       const s = w.clientConfig?.service;
-      endpoints.push({ webhook: `${kind}/${object.metadata?.name}: ${w.name}`, target: s ? `service ${s.namespace}/${s.name}:${s.port ?? 443}` : (w.clientConfig?.url ?? '(none)') });
+      endpoints.push({
+        webhook: `${kind}/${object.metadata?.name}: ${w.name}`,
+        target: s ? `service ${s.namespace}/${s.name}:${s.port ?? 443}` : (w.clientConfig?.url ?? '(none)'),
+      });
     }
   }
-  const state: WebhookState = { configurations: found.map(({ kind, object }) => `${kind}/${object.metadata?.name}`), endpoints, ...(unreadable.length > 0 && { unreadable }) };
+  const state: WebhookState = {
+    configurations: found.map(({ kind, object }) => `${kind}/${object.metadata?.name}`),
+    endpoints,
+    ...(unreadable.length > 0 && { unreadable }),
+  };
   const first = found[0]?.object.webhooks?.[0]?.clientConfig;
   if (!first) return state;
   if (first.service) {
     const { namespace, name, port = 443 } = first.service;
-    const slices = await listAll(kc, resourcePath(ENDPOINT_SLICES, namespace), (o) => o as { endpoints?: { conditions?: { ready?: boolean } }[] } & KubeObject, { labelSelector: `kubernetes.io/service-name=${name}` });
+    const slices = await listAll(
+      kc,
+      resourcePath(ENDPOINT_SLICES, namespace),
+      (o) => o as { endpoints?: { conditions?: { ready?: boolean } }[] } & KubeObject,
+      { labelSelector: `kubernetes.io/service-name=${name}` },
+    );
     if (slices.error) unreadable.push(`EndpointSlices: ${slices.error}`);
-    else state.readyEndpoints = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
+    else
+      state.readyEndpoints = slices.items
+        .flatMap((s) => s.endpoints ?? [])
+        .filter((e) => e.conditions?.ready !== false).length;
     try {
-      const text = await kubeRequest<string>(kc, 'GET', `${resourcePath(SERVICES, namespace)}/https:${encodeURIComponent(name)}:${port}/proxy/readyz`, { timeoutMs: 5_000 });
-      state.answers = { ok: String(text).trim() === 'ok', detail: `GET /readyz through the API server: ${String(text).trim().slice(0, 80)}` };
+      const text = await kubeRequest<string>(
+        kc,
+        'GET',
+        `${resourcePath(SERVICES, namespace)}/https:${encodeURIComponent(name)}:${port}/proxy/readyz`,
+        { timeoutMs: 5_000 },
+      );
+      state.answers = {
+        ok: String(text).trim() === 'ok',
+        detail: `GET /readyz through the API server: ${String(text).trim().slice(0, 80)}`,
+      };
     } catch (err) {
       state.answers = { ok: false, detail: `GET /readyz through the API server: ${errorMessage(err).slice(0, 200)}` };
     }
@@ -168,12 +239,19 @@ export async function readWebhook(kc: RestConfig): Promise<WebhookState> {
 
 /** The namespaces opted in by label; undefined when they cannot be listed. */
 export async function readOptedInNamespaces(kc: RestConfig): Promise<Set<string> | undefined> {
-  const list = await listAll(kc, '/api/v1/namespaces', (o) => o.metadata?.name, { labelSelector: `${INJECTION_LABEL}=enabled` });
+  const list = await listAll(kc, '/api/v1/namespaces', (o) => o.metadata?.name, {
+    labelSelector: `${INJECTION_LABEL}=enabled`,
+  });
   return list.error ? undefined : new Set(list.items);
 }
 
 /** The pod controllers whose templates `audit` reviews. */
-export async function readControllers(kc: RestConfig, namespace: string | undefined, config: Config, progress?: Progress): Promise<KubeObject[]> {
+export async function readControllers(
+  kc: RestConfig,
+  namespace: string | undefined,
+  config: Config,
+  progress?: Progress,
+): Promise<KubeObject[]> {
   const scope = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
   const kinds: [string, string][] = [
     ['Deployment', `/apis/apps/v1${scope}/deployments`],
@@ -189,7 +267,8 @@ export async function readControllers(kc: RestConfig, namespace: string | undefi
         kc,
         path,
         (o) => {
-          const spec = o.spec as { template?: { spec?: unknown }; jobTemplate?: { spec?: { template?: { spec?: unknown } } } } | undefined;
+          const spec = o.spec as
+            { template?: { spec?: unknown }; jobTemplate?: { spec?: { template?: { spec?: unknown } } } } | undefined;
           // Jobs a CronJob made are audited through the CronJob.
           if (kind === 'Job' && o.metadata?.ownerReferences?.some((r) => r.kind === 'CronJob')) return undefined;
           return hasAgent(spec?.template?.spec ?? spec?.jobTemplate?.spec?.template?.spec) ? { ...o, kind } : undefined;

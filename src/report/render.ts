@@ -1,7 +1,7 @@
 /** The reports as text (aligned tables, coloured on a terminal), JSON or YAML. */
 import { stringify } from 'yaml';
-import type { AuditReport } from './audit_report.js';
-import type { StatusReport } from './status_report.js';
+import type { AuditReport } from './audit_report.ts';
+import type { StatusReport } from './status_report.ts';
 
 export type OutputFormat = 'text' | 'json' | 'yaml';
 
@@ -14,7 +14,11 @@ export function painter(color: boolean): Paint {
 }
 
 /** An aligned table; `paint` colours a cell after its width is measured. */
-function table(rows: string[][], style?: (row: number, col: number, cell: string) => Parameters<Paint>[1] | undefined, paint: Paint = (t) => t): string {
+function table(
+  rows: string[][],
+  style?: (row: number, col: number, cell: string) => Parameters<Paint>[1] | undefined,
+  paint: Paint = (t) => t,
+): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return (
     rows
@@ -42,39 +46,72 @@ export function statusText(r: StatusReport, color: boolean): string {
   const p = r.published;
   if (p) {
     const since = p.since ? `, since ${p.since}` : '';
-    out.push(`${paint('watcher:', 'bold')} ${p.holder ? paint(p.holder, 'green') : paint('none', 'red')} (Lease ${p.lease}${p.policy ? `, policy ${p.policy}` : ''}${p.node ? `, node ${p.node}` : ''}${p.reason ? `, ${p.reason}` : ''}${since}, ${p.transitions} transitions)`);
+    out.push(
+      `${paint('watcher:', 'bold')} ${p.holder ? paint(p.holder, 'green') : paint('none', 'red')} (Lease ${p.lease}${p.policy ? `, policy ${p.policy}` : ''}${p.node ? `, node ${p.node}` : ''}${p.reason ? `, ${p.reason}` : ''}${since}, ${p.transitions} transitions)`,
+    );
   } else {
-    out.push(`${paint('watcher:', 'bold')} no watcher Lease found; the rules give ${r.elected ? `${r.elected.namespace}/${r.elected.name}` : 'none'}`);
+    out.push(
+      `${paint('watcher:', 'bold')} no watcher Lease found; the rules give ${r.elected ? `${r.elected.namespace}/${r.elected.name}` : 'none'}`,
+    );
   }
   const replicas = r.controller.replicas.map((x) => `${x.name}${x.ready ? '' : ' (not ready)'}`).join(', ');
-  out.push(`${paint('controller:', 'bold')} ${r.controller.namespace ?? '-'}, leader ${r.controller.leader ?? paint('none', 'red')}${replicas ? `, replicas ${replicas}` : ''}`);
+  out.push(
+    `${paint('controller:', 'bold')} ${r.controller.namespace ?? '-'}, leader ${r.controller.leader ?? paint('none', 'red')}${replicas ? `, replicas ${replicas}` : ''}`,
+  );
   const w = r.webhook;
-  const answers = w.answers ? (w.answers.ok ? paint('answers', 'green') : paint(`does not answer (${w.answers.detail})`, 'red')) : 'not checked';
+  const answers = w.answers
+    ? w.answers.ok
+      ? paint('answers', 'green')
+      : paint(`does not answer (${w.answers.detail})`, 'red')
+    : 'not checked';
   const endpoints = w.readyEndpoints === undefined ? '' : `, ${w.readyEndpoints} ready endpoints`;
-  out.push(`${paint('webhook:', 'bold')} ${w.configurations.length > 0 ? `${w.configurations.join(', ')}; ${[...new Set(w.endpoints.map((e) => e.target))].join(', ')}${endpoints}, ${answers}` : paint('not registered', 'red')}`);
+  out.push(
+    `${paint('webhook:', 'bold')} ${w.configurations.length > 0 ? `${w.configurations.join(', ')}; ${[...new Set(w.endpoints.map((e) => e.target))].join(', ')}${endpoints}, ${answers}` : paint('not registered', 'red')}`,
+  );
   out.push(`${paint('config:', 'bold')} ${r.config}${r.namespace ? `; namespace ${r.namespace}` : ''}`);
   out.push('');
   if (r.agents.length === 0) out.push('agents: none');
   else {
     const rows = [['NAMESPACE', 'NAME', 'NODE', 'POLICY', 'ELIGIBLE', 'REASON']];
-    for (const c of r.agents) rows.push([c.namespace, c.name, c.node || '<none>', c.policy, String(c.eligible), c.reason]);
-    out.push(table(rows, (_r, col, cell) => (col === 5 ? (cell === 'elected' ? 'green' : ['standby', 'lower-tier'].includes(cell) ? undefined : 'dim') : undefined), paint).trimEnd());
+    for (const c of r.agents)
+      rows.push([c.namespace, c.name, c.node || '<none>', c.policy, String(c.eligible), c.reason]);
+    out.push(
+      table(
+        rows,
+        (_r, col, cell) =>
+          col === 5
+            ? cell === 'elected'
+              ? 'green'
+              : ['standby', 'lower-tier'].includes(cell)
+                ? undefined
+                : 'dim'
+            : undefined,
+        paint,
+      ).trimEnd(),
+    );
   }
   out.push('');
   if (r.warnings.length === 0) out.push(paint('no warnings', 'green'));
-  for (const x of r.warnings) out.push(`${paint(`warning (${x.kind}):`, x.kind === 'no-watcher' ? 'red' : 'yellow')} ${x.message}`);
+  for (const x of r.warnings)
+    out.push(`${paint(`warning (${x.kind}):`, x.kind === 'no-watcher' ? 'red' : 'yellow')} ${x.message}`);
   out.push('', paint(`note: ${r.note}`, 'dim'));
   return out.join('\n') + '\n';
 }
 
 export function auditText(r: AuditReport, color: boolean): string {
   const paint = painter(color);
-  const out = [`${paint('config:', 'bold')} ${r.config}${r.namespace ? `; namespace ${r.namespace}` : '; all namespaces'}`, ''];
+  const out = [
+    `${paint('config:', 'bold')} ${r.config}${r.namespace ? `; namespace ${r.namespace}` : '; all namespaces'}`,
+    '',
+  ];
   if (r.rows.length === 0) out.push('no agent pods or pod controllers of agents');
   else {
     const rows = [['NAMESPACE', 'KIND', 'NAME', 'K8S_WATCH_POLICY', 'POLICY', 'WOULD BE', 'RULE', 'DRIFT']];
-    for (const x of r.rows) rows.push([x.namespace, x.kind, x.name, x.value, x.policy, x.wouldBe, x.rule, x.drift.join(',') || '-']);
-    out.push(table(rows, (_r, col, cell) => (col === 7 ? (cell === '-' ? 'green' : 'yellow') : undefined), paint).trimEnd());
+    for (const x of r.rows)
+      rows.push([x.namespace, x.kind, x.name, x.value, x.policy, x.wouldBe, x.rule, x.drift.join(',') || '-']);
+    out.push(
+      table(rows, (_r, col, cell) => (col === 7 ? (cell === '-' ? 'green' : 'yellow') : undefined), paint).trimEnd(),
+    );
   }
   out.push('');
   const drifting = r.rows.filter((x) => x.drift.length > 0).length;

@@ -4,10 +4,10 @@
  * reads it and its standing in the election, the webhook's registration, and the warnings that
  * are active. Exit codes: 0 healthy, 1 a warning is active, 2 no watcher.
  */
-import type { Config } from '../config/config.js';
-import type { Lease, Node, Pod } from '../kube/objects.js';
-import { publishedWatcher } from '../controller/watcher_lease.js';
-import { ASSIGNMENT_NOTE, elect, type CandidateReport, type Watcher } from '../watcher_election/elect.js';
+import type { Config } from '../config/config.ts';
+import type { Lease, Node, Pod } from '../kube/objects.ts';
+import { publishedWatcher } from '../controller/watcher_lease.ts';
+import { ASSIGNMENT_NOTE, elect, type CandidateReport, type Watcher } from '../watcher_election/elect.ts';
 
 export interface WebhookEndpoint {
   /** The configuration and webhook, e.g. `MutatingWebhookConfiguration/k8s-watch-policy: namespace.pods...`. */
@@ -98,7 +98,9 @@ function publishedOf(lease: Lease | undefined): PublishedState | null {
   return { lease: key(lease), holder: holder ?? null, ...rest, ...(since && { since }) };
 }
 
-const ready = (pod: Pod) => pod.status?.phase === 'Running' && pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+const ready = (pod: Pod) =>
+  pod.status?.phase === 'Running' &&
+  pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
 export function statusReport(input: StatusInput): StatusReport {
   const { config, watcherLease, leaderLease, webhook } = input;
@@ -111,25 +113,63 @@ export function statusReport(input: StatusInput): StatusReport {
   const spelling = config.onlyWatchValue;
 
   if (!election.watcher) {
-    const why = election.candidates.length === 0 ? 'no agent pod found' : `none of ${election.candidates.length} agent pods is eligible`;
-    warn('no-watcher', `${why}: no deepflow-agent should watch the Kubernetes API; add a watcher Deployment (one agent pod with K8S_WATCH_POLICY=${spelling}) or agents that may watch`);
+    const why =
+      election.candidates.length === 0
+        ? 'no agent pod found'
+        : `none of ${election.candidates.length} agent pods is eligible`;
+    warn(
+      'no-watcher',
+      `${why}: no deepflow-agent should watch the Kubernetes API; add a watcher Deployment (one agent pod with K8S_WATCH_POLICY=${spelling}) or agents that may watch`,
+    );
   }
   const watchOnly = election.candidates.filter((c) => c.eligible && c.policy === 'only-watch');
   if (watchOnly.length > 1) {
-    warn('several-watch-only', `${watchOnly.length} eligible agent pods run K8S_WATCH_POLICY=${spelling} (${watchOnly.map((c) => `${c.namespace}/${c.name}`).slice(0, 5).join(', ')}): the DeepFlow server hands the watch to each in turn; run one watcher pod`);
+    warn(
+      'several-watch-only',
+      `${watchOnly.length} eligible agent pods run K8S_WATCH_POLICY=${spelling} (${watchOnly
+        .map((c) => `${c.namespace}/${c.name}`)
+        .slice(0, 5)
+        .join(', ')}): the DeepFlow server hands the watch to each in turn; run one watcher pod`,
+    );
   }
   const deprecated = election.candidates.filter((c) => c.reason === 'deprecated-env');
   if (deprecated.length > 0) {
-    warn('deprecated-env', `${deprecated.length} agent pods still carry ONLY_WATCH_K8S_RESOURCE (${deprecated.map((c) => `${c.namespace}/${c.name}`).slice(0, 5).join(', ')}): agents from v6.6.6 on exit; remove it and set K8S_WATCH_POLICY=${spelling}`);
+    warn(
+      'deprecated-env',
+      `${deprecated.length} agent pods still carry ONLY_WATCH_K8S_RESOURCE (${deprecated
+        .map((c) => `${c.namespace}/${c.name}`)
+        .slice(0, 5)
+        .join(', ')}): agents from v6.6.6 on exit; remove it and set K8S_WATCH_POLICY=${spelling}`,
+    );
   }
-  if (!watcherLease) warn('no-controller', 'no watcher Lease found: the controller is not installed or has not published yet (status shows the election computed here)');
-  else if (!leaderLease?.spec?.holderIdentity) warn('no-controller', `no controller replica leads (the leader Lease has no holder): the watcher Lease ${key(watcherLease)} is not kept current`);
+  if (!watcherLease)
+    warn(
+      'no-controller',
+      'no watcher Lease found: the controller is not installed or has not published yet (status shows the election computed here)',
+    );
+  else if (!leaderLease?.spec?.holderIdentity)
+    warn(
+      'no-controller',
+      `no controller replica leads (the leader Lease has no holder): the watcher Lease ${key(watcherLease)} is not kept current`,
+    );
   if (published && election.watcher && published.holder !== `${election.watcher.namespace}/${election.watcher.name}`) {
-    warn('published-differs', `the Lease names ${published.holder ?? 'no watcher'}, the rules give ${election.watcher.namespace}/${election.watcher.name} now (the controller is catching up, or cannot write)`);
+    warn(
+      'published-differs',
+      `the Lease names ${published.holder ?? 'no watcher'}, the rules give ${election.watcher.namespace}/${election.watcher.name} now (the controller is catching up, or cannot write)`,
+    );
   }
-  if (webhook.configurations.length === 0) warn('webhook-not-registered', 'no webhook configuration of k8s-watch-policy is registered: new agent pods get no K8S_WATCH_POLICY');
-  else if (webhook.readyEndpoints === 0) warn('webhook-no-endpoints', 'the webhook Service has no ready endpoint: with failurePolicy Fail, agent pods in opted-in namespaces are refused');
-  else if (webhook.answers && !webhook.answers.ok) warn('webhook-not-answering', `the webhook does not answer: ${webhook.answers.detail}`);
+  if (webhook.configurations.length === 0)
+    warn(
+      'webhook-not-registered',
+      'no webhook configuration of k8s-watch-policy is registered: new agent pods get no K8S_WATCH_POLICY',
+    );
+  else if (webhook.readyEndpoints === 0)
+    warn(
+      'webhook-no-endpoints',
+      'the webhook Service has no ready endpoint: with failurePolicy Fail, agent pods in opted-in namespaces are refused',
+    );
+  else if (webhook.answers && !webhook.answers.ok)
+    warn('webhook-not-answering', `the webhook does not answer: ${webhook.answers.detail}`);
 
   const replicas = input.controllerPods.map((p) => ({ name: p.metadata?.name ?? '', ready: ready(p) }));
   return {
@@ -137,8 +177,15 @@ export function statusReport(input: StatusInput): StatusReport {
     namespace: input.namespace ?? null,
     published,
     elected: election.watcher,
-    controller: { namespace: watcherLease?.metadata.namespace ?? null, leader: leaderLease?.spec?.holderIdentity ?? null, replicas },
-    agents: input.namespace === undefined ? election.candidates : election.candidates.filter((c) => c.namespace === input.namespace),
+    controller: {
+      namespace: watcherLease?.metadata.namespace ?? null,
+      leader: leaderLease?.spec?.holderIdentity ?? null,
+      replicas,
+    },
+    agents:
+      input.namespace === undefined
+        ? election.candidates
+        : election.candidates.filter((c) => c.namespace === input.namespace),
     webhook,
     warnings,
     exitCode: !election.watcher ? 2 : warnings.length > 0 ? 1 : 0,

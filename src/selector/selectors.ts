@@ -1,6 +1,6 @@
 /** Label selectors (metav1.LabelSelector semantics) and the wildcard maps of the config. */
-import type { LabelSelector } from '../kube/objects.js';
-import type { WildcardMap } from '../config/config.js';
+import type { LabelSelector } from '../kube/objects.ts';
+import type { WildcardMap } from '../config/config.ts';
 
 /** True when `labels` satisfy every matchLabels entry and every matchExpressions requirement. */
 export function matchesLabelSelector(selector: LabelSelector, labels: Record<string, string> | undefined): boolean {

@@ -7,15 +7,16 @@
  * The policy is read the way the agent reads it: `onlyWatchValue` and `watch-disabled` literally;
  * unknown values, the other only-watch spelling and `valueFrom` count as normal.
  */
-import { agentContainers, allContainers } from '../agent/agent_containers.js';
-import { findEnv, hasEnv, policyOfEnv } from '../agent/container_env.js';
-import type { Config } from '../config/config.js';
-import type { Node, Pod } from '../kube/objects.js';
-import { DEPRECATED_ENV, POLICY_ENV } from '../policy/labels.js';
-import type { Policy } from '../policy/policy.js';
+import { agentContainers, allContainers } from '../agent/agent_containers.ts';
+import { findEnv, hasEnv, policyOfEnv } from '../agent/container_env.ts';
+import type { Config } from '../config/config.ts';
+import type { Node, Pod } from '../kube/objects.ts';
+import { DEPRECATED_ENV, POLICY_ENV } from '../policy/labels.ts';
+import type { Policy } from '../policy/policy.ts';
 
 /** Why a candidate is not eligible; eligible candidates carry their standing instead. */
-export type IneligibleReason = 'terminating' | 'deprecated-env' | 'not-running' | 'not-ready' | 'unscheduled' | 'node-not-ready' | 'watch-disabled';
+export type IneligibleReason =
+  'terminating' | 'deprecated-env' | 'not-running' | 'not-ready' | 'unscheduled' | 'node-not-ready' | 'watch-disabled';
 
 export interface CandidatePod {
   namespace: string;
@@ -103,7 +104,12 @@ function podFacts(pod: Pod, config: Config): PodFacts | null {
  * Every agent pod of the elected namespaces, with its policy and eligibility. `cache` (see
  * {@link PodFactsCache}) must belong to one config.
  */
-export function candidatePods(pods: readonly Pod[], nodes: readonly Node[], config: Config, cache?: PodFactsCache): CandidatePod[] {
+export function candidatePods(
+  pods: readonly Pod[],
+  nodes: readonly Node[],
+  config: Config,
+  cache?: PodFactsCache,
+): CandidatePod[] {
   const byName = new Map<string, Node>();
   for (const node of nodes) if (node.metadata?.name) byName.set(node.metadata.name, node);
   const out: CandidatePod[] = [];

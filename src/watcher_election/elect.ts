@@ -11,10 +11,10 @@
  * Identity is the pod (namespace/name/uid): two agents on one node are two candidates, and a pod
  * re-created under the same name is a new pod.
  */
-import type { Config } from '../config/config.js';
-import type { Node, Pod } from '../kube/objects.js';
-import type { Policy } from '../policy/policy.js';
-import { candidatePods, type CandidatePod, type PodFactsCache } from './candidates.js';
+import type { Config } from '../config/config.ts';
+import type { Node, Pod } from '../kube/objects.ts';
+import type { Policy } from '../policy/policy.ts';
+import { candidatePods, type CandidatePod, type PodFactsCache } from './candidates.ts';
 
 /** The current watcher, as the Lease names it (`holderIdentity` and the watcher-uid annotation). */
 export interface WatcherRef {
@@ -68,15 +68,28 @@ function byCode(a: string, b: string): number {
 }
 
 function olderFirst(a: CandidatePod, b: CandidatePod): number {
-  return a.readySince - b.readySince || a.createdAt - b.createdAt || byCode(a.namespace, b.namespace) || byCode(a.name, b.name);
+  return (
+    a.readySince - b.readySince ||
+    a.createdAt - b.createdAt ||
+    byCode(a.namespace, b.namespace) ||
+    byCode(a.name, b.name)
+  );
 }
 
 function isCurrent(c: CandidatePod, current: WatcherRef | undefined): boolean {
-  return !!current && c.namespace === current.namespace && c.name === current.name && (!current.uid || current.uid === c.uid);
+  return (
+    !!current && c.namespace === current.namespace && c.name === current.name && (!current.uid || current.uid === c.uid)
+  );
 }
 
 /** `cache`: see {@link PodFactsCache}; the result is the same with or without it. */
-export function elect(pods: readonly Pod[], nodes: readonly Node[], current: WatcherRef | undefined, config: Config, cache?: PodFactsCache): Election {
+export function elect(
+  pods: readonly Pod[],
+  nodes: readonly Node[],
+  current: WatcherRef | undefined,
+  config: Config,
+  cache?: PodFactsCache,
+): Election {
   const all = candidatePods(pods, nodes, config, cache);
   const eligible = all.filter((c) => c.eligible);
   const tier = TIERS.find((t) => eligible.some((c) => c.policy === t));
@@ -93,6 +106,8 @@ export function elect(pods: readonly Pod[], nodes: readonly Node[], current: Wat
     eligible: c.eligible,
     reason: c.ineligible ?? (c === chosen ? 'elected' : c.policy === tier ? 'standby' : 'lower-tier'),
   }));
-  const watcher = chosen ? { namespace: chosen.namespace, name: chosen.name, uid: chosen.uid, node: chosen.node, policy: chosen.policy } : null;
+  const watcher = chosen
+    ? { namespace: chosen.namespace, name: chosen.name, uid: chosen.uid, node: chosen.node, policy: chosen.policy }
+    : null;
   return { watcher, reason, candidates };
 }

@@ -3,10 +3,19 @@
  * every way it can be wrong) and answering it with the pure review of a pod or a pod template.
  */
 import type { Operation } from 'fast-json-patch';
-import { isRecord, type KubeObject, type Pod } from '../kube/objects.js';
-import { boolean, checkControllerSpec, checkObject, checkPod, object, optional, ShapeError, string } from './object_shape.js';
-import { isPodController, podTemplateOf, reviewTemplate, TEMPLATE_KINDS } from '../admission/pod_template.js';
-import { reviewPod, type PodReview, type ReviewOptions } from '../admission/review_pod.js';
+import { isRecord, type KubeObject } from '../kube/objects.ts';
+import {
+  boolean,
+  checkControllerSpec,
+  checkObject,
+  checkPod,
+  object,
+  optional,
+  ShapeError,
+  string,
+} from './object_shape.ts';
+import { isPodController, podTemplateOf, reviewTemplate, TEMPLATE_KINDS } from '../admission/pod_template.ts';
+import { reviewPod, type PodReview, type ReviewOptions } from '../admission/review_pod.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 
@@ -58,7 +67,8 @@ export class BadAdmissionReview extends Error {
 
 function requireString(record: Record<string, unknown>, field: string, where: string): string {
   const value = record[field];
-  if (typeof value !== 'string' || value === '') throw new BadAdmissionReview(`${where}.${field} must be a non-empty string`);
+  if (typeof value !== 'string' || value === '')
+    throw new BadAdmissionReview(`${where}.${field} must be a non-empty string`);
   return value;
 }
 
@@ -66,9 +76,12 @@ export function parseAdmissionReview(body: unknown): AdmissionRequest {
   if (!isRecord(body)) throw new BadAdmissionReview('body must be a JSON object (an AdmissionReview)');
   if (Object.keys(body).length === 0) throw new BadAdmissionReview('body is empty: expected an AdmissionReview');
   if (body.apiVersion !== ADMISSION_API_VERSION) {
-    throw new BadAdmissionReview(`apiVersion must be ${ADMISSION_API_VERSION}, got ${JSON.stringify(body.apiVersion ?? null)}`);
+    throw new BadAdmissionReview(
+      `apiVersion must be ${ADMISSION_API_VERSION}, got ${JSON.stringify(body.apiVersion ?? null)}`,
+    );
   }
-  if (body.kind !== 'AdmissionReview') throw new BadAdmissionReview(`kind must be AdmissionReview, got ${JSON.stringify(body.kind ?? null)}`);
+  if (body.kind !== 'AdmissionReview')
+    throw new BadAdmissionReview(`kind must be AdmissionReview, got ${JSON.stringify(body.kind ?? null)}`);
   const request = body.request;
   if (!isRecord(request)) throw new BadAdmissionReview('request is missing or not an object');
   requireString(request, 'uid', 'request');
@@ -80,7 +93,8 @@ export function parseAdmissionReview(body: unknown): AdmissionRequest {
   requireString(request.resource as Record<string, unknown>, 'resource', 'request.resource');
   for (const field of ['object', 'oldObject'] as const) {
     const value = request[field];
-    if (value !== undefined && value !== null && !isRecord(value)) throw new BadAdmissionReview(`request.${field} must be an object or null`);
+    if (value !== undefined && value !== null && !isRecord(value))
+      throw new BadAdmissionReview(`request.${field} must be an object or null`);
   }
   if ((request.operation === 'CREATE' || request.operation === 'UPDATE') && !isRecord(request.object)) {
     throw new BadAdmissionReview(`request.object is required for ${request.operation}`);
@@ -94,7 +108,12 @@ export function parseAdmissionReview(body: unknown): AdmissionRequest {
   return request as AdmissionRequest;
 }
 
-const checkRequestFields = object({ name: optional(string), namespace: optional(string), subResource: optional(string), dryRun: optional(boolean) });
+const checkRequestFields = object({
+  name: optional(string),
+  namespace: optional(string),
+  subResource: optional(string),
+  dryRun: optional(boolean),
+});
 
 /** The shape of every field the review reads (object_shape.ts), so that the pure core only sees values of the right type. */
 function checkRequest(request: Record<string, unknown>, kind: Record<string, unknown>): void {
@@ -110,7 +129,8 @@ function checkRequest(request: Record<string, unknown>, kind: Record<string, unk
       continue;
     }
     checkObject(value, where);
-    const template = typeof objectKind === 'string' && isPodController(objectKind) ? TEMPLATE_KINDS[objectKind]! : undefined;
+    const template =
+      typeof objectKind === 'string' && isPodController(objectKind) ? TEMPLATE_KINDS[objectKind]! : undefined;
     if (!template) continue;
     checkControllerSpec(value.spec, `${where}.spec`);
     let at: unknown = value;
@@ -143,7 +163,15 @@ export function sameJson(a: unknown, b: unknown, maxDepth = 100): boolean {
   while (stack.length > 0) {
     const [x, y, depth] = stack.pop()!;
     if (x === y) continue;
-    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null || Array.isArray(x) !== Array.isArray(y) || depth >= maxDepth) return false;
+    if (
+      typeof x !== 'object' ||
+      typeof y !== 'object' ||
+      x === null ||
+      y === null ||
+      Array.isArray(x) !== Array.isArray(y) ||
+      depth >= maxDepth
+    )
+      return false;
     const xs = x as Record<string, unknown>;
     const ys = y as Record<string, unknown>;
     const keys = Object.keys(xs);
@@ -157,8 +185,12 @@ export function sameJson(a: unknown, b: unknown, maxDepth = 100): boolean {
 }
 
 function templateUnchanged(request: AdmissionRequest): boolean {
-  const before = isRecord(request.oldObject) ? podTemplateOf({ ...request.oldObject, kind: kindOf(request.oldObject, request) }) : undefined;
-  const after = isRecord(request.object) ? podTemplateOf({ ...request.object, kind: kindOf(request.object, request) }) : undefined;
+  const before = isRecord(request.oldObject)
+    ? podTemplateOf({ ...request.oldObject, kind: kindOf(request.oldObject, request) })
+    : undefined;
+  const after = isRecord(request.object)
+    ? podTemplateOf({ ...request.object, kind: kindOf(request.object, request) })
+    : undefined;
   return before !== undefined && after !== undefined && sameJson(before, after);
 }
 
@@ -171,17 +203,26 @@ function answer(uid: string, review: PodReview | undefined, patch: Operation[] |
   }
   if (review && review.warnings.length > 0) response.warnings = review.warnings;
   const result: AdmissionResult = !response.allowed ? 'denied' : response.patch ? 'patched' : 'unchanged';
-  return { result, response: { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response }, ...(review && { review }) };
+  return {
+    result,
+    response: { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response },
+    ...(review && { review }),
+  };
 }
 
 /** `/mutate`: Pods on CREATE are reviewed and patched; anything else is allowed untouched. */
 export function mutatePod(request: AdmissionRequest, options: ReviewOptions): AdmissionOutcome {
-  if (request.kind.kind !== 'Pod' || request.operation !== 'CREATE' || request.subResource || !isRecord(request.object)) {
+  if (
+    request.kind.kind !== 'Pod' ||
+    request.operation !== 'CREATE' ||
+    request.subResource ||
+    !isRecord(request.object)
+  ) {
     return answer(request.uid, undefined, undefined);
   }
   // The decision does not depend on the namespace (opt-in is the webhook's namespaceSelector),
   // so the pod is reviewed exactly as sent and the patch applies to it.
-  const review = reviewPod(request.object as Pod, options);
+  const review = reviewPod(request.object, options);
   return answer(request.uid, review, review.patch);
 }
 
@@ -201,11 +242,22 @@ export function validateController(request: AdmissionRequest, options: ReviewOpt
   const kind = kindOf(object, request);
   if (!isPodController(kind)) return answer(request.uid, undefined, undefined);
   const namespace = object.metadata?.namespace ?? request.namespace;
-  const reviewed = reviewTemplate({ ...object, kind, metadata: { ...object.metadata, ...(namespace && { namespace }) } }, options);
+  const reviewed = reviewTemplate(
+    { ...object, kind, metadata: { ...object.metadata, ...(namespace && { namespace }) } },
+    options,
+  );
   const review = reviewed?.review;
-  if (review && !review.allowed && request.operation === 'UPDATE' && (object.metadata?.deletionTimestamp || templateUnchanged(request))) {
+  if (
+    review &&
+    !review.allowed &&
+    request.operation === 'UPDATE' &&
+    (object.metadata?.deletionTimestamp || templateUnchanged(request))
+  ) {
     const why = object.metadata?.deletionTimestamp ? 'the object is being deleted' : 'its pod template is unchanged';
-    const warnings = [...review.warnings, `${review.denial} (allowed because ${why}; the next change of the pod template is refused)`];
+    const warnings = [
+      ...review.warnings,
+      `${review.denial} (allowed because ${why}; the next change of the pod template is refused)`,
+    ];
     return answer(request.uid, { ...review, allowed: true, warnings }, undefined);
   }
   return answer(request.uid, review, undefined);

@@ -5,12 +5,12 @@
  * log line is written per review.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { mutatePod, validateController } from './admission_review.js';
-import type { ReviewOptions } from '../admission/review_pod.js';
-import type { Logger } from '../log.js';
-import type { WebhookMetrics } from './metrics.js';
-import { InflightBytes } from './json_body.js';
-import { reviewHandler, sendJson } from './review_handler.js';
+import { mutatePod, validateController } from './admission_review.ts';
+import type { ReviewOptions } from '../admission/review_pod.ts';
+import type { Logger } from '../log.ts';
+import type { WebhookMetrics } from './metrics.ts';
+import { InflightBytes } from './json_body.ts';
+import { reviewHandler, sendJson } from './review_handler.ts';
 
 export interface WebhookState {
   /** False until certificates and config are loaded, and again once shutdown begins. */
@@ -38,7 +38,14 @@ export interface AppOptions {
  * served only these probes and the 404s, and loading it cost the webhook about 7 MB of its idle
  * RSS (docs/bench/admission.md).
  */
-export function createApp({ review, logger, metrics, state, maxBodyBytes, maxInflightBytes }: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function createApp({
+  review,
+  logger,
+  metrics,
+  state,
+  maxBodyBytes,
+  maxInflightBytes,
+}: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const inflight = new InflightBytes(Math.max(maxInflightBytes, maxBodyBytes));
   const reviews = { review, logger, metrics, closing: () => state.closing, maxBodyBytes, inflight };
   const mutate = reviewHandler(mutatePod, reviews);

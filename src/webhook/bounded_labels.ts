@@ -4,7 +4,17 @@
  */
 
 /** The resources the webhook configurations send (DESIGN §2); anything else is `other`. */
-const RESOURCES = new Set(['pods', 'deployments', 'daemonsets', 'statefulsets', 'replicasets', 'replicationcontrollers', 'jobs', 'cronjobs', 'podtemplates']);
+const RESOURCES = new Set([
+  'pods',
+  'deployments',
+  'daemonsets',
+  'statefulsets',
+  'replicasets',
+  'replicationcontrollers',
+  'jobs',
+  'cronjobs',
+  'podtemplates',
+]);
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 
 export function resourceLabel(resource: string): string {
@@ -18,7 +28,8 @@ export function operationLabel(operation: string): string {
 /** A request field for a log line: at most `max` characters, longer ones cut with a marker saying how long they were. */
 export function clip(value: unknown, max = 256): string | undefined {
   if (value === undefined || value === null) return undefined;
-  const text = typeof value === 'string' ? value : String(value);
+  // Request fields are parsed JSON: JSON's text of anything that is not a string.
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? typeof value);
   if (text.length <= max) return text;
   return `${text.slice(0, max)}...(${text.length} chars)`;
 }

@@ -10,12 +10,15 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
-import { keyPairOf, type KeyPair, type KeyPairSource } from '../certs/key_pair.js';
-import { CERT_FILE, KEY_FILE } from '../certs/write.js';
-import type { Logger } from '../log.js';
+import { keyPairOf, type KeyPair, type KeyPairSource } from '../certs/key_pair.ts';
+import { CERT_FILE, KEY_FILE } from '../certs/write.ts';
+import type { Logger } from '../log.ts';
 
 export async function readKeyPair(certDir: string): Promise<KeyPair> {
-  const [cert, key] = await Promise.all([readFile(join(certDir, CERT_FILE), 'utf8'), readFile(join(certDir, KEY_FILE), 'utf8')]);
+  const [cert, key] = await Promise.all([
+    readFile(join(certDir, CERT_FILE), 'utf8'),
+    readFile(join(certDir, KEY_FILE), 'utf8'),
+  ]);
   return keyPairOf(key, cert);
 }
 
@@ -55,7 +58,9 @@ export class CertificateReloader implements KeyPairSource {
   private watchForChanges(): void {
     try {
       this.watcher = watch(this.options.certDir, () => void this.check());
-      this.watcher.on('error', (err) => this.options.logger.warn({ err }, 'certificate directory watch failed; polling only'));
+      this.watcher.on('error', (err) =>
+        this.options.logger.warn({ err }, 'certificate directory watch failed; polling only'),
+      );
     } catch (err) {
       this.options.logger.warn({ err }, 'cannot watch certificate directory; polling only');
     }
@@ -83,7 +88,10 @@ export class CertificateReloader implements KeyPairSource {
     try {
       pair = await readKeyPair(this.options.certDir);
     } catch (err) {
-      this.options.logger.error({ err, certDir: this.options.certDir }, 'cannot load new certificate; keeping the current one');
+      this.options.logger.error(
+        { err, certDir: this.options.certDir },
+        'cannot load new certificate; keeping the current one',
+      );
       return;
     }
     if (pair.digest === this.current.digest) return;

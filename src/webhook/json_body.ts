@@ -44,14 +44,16 @@ export class InflightBytes {
 /** What every body may read before the in-flight budget counts it: more than any ordinary review. */
 export const UNCOUNTED_BYTES = 64 * 1024;
 
-
-
 /** The charset parameter of a Content-Type header, lower-case, if any. */
 function charsetOf(params: string[]): string | undefined {
   for (const param of params) {
     const eq = param.indexOf('=');
     if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
-    return param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    return param
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
   }
   return undefined;
 }
@@ -84,9 +86,11 @@ export function readJsonBody(req: IncomingMessage, limit: number, inflight?: Inf
     };
     const contentType = req.headers['content-type'];
     const [type = '', ...params] = (contentType ?? '').split(';');
-    if (type.trim().toLowerCase() !== 'application/json') return fail(400, `Content-Type must be application/json, got ${JSON.stringify(contentType ?? '')}`);
+    if (type.trim().toLowerCase() !== 'application/json')
+      return fail(400, `Content-Type must be application/json, got ${JSON.stringify(contentType ?? '')}`);
     const charset = charsetOf(params);
-    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return fail(400, `unsupported charset "${charset.toUpperCase()}"`);
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+      return fail(400, `unsupported charset "${charset.toUpperCase()}"`);
     const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
     if (encoding !== 'identity') return fail(400, `unsupported content encoding "${encoding}"`);
     const tooLarge = `request body is larger than ${limit} bytes`;

@@ -1,6 +1,6 @@
 /** The webhook's Prometheus metrics (DESIGN §8), on a registry of their own. */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { METRIC_PREFIX } from '../metric_prefix.js';
+import { METRIC_PREFIX } from '../metric_prefix.ts';
 
 export interface WebhookMetrics {
   registry: Registry;

@@ -5,7 +5,7 @@
  * checked: the API server has validated them, and a caller that is not the API server gets its
  * answer about what matters here. A wrong shape throws {@link ShapeError} naming the field.
  */
-import { isRecord } from '../kube/objects.js';
+import { isRecord } from '../kube/objects.ts';
 
 export class ShapeError extends Error {
   override name = 'ShapeError';
@@ -17,16 +17,26 @@ interface Check {
   optional?: boolean;
 }
 
-const describe = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)?.slice(0, 40)}`);
+const describe = (value: unknown): string =>
+  value === null
+    ? 'null'
+    : Array.isArray(value)
+      ? 'an array'
+      : typeof value === 'object'
+        ? 'an object'
+        : `${typeof value} ${JSON.stringify(value)?.slice(0, 40)}`;
 
 function fail(path: string, expected: string, value: unknown): never {
   throw new ShapeError(`${path} must be ${expected}, got ${describe(value)}`);
 }
 
 export const optional = (check: Check): Check =>
-  Object.assign((value: unknown, path: string) => {
-    if (value !== undefined && value !== null) check(value, path);
-  }, { optional: true });
+  Object.assign(
+    (value: unknown, path: string) => {
+      if (value !== undefined && value !== null) check(value, path);
+    },
+    { optional: true },
+  );
 
 export const string: Check = (value, path) => {
   if (typeof value !== 'string') fail(path, 'a string', value);
@@ -46,7 +56,8 @@ const number: Check = (value, path) => {
 
 const stringMap: Check = (value, path) => {
   if (!isRecord(value)) fail(path, 'a map of strings', value);
-  for (const key in value) if (typeof value[key] !== 'string') fail(`${path}[${JSON.stringify(key)}]`, 'a string', value[key]);
+  for (const key in value)
+    if (typeof value[key] !== 'string') fail(`${path}[${JSON.stringify(key)}]`, 'a string', value[key]);
 };
 
 /** The field list is fixed once; an absent optional field costs neither a call nor a path. */
@@ -72,7 +83,12 @@ const list =
 const requirement = object({ key: optional(string), operator: optional(string), values: optional(list(string)) });
 
 const env = object({ name: string, value: optional(string), valueFrom: optional(object({})) });
-const container = object({ name: optional(string), image: optional(string), restartPolicy: optional(string), env: optional(list(env)) });
+const container = object({
+  name: optional(string),
+  image: optional(string),
+  restartPolicy: optional(string),
+  env: optional(list(env)),
+});
 
 const metadata = object({
   name: optional(string),
@@ -82,7 +98,9 @@ const metadata = object({
   labels: optional(stringMap),
   annotations: optional(stringMap),
   deletionTimestamp: optional(string),
-  ownerReferences: optional(list(object({ kind: optional(string), name: optional(string), controller: optional(boolean) }))),
+  ownerReferences: optional(
+    list(object({ kind: optional(string), name: optional(string), controller: optional(boolean) })),
+  ),
 });
 
 const podSpec = object({
@@ -97,7 +115,13 @@ const podSpec = object({
       nodeAffinity: optional(
         object({
           requiredDuringSchedulingIgnoredDuringExecution: optional(
-            object({ nodeSelectorTerms: optional(list(object({ matchExpressions: optional(list(requirement)), matchFields: optional(list(requirement)) }))) }),
+            object({
+              nodeSelectorTerms: optional(
+                list(
+                  object({ matchExpressions: optional(list(requirement)), matchFields: optional(list(requirement)) }),
+                ),
+              ),
+            }),
           ),
         }),
       ),
@@ -115,6 +139,8 @@ export const checkObject: Check = object({ metadata: optional(metadata) });
 export const checkControllerSpec: Check = optional(
   object({
     replicas: optional(number),
-    strategy: optional(object({ type: optional(string), rollingUpdate: optional(object({ maxSurge: optional(intOrString) })) })),
+    strategy: optional(
+      object({ type: optional(string), rollingUpdate: optional(object({ maxSurge: optional(intOrString) })) }),
+    ),
   }),
 );

@@ -5,12 +5,17 @@
  * review (docs/bench/history.md).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BadAdmissionReview, parseAdmissionReview, type AdmissionOutcome, type AdmissionRequest } from './admission_review.js';
-import type { ReviewOptions } from '../admission/review_pod.js';
-import type { Logger } from '../log.js';
-import { clip, operationLabel, resourceLabel } from './bounded_labels.js';
-import { BodyError, readJsonBody, type InflightBytes } from './json_body.js';
-import type { WebhookMetrics } from './metrics.js';
+import {
+  BadAdmissionReview,
+  parseAdmissionReview,
+  type AdmissionOutcome,
+  type AdmissionRequest,
+} from './admission_review.ts';
+import type { ReviewOptions } from '../admission/review_pod.ts';
+import type { Logger } from '../log.ts';
+import { clip, operationLabel, resourceLabel } from './bounded_labels.ts';
+import { BodyError, readJsonBody, type InflightBytes } from './json_body.ts';
+import type { WebhookMetrics } from './metrics.ts';
 
 export type Endpoint = (request: AdmissionRequest, options: ReviewOptions) => AdmissionOutcome;
 
@@ -38,7 +43,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, clo
   res.end(text);
 }
 
-export function reviewHandler(endpoint: Endpoint, { review, logger, metrics, closing, maxBodyBytes, inflight }: ReviewHandlerOptions) {
+export function reviewHandler(
+  endpoint: Endpoint,
+  { review, logger, metrics, closing, maxBodyBytes, inflight }: ReviewHandlerOptions,
+) {
   const countError = () => metrics.reviews.inc({ resource: '', operation: '', result: 'error' });
   // A rejected body may still be partly on the wire: such answers close the connection.
   const refuse = (res: ServerResponse, status: number, error: string) => {

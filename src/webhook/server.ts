@@ -10,20 +10,20 @@
  */
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { listen, sendMetrics, urlOf } from '../http/serve.js';
+import { listen, sendMetrics, urlOf } from '../http/serve.ts';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { NodeLookup } from '../kube/node_lookup.js';
-import type { Config } from '../config/config.js';
-import type { Logger } from '../log.js';
-import { createApp, type WebhookState } from './app.js';
-import type { KeyPair, KeyPairSource } from '../certs/key_pair.js';
-import { CertificateReloader, secureContextOptions } from './certificate_reloader.js';
-import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
+import type { NodeLookup } from '../kube/node_lookup.ts';
+import type { Config } from '../config/config.ts';
+import type { Logger } from '../log.ts';
+import { createApp, type WebhookState } from './app.ts';
+import type { KeyPair, KeyPairSource } from '../certs/key_pair.ts';
+import { CertificateReloader, secureContextOptions } from './certificate_reloader.ts';
+import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts';
 
 /** Loaded only when needed: the generator costs about 8 MB of RSS, and a replica with its pair never needs it. */
 async function throwawayKeyPair(): Promise<KeyPair> {
-  const { generateCertificates } = await import('../certs/generate.js');
+  const { generateCertificates } = await import('../certs/generate.ts');
   const b = await generateCertificates({ hosts: ['localhost'], days: 1, caDays: 1 });
   return { key: b.key, cert: b.cert, digest: 'throwaway', notAfter: '' };
 }
@@ -82,7 +82,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     ready: false,
     closing: false,
     // Ready once the real key pair is in (and whatever else the caller waits for).
-    dependenciesReady: () => (certificates?.pair !== undefined) && (dependenciesReady?.() ?? true),
+    dependenciesReady: () => certificates?.pair !== undefined && (dependenciesReady?.() ?? true),
   };
   const metrics = createWebhookMetrics();
   const reviewOptions = nodes ? { config, nodes } : { config };
@@ -105,7 +105,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     }));
   certificates.onChange((pair) => https?.setSecureContext(secureContextOptions(pair)));
   // A Secret usually holds the pair already: its first read (bounded) saves making a throwaway one.
-  if (certificates.pair === undefined) await certificates.firstRead?.(AbortSignal.timeout(options.firstReadTimeoutMs ?? FIRST_READ_TIMEOUT_MS));
+  if (certificates.pair === undefined)
+    await certificates.firstRead?.(AbortSignal.timeout(options.firstReadTimeoutMs ?? FIRST_READ_TIMEOUT_MS));
   // Until the first pair is known (a Secret not made yet), serve a throwaway one and stay unready.
   const initial = certificates.pair ?? (await throwawayKeyPair());
   https = createHttpsServer({ ...secureContextOptions(initial), requestTimeout: 30_000, headersTimeout: 10_000 }, app);
@@ -125,7 +126,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   });
 
   const metricsServer = createHttpServer((req, res) => {
-    if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') return sendMetrics(res, metrics.registry, (err) => logger.error({ err }, 'cannot render metrics'));
+    if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics')
+      return sendMetrics(res, metrics.registry, (err) => logger.error({ err }, 'cannot render metrics'));
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
   });
 
@@ -156,7 +158,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         await delay(drainDelayMs);
       }
       await certificates.stop();
-      const server = https!;
+      const server = https;
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       const closeIdle = () => {
         server.closeIdleConnections();

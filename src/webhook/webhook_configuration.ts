@@ -9,7 +9,7 @@
  * twice). A pod labelled `disabled` is still sent (it is validated, not mutated). kube-system and
  * the product's own namespace are never selected.
  */
-import { INJECTION_LABEL } from '../policy/labels.js';
+import { INJECTION_LABEL } from '../policy/labels.ts';
 
 export interface WebhookClientConfig {
   url?: string;
@@ -41,16 +41,23 @@ function selectors(excluded: string[]) {
   const notExcluded = { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', ...excluded] };
   return {
     byNamespace: {
-      namespaceSelector: { matchExpressions: [{ key: INJECTION_LABEL, operator: 'In', values: ['enabled'] }, notExcluded] },
+      namespaceSelector: {
+        matchExpressions: [{ key: INJECTION_LABEL, operator: 'In', values: ['enabled'] }, notExcluded],
+      },
     },
     byObject: {
-      namespaceSelector: { matchExpressions: [{ key: INJECTION_LABEL, operator: 'NotIn', values: ['enabled'] }, notExcluded] },
+      namespaceSelector: {
+        matchExpressions: [{ key: INJECTION_LABEL, operator: 'NotIn', values: ['enabled'] }, notExcluded],
+      },
       objectSelector: { matchExpressions: [{ key: INJECTION_LABEL, operator: 'In', values: ['enabled'] }] },
     },
   };
 }
 
-export function webhookConfigurations(o: WebhookConfigurationOptions): { mutating: Record<string, unknown>; validating: Record<string, unknown> } {
+export function webhookConfigurations(o: WebhookConfigurationOptions): {
+  mutating: Record<string, unknown>;
+  validating: Record<string, unknown>;
+} {
   const { byNamespace, byObject } = selectors(o.excludeNamespaces);
   const common = {
     admissionReviewVersions: ['v1'],
@@ -60,9 +67,20 @@ export function webhookConfigurations(o: WebhookConfigurationOptions): { mutatin
     matchPolicy: 'Equivalent',
   };
   const metadata = { name: o.name, ...(o.labels && { labels: o.labels }) };
-  const podRules = [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }];
-  const controllerRules = POD_CONTROLLER_RULES.map((r) => ({ operations: ['CREATE', 'UPDATE'], ...r, scope: 'Namespaced' }));
-  const mutate = { ...common, clientConfig: o.clientConfig('/mutate'), rules: podRules, reinvocationPolicy: 'IfNeeded' };
+  const podRules = [
+    { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' },
+  ];
+  const controllerRules = POD_CONTROLLER_RULES.map((r) => ({
+    operations: ['CREATE', 'UPDATE'],
+    ...r,
+    scope: 'Namespaced',
+  }));
+  const mutate = {
+    ...common,
+    clientConfig: o.clientConfig('/mutate'),
+    rules: podRules,
+    reinvocationPolicy: 'IfNeeded',
+  };
   const validate = { ...common, clientConfig: o.clientConfig('/validate'), rules: controllerRules };
   return {
     mutating: {

@@ -7,27 +7,45 @@
 import { describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultConfig } from '../../src/config/config.js';
-import { parseConfig } from '../../src/config/parse.js';
-import { webhookConfigurations } from '../../src/webhook/webhook_configuration.js';
-import { CHART, find, FULLNAME, helm, NAMESPACE, ofKind, RELEASE, ROOT, selects, template, templateError } from './helm.ts';
+import { defaultConfig } from '../../src/config/config.ts';
+import { parseConfig } from '../../src/config/parse.ts';
+import { webhookConfigurations } from '../../src/webhook/webhook_configuration.ts';
+import {
+  CHART,
+  find,
+  FULLNAME,
+  helm,
+  NAMESPACE,
+  ofKind,
+  RELEASE,
+  ROOT,
+  selects,
+  template,
+  templateError,
+} from './helm.ts';
 
 const EXAMPLES = ['values-ordinary.yaml', 'values-serverless.yaml'].map((f) => join(ROOT, 'examples', f));
 const CERT_MANAGER = { values: { certificates: { mode: 'certManager' } }, apiVersions: ['cert-manager.io/v1'] };
 const SVC = `${FULLNAME}-webhook`;
 const DNS = `${SVC}.${NAMESPACE}.svc,${SVC}.${NAMESPACE}.svc.cluster.local`;
 
-const deployment = (objects: any[], component: 'webhook' | 'controller') => find(objects, 'Deployment', `${FULLNAME}-${component}`, NAMESPACE);
-const container = (objects: any[], component: 'webhook' | 'controller') => deployment(objects, component).spec.template.spec.containers[0];
-const configOf = (objects: any[]) => find(objects, 'ConfigMap', `${FULLNAME}-config`, NAMESPACE).data['config.yaml'] as string;
+const deployment = (objects: any[], component: 'webhook' | 'controller') =>
+  find(objects, 'Deployment', `${FULLNAME}-${component}`, NAMESPACE);
+const container = (objects: any[], component: 'webhook' | 'controller') =>
+  deployment(objects, component).spec.template.spec.containers[0];
+const configOf = (objects: any[]) =>
+  find(objects, 'ConfigMap', `${FULLNAME}-config`, NAMESPACE).data['config.yaml'] as string;
 
 describe('helm lint', () => {
-  test.each([['default values', []], ...EXAMPLES.map((f) => [f.replace(ROOT, ''), ['--values', f]])])('%s: no errors in strict mode', (_name, args) => {
-    const r = helm(['lint', CHART, '--strict', ...(args as string[])]);
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
-    expect(r.status).toBe(0);
-  });
+  test.each([['default values', []], ...EXAMPLES.map((f) => [f.replace(ROOT, ''), ['--values', f]])])(
+    '%s: no errors in strict mode',
+    (_name, args) => {
+      const r = helm(['lint', CHART, '--strict', ...(args as string[])]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+      expect(r.status).toBe(0);
+    },
+  );
 });
 
 describe('what is installed', () => {
@@ -63,14 +81,26 @@ describe('what is installed', () => {
         `ValidatingWebhookConfiguration/${FULLNAME}`,
       ].sort(),
     );
-    const clusterScoped = ['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'];
-    for (const o of objects) expect([o.kind, o.metadata.namespace]).toEqual([o.kind, clusterScoped.includes(o.kind) ? undefined : NAMESPACE]);
-    for (const o of objects) expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'k8s-watch-policy', 'app.kubernetes.io/instance': RELEASE });
+    const clusterScoped = [
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'MutatingWebhookConfiguration',
+      'ValidatingWebhookConfiguration',
+    ];
+    for (const o of objects)
+      expect([o.kind, o.metadata.namespace]).toEqual([o.kind, clusterScoped.includes(o.kind) ? undefined : NAMESPACE]);
+    for (const o of objects)
+      expect(o.metadata.labels).toMatchObject({
+        'app.kubernetes.io/name': 'k8s-watch-policy',
+        'app.kubernetes.io/instance': RELEASE,
+      });
   });
 
   test('a release named like the chart is not named twice; Service names stay within 63 characters', () => {
     const named = template({ release: 'k8s-watch-policy' });
-    expect(find(named, 'Deployment', 'k8s-watch-policy-webhook').spec.template.spec.containers[0].args).toContain('k8s-watch-policy-webhook-tls');
+    expect(find(named, 'Deployment', 'k8s-watch-policy-webhook').spec.template.spec.containers[0].args).toContain(
+      'k8s-watch-policy-webhook-tls',
+    );
     expect(find(named, 'MutatingWebhookConfiguration', 'k8s-watch-policy')).toBeDefined();
     const long = template({ release: 'a'.repeat(53) });
     // Services are DNS labels (63); other names DNS subdomains (253).
@@ -78,32 +108,51 @@ describe('what is installed', () => {
     expect(ofKind(long, 'Service').length).toBe(3);
   });
 
-  test.each(['webhook', 'controller'] as const)('the %s Deployment selects its own pods only, and its Services, PDB and spread select them', (component) => {
-    const d = deployment(objects, component);
-    const other = deployment(objects, component === 'webhook' ? 'controller' : 'webhook');
-    const podLabels = d.spec.template.metadata.labels;
-    expect(d.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'k8s-watch-policy', 'app.kubernetes.io/instance': RELEASE, 'app.kubernetes.io/component': component });
-    expect(selects(d.spec.selector.matchLabels, podLabels)).toBe(true);
-    expect(selects(d.spec.selector.matchLabels, other.spec.template.metadata.labels)).toBe(false);
-    const services = ofKind(objects, 'Service').filter((s) => selects(s.spec.selector, podLabels));
-    expect(services.map((s) => s.metadata.name).sort()).toEqual(component === 'webhook' ? [SVC, `${FULLNAME}-webhook-metrics`] : [`${FULLNAME}-controller`]);
-    for (const s of services) expect(selects(s.spec.selector, other.spec.template.metadata.labels)).toBe(false);
-    const pdb = find(objects, 'PodDisruptionBudget', `${FULLNAME}-${component}`);
-    expect(pdb.spec).toEqual({ minAvailable: 1, selector: { matchLabels: d.spec.selector.matchLabels } });
-    expect(d.spec.replicas).toBe(2);
-    const [spread] = d.spec.template.spec.topologySpreadConstraints;
-    expect(spread).toMatchObject({ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', nodeTaintsPolicy: 'Honor' });
-    expect(spread.labelSelector.matchLabels).toEqual(d.spec.selector.matchLabels);
-  });
+  test.each(['webhook', 'controller'] as const)(
+    'the %s Deployment selects its own pods only, and its Services, PDB and spread select them',
+    (component) => {
+      const d = deployment(objects, component);
+      const other = deployment(objects, component === 'webhook' ? 'controller' : 'webhook');
+      const podLabels = d.spec.template.metadata.labels;
+      expect(d.spec.selector.matchLabels).toEqual({
+        'app.kubernetes.io/name': 'k8s-watch-policy',
+        'app.kubernetes.io/instance': RELEASE,
+        'app.kubernetes.io/component': component,
+      });
+      expect(selects(d.spec.selector.matchLabels, podLabels)).toBe(true);
+      expect(selects(d.spec.selector.matchLabels, other.spec.template.metadata.labels)).toBe(false);
+      const services = ofKind(objects, 'Service').filter((s) => selects(s.spec.selector, podLabels));
+      expect(services.map((s) => s.metadata.name).sort()).toEqual(
+        component === 'webhook' ? [SVC, `${FULLNAME}-webhook-metrics`] : [`${FULLNAME}-controller`],
+      );
+      for (const s of services) expect(selects(s.spec.selector, other.spec.template.metadata.labels)).toBe(false);
+      const pdb = find(objects, 'PodDisruptionBudget', `${FULLNAME}-${component}`);
+      expect(pdb.spec).toEqual({ minAvailable: 1, selector: { matchLabels: d.spec.selector.matchLabels } });
+      expect(d.spec.replicas).toBe(2);
+      const [spread] = d.spec.template.spec.topologySpreadConstraints;
+      expect(spread).toMatchObject({
+        maxSkew: 1,
+        topologyKey: 'kubernetes.io/hostname',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        nodeTaintsPolicy: 'Honor',
+      });
+      expect(spread.labelSelector.matchLabels).toEqual(d.spec.selector.matchLabels);
+    },
+  );
 
   test('Service ports reach container ports by name: webhook 443 -> 9443, metrics 8080 and 8081', () => {
-    const portOf = (component: 'webhook' | 'controller', name: string) => container(objects, component).ports.find((p: any) => p.name === name)?.containerPort;
+    const portOf = (component: 'webhook' | 'controller', name: string) =>
+      container(objects, component).ports.find((p: any) => p.name === name)?.containerPort;
     const svc = (name: string) => find(objects, 'Service', name).spec.ports;
     expect(svc(SVC)).toEqual([{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
     expect(portOf('webhook', 'https')).toBe(9443);
-    expect(svc(`${FULLNAME}-webhook-metrics`)).toEqual([{ name: 'metrics', port: 8080, targetPort: 'metrics', protocol: 'TCP' }]);
+    expect(svc(`${FULLNAME}-webhook-metrics`)).toEqual([
+      { name: 'metrics', port: 8080, targetPort: 'metrics', protocol: 'TCP' },
+    ]);
     expect(portOf('webhook', 'metrics')).toBe(8080);
-    expect(svc(`${FULLNAME}-controller`)).toEqual([{ name: 'metrics', port: 8081, targetPort: 'metrics', protocol: 'TCP' }]);
+    expect(svc(`${FULLNAME}-controller`)).toEqual([
+      { name: 'metrics', port: 8081, targetPort: 'metrics', protocol: 'TCP' },
+    ]);
     expect(portOf('controller', 'metrics')).toBe(8081);
   });
 
@@ -112,19 +161,31 @@ describe('what is installed', () => {
     expect(c.image).toBe('ghcr.io/deepflowio/k8s-watch-policy:0.1.0');
     expect(c.args).toEqual([
       'webhook',
-      '--config', '/etc/k8s-watch-policy/config.yaml',
-      '--port', '9443',
-      '--metrics-port', '8080',
-      '--log-level', 'info',
-      '--drain-delay', '5s',
-      '--tls-secret', `${FULLNAME}-webhook-tls`,
-      '--tls-namespace', NAMESPACE,
-      '--tls-dns', DNS,
-      '--webhook-selector', `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/name=k8s-watch-policy`,
+      '--config',
+      '/etc/k8s-watch-policy/config.yaml',
+      '--port',
+      '9443',
+      '--metrics-port',
+      '8080',
+      '--log-level',
+      'info',
+      '--drain-delay',
+      '5s',
+      '--tls-secret',
+      `${FULLNAME}-webhook-tls`,
+      '--tls-namespace',
+      NAMESPACE,
+      '--tls-dns',
+      DNS,
+      '--webhook-selector',
+      `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/name=k8s-watch-policy`,
     ]);
     expect(c.command).toBeUndefined(); // the image's ENTRYPOINT is the CLI
     // The drain delay, the in-flight reviews (bounded by the API server's timeout) and a margin.
-    expect(ofKind(objects, 'Deployment').find((d) => d.metadata.name === `${FULLNAME}-webhook`).spec.template.spec.terminationGracePeriodSeconds).toBe(30);
+    expect(
+      ofKind(objects, 'Deployment').find((d) => d.metadata.name === `${FULLNAME}-webhook`).spec.template.spec
+        .terminationGracePeriodSeconds,
+    ).toBe(30);
     // The pair is read from the Secret through the API: no certificate volume.
     expect(c.volumeMounts.map((m: any) => m.mountPath).sort()).toEqual(['/etc/k8s-watch-policy', '/tmp']);
     expect(c.env).toEqual([
@@ -144,11 +205,15 @@ describe('what is installed', () => {
     expect(leases.map((l) => l.metadata.name)).toContain(args[args.indexOf('--leader-lease') + 1]);
     // The certificate manager's Lease is named after --tls-secret (src/certs/certificate_manager.ts).
     const webhookArgs: string[] = container(objects, 'webhook').args;
-    expect(leases.map((l) => l.metadata.name)).toContain(`${webhookArgs[webhookArgs.indexOf('--tls-secret') + 1]}-certificates`);
-    // The published watcher's Lease follows config.election.leaseName.
-    expect(ofKind(template({ values: { config: { election: { leaseName: 'deepflow-watcher' } } } }), 'Lease').map((l) => l.metadata.name).sort()).toEqual(
-      [`${FULLNAME}-controller`, `${FULLNAME}-webhook-tls-certificates`, 'deepflow-watcher'].sort(),
+    expect(leases.map((l) => l.metadata.name)).toContain(
+      `${webhookArgs[webhookArgs.indexOf('--tls-secret') + 1]}-certificates`,
     );
+    // The published watcher's Lease follows config.election.leaseName.
+    expect(
+      ofKind(template({ values: { config: { election: { leaseName: 'deepflow-watcher' } } } }), 'Lease')
+        .map((l) => l.metadata.name)
+        .sort(),
+    ).toEqual([`${FULLNAME}-controller`, `${FULLNAME}-webhook-tls-certificates`, 'deepflow-watcher'].sort());
     // The certificate Secret is named by --tls-secret, Opaque and without data: Helm's three-way merge
     // resets only the keys a chart renders, so an upgrade leaves what the webhook wrote alone.
     const secrets = ofKind(objects, 'Secret');
@@ -162,14 +227,22 @@ describe('what is installed', () => {
     const c = container(objects, 'controller');
     expect(c.args).toEqual([
       'controller',
-      '--config', '/etc/k8s-watch-policy/config.yaml',
-      '--metrics-port', '8081',
-      '--log-level', 'info',
-      '--leader-lease', `${FULLNAME}-controller`,
-      '--lease-duration', '15s',
-      '--renew-deadline', '10s',
-      '--retry-period', '2s',
-      '--multiple-watch-only-grace', '60s',
+      '--config',
+      '/etc/k8s-watch-policy/config.yaml',
+      '--metrics-port',
+      '8081',
+      '--log-level',
+      'info',
+      '--leader-lease',
+      `${FULLNAME}-controller`,
+      '--lease-duration',
+      '15s',
+      '--renew-deadline',
+      '10s',
+      '--retry-period',
+      '2s',
+      '--multiple-watch-only-grace',
+      '60s',
     ]);
     expect(c.env).toEqual([
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -181,20 +254,36 @@ describe('what is installed', () => {
   });
 
   test('controller.heap: each cap on its own; both null gives Node its defaults', () => {
-    const env = (heap: object) => container(template({ values: { controller: { heap } } }), 'controller').env.filter((e: any) => e.name === 'NODE_OPTIONS' || e.name === 'MALLOC_ARENA_MAX');
-    expect(env({ maxOldSpaceMB: 160, semiSpaceMB: null })).toEqual([{ name: 'NODE_OPTIONS', value: '--max-old-space-size=160' }, { name: 'MALLOC_ARENA_MAX', value: '2' }]);
-    expect(env({ maxOldSpaceMB: null, semiSpaceMB: 4 })[0]).toEqual({ name: 'NODE_OPTIONS', value: '--max-semi-space-size=4' });
+    const env = (heap: object) =>
+      container(template({ values: { controller: { heap } } }), 'controller').env.filter(
+        (e: any) => e.name === 'NODE_OPTIONS' || e.name === 'MALLOC_ARENA_MAX',
+      );
+    expect(env({ maxOldSpaceMB: 160, semiSpaceMB: null })).toEqual([
+      { name: 'NODE_OPTIONS', value: '--max-old-space-size=160' },
+      { name: 'MALLOC_ARENA_MAX', value: '2' },
+    ]);
+    expect(env({ maxOldSpaceMB: null, semiSpaceMB: 4 })[0]).toEqual({
+      name: 'NODE_OPTIONS',
+      value: '--max-semi-space-size=4',
+    });
     expect(env({ maxOldSpaceMB: null, semiSpaceMB: null })).toEqual([]);
   });
 
-  test('the selector the webhook is given selects exactly the chart\'s two webhook configurations', () => {
+  test("the selector the webhook is given selects exactly the chart's two webhook configurations", () => {
     const args: string[] = container(objects, 'webhook').args;
-    const selector = Object.fromEntries(args[args.indexOf('--webhook-selector') + 1]!.split(',').map((kv) => kv.split('=') as [string, string]));
+    const selector = Object.fromEntries(
+      args[args.indexOf('--webhook-selector') + 1]!.split(',').map((kv) => kv.split('=') as [string, string]),
+    );
     const selected = objects.filter((o) => selects(selector, o.metadata.labels)).map((o) => o.kind);
     // Every object of the release carries these labels; among webhook configurations, only these two.
-    expect(selected.filter((k) => k.endsWith('WebhookConfiguration')).sort()).toEqual(['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
+    expect(selected.filter((k) => k.endsWith('WebhookConfiguration')).sort()).toEqual([
+      'MutatingWebhookConfiguration',
+      'ValidatingWebhookConfiguration',
+    ]);
     const other = template({ release: 'other' });
-    expect(other.filter((o) => o.kind.endsWith('WebhookConfiguration') && selects(selector, o.metadata.labels))).toEqual([]);
+    expect(
+      other.filter((o) => o.kind.endsWith('WebhookConfiguration') && selects(selector, o.metadata.labels)),
+    ).toEqual([]);
   });
 
   test('probes: /readyz and /healthz over HTTPS on 9443 (webhook), over HTTP on 8081 (controller)', () => {
@@ -206,32 +295,47 @@ describe('what is installed', () => {
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 8081, scheme: 'HTTP' });
   });
 
-  test.each(['webhook', 'controller'] as const)('the %s pod is hardened (restricted Pod Security Standard) and has resources', (component) => {
-    const spec = deployment(objects, component).spec.template.spec;
-    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
-    expect(spec.hostNetwork ?? false).toBe(false);
-    expect(spec.serviceAccountName).toBe(`${FULLNAME}-${component}`);
-    for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
-      expect(c.securityContext).toEqual({
-        allowPrivilegeEscalation: false,
-        readOnlyRootFilesystem: true,
+  test.each(['webhook', 'controller'] as const)(
+    'the %s pod is hardened (restricted Pod Security Standard) and has resources',
+    (component) => {
+      const spec = deployment(objects, component).spec.template.spec;
+      expect(spec.securityContext).toMatchObject({
         runAsNonRoot: true,
-        capabilities: { drop: ['ALL'] },
+        runAsUser: 65532,
         seccompProfile: { type: 'RuntimeDefault' },
       });
-      expect(c.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
-      expect(c.resources.limits.memory).toEqual(expect.any(String));
-      expect(c.imagePullPolicy).toBe('IfNotPresent');
-    }
-    // Only volume types the restricted profile allows.
-    for (const v of spec.volumes) expect(Object.keys(v).filter((k) => k !== 'name')).toEqual([expect.stringMatching(/^(configMap|secret|emptyDir)$/)]);
-  });
+      expect(spec.hostNetwork ?? false).toBe(false);
+      expect(spec.serviceAccountName).toBe(`${FULLNAME}-${component}`);
+      for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+        expect(c.securityContext).toEqual({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          runAsNonRoot: true,
+          capabilities: { drop: ['ALL'] },
+          seccompProfile: { type: 'RuntimeDefault' },
+        });
+        expect(c.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+        expect(c.resources.limits.memory).toEqual(expect.any(String));
+        expect(c.imagePullPolicy).toBe('IfNotPresent');
+      }
+      // Only volume types the restricted profile allows.
+      for (const v of spec.volumes)
+        expect(Object.keys(v).filter((k) => k !== 'name')).toEqual([
+          expect.stringMatching(/^(configMap|secret|emptyDir)$/),
+        ]);
+    },
+  );
 
   test('image values: tag, digest, pull policy', () => {
-    const byTag = container(template({ values: { image: { repository: 'registry.local/kwp', tag: 'v9', pullPolicy: 'Always' } } }), 'webhook');
+    const byTag = container(
+      template({ values: { image: { repository: 'registry.local/kwp', tag: 'v9', pullPolicy: 'Always' } } }),
+      'webhook',
+    );
     expect([byTag.image, byTag.imagePullPolicy]).toEqual(['registry.local/kwp:v9', 'Always']);
     const digest = `sha256:${'a'.repeat(64)}`;
-    expect(container(template({ values: { image: { digest } } }), 'controller').image).toBe(`ghcr.io/deepflowio/k8s-watch-policy@${digest}`);
+    expect(container(template({ values: { image: { digest } } }), 'controller').image).toBe(
+      `ghcr.io/deepflowio/k8s-watch-policy@${digest}`,
+    );
   });
 
   test('one replica: no PodDisruptionBudget (it would block every node drain)', () => {
@@ -255,30 +359,47 @@ describe('the config file', () => {
     expect(parseConfig(text)).toEqual(parseConfig(''));
   });
 
-  test.each(EXAMPLES.map((f) => [f.replace(ROOT, '')!, f]))('%s: the program accepts the rendered config and gets the values given', (_name, file) => {
-    const text = configOf(template({ valuesFiles: [file] }));
-    const cfg = parseConfig(text);
-    expect(cfg.onlyWatchValue).toBe('watch-only');
-    expect(cfg.deprecatedEnv).toBe('reject');
-  });
+  test.each(EXAMPLES.map((f) => [f.replace(ROOT, ''), f]))(
+    '%s: the program accepts the rendered config and gets the values given',
+    (_name, file) => {
+      const text = configOf(template({ valuesFiles: [file] }));
+      const cfg = parseConfig(text);
+      expect(cfg.onlyWatchValue).toBe('watch-only');
+      expect(cfg.deprecatedEnv).toBe('reject');
+    },
+  );
 
   test('every field of DESIGN §4 passes through as given', () => {
     const config = {
-      agent: { containerNames: ['agent'], imageNames: ['deepflow-agent', 'df-agent'], infrastructureContainers: ['envoy'] },
+      agent: {
+        containerNames: ['agent'],
+        imageNames: ['deepflow-agent', 'df-agent'],
+        infrastructureContainers: ['envoy'],
+      },
       onlyWatchValue: 'watch-only',
       deprecatedEnv: 'migrate',
       invalidPolicy: 'warn',
       explicitEnv: 'override',
-      watcherSelector: { matchExpressions: [{ key: 'deepflow.io/role', operator: 'In', values: ['k8s-watcher', 'watcher'] }] },
+      watcherSelector: {
+        matchExpressions: [{ key: 'deepflow.io/role', operator: 'In', values: ['k8s-watcher', 'watcher'] }],
+      },
       inferWatcherFromDeployment: false,
-      serverless: { sidecar: false, podLabels: { 'a/b': '*' }, podAnnotations: {}, nodeSelectors: { type: 'virtual-kubelet' }, tolerationKeys: [], nodeLabels: {} },
+      serverless: {
+        sidecar: false,
+        podLabels: { 'a/b': '*' },
+        podAnnotations: {},
+        nodeSelectors: { type: 'virtual-kubelet' },
+        tolerationKeys: [],
+        nodeLabels: {},
+      },
       election: { namespaces: ['deepflow'], leaseName: 'watcher' },
     };
     expect(parseConfig(configOf(template({ values: { config } })))).toEqual(config);
   });
 
   test('a config change rolls both Deployments (checksum annotation); other values do not', () => {
-    const checksum = (objects: any[], component: 'webhook' | 'controller') => deployment(objects, component).spec.template.metadata.annotations['checksum/config'];
+    const checksum = (objects: any[], component: 'webhook' | 'controller') =>
+      deployment(objects, component).spec.template.metadata.annotations['checksum/config'];
     const base = template();
     const changed = template({ values: { config: { deprecatedEnv: 'warn' } } });
     const scaled = template({ values: { webhook: { replicas: 3 } } });
@@ -291,7 +412,12 @@ describe('the config file', () => {
 });
 
 describe('the webhook configurations', () => {
-  const expected = (o: { failurePolicy: 'Fail' | 'Ignore'; timeoutSeconds: number; exclude?: string[]; labels: Record<string, string> }) =>
+  const expected = (o: {
+    failurePolicy: 'Fail' | 'Ignore';
+    timeoutSeconds: number;
+    exclude?: string[];
+    labels: Record<string, string>;
+  }) =>
     webhookConfigurations({
       name: FULLNAME,
       clientConfig: (path) => ({ service: { namespace: NAMESPACE, name: SVC, port: 443, path } }),
@@ -316,18 +442,37 @@ describe('the webhook configurations', () => {
     expect(bare(validating)).toEqual(want.validating);
     // What the equality means, spelled out.
     for (const w of [...mutating.webhooks, ...validating.webhooks]) {
-      expect(w).toMatchObject({ sideEffects: 'None', failurePolicy: 'Fail', timeoutSeconds: 10, admissionReviewVersions: ['v1'] });
+      expect(w).toMatchObject({
+        sideEffects: 'None',
+        failurePolicy: 'Fail',
+        timeoutSeconds: 10,
+        admissionReviewVersions: ['v1'],
+      });
       expect(w.clientConfig.caBundle).toBeUndefined(); // written by the webhook (mode self)
-      expect(w.namespaceSelector.matchExpressions).toContainEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', NAMESPACE] });
+      expect(w.namespaceSelector.matchExpressions).toContainEqual({
+        key: 'kubernetes.io/metadata.name',
+        operator: 'NotIn',
+        values: ['kube-system', NAMESPACE],
+      });
     }
     expect(mutating.webhooks.map((w: any) => w.reinvocationPolicy)).toEqual(['IfNeeded', 'IfNeeded']);
-    expect(mutating.webhooks.map((w: any) => w.name)).toEqual(['namespace.pods.k8s-watch-policy.deepflow.io', 'object.pods.k8s-watch-policy.deepflow.io']);
+    expect(mutating.webhooks.map((w: any) => w.name)).toEqual([
+      'namespace.pods.k8s-watch-policy.deepflow.io',
+      'object.pods.k8s-watch-policy.deepflow.io',
+    ]);
   });
 
   test('failurePolicy, timeoutSeconds and extra excluded namespaces come from values', () => {
-    const objects = template({ values: { webhook: { failurePolicy: 'Ignore', timeoutSeconds: 5, excludeNamespaces: ['monitoring'] } } });
+    const objects = template({
+      values: { webhook: { failurePolicy: 'Ignore', timeoutSeconds: 5, excludeNamespaces: ['monitoring'] } },
+    });
     const mutating = find(objects, 'MutatingWebhookConfiguration', FULLNAME);
-    const want = expected({ failurePolicy: 'Ignore', timeoutSeconds: 5, exclude: ['monitoring'], labels: mutating.metadata.labels });
+    const want = expected({
+      failurePolicy: 'Ignore',
+      timeoutSeconds: 5,
+      exclude: ['monitoring'],
+      labels: mutating.metadata.labels,
+    });
     expect(bare(mutating)).toEqual(want.mutating);
     expect(bare(find(objects, 'ValidatingWebhookConfiguration', FULLNAME))).toEqual(want.validating);
   });
@@ -344,21 +489,50 @@ describe('certificates.mode=certManager', () => {
 
   test('a self-signed CA chain and a serving certificate for the Service names, into <fullname>-webhook-tls', () => {
     const cert = find(objects, 'Certificate', `${FULLNAME}-webhook`, NAMESPACE);
-    expect(cert.spec).toMatchObject({ secretName: `${FULLNAME}-webhook-tls`, dnsNames: DNS.split(','), issuerRef: { name: `${FULLNAME}-ca`, kind: 'Issuer' } });
+    expect(cert.spec).toMatchObject({
+      secretName: `${FULLNAME}-webhook-tls`,
+      dnsNames: DNS.split(','),
+      issuerRef: { name: `${FULLNAME}-ca`, kind: 'Issuer' },
+    });
     expect(find(objects, 'Issuer', `${FULLNAME}-ca`).spec).toEqual({ ca: { secretName: `${FULLNAME}-ca` } });
-    expect(find(objects, 'Certificate', `${FULLNAME}-ca`).spec).toMatchObject({ isCA: true, secretName: `${FULLNAME}-ca`, issuerRef: { name: `${FULLNAME}-ca-bootstrap` } });
+    expect(find(objects, 'Certificate', `${FULLNAME}-ca`).spec).toMatchObject({
+      isCA: true,
+      secretName: `${FULLNAME}-ca`,
+      issuerRef: { name: `${FULLNAME}-ca-bootstrap` },
+    });
     expect(find(objects, 'Issuer', `${FULLNAME}-ca-bootstrap`).spec).toEqual({ selfSigned: {} });
     expect(ofKind(objects, 'Secret')).toEqual([]); // cert-manager writes it
-    expect(ofKind(objects, 'Lease').map((l) => l.metadata.name).sort()).toEqual([`${FULLNAME}-controller`, 'k8s-watcher'].sort());
+    expect(
+      ofKind(objects, 'Lease')
+        .map((l) => l.metadata.name)
+        .sort(),
+    ).toEqual([`${FULLNAME}-controller`, 'k8s-watcher'].sort());
   });
 
   test('the Secret is mounted at /certs; no self-management flags', () => {
     const d = deployment(objects, 'webhook');
     const c = d.spec.template.spec.containers[0];
-    expect(c.args).toEqual(['webhook', '--config', '/etc/k8s-watch-policy/config.yaml', '--port', '9443', '--metrics-port', '8080', '--log-level', 'info', '--drain-delay', '5s', '--cert-dir', '/certs']);
+    expect(c.args).toEqual([
+      'webhook',
+      '--config',
+      '/etc/k8s-watch-policy/config.yaml',
+      '--port',
+      '9443',
+      '--metrics-port',
+      '8080',
+      '--log-level',
+      'info',
+      '--drain-delay',
+      '5s',
+      '--cert-dir',
+      '/certs',
+    ]);
     const mount = c.volumeMounts.find((m: any) => m.mountPath === '/certs');
     expect(mount.readOnly).toBe(true);
-    expect(d.spec.template.spec.volumes.find((v: any) => v.name === mount.name)).toEqual({ name: mount.name, secret: { secretName: `${FULLNAME}-webhook-tls` } });
+    expect(d.spec.template.spec.volumes.find((v: any) => v.name === mount.name)).toEqual({
+      name: mount.name,
+      secret: { secretName: `${FULLNAME}-webhook-tls` },
+    });
   });
 
   test('both webhook configurations ask cert-manager to inject the CA, and carry no caBundle', () => {
@@ -369,26 +543,46 @@ describe('certificates.mode=certManager', () => {
     }
   });
 
-  test('an existing issuer replaces the chart\'s CA chain', () => {
-    const own = template({ ...CERT_MANAGER, values: { certificates: { mode: 'certManager', certManager: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' } } } } });
+  test("an existing issuer replaces the chart's CA chain", () => {
+    const own = template({
+      ...CERT_MANAGER,
+      values: {
+        certificates: {
+          mode: 'certManager',
+          certManager: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' } },
+        },
+      },
+    });
     expect(ofKind(own, 'Issuer')).toEqual([]);
-    expect(ofKind(own, 'Certificate').map((c) => c.spec.issuerRef)).toEqual([{ name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' }]);
+    expect(ofKind(own, 'Certificate').map((c) => c.spec.issuerRef)).toEqual([
+      { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' },
+    ]);
   });
 
   test('without cert-manager in the cluster: a clear failure', () => {
-    expect(templateError({ values: { certificates: { mode: 'certManager' } } })).toMatch(/certificates.mode=certManager needs cert-manager \(API cert-manager.io\/v1\)/);
+    expect(templateError({ values: { certificates: { mode: 'certManager' } } })).toMatch(
+      /certificates.mode=certManager needs cert-manager \(API cert-manager.io\/v1\)/,
+    );
   });
 });
 
 describe('ServiceMonitor', () => {
   test('off by default; when on, it scrapes the metrics port of both metrics Services', () => {
     expect(ofKind(template(), 'ServiceMonitor')).toEqual([]);
-    const objects = template({ values: { serviceMonitor: { enabled: true, labels: { release: 'prom' } } }, apiVersions: ['monitoring.coreos.com/v1'] });
+    const objects = template({
+      values: { serviceMonitor: { enabled: true, labels: { release: 'prom' } } },
+      apiVersions: ['monitoring.coreos.com/v1'],
+    });
     const sm = find(objects, 'ServiceMonitor', FULLNAME, NAMESPACE);
     expect(sm.metadata.labels.release).toBe('prom');
-    expect(sm.spec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', scheme: 'http', interval: '30s', scrapeTimeout: '10s' }]);
+    expect(sm.spec.endpoints).toEqual([
+      { port: 'metrics', path: '/metrics', scheme: 'http', interval: '30s', scrapeTimeout: '10s' },
+    ]);
     const scraped = ofKind(objects, 'Service').filter((s) => selects(sm.spec.selector.matchLabels, s.metadata.labels));
-    expect(scraped.map((s) => s.metadata.name).sort()).toEqual([`${FULLNAME}-controller`, `${FULLNAME}-webhook-metrics`]);
+    expect(scraped.map((s) => s.metadata.name).sort()).toEqual([
+      `${FULLNAME}-controller`,
+      `${FULLNAME}-webhook-metrics`,
+    ]);
     for (const s of scraped) expect(s.spec.ports.map((p: any) => p.name)).toContain('metrics');
     expect(templateError({ values: { serviceMonitor: { enabled: true } } })).toMatch(/monitoring.coreos.com\/v1/);
   });
@@ -401,40 +595,84 @@ describe('values.schema.json and the program agree on the config', () => {
   test('the same fields at every level as src/config/config.ts (a new field must be allowed by the chart too)', () => {
     const d = defaultConfig();
     expect(Object.keys(config.properties).sort()).toEqual(Object.keys(d).sort());
-    for (const section of ['agent', 'serverless', 'election'] as const) expect([section, Object.keys(config.properties[section].properties).sort()]).toEqual([section, Object.keys(d[section]).sort()]);
+    for (const section of ['agent', 'serverless', 'election'] as const)
+      expect([section, Object.keys(config.properties[section].properties).sort()]).toEqual([
+        section,
+        Object.keys(d[section]).sort(),
+      ]);
   });
 
   test('every value the schema allows for an enumerated field is one the program accepts, and the program refuses others', () => {
     for (const field of ['onlyWatchValue', 'deprecatedEnv', 'invalidPolicy', 'explicitEnv'] as const) {
       const allowed: string[] = config.properties[field].enum;
       for (const value of allowed) expect(parseConfig(JSON.stringify({ [field]: value }))[field]).toBe(value);
-      expect(() => parseConfig(JSON.stringify({ [field]: `${allowed[0]}x` }))).toThrow(new RegExp(`${field}: must be one of ${allowed.join(', ')}`));
+      expect(() => parseConfig(JSON.stringify({ [field]: `${allowed[0]}x` }))).toThrow(
+        new RegExp(`${field}: must be one of ${allowed.join(', ')}`),
+      );
     }
   });
 });
 
 describe('values the schema refuses, with a message that names them', () => {
   test.each([
-    ['failurePolicy not Fail/Ignore', { webhook: { failurePolicy: 'Never' } }, /\/webhook\/failurePolicy.*'Fail', 'Ignore'/],
-    ['config.deprecatedEnv not reject/warn/migrate', { config: { deprecatedEnv: 'drop' } }, /\/config\/deprecatedEnv.*'reject', 'warn', 'migrate'/],
+    [
+      'failurePolicy not Fail/Ignore',
+      { webhook: { failurePolicy: 'Never' } },
+      /\/webhook\/failurePolicy.*'Fail', 'Ignore'/,
+    ],
+    [
+      'config.deprecatedEnv not reject/warn/migrate',
+      { config: { deprecatedEnv: 'drop' } },
+      /\/config\/deprecatedEnv.*'reject', 'warn', 'migrate'/,
+    ],
     ['config.onlyWatchValue misspelt', { config: { onlyWatchValue: 'WATCH-ONLY' } }, /\/config\/onlyWatchValue/],
     ['an unknown config field', { config: { deprecatedEnvs: 'warn' } }, /\/config.*'deprecatedEnvs' not allowed/],
-    ['a config map of non-strings', { config: { serverless: { podLabels: { 'a/b': 1 } } } }, /\/config\/serverless\/podLabels\/a~1b/],
+    [
+      'a config map of non-strings',
+      { config: { serverless: { podLabels: { 'a/b': 1 } } } },
+      /\/config\/serverless\/podLabels\/a~1b/,
+    ],
     ['webhook replicas < 1', { webhook: { replicas: 0 } }, /\/webhook\/replicas.*minimum/],
     ['controller replicas < 1', { controller: { replicas: 0 } }, /\/controller\/replicas.*minimum/],
-    ['a controller heap too small to start', { controller: { heap: { maxOldSpaceMB: 8 } } }, /\/controller\/heap\/maxOldSpaceMB.*minimum/],
-    ['timeoutSeconds above the API limit of 30', { webhook: { timeoutSeconds: 31 } }, /\/webhook\/timeoutSeconds.*maximum/],
-    ['an unknown certificates mode', { certificates: { mode: 'manual' } }, /\/certificates\/mode.*'self', 'certManager'/],
+    [
+      'a controller heap too small to start',
+      { controller: { heap: { maxOldSpaceMB: 8 } } },
+      /\/controller\/heap\/maxOldSpaceMB.*minimum/,
+    ],
+    [
+      'timeoutSeconds above the API limit of 30',
+      { webhook: { timeoutSeconds: 31 } },
+      /\/webhook\/timeoutSeconds.*maximum/,
+    ],
+    [
+      'an unknown certificates mode',
+      { certificates: { mode: 'manual' } },
+      /\/certificates\/mode.*'self', 'certManager'/,
+    ],
     ['a typo in a top-level key', { webhooks: { replicas: 2 } }, /'webhooks' not allowed/],
-    ['a leader-election duration the CLI cannot read', { controller: { leaderElection: { leaseDuration: '15 seconds' } } }, /\/controller\/leaderElection\/leaseDuration/],
+    [
+      'a leader-election duration the CLI cannot read',
+      { controller: { leaderElection: { leaseDuration: '15 seconds' } } },
+      /\/controller\/leaderElection\/leaseDuration/,
+    ],
     ['an image pull policy that does not exist', { image: { pullPolicy: 'Sometimes' } }, /\/image\/pullPolicy/],
-    ['a watcherSelector In without values', { config: { watcherSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } } }, /\/config\/watcherSelector\/matchExpressions\/0.*missing property 'values'/s],
-    ['a watcherSelector Exists with values', { config: { watcherSelector: { matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] } } }, /matchExpressions\/0\/values.*maxItems/],
+    [
+      'a watcherSelector In without values',
+      { config: { watcherSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } } },
+      /\/config\/watcherSelector\/matchExpressions\/0.*missing property 'values'/s,
+    ],
+    [
+      'a watcherSelector Exists with values',
+      { config: { watcherSelector: { matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] } } },
+      /matchExpressions\/0\/values.*maxItems/,
+    ],
   ])('%s', (_name, values, message) => {
     expect(templateError({ values })).toMatch(message);
   });
 
-  test('a watcher Lease named like the controller\'s leader Lease', () => {
-    expect(templateError({ values: { config: { election: { leaseName: `${FULLNAME}-controller` } } } })).toMatch(/config.election.leaseName .* is the controller replicas' own leader Lease/);
+  test("a watcher Lease named like the controller's leader Lease", () => {
+    expect(templateError({ values: { config: { election: { leaseName: `${FULLNAME}-controller` } } } })).toMatch(
+      /config.election.leaseName .* is the controller replicas' own leader Lease/,
+    );
   });
 });

@@ -8,6 +8,10 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export default async function globalSetup() {
   if (process.env.HELM) return;
-  const build = spawnSync(process.execPath, [join(root, 'test/cluster/main.ts'), 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  if (build.status !== 0) throw new Error('cannot build helm for the chart tests (see the [cluster] lines above), or set HELM=/path/to/helm');
+  const build = spawnSync(process.execPath, [join(root, 'test/cluster/main.ts'), 'build'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (build.status !== 0)
+    throw new Error('cannot build helm for the chart tests (see the [cluster] lines above), or set HELM=/path/to/helm');
 }

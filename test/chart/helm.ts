@@ -77,8 +77,14 @@ export function parseManifests(text: string): any[] {
 }
 
 export function find(objects: any[], kind: string, name: string, namespace?: string): any {
-  const found = objects.find((o) => o.kind === kind && o.metadata?.name === name && (namespace === undefined || o.metadata?.namespace === namespace));
-  if (!found) throw new Error(`no ${kind} ${namespace ? `${namespace}/` : ''}${name} among ${objects.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}`);
+  const found = objects.find(
+    (o) =>
+      o.kind === kind && o.metadata?.name === name && (namespace === undefined || o.metadata?.namespace === namespace),
+  );
+  if (!found)
+    throw new Error(
+      `no ${kind} ${namespace ? `${namespace}/` : ''}${name} among ${objects.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}`,
+    );
   return found;
 }
 

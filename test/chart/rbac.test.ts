@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
-import { requiredPermissions } from '../../src/controller/permissions.js';
+import { requiredPermissions } from '../../src/controller/permissions.ts';
 import { FULLNAME, NAMESPACE, ofKind, ROOT, template, type TemplateOptions } from './helm.ts';
 
 type Component = 'webhook' | 'controller';
@@ -39,7 +39,14 @@ const TLS_LEASE = `${TLS}-certificates`;
 
 /** Everything the chart may grant, and why. Anything else fails the test. */
 const ALLOW_LIST: Allowed[] = [
-  { component: 'webhook', scope: 'cluster', group: '', resources: ['nodes'], verbs: ['list', 'watch'], why: 'the node cache (rule serverless-node-label); off with webhook.nodeCache=false' },
+  {
+    component: 'webhook',
+    scope: 'cluster',
+    group: '',
+    resources: ['nodes'],
+    verbs: ['list', 'watch'],
+    why: 'the node cache (rule serverless-node-label); off with webhook.nodeCache=false',
+  },
   {
     component: 'webhook',
     scope: 'cluster',
@@ -57,16 +64,88 @@ const ALLOW_LIST: Allowed[] = [
     verbs: ['list'],
     why: 'mode self: finding them by --webhook-selector; resourceNames cannot limit a list by label selector; they hold no secrets',
   },
-  { component: 'webhook', scope: 'release', group: '', resources: ['secrets'], verbs: ['get', 'list', 'watch', 'update'], names: [TLS], why: 'mode self: its own certificate Secret, by name (list/watch with a metadata.name field selector)' },
-  { component: 'webhook', scope: 'release', group: 'coordination.k8s.io', resources: ['leases'], verbs: ['get', 'update'], names: [TLS_LEASE], why: 'mode self: the certificate manager election, by name' },
-  { component: 'webhook', scope: 'release', group: 'coordination.k8s.io', resources: ['leases'], verbs: ['create'], why: 'mode self: recreating that Lease; create cannot be limited by name' },
-  { component: 'controller', scope: 'cluster', group: '', resources: ['nodes'], verbs: ['list', 'watch'], why: 'node readiness of candidates' },
-  { component: 'controller', scope: 'cluster', group: '', resources: ['pods'], verbs: ['list', 'watch', 'patch'], why: 'candidates and the watcher label, election in all namespaces' },
-  { component: 'controller', scope: 'cluster', group: '', resources: ['events'], verbs: ['create'], why: 'Events on agent pods, election in all namespaces' },
-  { component: 'controller', scope: 'release', group: 'coordination.k8s.io', resources: ['leases'], verbs: ['get', 'create', 'update'], why: 'leader election and the published watcher Lease' },
-  { component: 'controller', scope: 'release', group: '', resources: ['events'], verbs: ['create'], why: 'NoWatcherCandidate on the watcher Lease' },
-  { component: 'controller', scope: 'election', group: '', resources: ['pods'], verbs: ['list', 'watch', 'patch'], why: 'candidates and the watcher label, config.election.namespaces' },
-  { component: 'controller', scope: 'election', group: '', resources: ['events'], verbs: ['create'], why: 'Events on agent pods, config.election.namespaces' },
+  {
+    component: 'webhook',
+    scope: 'release',
+    group: '',
+    resources: ['secrets'],
+    verbs: ['get', 'list', 'watch', 'update'],
+    names: [TLS],
+    why: 'mode self: its own certificate Secret, by name (list/watch with a metadata.name field selector)',
+  },
+  {
+    component: 'webhook',
+    scope: 'release',
+    group: 'coordination.k8s.io',
+    resources: ['leases'],
+    verbs: ['get', 'update'],
+    names: [TLS_LEASE],
+    why: 'mode self: the certificate manager election, by name',
+  },
+  {
+    component: 'webhook',
+    scope: 'release',
+    group: 'coordination.k8s.io',
+    resources: ['leases'],
+    verbs: ['create'],
+    why: 'mode self: recreating that Lease; create cannot be limited by name',
+  },
+  {
+    component: 'controller',
+    scope: 'cluster',
+    group: '',
+    resources: ['nodes'],
+    verbs: ['list', 'watch'],
+    why: 'node readiness of candidates',
+  },
+  {
+    component: 'controller',
+    scope: 'cluster',
+    group: '',
+    resources: ['pods'],
+    verbs: ['list', 'watch', 'patch'],
+    why: 'candidates and the watcher label, election in all namespaces',
+  },
+  {
+    component: 'controller',
+    scope: 'cluster',
+    group: '',
+    resources: ['events'],
+    verbs: ['create'],
+    why: 'Events on agent pods, election in all namespaces',
+  },
+  {
+    component: 'controller',
+    scope: 'release',
+    group: 'coordination.k8s.io',
+    resources: ['leases'],
+    verbs: ['get', 'create', 'update'],
+    why: 'leader election and the published watcher Lease',
+  },
+  {
+    component: 'controller',
+    scope: 'release',
+    group: '',
+    resources: ['events'],
+    verbs: ['create'],
+    why: 'NoWatcherCandidate on the watcher Lease',
+  },
+  {
+    component: 'controller',
+    scope: 'election',
+    group: '',
+    resources: ['pods'],
+    verbs: ['list', 'watch', 'patch'],
+    why: 'candidates and the watcher label, config.election.namespaces',
+  },
+  {
+    component: 'controller',
+    scope: 'election',
+    group: '',
+    resources: ['events'],
+    verbs: ['create'],
+    why: 'Events on agent pods, config.election.namespaces',
+  },
 ];
 
 const VARIANTS: [string, TemplateOptions][] = [
@@ -85,13 +164,26 @@ function grants(objects: any[]): Grant[] {
   for (const role of objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')) {
     const component = role.metadata.labels['app.kubernetes.io/component'] as Component;
     const namespace: string | undefined = role.metadata.namespace;
-    const scope: Scope = role.kind === 'ClusterRole' ? 'cluster' : namespace === NAMESPACE && role.metadata.name === `${FULLNAME}-${component}` ? 'release' : 'election';
+    const scope: Scope =
+      role.kind === 'ClusterRole'
+        ? 'cluster'
+        : namespace === NAMESPACE && role.metadata.name === `${FULLNAME}-${component}`
+          ? 'release'
+          : 'election';
     for (const rule of role.rules) {
       expect(rule.nonResourceURLs).toBeUndefined();
       for (const group of rule.apiGroups) {
         for (const resource of rule.resources) {
           for (const verb of rule.verbs) {
-            out.push({ component, scope, ...(namespace !== undefined && { namespace }), group, resource, verb, names: [...(rule.resourceNames ?? [])].sort().join(',') });
+            out.push({
+              component,
+              scope,
+              ...(namespace !== undefined && { namespace }),
+              group,
+              resource,
+              verb,
+              names: [...(rule.resourceNames ?? [])].sort().join(','),
+            });
           }
         }
       }
@@ -101,7 +193,15 @@ function grants(objects: any[]): Grant[] {
 }
 
 const allowedBy = (g: Grant) =>
-  ALLOW_LIST.find((a) => a.component === g.component && a.scope === g.scope && a.group === g.group && a.resources.includes(g.resource) && a.verbs.includes(g.verb) && [...(a.names ?? [])].sort().join(',') === g.names);
+  ALLOW_LIST.find(
+    (a) =>
+      a.component === g.component &&
+      a.scope === g.scope &&
+      a.group === g.group &&
+      a.resources.includes(g.resource) &&
+      a.verbs.includes(g.verb) &&
+      [...(a.names ?? [])].sort().join(',') === g.names,
+  );
 
 describe.each(VARIANTS.map(([name]) => name))('%s', (variant) => {
   const objects = rendered.get(variant)!;
@@ -116,7 +216,8 @@ describe.each(VARIANTS.map(([name]) => name))('%s', (variant) => {
   test('no wildcard, no Secret outside the release namespace, no Secret read without a name', () => {
     for (const role of objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')) {
       for (const rule of role.rules) {
-        for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames']) expect(rule[field] ?? []).not.toContain('*');
+        for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames'])
+          expect(rule[field] ?? []).not.toContain('*');
       }
     }
     for (const g of all.filter((x) => x.resource === 'secrets')) {
@@ -125,7 +226,9 @@ describe.each(VARIANTS.map(([name]) => name))('%s', (variant) => {
     }
     // Nothing may read Secrets or ConfigMaps broadly, or escalate.
     for (const g of all) {
-      expect(g.resource).not.toMatch(/^(configmaps|serviceaccounts|roles|clusterroles|rolebindings|clusterrolebindings|secrets\/.*|pods\/exec)$/);
+      expect(g.resource).not.toMatch(
+        /^(configmaps|serviceaccounts|roles|clusterroles|rolebindings|clusterrolebindings|secrets\/.*|pods\/exec)$/,
+      );
       expect(g.verb).not.toMatch(/^(delete|deletecollection|escalate|bind|impersonate)$/);
     }
   });
@@ -138,10 +241,17 @@ describe.each(VARIANTS.map(([name]) => name))('%s', (variant) => {
       const component = b.metadata.labels['app.kubernetes.io/component'];
       const roleKind = b.kind === 'ClusterRoleBinding' ? 'ClusterRole' : 'Role';
       expect(b.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: roleKind, name: b.metadata.name });
-      expect(roles.some((r) => r.kind === roleKind && r.metadata.name === b.roleRef.name && r.metadata.namespace === b.metadata.namespace)).toBe(true);
+      expect(
+        roles.some(
+          (r) =>
+            r.kind === roleKind && r.metadata.name === b.roleRef.name && r.metadata.namespace === b.metadata.namespace,
+        ),
+      ).toBe(true);
       expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: `${FULLNAME}-${component}`, namespace: NAMESPACE }]);
     }
-    const accounts = ofKind(objects, 'ServiceAccount').map((s) => s.metadata.name).sort();
+    const accounts = ofKind(objects, 'ServiceAccount')
+      .map((s) => s.metadata.name)
+      .sort();
     expect(accounts).toEqual([`${FULLNAME}-controller`, `${FULLNAME}-webhook`]);
   });
 });
@@ -155,7 +265,10 @@ describe('the webhook', () => {
       [
         'cluster list /nodes',
         'cluster watch /nodes',
-        ...['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'].flatMap((r) => [`cluster list admissionregistration.k8s.io/${r}`, `cluster patch admissionregistration.k8s.io/${r} [${FULLNAME}]`]),
+        ...['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'].flatMap((r) => [
+          `cluster list admissionregistration.k8s.io/${r}`,
+          `cluster patch admissionregistration.k8s.io/${r} [${FULLNAME}]`,
+        ]),
         ...['get', 'list', 'watch', 'update'].map((verb) => `release ${verb} /secrets [${TLS}]`),
         ...['get', 'update'].map((verb) => `release ${verb} coordination.k8s.io/leases [${TLS_LEASE}]`),
         'release create coordination.k8s.io/leases',
@@ -165,13 +278,22 @@ describe('the webhook', () => {
 
   test('mode certManager: no Secret, Lease or webhook configuration access at all', () => {
     const granted = byMode('certManager');
-    expect(granted.filter((g) => ['secrets', 'leases', 'mutatingwebhookconfigurations', 'validatingwebhookconfigurations'].includes(g.resource))).toEqual([]);
+    expect(
+      granted.filter((g) =>
+        ['secrets', 'leases', 'mutatingwebhookconfigurations', 'validatingwebhookconfigurations'].includes(g.resource),
+      ),
+    ).toEqual([]);
     expect(granted.map((g) => `${g.verb} ${g.resource}`).sort()).toEqual(['list nodes', 'watch nodes']);
   });
 
   test('certManager and no node cache: no RBAC at all, and no API token in the pod', () => {
-    const objects = template({ values: { certificates: { mode: 'certManager' }, webhook: { nodeCache: false } }, apiVersions: ['cert-manager.io/v1'] });
-    expect(objects.filter((o) => /Role/.test(o.kind) && o.metadata.labels['app.kubernetes.io/component'] === 'webhook')).toEqual([]);
+    const objects = template({
+      values: { certificates: { mode: 'certManager' }, webhook: { nodeCache: false } },
+      apiVersions: ['cert-manager.io/v1'],
+    });
+    expect(
+      objects.filter((o) => /Role/.test(o.kind) && o.metadata.labels['app.kubernetes.io/component'] === 'webhook'),
+    ).toEqual([]);
     const webhook = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `${FULLNAME}-webhook`);
     expect(webhook.spec.template.spec.automountServiceAccountToken).toBe(false);
   });
@@ -182,7 +304,8 @@ describe('the webhook', () => {
 });
 
 describe('the controller: exactly src/controller/permissions.ts', () => {
-  const key = (verb: string, group: string, resource: string, namespace: string | undefined) => `${verb} ${group}/${resource} in ${namespace ?? '(all namespaces)'}`;
+  const key = (verb: string, group: string, resource: string, namespace: string | undefined) =>
+    `${verb} ${group}/${resource} in ${namespace ?? '(all namespaces)'}`;
 
   test.each([
     ['all namespaces', 'default values', [] as string[]],
@@ -191,8 +314,12 @@ describe('the controller: exactly src/controller/permissions.ts', () => {
   ])('%s', (_name, variant, electionNamespaces) => {
     const granted = grants(rendered.get(variant)!).filter((g) => g.component === 'controller');
     expect(granted.filter((g) => g.names !== '')).toEqual([]); // checked at start without a name
-    const have = new Set(granted.map((g) => key(g.verb, g.group, g.resource, g.scope === 'cluster' ? undefined : g.namespace)));
-    const want = new Set(requiredPermissions(NAMESPACE, electionNamespaces).map((p) => key(p.verb, p.group, p.resource, p.namespace)));
+    const have = new Set(
+      granted.map((g) => key(g.verb, g.group, g.resource, g.scope === 'cluster' ? undefined : g.namespace)),
+    );
+    const want = new Set(
+      requiredPermissions(NAMESPACE, electionNamespaces).map((p) => key(p.verb, p.group, p.resource, p.namespace)),
+    );
     expect([...have].sort()).toEqual([...want].sort());
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { killAll, lines, requireBuild, run, tempDir } from './helpers.js';
+import { killAll, lines, requireBuild, run, tempDir } from './helpers.ts';
 
 // Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
 // its own shorter timeout (helpers.ts), so a hang fails with the command line rather than here.
@@ -29,7 +29,12 @@ afterAll(async () => {
 
 function load(dir: string) {
   const read = (f: string) => readFileSync(join(dir, f), 'utf8');
-  return { ca: new X509Certificate(read('ca.crt')), cert: new X509Certificate(read('tls.crt')), caKey: createPrivateKey(read('ca.key')), key: createPrivateKey(read('tls.key')) };
+  return {
+    ca: new X509Certificate(read('ca.crt')),
+    cert: new X509Certificate(read('tls.crt')),
+    caKey: createPrivateKey(read('ca.key')),
+    key: createPrivateKey(read('tls.key')),
+  };
 }
 
 describe('certs', () => {
@@ -68,7 +73,7 @@ describe('certs', () => {
     expect(cert.validFromDate.getTime()).toBeLessThanOrEqual(now);
   });
 
-  test('service names and --days; every run makes a new CA that does not sign the other run\'s certificate', async () => {
+  test("service names and --days; every run makes a new CA that does not sign the other run's certificate", async () => {
     const service = 'deepflow-watch-policy.deepflow.svc';
     const a = join(tmp.dir, 'a');
     const b = join(tmp.dir, 'b');

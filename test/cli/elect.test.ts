@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { stringify } from 'yaml';
-import { json, killAll, lines, requireBuild, run, tempDir } from './helpers.js';
+import { json, killAll, lines, requireBuild, run, tempDir } from './helpers.ts';
 
 // Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
 // its own shorter timeout (helpers.ts), so a hang fails with the command line rather than here.
@@ -56,10 +56,19 @@ function agentPod(name: string, o: PodOptions): Obj {
 const policy = (value: string): Obj[] => [{ name: 'K8S_WATCH_POLICY', value }];
 
 function node(name: string, ready: 'True' | 'False' | 'Unknown', labels: Obj = {}): Obj {
-  return { apiVersion: 'v1', kind: 'Node', metadata: { name, labels }, status: { conditions: [{ type: 'Ready', status: ready }] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, labels },
+    status: { conditions: [{ type: 'Ready', status: ready }] },
+  };
 }
 
-const NODES = [node('node-1', 'True'), node('node-2', 'False'), node('virtual-kubelet-a', 'True', { type: 'virtual-kubelet' })];
+const NODES = [
+  node('node-1', 'True'),
+  node('node-2', 'False'),
+  node('virtual-kubelet-a', 'True', { type: 'virtual-kubelet' }),
+];
 
 /** One pod of every kind of candidate; the minute is the order of the candidates list. */
 const CLUSTER: Obj[] = [
@@ -78,7 +87,14 @@ const CLUSTER: Obj[] = [
   agentPod('other-spelling', { at: 15, env: policy('only-watch') }),
 ];
 
-const candidate = (name: string, nodeName: string, pol: string, eligible: boolean, reason: string) => ({ namespace: 'deepflow', name, node: nodeName, policy: pol, eligible, reason });
+const candidate = (name: string, nodeName: string, pol: string, eligible: boolean, reason: string) => ({
+  namespace: 'deepflow',
+  name,
+  node: nodeName,
+  policy: pol,
+  eligible,
+  reason,
+});
 
 function clusterCandidates(elected: string): Obj[] {
   const standing = (name: string) => (name === elected ? 'elected' : 'standby');
@@ -105,7 +121,10 @@ let clusterFile: string;
 beforeAll(async () => {
   requireBuild();
   tmp = await tempDir('elect');
-  clusterFile = await tmp.file('cluster.yaml', yamlOf([{ apiVersion: 'v1', kind: 'NodeList', items: NODES }, ...CLUSTER]));
+  clusterFile = await tmp.file(
+    'cluster.yaml',
+    yamlOf([{ apiVersion: 'v1', kind: 'NodeList', items: NODES }, ...CLUSTER]),
+  );
 });
 
 afterAll(async () => {
@@ -127,7 +146,8 @@ describe('elect -o json', () => {
     // Field order as DESIGN §7 lists it.
     expect(Object.keys(out)).toEqual(['watcher', 'reason', 'candidates']);
     expect(Object.keys(out.watcher)).toEqual(['namespace', 'name', 'uid', 'node', 'policy']);
-    for (const c of out.candidates) expect(Object.keys(c)).toEqual(['namespace', 'name', 'node', 'policy', 'eligible', 'reason']);
+    for (const c of out.candidates)
+      expect(Object.keys(c)).toEqual(['namespace', 'name', 'node', 'policy', 'eligible', 'reason']);
   });
 
   test('--current NS/NAME keeps an eligible watcher of the winning tier (stickiness)', async () => {
@@ -157,8 +177,15 @@ describe('elect -o json', () => {
   });
 
   test('without only-watch pods the oldest Ready normal agent is elected; JSON from stdin', async () => {
-    const pods = [agentPod('ds-b', { at: 20, node: 'node-2' }), agentPod('ds-a', { at: 21 }), agentPod('ds-c', { at: 22 }), agentPod('sidecar', { at: 1, env: policy('watch-disabled') })];
-    const r = await run(['elect', '-f', '-', '-o', 'json'], { stdin: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [...pods, node('node-2', 'True')] }) });
+    const pods = [
+      agentPod('ds-b', { at: 20, node: 'node-2' }),
+      agentPod('ds-a', { at: 21 }),
+      agentPod('ds-c', { at: 22 }),
+      agentPod('sidecar', { at: 1, env: policy('watch-disabled') }),
+    ];
+    const r = await run(['elect', '-f', '-', '-o', 'json'], {
+      stdin: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [...pods, node('node-2', 'True')] }),
+    });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toStrictEqual({
@@ -174,7 +201,10 @@ describe('elect -o json', () => {
   });
 
   test('no eligible pod: watcher null, reason no-candidate, exit 2', async () => {
-    const pods = [agentPod('sidecar', { at: 1, node: 'virtual-kubelet-a', env: policy('watch-disabled') }), agentPod('unscheduled', { at: 2, node: null, phase: 'Pending', ready: false })];
+    const pods = [
+      agentPod('sidecar', { at: 1, node: 'virtual-kubelet-a', env: policy('watch-disabled') }),
+      agentPod('unscheduled', { at: 2, node: null, phase: 'Pending', ready: false }),
+    ];
     const r = await run(['elect', '-f', '-', '-o', 'json'], { stdin: yamlOf(pods) });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(2);
@@ -196,7 +226,10 @@ describe('elect -o json', () => {
 
   test('--config election.namespaces limits the candidates', async () => {
     const config = await tmp.file('namespaces.yaml', 'election:\n  namespaces: [monitoring]\n');
-    const pods = [agentPod('old', { at: 1 }), agentPod('watcher', { at: 2, namespace: 'monitoring', env: policy('watch-only') })];
+    const pods = [
+      agentPod('old', { at: 1 }),
+      agentPod('watcher', { at: 2, namespace: 'monitoring', env: policy('watch-only') }),
+    ];
     const all = await run(['elect', '-f', '-', '-o', 'json'], { stdin: yamlOf(pods) });
     expect(JSON.parse(all.stdout).candidates).toHaveLength(2);
     const r = await run(['elect', '-f', '-', '-o', 'json', '--config', config], { stdin: yamlOf(pods) });
@@ -214,7 +247,13 @@ describe('elect -o json', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toStrictEqual({
-      watcher: { namespace: 'deepflow', name: 'other-spelling', uid: 'other-spelling-uid', node: 'node-1', policy: 'only-watch' },
+      watcher: {
+        namespace: 'deepflow',
+        name: 'other-spelling',
+        uid: 'other-spelling-uid',
+        node: 'node-1',
+        policy: 'only-watch',
+      },
       reason: 'oldest-ready',
       candidates: [
         candidate('ds-node-1', 'node-1', 'normal', true, 'lower-tier'),
@@ -264,7 +303,9 @@ describe('elect -o text', () => {
   });
 
   test('no watcher: says so, exit 2', async () => {
-    const r = await run(['elect', '-f', '-', '-o', 'text'], { stdin: yamlOf([agentPod('sidecar', { at: 1, node: null, env: policy('watch-disabled') })]) });
+    const r = await run(['elect', '-f', '-', '-o', 'text'], {
+      stdin: yamlOf([agentPod('sidecar', { at: 1, node: null, env: policy('watch-disabled') })]),
+    });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(2);
     expect(lines(r.stdout)).toEqual([
@@ -275,8 +316,12 @@ describe('elect -o text', () => {
       '',
       NOTE,
     ]);
-    const empty = await run(['elect', '-f', '-', '-o', 'text'], { stdin: json({ apiVersion: 'v1', kind: 'List', items: [] }) });
+    const empty = await run(['elect', '-f', '-', '-o', 'text'], {
+      stdin: json({ apiVersion: 'v1', kind: 'List', items: [] }),
+    });
     expect(empty.code).toBe(2);
-    expect(empty.stdout).toBe(`watcher: none (reason no-candidate): no eligible agent pod\ncandidates: none\n\n${NOTE}\n`);
+    expect(empty.stdout).toBe(
+      `watcher: none (reason no-candidate): no eligible agent pod\ncandidates: none\n\n${NOTE}\n`,
+    );
   });
 });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { killAll, lines, REPO, requireBuild, run, tempDir } from './helpers.js';
+import { killAll, lines, REPO, requireBuild, run, tempDir } from './helpers.ts';
 
 // Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
 // its own shorter timeout (helpers.ts), so a hang fails with the command line rather than here.
@@ -52,11 +52,15 @@ describe('unparsable input: exit 65', () => {
 
   test('elect reports unparsable input the same way', async () => {
     const file = await tmp.file('bad-elect.yaml', '{"kind": "Pod",');
-    expect(await oneLine(['elect', '-f', file, '-o', 'json'], 65)).toMatch(new RegExp(`^${escape(`k8s-watch-policy: ${file}: invalid YAML at line 1: `)}\\S`));
+    expect(await oneLine(['elect', '-f', file, '-o', 'json'], 65)).toMatch(
+      new RegExp(`^${escape(`k8s-watch-policy: ${file}: invalid YAML at line 1: `)}\\S`),
+    );
   });
 
   test('standard input is named <stdin>', async () => {
-    expect(await oneLine(['inject', '-f', '-'], 65, '{"kind": "Pod",')).toMatch(/^k8s-watch-policy: <stdin>: invalid YAML at line 1: \S/);
+    expect(await oneLine(['inject', '-f', '-'], 65, '{"kind": "Pod",')).toMatch(
+      /^k8s-watch-policy: <stdin>: invalid YAML at line 1: \S/,
+    );
   });
 
   test.each([
@@ -64,7 +68,9 @@ describe('unparsable input: exit 65', () => {
     ['a string after a good document', 'kind: Pod\nmetadata: {name: p}\n---\n"just a string"\n', 2],
     ['a number', '42\n', 1],
   ])('a document that is not a map (%s)', async (_name, content, n) => {
-    expect(await oneLine(['inject', '-f', '-'], 65, content)).toBe(`k8s-watch-policy: <stdin>: document ${n} is not a Kubernetes object (a map)`);
+    expect(await oneLine(['inject', '-f', '-'], 65, content)).toBe(
+      `k8s-watch-policy: <stdin>: document ${n} is not a Kubernetes object (a map)`,
+    );
   });
 });
 
@@ -72,11 +78,15 @@ describe('unreadable input: exit 66', () => {
   test('a file that does not exist', async () => {
     const missing = join(tmp.dir, 'missing.yaml');
     expect(await oneLine(['inject', '-f', missing], 66)).toBe(`k8s-watch-policy: cannot read ${missing}: no such file`);
-    expect(await oneLine(['elect', '-f', missing, '-o', 'json'], 66)).toBe(`k8s-watch-policy: cannot read ${missing}: no such file`);
+    expect(await oneLine(['elect', '-f', missing, '-o', 'json'], 66)).toBe(
+      `k8s-watch-policy: cannot read ${missing}: no such file`,
+    );
   });
 
   test('a directory', async () => {
-    expect(await oneLine(['inject', '-f', tmp.dir], 66)).toBe(`k8s-watch-policy: cannot read ${tmp.dir}: is a directory`);
+    expect(await oneLine(['inject', '-f', tmp.dir], 66)).toBe(
+      `k8s-watch-policy: cannot read ${tmp.dir}: is a directory`,
+    );
   });
 });
 
@@ -87,23 +97,53 @@ describe('bad usage: exit 64', () => {
     ['an unknown flag', () => ['inject', '-f', okFile, '--bogus'], `unknown option '--bogus'`],
     ['an unknown top-level flag', () => ['--bogus'], `unknown option '--bogus'`],
     ['an unknown command', () => ['frobnicate'], `unknown command 'frobnicate'`],
-    ['a bad -o value', () => ['elect', '-f', okFile, '-o', 'yaml'], `option '-o, --output <format>' argument 'yaml' is invalid. Allowed choices are json, text.`],
+    [
+      'a bad -o value',
+      () => ['elect', '-f', okFile, '-o', 'yaml'],
+      `option '-o, --output <format>' argument 'yaml' is invalid. Allowed choices are json, text.`,
+    ],
     ['-o without a value', () => ['elect', '-f', okFile, '-o'], `option '-o, --output <format>' argument missing`],
-    ['a --current without a slash', () => ['elect', '-f', okFile, '--current', 'watcher'], `option '--current <namespace/name>' argument 'watcher' is invalid. must be NAMESPACE/NAME`],
-    ['a --current with two slashes', () => ['elect', '-f', okFile, '--current', 'a/b/c'], `option '--current <namespace/name>' argument 'a/b/c' is invalid. must be NAMESPACE/NAME`],
-    ['a --current without a namespace', () => ['elect', '-f', okFile, '--current', '/b'], `option '--current <namespace/name>' argument '/b' is invalid. must be NAMESPACE/NAME`],
+    [
+      'a --current without a slash',
+      () => ['elect', '-f', okFile, '--current', 'watcher'],
+      `option '--current <namespace/name>' argument 'watcher' is invalid. must be NAMESPACE/NAME`,
+    ],
+    [
+      'a --current with two slashes',
+      () => ['elect', '-f', okFile, '--current', 'a/b/c'],
+      `option '--current <namespace/name>' argument 'a/b/c' is invalid. must be NAMESPACE/NAME`,
+    ],
+    [
+      'a --current without a namespace',
+      () => ['elect', '-f', okFile, '--current', '/b'],
+      `option '--current <namespace/name>' argument '/b' is invalid. must be NAMESPACE/NAME`,
+    ],
     ['inject without -f', () => ['inject'], `required option '-f, --file <file>' not specified`],
     ['elect without -f', () => ['elect', '-o', 'json'], `required option '-f, --file <file>' not specified`],
     ['-f without a value', () => ['inject', '-f'], `option '-f, --file <file>' argument missing`],
-    ['an extra argument', () => ['inject', '-f', okFile, 'extra'], `too many arguments for 'inject'. Expected 0 arguments but got 1: extra.`],
-    ['a bad port', () => ['webhook', '--port', '99999'], `option '--port <port>' argument '99999' is invalid. must be a port number (0-65535)`],
-    ['a bad --days', () => ['certs', '--days', '0'], `option '--days <days>' argument '0' is invalid. must be a positive integer`],
+    [
+      'an extra argument',
+      () => ['inject', '-f', okFile, 'extra'],
+      `too many arguments for 'inject'. Expected 0 arguments but got 1: extra.`,
+    ],
+    [
+      'a bad port',
+      () => ['webhook', '--port', '99999'],
+      `option '--port <port>' argument '99999' is invalid. must be a port number (0-65535)`,
+    ],
+    [
+      'a bad --days',
+      () => ['certs', '--days', '0'],
+      `option '--days <days>' argument '0' is invalid. must be a positive integer`,
+    ],
   ])('%s', async (_name, args, message) => {
     expect(await oneLine(args(), 64)).toBe(`k8s-watch-policy: ${message} ${hint}`);
   });
 
   test('an empty --dns', async () => {
-    expect(await oneLine(['certs', '--out', join(tmp.dir, 'never'), '--dns', ' , '], 64)).toBe('k8s-watch-policy: --dns needs at least one name or address');
+    expect(await oneLine(['certs', '--out', join(tmp.dir, 'never'), '--dns', ' , '], 64)).toBe(
+      'k8s-watch-policy: --dns needs at least one name or address',
+    );
   });
 
   test('no command: the help on stderr, exit 64', async () => {
@@ -111,24 +151,31 @@ describe('bad usage: exit 64', () => {
     expect(r.code).toBe(64);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^Usage: k8s-watch-policy \[options\] \[command\]\n/);
-    for (const command of ['webhook', 'inject', 'elect', 'certs']) expect(r.stderr).toMatch(new RegExp(`^  ${command} \\[options\\]`, 'm'));
+    for (const command of ['webhook', 'inject', 'elect', 'certs'])
+      expect(r.stderr).toMatch(new RegExp(`^  ${command} \\[options\\]`, 'm'));
   });
 });
 
 describe('bad config: exit 78', () => {
   test('elect reports a bad config file the same way', async () => {
     const config = await tmp.file('config.yaml', 'election:\n  leaseName: ""\n');
-    expect(await oneLine(['elect', '-f', okFile, '--config', config], 78)).toBe(`k8s-watch-policy: config ${config}: election.leaseName: must not be empty`);
+    expect(await oneLine(['elect', '-f', okFile, '--config', config], 78)).toBe(
+      `k8s-watch-policy: config ${config}: election.leaseName: must not be empty`,
+    );
   });
 
   test('a config file that does not exist', async () => {
     const missing = join(tmp.dir, 'no-config.yaml');
-    expect(await oneLine(['inject', '-f', okFile, '--config', missing], 78)).toBe(`k8s-watch-policy: cannot read config file ${missing}: ENOENT`);
+    expect(await oneLine(['inject', '-f', okFile, '--config', missing], 78)).toBe(
+      `k8s-watch-policy: cannot read config file ${missing}: ENOENT`,
+    );
   });
 
   test('a config that is not a map', async () => {
     const config = await tmp.file('list.yaml', '- deprecatedEnv: warn\n');
-    expect(await oneLine(['inject', '-f', okFile, '--config', config], 78)).toMatch(new RegExp(`^k8s-watch-policy: config ${escape(config)}: .*expected a map, got a list$`));
+    expect(await oneLine(['inject', '-f', okFile, '--config', config], 78)).toMatch(
+      new RegExp(`^k8s-watch-policy: config ${escape(config)}: .*expected a map, got a list$`),
+    );
   });
 });
 

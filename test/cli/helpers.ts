@@ -15,7 +15,8 @@ export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 /** For beforeAll: the tests run the build, not the sources. */
 export function requireBuild(): void {
-  if (!existsSync(CLI)) throw new Error(`${CLI} does not exist: run npm run build before the cli tests (npm test does)`);
+  if (!existsSync(CLI))
+    throw new Error(`${CLI} does not exist: run npm run build before the cli tests (npm test does)`);
 }
 
 export interface Run {
@@ -41,12 +42,16 @@ const children = new Set<ChildProcess>();
  */
 function childEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
-  for (const name of ['NODE_OPTIONS', 'KUBECONFIG', 'KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT']) delete env[name];
+  for (const name of ['NODE_OPTIONS', 'KUBECONFIG', 'KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT'])
+    delete env[name];
   return env;
 }
 
 /** Starts the CLI; the caller owns the process (it is killed in {@link killAll} if still running). */
-export function start(args: string[], { cwd, script = CLI, env }: { cwd?: string; script?: string; env?: Record<string, string> } = {}): ChildProcess {
+export function start(
+  args: string[],
+  { cwd, script = CLI, env }: { cwd?: string; script?: string; env?: Record<string, string> } = {},
+): ChildProcess {
   const child = spawn(process.execPath, [script, ...args], {
     cwd: cwd ?? REPO,
     env: { ...childEnv(), ...env },
@@ -67,7 +72,11 @@ export function run(args: string[], { stdin, timeoutMs = 15_000, ...opts }: RunO
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`k8s-watch-policy ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(
+        new Error(
+          `k8s-watch-policy ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+        ),
+      );
     }, timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
@@ -83,10 +92,17 @@ export function run(args: string[], { stdin, timeoutMs = 15_000, ...opts }: RunO
 }
 
 /** Waits for a started child to exit. */
-export function exited(child: ChildProcess, timeoutMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+export function exited(
+  child: ChildProcess,
+  timeoutMs = 10_000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`process ${child.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`process ${child.pid} did not exit within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal });
@@ -101,7 +117,9 @@ export async function killAll(): Promise<void> {
   await Promise.all(left.map((c) => exited(c, 5000).catch(() => undefined)));
 }
 
-export async function tempDir(prefix: string): Promise<{ dir: string; file: (name: string, content: string) => Promise<string>; cleanup: () => Promise<void> }> {
+export async function tempDir(
+  prefix: string,
+): Promise<{ dir: string; file: (name: string, content: string) => Promise<string>; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `kwp-cli-${prefix}-`));
   return {
     dir,

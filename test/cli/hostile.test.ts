@@ -7,20 +7,20 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import fc from 'fast-check';
 import { connect } from 'node:tls';
-import { admissionBody } from '../fuzz/cases.js';
-import { eventually } from '../support/wait.js';
+import { admissionBody } from '../fuzz/cases.ts';
+import { eventually } from '../support/wait.ts';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { exited, killAll, REPO, requireBuild, run, start, tempDir } from './helpers.js';
+import { exited, killAll, REPO, requireBuild, run, start, tempDir } from './helpers.ts';
 import { freePort } from '../support/free_port.ts';
 
 jest.setTimeout(120_000);
 
 /** The chart's memory limit and heap caps of the webhook container (values.yaml webhook.resources, webhook.heap). */
-const WEBHOOK_VALUES = (parse(readFileSync(join(REPO, 'charts/k8s-watch-policy/values.yaml'), 'utf8')) as any).webhook;
+const WEBHOOK_VALUES = parse(readFileSync(join(REPO, 'charts/k8s-watch-policy/values.yaml'), 'utf8')).webhook;
 const CHART_LIMIT_BYTES = Number(/^(\d+)Mi$/.exec(WEBHOOK_VALUES.resources.limits.memory)![1]) * 1024 * 1024;
 const CHART_HEAP = `--max-semi-space-size=${WEBHOOK_VALUES.heap.semiSpaceMB} --max-old-space-size=${WEBHOOK_VALUES.heap.maxOldSpaceMB}`;
 const MAX_BODY = 6 * 1024 * 1024;
@@ -38,7 +38,14 @@ interface Reply {
   text: string;
 }
 
-function post(path: string, body: string | Buffer, { method = 'POST', headers = { 'content-type': 'application/json' } as Record<string, string> } = {}): Promise<Reply> {
+function post(
+  path: string,
+  body: string | Buffer,
+  {
+    method = 'POST',
+    headers = { 'content-type': 'application/json' },
+  }: { method?: string; headers?: Record<string, string> } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(`${url}${path}`, { method, ca, agent: false, headers }, (res) => {
       let text = '';
@@ -56,10 +63,21 @@ const review = (object: unknown, { uid = 'u-1', resource = 'pods', operation = '
   JSON.stringify({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
-    request: { uid, kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource }, operation, object },
+    request: {
+      uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource },
+      operation,
+      object,
+    },
   });
 
-const agentPod = (containers: unknown[] = [{ name: 'deepflow-agent', image: 'deepflow-agent:v7.1' }, { name: 'app', image: 'nginx' }]) => ({
+const agentPod = (
+  containers: unknown[] = [
+    { name: 'deepflow-agent', image: 'deepflow-agent:v7.1' },
+    { name: 'app', image: 'nginx' },
+  ],
+) => ({
   apiVersion: 'v1',
   kind: 'Pod',
   metadata: { name: 'p', namespace: 'ns' },
@@ -68,7 +86,9 @@ const agentPod = (containers: unknown[] = [{ name: 'deepflow-agent', image: 'dee
 
 /** The peak resident memory of a process (VmHWM), in bytes. */
 function peakRss(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmHWM:'))!;
   return Number(/(\d+)/.exec(line)![1]) * 1024;
 }
 
@@ -80,14 +100,34 @@ beforeAll(async () => {
   ca = readFileSync(join(certs, 'ca.crt'), 'utf8');
   const [port, metricsPort] = [await freePort(), await freePort()];
   // With the chart's heap caps (values.yaml webhook.heap).
-  child = start(['webhook', '--cert-dir', certs, '--host', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort), '--drain-delay', '0'], { cwd: REPO, env: { NODE_OPTIONS: CHART_HEAP, MALLOC_ARENA_MAX: '2' } });
+  child = start(
+    [
+      'webhook',
+      '--cert-dir',
+      certs,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--metrics-port',
+      String(metricsPort),
+      '--drain-delay',
+      '0',
+    ],
+    { cwd: REPO, env: { NODE_OPTIONS: CHART_HEAP, MALLOC_ARENA_MAX: '2' } },
+  );
   child.stdout!.on('data', (c: Buffer) => (output += c));
   child.stderr!.on('data', (c: Buffer) => (output += c));
   // A webhook that dies under the load is the failure to see: its last words go to the test's output.
-  child.once('exit', (code, signal) => process.stdout.write(`webhook exited (${code ?? signal}):\n${output.slice(-3000)}\n`));
+  child.once('exit', (code, signal) =>
+    process.stdout.write(`webhook exited (${code ?? signal}):\n${output.slice(-3000)}\n`),
+  );
   url = `https://127.0.0.1:${port}`;
   metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-  await eventually('the webhook listening', () => output.includes('webhook listening'), { timeoutMs: 10_000, everyMs: 50 });
+  await eventually('the webhook listening', () => output.includes('webhook listening'), {
+    timeoutMs: 10_000,
+    everyMs: 50,
+  });
 });
 
 afterAll(async () => {
@@ -100,11 +140,26 @@ afterAll(async () => {
 describe('bounded metric labels and log lines', () => {
   test('1,000 distinct resource names and operations become one label value each: other', async () => {
     for (let i = 0; i < 1000; i += 50) {
-      await Promise.all(Array.from({ length: 50 }, (_, j) => post('/mutate', review(agentPod(), { uid: `u-${i + j}`, resource: `r${i + j}-${'x'.repeat(1000)}`, operation: `OP${i + j}` }))));
+      await Promise.all(
+        Array.from({ length: 50 }, (_, j) =>
+          post(
+            '/mutate',
+            review(agentPod(), {
+              uid: `u-${i + j}`,
+              resource: `r${i + j}-${'x'.repeat(1000)}`,
+              operation: `OP${i + j}`,
+            }),
+          ),
+        ),
+      );
     }
     const text = await (await fetch(metricsUrl)).text();
     const series = text.split('\n').filter((l) => l.startsWith('k8s_watch_policy_admission_reviews_total{'));
-    expect(series).toEqual([expect.stringMatching(/^k8s_watch_policy_admission_reviews_total\{resource="other",operation="other",result="unchanged"\} 1000$/)]);
+    expect(series).toEqual([
+      expect.stringMatching(
+        /^k8s_watch_policy_admission_reviews_total\{resource="other",operation="other",result="unchanged"\} 1000$/,
+      ),
+    ]);
     expect(text.length).toBeLessThan(64 * 1024);
   });
 
@@ -113,7 +168,11 @@ describe('bounded metric labels and log lines', () => {
     const reply = await post('/mutate', review(agentPod(), { uid }));
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.text).response.uid).toBe(uid);
-    const line = await eventually('the review logged', () => output.split('\n').find((l) => l.includes(`(${uid.length} chars)`)), { timeoutMs: 5_000, everyMs: 50 });
+    const line = await eventually(
+      'the review logged',
+      () => output.split('\n').find((l) => l.includes(`(${uid.length} chars)`)),
+      { timeoutMs: 5_000, everyMs: 50 },
+    );
     expect(JSON.parse(line).uid).toBe(`${'u'.repeat(256)}...(1048576 chars)`);
     expect(line.length).toBeLessThan(2048);
   });
@@ -121,32 +180,75 @@ describe('bounded metric labels and log lines', () => {
 
 describe('wrong shapes are 400 naming the field, never 500', () => {
   test.each([
-    ['an env entry that is null', agentPod([{ name: 'deepflow-agent', env: [null] }]), 'request.object.spec.containers[0].env[0] must be an object, got null'],
+    [
+      'an env entry that is null',
+      agentPod([{ name: 'deepflow-agent', env: [null] }]),
+      'request.object.spec.containers[0].env[0] must be an object, got null',
+    ],
     ['a null container', agentPod([null]), 'request.object.spec.containers[0] must be an object, got null'],
-    ['containers as a string', agentPod('deepflow-agent' as never), 'request.object.spec.containers must be a list, got string "deepflow-agent"'],
-    ['ownerReferences as a map', { ...agentPod(), metadata: { name: 'p', ownerReferences: { kind: 'ReplicaSet' } } }, 'request.object.metadata.ownerReferences must be a list, got an object'],
-    ['a toleration that is a number', { ...agentPod(), spec: { ...agentPod().spec, tolerations: [1] } }, 'request.object.spec.tolerations[0] must be an object, got number 1'],
-    ['matchFields as a string', { ...agentPod(), spec: { ...agentPod().spec, affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: 'metadata.name' }] } } } } }, 'request.object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields must be a list, got string "metadata.name"'],
-    ['a label value that is a number', { ...agentPod(), metadata: { name: 'p', labels: { app: 1 } } }, 'request.object.metadata.labels["app"] must be a string, got number 1'],
+    [
+      'containers as a string',
+      agentPod('deepflow-agent' as never),
+      'request.object.spec.containers must be a list, got string "deepflow-agent"',
+    ],
+    [
+      'ownerReferences as a map',
+      { ...agentPod(), metadata: { name: 'p', ownerReferences: { kind: 'ReplicaSet' } } },
+      'request.object.metadata.ownerReferences must be a list, got an object',
+    ],
+    [
+      'a toleration that is a number',
+      { ...agentPod(), spec: { ...agentPod().spec, tolerations: [1] } },
+      'request.object.spec.tolerations[0] must be an object, got number 1',
+    ],
+    [
+      'matchFields as a string',
+      {
+        ...agentPod(),
+        spec: {
+          ...agentPod().spec,
+          affinity: {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: 'metadata.name' }] },
+            },
+          },
+        },
+      },
+      'request.object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields must be a list, got string "metadata.name"',
+    ],
+    [
+      'a label value that is a number',
+      { ...agentPod(), metadata: { name: 'p', labels: { app: 1 } } },
+      'request.object.metadata.labels["app"] must be a string, got number 1',
+    ],
   ])('%s', async (_name, object, message) => {
     const reply = await post('/mutate', review(object));
     expect([reply.status, JSON.parse(reply.text)]).toEqual([400, { error: message }]);
   });
 
-  test('100,000-deep nesting anywhere (a field the rules do not read, a pod, an UPDATE\'s templates) is answered, never a 500', async () => {
+  test("100,000-deep nesting anywhere (a field the rules do not read, a pod, an UPDATE's templates) is answered, never a 500", async () => {
     const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
-    const head = '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE"';
+    const head =
+      '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE"';
     const pod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"x":${deep},"containers":[{"name":"deepflow-agent","x":${deep}},{"name":"app"}]}}`;
     const inRequest = await post('/mutate', `${head},"x":${deep}}}`);
-    expect([inRequest.status, JSON.parse(inRequest.text).error]).toEqual([400, 'request.object is required for CREATE']);
+    expect([inRequest.status, JSON.parse(inRequest.text).error]).toEqual([
+      400,
+      'request.object is required for CREATE',
+    ]);
     const inPod = await post('/mutate', `${head},"object":${pod}}}`);
     expect(inPod.status).toBe(200);
     expect(JSON.parse(Buffer.from(JSON.parse(inPod.text).response.patch, 'base64').toString())).toEqual([
-      { op: 'add', path: '/metadata/annotations', value: { 'deepflow.io/k8s-watch-policy-reason': 'watch-disabled/serverless-sidecar' } },
+      {
+        op: 'add',
+        path: '/metadata/annotations',
+        value: { 'deepflow.io/k8s-watch-policy-reason': 'watch-disabled/serverless-sidecar' },
+      },
       { op: 'add', path: '/spec/containers/0/env', value: [{ name: 'K8S_WATCH_POLICY', value: 'watch-disabled' }] },
     ]);
     // An UPDATE of a Deployment whose (refused) template is compared with the old one.
-    const template = (extra: string) => `{"metadata":{"labels":{"app":"a"}},"spec":{"x":${extra},"containers":[{"name":"deepflow-agent","env":[{"name":"ONLY_WATCH_K8S_RESOURCE","value":"true"}]}]}}`;
+    const template = (extra: string) =>
+      `{"metadata":{"labels":{"app":"a"}},"spec":{"x":${extra},"containers":[{"name":"deepflow-agent","env":[{"name":"ONLY_WATCH_K8S_RESOURCE","value":"true"}]}]}}`;
     const deployment = `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"ns"},"spec":{"template":${template(deep)}}}`;
     const update = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"apps","version":"v1","kind":"Deployment"},"resource":{"group":"apps","version":"v1","resource":"deployments"},"operation":"UPDATE","object":${deployment},"oldObject":${deployment}}}`;
     const answer = JSON.parse((await post('/validate', update)).text).response;
@@ -159,9 +261,13 @@ describe('memory under concurrent maximum-size bodies', () => {
   test('32 concurrent 6 MiB reviews: each answered 200 or 429 with Retry-After, normal reviews still answered, peak RSS under the chart limit', async () => {
     // A pod of many env entries, just under the body limit: the most objects a body can hold.
     const env: { name: string; value: string }[] = [];
-    const pod = agentPod([{ name: 'deepflow-agent', image: 'deepflow-agent:v7.1', env }, { name: 'app', image: 'nginx' }]);
+    const pod = agentPod([
+      { name: 'deepflow-agent', image: 'deepflow-agent:v7.1', env },
+      { name: 'app', image: 'nginx' },
+    ]);
     const entry = JSON.stringify({ name: 'E_000000', value: 'v'.repeat(32) }).length + 1;
-    for (let i = 0; i < (MAX_BODY - 1024) / entry; i++) env.push({ name: `E_${String(i).padStart(6, '0')}`, value: 'v'.repeat(32) });
+    for (let i = 0; i < (MAX_BODY - 1024) / entry; i++)
+      env.push({ name: `E_${String(i).padStart(6, '0')}`, value: 'v'.repeat(32) });
     const big = Buffer.from(review(pod));
     expect(big.length).toBeGreaterThan(MAX_BODY - 4096);
     expect(big.length).toBeLessThanOrEqual(MAX_BODY);
@@ -183,7 +289,9 @@ describe('memory under concurrent maximum-size bodies', () => {
     expect(normal.length).toBeGreaterThan(0);
     expect(normal.map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
     const peak = peakRss(child.pid!);
-    process.stdout.write(`hostile: 32 x ${big.length} B reviews: ${statuses.filter((s) => s === 200).length} answered, ${statuses.filter((s) => s === 429).length} asked to retry; peak RSS ${Math.round(peak / 2 ** 20)} MiB\n`);
+    process.stdout.write(
+      `hostile: 32 x ${big.length} B reviews: ${statuses.filter((s) => s === 200).length} answered, ${statuses.filter((s) => s === 429).length} asked to retry; peak RSS ${Math.round(peak / 2 ** 20)} MiB\n`,
+    );
     expect(peak).toBeLessThan(CHART_LIMIT_BYTES);
   });
 });
@@ -235,7 +343,9 @@ describe('HTTP fuzz against the running webhook', () => {
     const { port } = new URL(url);
     const slow = connect({ host: '127.0.0.1', port: Number(port), ca, servername: 'localhost' });
     await new Promise<void>((resolve) => slow.once('secureConnect', () => resolve()));
-    slow.write(`POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+    slow.write(
+      `POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
     slow.write(body.subarray(0, 50));
     const others = await Promise.all(Array.from({ length: 20 }, () => post('/mutate', review(agentPod()))));
     expect(others.map((r) => r.status)).toEqual(Array(20).fill(200));

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { stringify } from 'yaml';
-import { json, killAll, lines, requireBuild, run, tempDir, yamlDocs } from './helpers.js';
+import { json, killAll, lines, requireBuild, run, tempDir, yamlDocs } from './helpers.ts';
 
 // Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
 // its own shorter timeout (helpers.ts), so a hang fails with the command line rather than here.
@@ -24,8 +24,18 @@ type Obj = Record<string, any>;
 const agent = (env?: Obj[]): Obj => ({ name: 'deepflow-agent', image: AGENT_IMAGE, ...(env && { env }) });
 const policyEnv = (value: string): Obj => ({ name: 'K8S_WATCH_POLICY', value });
 
-const configMap: Obj = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'deepflow-agent', namespace: 'deepflow' }, data: { 'deepflow-agent.yaml': 'vtap-group-id-request: g-1\n' } };
-const service: Obj = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'deepflow-agent', namespace: 'deepflow' }, spec: { selector: { app: 'deepflow-agent' }, ports: [{ port: 30035 }] } };
+const configMap: Obj = {
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'deepflow-agent', namespace: 'deepflow' },
+  data: { 'deepflow-agent.yaml': 'vtap-group-id-request: g-1\n' },
+};
+const service: Obj = {
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name: 'deepflow-agent', namespace: 'deepflow' },
+  spec: { selector: { app: 'deepflow-agent' }, ports: [{ port: 30035 }] },
+};
 
 function watcherDeployment(containers: Obj[] = [agent()]): Obj {
   return {
@@ -59,7 +69,8 @@ function pod(name: string, spec: Obj, metadata: Obj = {}): Obj {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'shop', ...metadata }, spec };
 }
 
-const sidecarPod = (): Obj => pod('web-0', { containers: [{ name: 'web', image: 'registry.example.com/shop/web:5.0.0' }, agent()] });
+const sidecarPod = (): Obj =>
+  pod('web-0', { containers: [{ name: 'web', image: 'registry.example.com/shop/web:5.0.0' }, agent()] });
 
 /** The Deployment as inject writes it: the template mutated as its ReplicaSet's pods would be. */
 function mutatedWatcher(value = 'watch-only', reason = 'only-watch/watcher-deployment', env: Obj[] = []): Obj {
@@ -106,11 +117,20 @@ afterAll(async () => {
 
 describe('inject: documents in, documents out', () => {
   test('a multi-document YAML file: every document back in order, the watcher template mutated, the DaemonSet template given only its reason, non-pods unchanged', async () => {
-    const file = await tmp.file('manifest.yaml', '# the agent manifests\n' + yamlOf([configMap, watcherDeployment(), daemonSet(), service, sidecarPod()]));
+    const file = await tmp.file(
+      'manifest.yaml',
+      '# the agent manifests\n' + yamlOf([configMap, watcherDeployment(), daemonSet(), service, sidecarPod()]),
+    );
     const r = await run(['inject', '-f', file]);
     expect(lines(r.stderr)).toEqual([SURGE()]);
     expect(r.code).toBe(0);
-    expect(yamlDocs(r.stdout)).toEqual([configMap, mutatedWatcher(), annotatedDaemonSet(), service, mutatedSidecarPod()]);
+    expect(yamlDocs(r.stdout)).toEqual([
+      configMap,
+      mutatedWatcher(),
+      annotatedDaemonSet(),
+      service,
+      mutatedSidecarPod(),
+    ]);
     // YAML documents separated by ---, none before the first.
     expect(r.stdout.startsWith('apiVersion: v1\nkind: ConfigMap\n')).toBe(true);
     expect(r.stdout.match(/^---$/gm)).toHaveLength(4);
@@ -169,7 +189,12 @@ describe('inject: documents in, documents out', () => {
 
   test('-f - reads a JSON List from standard input; the List is written back with its items mutated in order', async () => {
     const eci = pod('eci-job', { containers: [agent()] }, { labels: { 'alibabacloud.com/eci': 'true' } });
-    const list = { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items: [watcherDeployment(), daemonSet(), eci, service] };
+    const list = {
+      apiVersion: 'v1',
+      kind: 'List',
+      metadata: { resourceVersion: '' },
+      items: [watcherDeployment(), daemonSet(), eci, service],
+    };
     const r = await run(['inject', '-f', '-'], { stdin: JSON.stringify(list) });
     expect(lines(r.stderr)).toEqual([SURGE()]);
     expect(r.code).toBe(0);
@@ -180,7 +205,9 @@ describe('inject: documents in, documents out', () => {
   });
 
   test('a document labelled injection=disabled is left alone (every other document is treated as opted in)', async () => {
-    const optedOut = pod('web-1', sidecarPod().spec, { labels: { 'deepflow.io/k8s-watch-policy-injection': 'disabled' } });
+    const optedOut = pod('web-1', sidecarPod().spec, {
+      labels: { 'deepflow.io/k8s-watch-policy-injection': 'disabled' },
+    });
     const r = await run(['inject', '-f', '-'], { stdin: yamlOf([optedOut, sidecarPod()]) });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -207,7 +234,10 @@ describe('inject: denials and warnings', () => {
 
   test('denials of a Deployment template and of a List item (an init container), each on its own line', async () => {
     const bad = watcherDeployment([agent([{ name: 'ONLY_WATCH_K8S_RESOURCE', value: '' }])]);
-    const init = pod('migrate-0', { initContainers: [{ name: 'setup', image: 'busybox', env: [{ name: 'ONLY_WATCH_K8S_RESOURCE', value: '1' }] }], containers: [agent()] });
+    const init = pod('migrate-0', {
+      initContainers: [{ name: 'setup', image: 'busybox', env: [{ name: 'ONLY_WATCH_K8S_RESOURCE', value: '1' }] }],
+      containers: [agent()],
+    });
     const list = { apiVersion: 'v1', kind: 'PodList', items: [init] };
     const r = await run(['inject', '-f', '-'], { stdin: yamlOf([bad, list]) });
     expect(lines(r.stderr)).toEqual([
@@ -230,7 +260,16 @@ describe('inject: denials and warnings', () => {
 
   test('warnings go to stderr prefixed `warning: Kind/name: `, exit 0, the explicit values kept as they are (only the reason annotation added)', async () => {
     const conflicting = watcherDeployment([agent([policyEnv('watch-disabled')])]);
-    const fromConfigMap = pod('', { containers: [{ name: 'app', image: 'nginx' }, agent([{ name: 'K8S_WATCH_POLICY', valueFrom: { configMapKeyRef: { name: 'deepflow', key: 'policy' } } }])] }, { generateName: 'web-' });
+    const fromConfigMap = pod(
+      '',
+      {
+        containers: [
+          { name: 'app', image: 'nginx' },
+          agent([{ name: 'K8S_WATCH_POLICY', valueFrom: { configMapKeyRef: { name: 'deepflow', key: 'policy' } } }]),
+        ],
+      },
+      { generateName: 'web-' },
+    );
     delete fromConfigMap.metadata.name;
     const r = await run(['inject', '-f', '-'], { stdin: yamlOf([conflicting, fromConfigMap]) });
     expect(lines(r.stderr)).toEqual([
@@ -259,27 +298,40 @@ describe('inject: denials and warnings', () => {
       'warning: Deployment/deepflow-watcher-two: this Deployment runs watch-only agents (K8S_WATCH_POLICY=watch-only) with replicas: 2: the DeepFlow server hands the watch to any watch-only agent, so several of them keep taking it from each other; use replicas: 1',
     ]);
     expect(r.code).toBe(0);
-    const mutated = (d: Obj): Obj => ({ ...mutatedWatcher(), metadata: d.metadata, spec: { ...mutatedWatcher().spec, replicas: d.spec.replicas, strategy: d.spec.strategy } });
+    const mutated = (d: Obj): Obj => ({
+      ...mutatedWatcher(),
+      metadata: d.metadata,
+      spec: { ...mutatedWatcher().spec, replicas: d.spec.replicas, strategy: d.spec.strategy },
+    });
     expect(yamlDocs(r.stdout)).toEqual([mutated(noSurge), mutated(recreate), mutated(two)]);
   });
 
   test('the other only-watch spelling in K8S_WATCH_POLICY is respelled the configured way, with a warning', async () => {
     const respelled = (from: string, to: string) =>
       `warning: Deployment/deepflow-watcher: container "deepflow-agent": K8S_WATCH_POLICY=${from} respelled ${to}: the agent reads only ${to} and would run as normal with ${from} (onlyWatchValue)`;
-    const r = await run(['inject', '-f', '-'], { stdin: yamlOf([watcherDeployment([agent([policyEnv('only-watch')])])]) });
+    const r = await run(['inject', '-f', '-'], {
+      stdin: yamlOf([watcherDeployment([agent([policyEnv('only-watch')])])]),
+    });
     expect(lines(r.stderr)).toEqual([respelled('only-watch', 'watch-only'), SURGE()]);
     expect(r.code).toBe(0);
     expect(yamlDocs(r.stdout)).toEqual([mutatedWatcher()]);
 
     const config = await tmp.file('design-spelling.yaml', 'onlyWatchValue: only-watch\n');
-    const back = await run(['inject', '-f', '-', '--config', config], { stdin: yamlOf([watcherDeployment([agent([policyEnv('watch-only')])])]) });
+    const back = await run(['inject', '-f', '-', '--config', config], {
+      stdin: yamlOf([watcherDeployment([agent([policyEnv('watch-only')])])]),
+    });
     expect(lines(back.stderr)).toEqual([respelled('watch-only', 'only-watch'), SURGE('only-watch')]);
     expect(back.code).toBe(0);
     expect(yamlDocs(back.stdout)).toEqual([mutatedWatcher('only-watch')]);
   });
 
   test('K8S_WATCH_POLICY set more than once: the earlier entries removed with a warning, the last one (the one the agent reads) kept', async () => {
-    const twice = pod('twice', { containers: [{ name: 'web', image: 'registry.example.com/shop/web:5.0.0' }, agent([policyEnv('watch-only'), { name: 'A', value: '1' }, policyEnv('watch-disabled')])] });
+    const twice = pod('twice', {
+      containers: [
+        { name: 'web', image: 'registry.example.com/shop/web:5.0.0' },
+        agent([policyEnv('watch-only'), { name: 'A', value: '1' }, policyEnv('watch-disabled')]),
+      ],
+    });
     const r = await run(['inject', '-f', '-'], { stdin: yamlOf([twice]) });
     expect(lines(r.stderr)).toEqual([
       'warning: Pod/twice: container "deepflow-agent": K8S_WATCH_POLICY was set 2 times; the earlier entries are removed, the last one (the one the agent reads) is kept',
@@ -293,13 +345,21 @@ describe('inject: denials and warnings', () => {
 });
 
 describe('inject --config', () => {
-  const deprecated = () => watcherDeployment([agent([{ name: 'A', value: '1' }, { name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' }])]);
+  const deprecated = () =>
+    watcherDeployment([
+      agent([
+        { name: 'A', value: '1' },
+        { name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' },
+      ]),
+    ]);
 
   test('deprecatedEnv: migrate and onlyWatchValue: only-watch turn a denial into a migration to the configured spelling, with a warning', async () => {
     const input = await tmp.file('deprecated.yaml', yamlOf([deprecated()]));
     const without = await run(['inject', '-f', input]);
     expect(without.code).toBe(1);
-    expect(lines(without.stderr)).toEqual([`denied: Deployment/deepflow-watcher: container "deepflow-agent": ${DEPRECATED_DENIAL}`]);
+    expect(lines(without.stderr)).toEqual([
+      `denied: Deployment/deepflow-watcher: container "deepflow-agent": ${DEPRECATED_DENIAL}`,
+    ]);
 
     const config = await tmp.file('migrate.yaml', 'deprecatedEnv: migrate\nonlyWatchValue: only-watch\n');
     const r = await run(['inject', '-f', input, '--config', config]);
@@ -309,10 +369,12 @@ describe('inject --config', () => {
     ]);
     expect(r.code).toBe(0);
     // The migrated value is what the watcher Deployment rule decides anyway: the reason is the rule.
-    expect(yamlDocs(r.stdout)).toEqual([mutatedWatcher('only-watch', 'only-watch/watcher-deployment', [{ name: 'A', value: '1' }])]);
+    expect(yamlDocs(r.stdout)).toEqual([
+      mutatedWatcher('only-watch', 'only-watch/watcher-deployment', [{ name: 'A', value: '1' }]),
+    ]);
   });
 
-  test('onlyWatchValue: only-watch spells the injected value the design\'s way (the default is watch-only, as released agents parse it)', async () => {
+  test("onlyWatchValue: only-watch spells the injected value the design's way (the default is watch-only, as released agents parse it)", async () => {
     const config = await tmp.file('only-watch.yaml', 'onlyWatchValue: only-watch\n');
     const r = await run(['inject', '-f', '-', '--config', config], { stdin: yamlOf([watcherDeployment()]) });
     expect(lines(r.stderr)).toEqual([SURGE('only-watch')]);
@@ -322,7 +384,9 @@ describe('inject --config', () => {
 
   test('explicitEnv: override replaces a conflicting value (respect keeps it: see the warnings test)', async () => {
     const config = await tmp.file('override.json', JSON.stringify({ explicitEnv: 'override' }));
-    const r = await run(['inject', '-f', '-', '--config', config], { stdin: yamlOf([watcherDeployment([agent([policyEnv('watch-disabled')])])]) });
+    const r = await run(['inject', '-f', '-', '--config', config], {
+      stdin: yamlOf([watcherDeployment([agent([policyEnv('watch-disabled')])])]),
+    });
     expect(lines(r.stderr)).toEqual([
       'warning: Deployment/deepflow-watcher: container "deepflow-agent": K8S_WATCH_POLICY=watch-disabled replaced by watch-only: only-watch (watcher-deployment), explicitEnv override',
       SURGE(),
@@ -333,20 +397,35 @@ describe('inject --config', () => {
 
   test.each([
     ['a bad value', 'deprecatedEnv: bogus\n', 'deprecatedEnv: must be one of reject, warn, migrate, got "bogus"'],
-    ['an unknown nested field', 'agent:\n  containerName: [x]\n', 'agent.containerName: unknown field (known: containerNames, imageNames, infrastructureContainers)'],
+    [
+      'an unknown nested field',
+      'agent:\n  containerName: [x]\n',
+      'agent.containerName: unknown field (known: containerNames, imageNames, infrastructureContainers)',
+    ],
     ['a wrong type', 'serverless:\n  sidecar: "yes"\n', 'serverless.sidecar: expected true or false, got string "yes"'],
-  ])('a bad config file (%s): one line naming the field, exit 78, nothing on stdout', async (_name, content, message) => {
-    const config = await tmp.file('bad-config.yaml', content);
-    const r = await run(['inject', '-f', '-', '--config', config], { stdin: yamlOf([watcherDeployment()]) });
-    expect(lines(r.stderr)).toEqual([`k8s-watch-policy: config ${config}: ${message}`]);
-    expect(r.code).toBe(78);
-    expect(r.stdout).toBe('');
-  });
+  ])(
+    'a bad config file (%s): one line naming the field, exit 78, nothing on stdout',
+    async (_name, content, message) => {
+      const config = await tmp.file('bad-config.yaml', content);
+      const r = await run(['inject', '-f', '-', '--config', config], { stdin: yamlOf([watcherDeployment()]) });
+      expect(lines(r.stderr)).toEqual([`k8s-watch-policy: config ${config}: ${message}`]);
+      expect(r.code).toBe(78);
+      expect(r.stdout).toBe('');
+    },
+  );
 });
 
 describe('inject: Nodes in the input are the node cache', () => {
-  const virtualNode = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'virtual-kubelet-cn-beijing-a', labels: { type: 'virtual-kubelet' } } };
-  const ordinaryNode = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1', labels: { 'kubernetes.io/os': 'linux' } } };
+  const virtualNode = {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: 'virtual-kubelet-cn-beijing-a', labels: { type: 'virtual-kubelet' } },
+  };
+  const ordinaryNode = {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: 'node-1', labels: { 'kubernetes.io/os': 'linux' } },
+  };
   const onNode = (name: string, node: string) => pod(name, { nodeName: node, containers: [agent()] });
 
   function watchDisabled(p: Obj): Obj {
@@ -376,11 +455,23 @@ describe('inject: Nodes in the input are the node cache', () => {
     const dsPod = pod(
       'deepflow-agent-x7k2p',
       {
-        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['virtual-kubelet-cn-beijing-a'] }] }] } } },
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [
+                { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['virtual-kubelet-cn-beijing-a'] }] },
+              ],
+            },
+          },
+        },
         tolerations: [{ operator: 'Exists' }],
         containers: [agent()],
       },
-      { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'deepflow-agent', uid: 'ds-uid', controller: true }] },
+      {
+        ownerReferences: [
+          { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'deepflow-agent', uid: 'ds-uid', controller: true },
+        ],
+      },
     );
     const nodes = { apiVersion: 'v1', kind: 'NodeList', items: [ordinaryNode, virtualNode] };
     const r = await run(['inject', '-f', '-'], { stdin: yamlOf([nodes, dsPod]) });

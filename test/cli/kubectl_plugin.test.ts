@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLI, killAll, lines, requireBuild, run, tempDir } from './helpers.js';
+import { CLI, killAll, lines, requireBuild, run, tempDir } from './helpers.ts';
 
 // Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
 // its own shorter timeout (helpers.ts), so a hang fails with the command line rather than here.
@@ -42,11 +42,14 @@ describe('kubectl-watch_policy', () => {
 
     const bad = await run(['frobnicate'], { script: plugin, cwd: tmp.dir });
     expect(bad.code).toBe(64);
-    expect(lines(bad.stderr)).toEqual([`kubectl watch-policy: unknown command 'frobnicate' (see kubectl watch-policy --help)`]);
+    expect(lines(bad.stderr)).toEqual([
+      `kubectl watch-policy: unknown command 'frobnicate' (see kubectl watch-policy --help)`,
+    ]);
   });
 
   test('the plugin works: inject from standard input', async () => {
-    const watcher = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w}\nspec:\n  template:\n    spec:\n      containers: [{name: deepflow-agent, image: deepflow-agent:v6.6}]\n';
+    const watcher =
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w}\nspec:\n  template:\n    spec:\n      containers: [{name: deepflow-agent, image: deepflow-agent:v6.6}]\n';
     const r = await run(['inject', '-f', '-'], { script: plugin, cwd: tmp.dir, stdin: watcher });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('- name: K8S_WATCH_POLICY\n              value: watch-only\n');

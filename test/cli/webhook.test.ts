@@ -10,7 +10,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { exited, killAll, lines, REPO, requireBuild, run, start, tempDir } from './helpers.js';
+import { exited, killAll, lines, REPO, requireBuild, run, start, tempDir } from './helpers.ts';
 import { freePort } from '../support/free_port.ts';
 
 // Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
@@ -28,10 +28,18 @@ interface Reply {
 }
 
 /** One request with a hard timeout (HTTPS verified against `ca` when given). */
-function fetchText(url: string, { method = 'GET', body, ca: trust }: { method?: string; body?: string; ca?: string } = {}): Promise<Reply> {
+function fetchText(
+  url: string,
+  { method = 'GET', body, ca: trust }: { method?: string; body?: string; ca?: string } = {},
+): Promise<Reply> {
   const secure = url.startsWith('https:');
   return new Promise((resolve, reject) => {
-    const options = { method, agent: false as const, headers: body === undefined ? {} : { 'content-type': 'application/json' }, ...(secure && { ca: trust, minVersion: 'TLSv1.2' as const }) };
+    const options = {
+      method,
+      agent: false as const,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      ...(secure && { ca: trust, minVersion: 'TLSv1.2' as const }),
+    };
     const req = (secure ? httpsRequest : httpRequest)(url, options, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (d: string) => (text += d));
@@ -65,7 +73,8 @@ async function waitReady(url: string, child: ChildProcess, output: () => string,
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the webhook exited with ${child.exitCode} before it was ready:\n${output()}`);
+    if (child.exitCode !== null)
+      throw new Error(`the webhook exited with ${child.exitCode} before it was ready:\n${output()}`);
     try {
       const reply = await fetchText(`${url}/readyz`, { ca });
       if (reply.status === 200) return reply;
@@ -103,7 +112,17 @@ afterAll(async () => {
 describe('webhook', () => {
   test('ready over HTTPS, answers an AdmissionReview, serves /metrics, and exits 0 on SIGTERM without a listener left', async () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
-    const child = start(['webhook', '--cert-dir', certDir, '--host', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort)]);
+    const child = start([
+      'webhook',
+      '--cert-dir',
+      certDir,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--metrics-port',
+      String(metricsPort),
+    ]);
     const out = collect(child);
     const url = `https://127.0.0.1:${port}`;
 
@@ -123,18 +142,26 @@ describe('webhook', () => {
     // normal, its env untouched (a DaemonSet pod is decided by its node alone, not by its toleration
     // of virtual-kubelet); like every agent pod it gets the reason annotation.
     const answer = JSON.parse(reply.text) as { response: { patch?: string } };
-    expect(answer).toEqual({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true, patchType: 'JSONPatch', patch: expect.any(String) } });
+    expect(answer).toEqual({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid, allowed: true, patchType: 'JSONPatch', patch: expect.any(String) },
+    });
     expect(JSON.parse(Buffer.from(answer.response.patch!, 'base64').toString('utf8'))).toEqual([
       { op: 'add', path: '/metadata/annotations/deepflow.io~1k8s-watch-policy-reason', value: 'normal/default' },
     ]);
 
     const metrics = await fetchText(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(metrics.status).toBe(200);
-    expect(metrics.text).toContain('k8s_watch_policy_admission_reviews_total{resource="pods",operation="CREATE",result="patched"} 1\n');
+    expect(metrics.text).toContain(
+      'k8s_watch_policy_admission_reviews_total{resource="pods",operation="CREATE",result="patched"} 1\n',
+    );
     expect(metrics.text).toContain('k8s_watch_policy_admission_duration_seconds_count{resource="pods"} 1\n');
     // Metrics are only on the metrics port, admission only on the HTTPS port.
     expect((await fetchText(`${url}/metrics`, { ca })).status).toBe(404);
-    expect((await fetchText(`http://127.0.0.1:${metricsPort}/mutate`, { method: 'POST', body: review })).status).toBe(404);
+    expect((await fetchText(`http://127.0.0.1:${metricsPort}/mutate`, { method: 'POST', body: review })).status).toBe(
+      404,
+    );
 
     child.kill('SIGTERM');
     expect(await exited(child, 10_000)).toEqual({ code: 0, signal: null });
@@ -146,18 +173,37 @@ describe('webhook', () => {
     const logs = lines(out.stdout()).map((l) => JSON.parse(l) as Record<string, unknown>);
     const milestones = ['webhook listening', 'admission review', 'shutting down', 'webhook stopped'];
     expect(logs.map((l) => l.msg).filter((m) => milestones.includes(m as string))).toEqual(milestones);
-    expect(logs.find((l) => l.msg === 'admission review')).toMatchObject({ uid, resource: 'pods', operation: 'CREATE', result: 'patched', policy: 'normal', rule: 'default' });
+    expect(logs.find((l) => l.msg === 'admission review')).toMatchObject({
+      uid,
+      resource: 'pods',
+      operation: 'CREATE',
+      result: 'patched',
+      policy: 'normal',
+      rule: 'default',
+    });
     expect(logs.find((l) => l.msg === 'shutting down')).toMatchObject({ signal: 'SIGTERM' });
   });
 
   test('a missing certificate directory: exit 70 with one line on stderr', async () => {
     const missing = join(tmp.dir, 'no-certs');
-    const r = await run(['webhook', '--cert-dir', missing, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0']);
+    const r = await run([
+      'webhook',
+      '--cert-dir',
+      missing,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--metrics-port',
+      '0',
+    ]);
     expect(r.code).toBe(70);
     expect(r.stdout).not.toMatch(/webhook listening/); // stdout has the JSON logs, if any
     const err = lines(r.stderr);
     expect(err).toHaveLength(1);
-    expect(err[0]).toMatch(new RegExp(`^k8s-watch-policy: cannot load the serving certificate from ${missing}: ENOENT\\b.*tls\\.(crt|key)`));
+    expect(err[0]).toMatch(
+      new RegExp(`^k8s-watch-policy: cannot load the serving certificate from ${missing}: ENOENT\\b.*tls\\.(crt|key)`),
+    );
   });
 
   test('a port in use: exit 70 with one line on stderr, and the other port released', async () => {
@@ -166,10 +212,22 @@ describe('webhook', () => {
     const busyPort = (busy.address() as { port: number }).port;
     try {
       const port = await freePort();
-      const r = await run(['webhook', '--cert-dir', certDir, '--host', '127.0.0.1', '--port', String(port), '--metrics-port', String(busyPort)]);
+      const r = await run([
+        'webhook',
+        '--cert-dir',
+        certDir,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--metrics-port',
+        String(busyPort),
+      ]);
       expect(r.code).toBe(70);
       expect(r.stdout).not.toMatch(/webhook listening/);
-      expect(lines(r.stderr)).toEqual([`k8s-watch-policy: cannot listen: listen EADDRINUSE: address already in use 127.0.0.1:${busyPort}`]);
+      expect(lines(r.stderr)).toEqual([
+        `k8s-watch-policy: cannot listen: listen EADDRINUSE: address already in use 127.0.0.1:${busyPort}`,
+      ]);
       expect(await tryConnect(port)).toBe('ECONNREFUSED');
     } finally {
       await new Promise((resolve) => busy.close(resolve));

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import selfsigned from 'selfsigned';
-import { generateCa, issueServingCertificate, type CertificateAuthority } from '../../src/certs/generate.js';
+import { generateCa, issueServingCertificate, type CertificateAuthority } from '../../src/certs/generate.ts';
 
 const DAY = 24 * 3600_000;
 
@@ -30,11 +30,13 @@ export interface FakeApiServer {
   client: { cert: string; key: string };
   requests: RecordedRequest[];
   connections: number;
-  handler: (req: IncomingMessage, res: ServerResponse) => void;
+  handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
   close(): Promise<void>;
 }
 
-let authority: Promise<{ ca: CertificateAuthority; serving: { cert: string; key: string }; client: { cert: string; key: string } }> | undefined;
+let authority:
+  | Promise<{ ca: CertificateAuthority; serving: { cert: string; key: string }; client: { cert: string; key: string } }>
+  | undefined;
 
 function pki() {
   authority ??= (async () => {
@@ -68,25 +70,37 @@ export async function startFakeApiServer({ requireClientCert = false } = {}): Pr
     client,
     requests: [],
     connections: 0,
-    handler: (_req, res) => res.writeHead(404).end(),
+    handler: (_req, res) => {
+      res.writeHead(404).end();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
   };
-  const server: Server = createServer({ cert: serving.cert, key: serving.key, ca: ca.cert, requestCert: requireClientCert, rejectUnauthorized: requireClientCert }, (req, res) => {
-    const socket = req.socket as TLSSocket;
-    const peer = socket.getPeerCertificate?.();
-    state.requests.push({
-      method: req.method ?? '',
-      url: req.url ?? '',
-      headers: req.headers,
-      ...(peer?.subject?.CN && { clientCN: String(peer.subject.CN) }),
-      connection: connectionIds.get(socket) ?? 0,
-    });
-    state.handler(req, res);
-  });
+  const server: Server = createServer(
+    {
+      cert: serving.cert,
+      key: serving.key,
+      ca: ca.cert,
+      requestCert: requireClientCert,
+      rejectUnauthorized: requireClientCert,
+    },
+    (req, res) => {
+      const socket = req.socket as TLSSocket;
+      const peer = socket.getPeerCertificate?.();
+      state.requests.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        ...(peer?.subject?.CN && { clientCN: String(peer.subject.CN) }),
+        connection: connectionIds.get(socket) ?? 0,
+      });
+      // A handler that fails ends its response with the error: the client sees a reset, never a hang.
+      Promise.resolve(state.handler(req, res)).catch((err: unknown) => res.destroy(err as Error));
+    },
+  );
   server.on('secureConnection', (socket: TLSSocket) => {
     sockets.add(socket);
     connectionIds.set(socket, ++state.connections);

@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, beforeEach, expect, test } from '@jest/globals';
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { ApiError } from '../../src/kube/rest.js';
-import { RestConfig } from '../../src/kube/rest_config.js';
-import { openWatch } from '../../src/kube/watch.js';
-import { json, startFakeApiServer, type FakeApiServer } from './fake_api_server.js';
+import { ApiError } from '../../src/kube/rest.ts';
+import { RestConfig } from '../../src/kube/rest_config.ts';
+import { openWatch } from '../../src/kube/watch.ts';
+import { json, startFakeApiServer, type FakeApiServer } from './fake_api_server.ts';
 
 let server: FakeApiServer;
 let kc: RestConfig;
@@ -49,7 +49,8 @@ function recorder(): Recorded & { onEvent: (type: string, object: unknown) => vo
   return r;
 }
 
-const line = (type: string, name: string, rv: string) => JSON.stringify({ type, object: { kind: 'Pod', metadata: { name, resourceVersion: rv } } }) + '\n';
+const line = (type: string, name: string, rv: string) =>
+  JSON.stringify({ type, object: { kind: 'Pod', metadata: { name, resourceVersion: rv } } }) + '\n';
 
 function streaming(res: ServerResponse): void {
   res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
@@ -61,7 +62,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 test('events in order, lines split across chunks; the server ending the stream is a normal close', async () => {
   server.handler = async (_req, res) => {
     streaming(res);
-    const text = line('ADDED', 'a', '1') + line('MODIFIED', 'a', '2') + '\n' + line('BOOKMARK', '', '3') + line('DELETED', 'a', '4');
+    const text =
+      line('ADDED', 'a', '1') +
+      line('MODIFIED', 'a', '2') +
+      '\n' +
+      line('BOOKMARK', '', '3') +
+      line('DELETED', 'a', '4');
     let from = 0;
     for (const to of [7, 50, 51, 130, text.length]) {
       res.write(text.slice(from, to));
@@ -71,20 +77,33 @@ test('events in order, lines split across chunks; the server ending the stream i
     res.end();
   };
   const r = recorder();
-  await openWatch(kc, '/api/v1/namespaces/ns/pods', { resourceVersion: '0', labelSelector: 'app=x' }, 5000, r.onEvent, r.onDone);
+  await openWatch(
+    kc,
+    '/api/v1/namespaces/ns/pods',
+    { resourceVersion: '0', labelSelector: 'app=x' },
+    5000,
+    r.onEvent,
+    r.onDone,
+  );
   expect(await r.done).toBe('closed');
-  expect(r.events.map(([type, o]) => `${type}:${(o as { metadata: { resourceVersion: string } }).metadata.resourceVersion}`)).toEqual(['ADDED:1', 'MODIFIED:2', 'BOOKMARK:3', 'DELETED:4']);
+  expect(
+    r.events.map(([type, o]) => `${type}:${(o as { metadata: { resourceVersion: string } }).metadata.resourceVersion}`),
+  ).toEqual(['ADDED:1', 'MODIFIED:2', 'BOOKMARK:3', 'DELETED:4']);
   expect(server.requests[0]!.url).toBe('/api/v1/namespaces/ns/pods?resourceVersion=0&labelSelector=app%3Dx&watch=1');
   expect(server.requests[0]!.headers.authorization).toBe('Bearer w');
   expect(r.doneCalls).toBe(1);
 });
 
 test('an error status (410 Gone) rejects the open with the Status message and code', async () => {
-  server.handler = (_req, res) => json(res, 410, { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 1 (5)' });
+  server.handler = (_req, res) =>
+    json(res, 410, { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 1 (5)' });
   const r = recorder();
   const opened = openWatch(kc, '/api/v1/pods', { resourceVersion: '1' }, 5000, r.onEvent, r.onDone);
   await expect(opened).rejects.toBeInstanceOf(ApiError);
-  await expect(opened).rejects.toMatchObject({ status: 410, message: expect.stringContaining('too old resource version') });
+  await expect(opened).rejects.toMatchObject({
+    status: 410,
+    message: expect.stringContaining('too old resource version'),
+  });
   expect(r.doneCalls).toBe(0);
 });
 
@@ -142,5 +161,14 @@ test('a connection reset mid-stream is an error, not a normal close', async () =
 
 test('a server that cannot be reached rejects the open', async () => {
   const nowhere = new RestConfig({ server: 'https://127.0.0.1:1', ca: server.caPem });
-  await expect(openWatch(nowhere, '/api/v1/pods', {}, 5000, () => {}, () => {})).rejects.toThrow(/ECONNREFUSED/);
+  await expect(
+    openWatch(
+      nowhere,
+      '/api/v1/pods',
+      {},
+      5000,
+      () => {},
+      () => {},
+    ),
+  ).rejects.toThrow(/ECONNREFUSED/);
 });

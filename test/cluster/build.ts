@@ -31,11 +31,23 @@ function kubernetesVersionFlags(v: ReturnType<typeof moduleVersions>): string[] 
 export const BINARIES: readonly Binary[] = [
   { name: 'etcd', pkg: './cmd/etcd', ldflags: () => [] },
   { name: 'kube-apiserver', pkg: 'k8s.io/kubernetes/cmd/kube-apiserver', ldflags: kubernetesVersionFlags },
-  { name: 'kube-controller-manager', pkg: 'k8s.io/kubernetes/cmd/kube-controller-manager', ldflags: kubernetesVersionFlags },
+  {
+    name: 'kube-controller-manager',
+    pkg: 'k8s.io/kubernetes/cmd/kube-controller-manager',
+    ldflags: kubernetesVersionFlags,
+  },
   { name: 'kube-scheduler', pkg: 'k8s.io/kubernetes/cmd/kube-scheduler', ldflags: kubernetesVersionFlags },
   { name: 'kubectl', pkg: 'k8s.io/kubernetes/cmd/kubectl', ldflags: kubernetesVersionFlags },
-  { name: 'kwok', pkg: 'sigs.k8s.io/kwok/cmd/kwok', ldflags: (v) => [`-X sigs.k8s.io/kwok/pkg/consts.Version=${v.kwok}`] },
-  { name: 'helm', pkg: 'helm.sh/helm/v3/cmd/helm', ldflags: (v) => [`-X helm.sh/helm/v3/internal/version.version=${v.helm}`] },
+  {
+    name: 'kwok',
+    pkg: 'sigs.k8s.io/kwok/cmd/kwok',
+    ldflags: (v) => [`-X sigs.k8s.io/kwok/pkg/consts.Version=${v.kwok}`],
+  },
+  {
+    name: 'helm',
+    pkg: 'helm.sh/helm/v3/cmd/helm',
+    ldflags: (v) => [`-X helm.sh/helm/v3/internal/version.version=${v.helm}`],
+  },
   // The real node (`up --node`): most of their packages are the control plane's, so they build
   // in about a minute once it is built.
   { name: 'kubelet', pkg: 'k8s.io/kubernetes/cmd/kubelet', ldflags: kubernetesVersionFlags },
@@ -47,7 +59,9 @@ const log = (message: string) => process.stderr.write(`[cluster] ${message}\n`);
 function goVersion(): string {
   const go = spawnSync('go', ['env', 'GOVERSION'], { encoding: 'utf8' });
   if (go.error || go.status !== 0) {
-    throw new Error('Go is needed to build the local control plane (go >= 1.26, see test/cluster/go.mod); `go` was not found on PATH');
+    throw new Error(
+      'Go is needed to build the local control plane (go >= 1.26, see test/cluster/go.mod); `go` was not found on PATH',
+    );
   }
   return go.stdout.trim();
 }
@@ -62,7 +76,9 @@ function build(binary: Binary, out: string, versions: ReturnType<typeof moduleVe
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go build ${binary.pkg} failed (exit ${code})`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`go build ${binary.pkg} failed (exit ${code})`)),
+    );
   });
 }
 
@@ -73,13 +89,18 @@ export async function ensureBinaries(): Promise<string> {
   if (missing.length === 0) return dir;
   const versions = moduleVersions();
   log(`building ${missing.map((b) => b.name).join(', ')} with ${goVersion()} into ${dir}`);
-  log(`kubernetes ${versions.kubernetes}, etcd ${versions.etcd}, kwok ${versions.kwok}, helm ${versions.helm}; the first build takes a while (about 20-40 min on 2 cores)`);
+  log(
+    `kubernetes ${versions.kubernetes}, etcd ${versions.etcd}, kwok ${versions.kwok}, helm ${versions.helm}; the first build takes a while (about 20-40 min on 2 cores)`,
+  );
   mkdirSync(dir, { recursive: true });
   const started = Date.now();
   for (const [i, binary] of missing.entries()) {
     const t0 = Date.now();
     log(`[${i + 1}/${missing.length}] building ${binary.name} (${binary.pkg}) ...`);
-    const ticker = setInterval(() => log(`    still building ${binary.name}: ${Math.round((Date.now() - t0) / 1000)} s`), 30_000);
+    const ticker = setInterval(
+      () => log(`    still building ${binary.name}: ${Math.round((Date.now() - t0) / 1000)} s`),
+      30_000,
+    );
     const tmp = join(dir, `.${binary.name}.tmp`);
     try {
       await build(binary, tmp, versions);

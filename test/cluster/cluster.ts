@@ -47,11 +47,15 @@ export function readState(): ClusterState | undefined {
 /** GET a path of kube-apiserver with the admin credentials; resolves with the status code. */
 export function apiGet(server: string, path: string, pki: Pki): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(new URL(path, server), { ca: pki.caCert, cert: pki.adminCert, key: pki.adminKey, agent: false, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      new URL(path, server),
+      { ca: pki.caCert, cert: pki.adminCert, key: pki.adminKey, agent: false, timeout: 5000 },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();
@@ -82,7 +86,15 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
   const previous = readState();
   const allRunning = [...COMPONENT_NAMES, ...(previous?.node ? NODE_PROCESSES : [])].every(isRunning);
   const wanted = !options.node || previous?.node !== undefined;
-  if (previous && allRunning && wanted && (await apiGet(previous.server, '/readyz', pki).then((r) => r.status === 200, () => false))) {
+  if (
+    previous &&
+    allRunning &&
+    wanted &&
+    (await apiGet(previous.server, '/readyz', pki).then(
+      (r) => r.status === 200,
+      () => false,
+    ))
+  ) {
     log(`already up: ${previous.server}${previous.node ? ` with the real node ${previous.node.name}` : ''}`);
     return previous;
   }
@@ -115,7 +127,12 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
     startProcess(c.name, c.binary, c.args);
     if (c.name === 'etcd') await waitFor('etcd /health', () => etcdHealthy(ports.etcd), 30_000, 'etcd');
     if (c.name === 'kube-apiserver') {
-      await waitFor('kube-apiserver /readyz', async () => (await apiGet(server, '/readyz', pki)).status === 200, 90_000, 'kube-apiserver');
+      await waitFor(
+        'kube-apiserver /readyz',
+        async () => (await apiGet(server, '/readyz', pki)).status === 200,
+        90_000,
+        'kube-apiserver',
+      );
     }
     log(`${c.name} started (pid ${runningPid(c.name)})`);
   }
@@ -127,11 +144,22 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
   const applied = kubectl(bin, ['apply', '-f', '-'], nodeList());
   if (applied.status !== 0) throw new Error(`cannot create the kwok nodes: ${applied.stderr.trim()}`);
   const ready = kubectl(bin, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=60s']);
-  if (ready.status !== 0) throw new Error(`kwok nodes did not become Ready: ${ready.stderr.trim()}; see ${logOf('kwok')}`);
+  if (ready.status !== 0)
+    throw new Error(`kwok nodes did not become Ready: ${ready.stderr.trim()}; see ${logOf('kwok')}`);
   // The controller-manager creates the default ServiceAccount that pods need.
-  await waitFor('the default ServiceAccount', async () => kubectl(bin, ['get', 'serviceaccount', 'default', '-n', 'default']).status === 0, 60_000, 'kube-controller-manager');
+  await waitFor(
+    'the default ServiceAccount',
+    async () => kubectl(bin, ['get', 'serviceaccount', 'default', '-n', 'default']).status === 0,
+    60_000,
+    'kube-controller-manager',
+  );
   if (withNode) {
-    const nodePorts = { kubelet: await freePort(), kubeletHealthz: await freePort(), proxyMetrics: await freePort(), proxyHealthz: await freePort() };
+    const nodePorts = {
+      kubelet: await freePort(),
+      kubeletHealthz: await freePort(),
+      proxyMetrics: await freePort(),
+      proxyHealthz: await freePort(),
+    };
     state.node = await upNode(bin, pki, server, nodePorts, join(dirname(bin), 'node-images'));
     writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
   }
@@ -144,7 +172,12 @@ export async function down(): Promise<void> {
   const state = readState();
   if (state && nodeExists()) {
     const pki = await ensurePki();
-    const apiUp = isRunning('kube-apiserver') && (await apiGet(state.server, '/readyz', pki).then((r) => r.status === 200, () => false));
+    const apiUp =
+      isRunning('kube-apiserver') &&
+      (await apiGet(state.server, '/readyz', pki).then(
+        (r) => r.status === 200,
+        () => false,
+      ));
     await downNode(state.bin, apiUp);
   }
   if (state?.node) {
@@ -159,13 +192,22 @@ export async function down(): Promise<void> {
   }
 }
 
-export async function status(): Promise<{ components: Record<string, number | null>; apiReady: boolean; server?: string }> {
+export async function status(): Promise<{
+  components: Record<string, number | null>;
+  apiReady: boolean;
+  server?: string;
+}> {
   const state = readState();
-  const components = Object.fromEntries([...COMPONENT_NAMES, ...(state?.node ? NODE_PROCESSES : [])].map((n) => [n, runningPid(n) ?? null]));
+  const components = Object.fromEntries(
+    [...COMPONENT_NAMES, ...(state?.node ? NODE_PROCESSES : [])].map((n) => [n, runningPid(n) ?? null]),
+  );
   let apiReady = false;
   if (state && components['kube-apiserver']) {
     const pki = await ensurePki();
-    apiReady = await apiGet(state.server, '/readyz', pki).then((r) => r.status === 200, () => false);
+    apiReady = await apiGet(state.server, '/readyz', pki).then(
+      (r) => r.status === 200,
+      () => false,
+    );
   }
   return { components, apiReady, ...(state && { server: state.server }) };
 }

@@ -33,7 +33,9 @@ export function nodeLeaseSeconds(env: NodeJS.ProcessEnv = process.env): number {
   if (raw === undefined || raw === '') return 40;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 40 || n > 3600) {
-    throw new Error(`K8S_WATCH_POLICY_NODE_LEASE_SECONDS must be a whole number of seconds from 40 to 3600, got ${JSON.stringify(raw)}`);
+    throw new Error(
+      `K8S_WATCH_POLICY_NODE_LEASE_SECONDS must be a whole number of seconds from 40 to 3600, got ${JSON.stringify(raw)}`,
+    );
   }
   return n;
 }
@@ -63,7 +65,14 @@ function apiserverNetworkArgs(loopback: string, pki: Pki, advertiseAddress: stri
 }
 
 /** `apiserverArgs`: more flags for kube-apiserver (the soak's audit log). */
-export function components(bin: string, ports: Ports, pki: Pki, leaseSeconds = nodeLeaseSeconds(), advertiseAddress?: string, apiserverArgs: readonly string[] = []): Component[] {
+export function components(
+  bin: string,
+  ports: Ports,
+  pki: Pki,
+  leaseSeconds = nodeLeaseSeconds(),
+  advertiseAddress?: string,
+  apiserverArgs: readonly string[] = [],
+): Component[] {
   const loopback = '127.0.0.1';
   return [
     {

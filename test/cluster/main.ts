@@ -34,7 +34,9 @@ async function main(command: string | undefined, flags: string[]): Promise<numbe
       process.stdout.write((await ensureBinaries()) + '\n');
       return 0;
     default:
-      process.stderr.write(`${command === undefined ? 'no command' : `unknown command ${JSON.stringify(command)}`}; ${USAGE}\n`);
+      process.stderr.write(
+        `${command === undefined ? 'no command' : `unknown command ${JSON.stringify(command)}`}; ${USAGE}\n`,
+      );
       return 64;
   }
 }

@@ -41,8 +41,11 @@ export function moduleVersions(): { kubernetes: string; kwok: string; helm: stri
  * main, so a changed pin builds anew instead of reusing stale binaries.
  */
 export function binDir(): string {
-  const root = process.env.K8S_WATCH_POLICY_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'k8s-watch-policy');
+  const root =
+    process.env.K8S_WATCH_POLICY_CACHE ??
+    join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'k8s-watch-policy');
   const hash = createHash('sha256');
-  for (const file of ['go.mod', 'go.sum', join('cmd', 'etcd', 'main.go')]) hash.update(readFileSync(join(GO_MODULE_DIR, file)));
+  for (const file of ['go.mod', 'go.sum', join('cmd', 'etcd', 'main.go')])
+    hash.update(readFileSync(join(GO_MODULE_DIR, file)));
   return join(root, `kubernetes-${moduleVersions().kubernetes}-${hash.digest('hex').slice(0, 12)}`, 'bin');
 }

@@ -81,7 +81,10 @@ export async function ensurePki(): Promise<Pki> {
     writeFileSync(p.adminCertPath, admin.cert);
     writeFileSync(p.adminKeyPath, admin.private, { mode: 0o600 });
     // kube-apiserver reads public keys (or PKCS#1/SEC1 private keys) here, not PKCS#8.
-    writeFileSync(p.serviceAccountPublicKeyPath, createPublicKey(admin.private).export({ type: 'spki', format: 'pem' }));
+    writeFileSync(
+      p.serviceAccountPublicKeyPath,
+      createPublicKey(admin.private).export({ type: 'spki', format: 'pem' }),
+    );
   }
   return {
     ...p,
@@ -104,7 +107,11 @@ export function nodeClientPair(name: string): Promise<{ cert: string; key: strin
  * `organization` (pki/<file>.crt and .key; reused once made): a distinct user in the API server's
  * audit log, e.g. each controller replica of the soak.
  */
-export async function clientPair(file: string, commonName: string, organization: string): Promise<{ cert: string; key: string }> {
+export async function clientPair(
+  file: string,
+  commonName: string,
+  organization: string,
+): Promise<{ cert: string; key: string }> {
   const certPath = join(PKI_DIR, `${file}.crt`);
   const keyPath = join(PKI_DIR, `${file}.key`);
   if (!existsSync(certPath) || !existsSync(keyPath)) {
@@ -139,7 +146,12 @@ export async function clientPair(file: string, commonName: string, organization:
  * the name to verify the serving certificate by, for an address the certificate does not list
  * (the real node reaches kube-apiserver at the host's end of its veth pair).
  */
-export function kubeconfigYaml(server: string, pki: Pki, client: { cert: string; key: string; user?: string } = { cert: pki.adminCert, key: pki.adminKey }, tlsServerName?: string): string {
+export function kubeconfigYaml(
+  server: string,
+  pki: Pki,
+  client: { cert: string; key: string; user?: string } = { cert: pki.adminCert, key: pki.adminKey },
+  tlsServerName?: string,
+): string {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   return `apiVersion: v1
 kind: Config

@@ -12,7 +12,13 @@ import { LOG_DIR, PID_DIR } from './paths.ts';
  * `prefix`: a command that execs the binary in the same process after changing its surroundings
  * (`nsenter --net=... --`: the real node's network namespace); the pid is the binary's all the same.
  */
-export function startProcess(name: string, binary: string, args: string[], env: NodeJS.ProcessEnv = process.env, prefix: readonly string[] = []): number {
+export function startProcess(
+  name: string,
+  binary: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  prefix: readonly string[] = [],
+): number {
   mkdirSync(LOG_DIR, { recursive: true });
   mkdirSync(PID_DIR, { recursive: true });
   const out = openSync(join(LOG_DIR, `${name}.log`), 'a');
@@ -89,16 +95,31 @@ function logTail(file: string, lines = 8): string {
 }
 
 /** Polls `check` until true; fails at once, with the end of its log, when the process `name` has died. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, name?: string): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  name?: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const logFile = name && join(LOG_DIR, `${name}.log`);
-  while (!(await Promise.resolve().then(check).catch(() => false))) {
-    if (name && !isRunning(name)) throw new Error(`${name} exited while waiting for ${what}; ${logFile}:\n${logTail(logFile!)}`);
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${logFile ? `; see ${logFile}` : ''}`);
+  while (
+    !(await Promise.resolve()
+      .then(check)
+      .catch(() => false))
+  ) {
+    if (name && !isRunning(name))
+      throw new Error(`${name} exited while waiting for ${what}; ${logFile}:\n${logTail(logFile!)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${logFile ? `; see ${logFile}` : ''}`);
     await sleep(200);
   }
 }
 
 export function pidFileNames(): string[] {
-  return existsSync(PID_DIR) ? readdirSync(PID_DIR).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4)) : [];
+  return existsSync(PID_DIR)
+    ? readdirSync(PID_DIR)
+        .filter((f) => f.endsWith('.pid'))
+        .map((f) => f.slice(0, -4))
+    : [];
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
-import { webhookConfigurations } from '../../src/webhook/webhook_configuration.js';
+import { webhookConfigurations } from '../../src/webhook/webhook_configuration.ts';
 import { ORDINARY_NODES, VIRTUAL_NODES } from '../cluster/nodes.ts';
 import { apply, eventually, freePort, getJson, kubectl, kubectlAsync, kubectlOk, WebhookProcess } from './harness.ts';
 
@@ -41,9 +41,19 @@ const namespace = (name: string, optIn: boolean) => ({
   metadata: { name, labels: optIn ? { 'deepflow.io/k8s-watch-policy-injection': 'enabled' } : {} },
 });
 
-const agent = (env: { name: string; value: string }[] = []) => ({ name: 'deepflow-agent', image: AGENT_IMAGE, ...(env.length && { env }) });
+const agent = (env: { name: string; value: string }[] = []) => ({
+  name: 'deepflow-agent',
+  image: AGENT_IMAGE,
+  ...(env.length && { env }),
+});
 
-function deployment(ns: string, name: string, containers: unknown[], replicas = 1, labels: Record<string, string> = {}) {
+function deployment(
+  ns: string,
+  name: string,
+  containers: unknown[],
+  replicas = 1,
+  labels: Record<string, string> = {},
+) {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -74,11 +84,22 @@ beforeAll(async () => {
   apply([namespace(ON, true), namespace(OFF, false)]);
   register();
   // The default ServiceAccount must exist before pods can be created in a new namespace.
-  await eventually('service accounts', () => kubectl(['get', 'sa', 'default', '-n', ON]).status === 0 && kubectl(['get', 'sa', 'default', '-n', OFF]).status === 0);
+  await eventually(
+    'service accounts',
+    () =>
+      kubectl(['get', 'sa', 'default', '-n', ON]).status === 0 &&
+      kubectl(['get', 'sa', 'default', '-n', OFF]).status === 0,
+  );
 });
 
 afterAll(async () => {
-  kubectl(['delete', 'mutatingwebhookconfiguration,validatingwebhookconfiguration', NAME, 'zz-e2e-add-agent', '--ignore-not-found']);
+  kubectl([
+    'delete',
+    'mutatingwebhookconfiguration,validatingwebhookconfiguration',
+    NAME,
+    'zz-e2e-add-agent',
+    '--ignore-not-found',
+  ]);
   kubectl(['delete', 'namespace', ON, OFF, '--wait=false']);
   await webhook.stop();
   webhook.cleanup();
@@ -106,8 +127,13 @@ describe('a DaemonSet of agents', () => {
     });
     for (const pod of all) {
       const virtual = VIRTUAL_NODES.includes(pod.spec.nodeName);
-      expect([pod.spec.nodeName, envOf(pod, 'deepflow-agent').K8S_WATCH_POLICY]).toEqual([pod.spec.nodeName, virtual ? 'watch-disabled' : undefined]);
-      expect(pod.metadata.annotations?.[REASON]).toBe(virtual ? 'watch-disabled/serverless-node-label' : 'normal/default');
+      expect([pod.spec.nodeName, envOf(pod, 'deepflow-agent').K8S_WATCH_POLICY]).toEqual([
+        pod.spec.nodeName,
+        virtual ? 'watch-disabled' : undefined,
+      ]);
+      expect(pod.metadata.annotations?.[REASON]).toBe(
+        virtual ? 'watch-disabled/serverless-node-label' : 'normal/default',
+      );
     }
   });
 });
@@ -124,7 +150,9 @@ describe('Deployments', () => {
     kubectlOk(['rollout', 'status', 'deployment/deepflow-watcher', '-n', ON, '--timeout=90s']);
     const names = new Set(first.map((p) => p.metadata.name));
     const second = await eventually('2 new watcher pods', () => {
-      const p = pods(ON, 'app=deepflow-watcher').filter((x) => !names.has(x.metadata.name) && !x.metadata.deletionTimestamp);
+      const p = pods(ON, 'app=deepflow-watcher').filter(
+        (x) => !names.has(x.metadata.name) && !x.metadata.deletionTimestamp,
+      );
       return p.length === 2 && p;
     });
     for (const pod of second) {
@@ -146,7 +174,12 @@ describe('Deployments', () => {
 });
 
 describe('opt-in', () => {
-  const sidecarPod = (ns: string, name: string, labels: Record<string, string> = {}, env: { name: string; value: string }[] = []) => ({
+  const sidecarPod = (
+    ns: string,
+    name: string,
+    labels: Record<string, string> = {},
+    env: { name: string; value: string }[] = [],
+  ) => ({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace: ns, labels },
@@ -162,14 +195,19 @@ describe('opt-in', () => {
 
   test('a pod labelled enabled in a namespace that did not opt in is mutated', () => {
     apply([sidecarPod(OFF, 'opted-in-pod', { 'deepflow.io/k8s-watch-policy-injection': 'enabled' })]);
-    expect(envOf(getJson(['get', 'pod', 'opted-in-pod', '-n', OFF]), 'deepflow-agent')).toEqual({ K8S_WATCH_POLICY: 'watch-disabled' });
+    expect(envOf(getJson(['get', 'pod', 'opted-in-pod', '-n', OFF]), 'deepflow-agent')).toEqual({
+      K8S_WATCH_POLICY: 'watch-disabled',
+    });
   });
 
   test('a pod labelled disabled is not mutated but still validated', () => {
     const disabled = { 'deepflow.io/k8s-watch-policy-injection': 'disabled' };
     apply([sidecarPod(ON, 'opted-out', disabled)]);
     expect(envOf(getJson(['get', 'pod', 'opted-out', '-n', ON]), 'deepflow-agent')).toEqual({});
-    const refused = kubectl(['apply', '-f', '-'], JSON.stringify(sidecarPod(ON, 'opted-out-bad', disabled, [{ name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' }])));
+    const refused = kubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify(sidecarPod(ON, 'opted-out-bad', disabled, [{ name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' }])),
+    );
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain(DENIAL);
   });
@@ -185,7 +223,10 @@ describe('ONLY_WATCH_K8S_RESOURCE', () => {
         apiVersion: 'apps/v1',
         kind: 'DaemonSet',
         metadata: { name: 'legacy-agent', namespace: ON },
-        spec: { selector: { matchLabels: { app: 'legacy-agent' } }, template: { metadata: { labels: { app: 'legacy-agent' } }, spec: { containers: [agent(bad)] } } },
+        spec: {
+          selector: { matchLabels: { app: 'legacy-agent' } },
+          template: { metadata: { labels: { app: 'legacy-agent' } }, spec: { containers: [agent(bad)] } },
+        },
       },
     ],
     [
@@ -194,7 +235,10 @@ describe('ONLY_WATCH_K8S_RESOURCE', () => {
         apiVersion: 'batch/v1',
         kind: 'CronJob',
         metadata: { name: 'legacy-job', namespace: ON },
-        spec: { schedule: '*/5 * * * *', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [agent(bad)] } } } } },
+        spec: {
+          schedule: '*/5 * * * *',
+          jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [agent(bad)] } } } },
+        },
       },
     ],
   ];
@@ -211,7 +255,10 @@ describe('ONLY_WATCH_K8S_RESOURCE', () => {
     const refused = kubectl(['apply', '--dry-run=server', '-f', '-'], JSON.stringify(cases[0]![1]));
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain(DENIAL);
-    const good = kubectl(['apply', '--dry-run=server', '-f', '-'], JSON.stringify(deployment(ON, 'dry-run-only', [agent()])));
+    const good = kubectl(
+      ['apply', '--dry-run=server', '-f', '-'],
+      JSON.stringify(deployment(ON, 'dry-run-only', [agent()])),
+    );
     expect(good.status).toBe(0);
     expect(good.stdout).toContain('deployment.apps/dry-run-only created (server dry run)');
     expect(kubectl(['get', 'deployment', 'dry-run-only', '-n', ON]).status).not.toBe(0);
@@ -226,17 +273,30 @@ describe('reinvocation', () => {
   test('an agent sidecar added by a later webhook gets its value when ours is called again', async () => {
     // A second mutating webhook, ordered after ours, that injects an agent sidecar.
     const port = await freePort();
-    adder = createServer({ key: readFileSync(join(webhook.certDir, 'tls.key')), cert: readFileSync(join(webhook.certDir, 'tls.crt')) }, (req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        const review = JSON.parse(body);
-        const has = review.request.object.spec.containers.some((c: any) => c.name === 'deepflow-agent');
-        const patch = has ? undefined : Buffer.from(JSON.stringify([{ op: 'add', path: '/spec/containers/-', value: agent() }])).toString('base64');
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true, ...(patch && { patchType: 'JSONPatch', patch }) } }));
-      });
-    });
+    adder = createServer(
+      { key: readFileSync(join(webhook.certDir, 'tls.key')), cert: readFileSync(join(webhook.certDir, 'tls.crt')) },
+      (req, res) => {
+        let body = '';
+        req.on('data', (c) => (body += c));
+        req.on('end', () => {
+          const review = JSON.parse(body);
+          const has = review.request.object.spec.containers.some((c: any) => c.name === 'deepflow-agent');
+          const patch = has
+            ? undefined
+            : Buffer.from(JSON.stringify([{ op: 'add', path: '/spec/containers/-', value: agent() }])).toString(
+                'base64',
+              );
+          res.setHeader('content-type', 'application/json');
+          res.end(
+            JSON.stringify({
+              apiVersion: 'admission.k8s.io/v1',
+              kind: 'AdmissionReview',
+              response: { uid: review.request.uid, allowed: true, ...(patch && { patchType: 'JSONPatch', patch }) },
+            }),
+          );
+        });
+      },
+    );
     await new Promise<void>((resolve) => adder.listen(port, '127.0.0.1', resolve));
     apply([
       {
@@ -259,7 +319,15 @@ describe('reinvocation', () => {
       },
     ]);
     // kubectl runs asynchronously here: this process serves the second webhook meanwhile.
-    const created = await kubectlAsync(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'gets-a-sidecar', namespace: ON, labels: { 'e2e/add-agent': 'true' } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } }));
+    const created = await kubectlAsync(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'gets-a-sidecar', namespace: ON, labels: { 'e2e/add-agent': 'true' } },
+        spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
+      }),
+    );
     expect(created).toMatchObject({ status: 0, stderr: '' });
     const pod = getJson(['get', 'pod', 'gets-a-sidecar', '-n', ON]);
     expect(pod.spec.containers.map((c: any) => c.name)).toEqual(['app', 'deepflow-agent']);
@@ -272,7 +340,13 @@ describe('reinvocation', () => {
 describe('failurePolicy: Fail', () => {
   test('with the webhook stopped, agent pods in opted-in namespaces are refused and other namespaces are unaffected', async () => {
     expect(await webhook.stop()).toBe(0);
-    const pod = (ns: string, name: string) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns }, spec: { containers: [agent()] } });
+    const pod = (ns: string, name: string) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: ns },
+        spec: { containers: [agent()] },
+      });
     const refused = kubectl(['apply', '-f', '-'], pod(ON, 'while-down'));
     expect(refused.status).toBe(1);
     expect(refused.stderr).toMatch(/failed calling webhook "namespace\.pods\.k8s-watch-policy\.deepflow\.io"/);

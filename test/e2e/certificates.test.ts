@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { webhookConfigurations } from '../../src/webhook/webhook_configuration.js';
+import { webhookConfigurations } from '../../src/webhook/webhook_configuration.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
 import { apply, CLI, eventually, freePort, getJson, kubectl, kubectlAsync, kubectlOk, sleep } from './harness.ts';
 
@@ -26,12 +26,30 @@ const secretData = (): Record<string, string> | undefined => {
 };
 const pem = (b64: string | undefined) => (b64 ? Buffer.from(b64, 'base64').toString() : '');
 const caBundles = (): string[] =>
-  ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration'].flatMap((kind) => getJson(['get', kind, NAME]).webhooks.map((w: any) => w.clientConfig.caBundle ?? ''));
+  ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration'].flatMap((kind) =>
+    getJson(['get', kind, NAME]).webhooks.map((w: any) => w.clientConfig.caBundle ?? ''),
+  );
 
-const pod = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }, { name: 'deepflow-agent', image: 'deepflow/deepflow-agent:v6.6' }] } });
+const pod = (name: string) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: NS },
+  spec: {
+    containers: [
+      { name: 'app', image: 'nginx:1.27' },
+      { name: 'deepflow-agent', image: 'deepflow/deepflow-agent:v6.6' },
+    ],
+  },
+});
 
 beforeAll(async () => {
-  apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'deepflow.io/k8s-watch-policy-injection': 'enabled' } } }]);
+  apply([
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: NS, labels: { 'deepflow.io/k8s-watch-policy-injection': 'enabled' } },
+    },
+  ]);
   await eventually('the default ServiceAccount', () => kubectl(['get', 'sa', 'default', '-n', NS]).status === 0);
   port = await freePort();
   const metricsPort = await freePort();
@@ -75,11 +93,20 @@ test('first start with no Secret: the Secret is created, the CA injected, and po
   const serving = new X509Certificate(pem(data['tls.crt']));
   expect(serving.checkIssued(ca)).toBe(true);
   expect(serving.checkIP('127.0.0.1')).toBe('127.0.0.1');
-  await eventually('the caBundle injected into every webhook', () => caBundles().every((b) => b === data['ca-bundle.crt']));
-  const created = await eventually('a pod admitted through the webhook', async () => {
-    const r = await kubectlAsync(['create', '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify(pod('first')));
-    return r.status === 0 && JSON.parse(r.stdout);
-  }, 30_000);
+  await eventually('the caBundle injected into every webhook', () =>
+    caBundles().every((b) => b === data['ca-bundle.crt']),
+  );
+  const created = await eventually(
+    'a pod admitted through the webhook',
+    async () => {
+      const r = await kubectlAsync(
+        ['create', '--dry-run=server', '-o', 'json', '-f', '-'],
+        JSON.stringify(pod('first')),
+      );
+      return r.status === 0 && JSON.parse(r.stdout);
+    },
+    30_000,
+  );
   expect(created.spec.containers[1].env).toEqual([{ name: 'K8S_WATCH_POLICY', value: 'watch-disabled' }]);
 }, 90_000);
 
@@ -92,13 +119,22 @@ test('serving renewal and a full CA rotation happen while reviews keep flowing, 
   const failures: string[] = [];
   const deadline = Date.now() + 110_000;
   while (Date.now() < deadline && !(seen.caSwitches >= 1 && seen.servingRenewals >= 2 && seen.bundleOfTwo)) {
-    const r = await kubectlAsync(['create', '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify(pod(`flow-${reviews}`)));
+    const r = await kubectlAsync(
+      ['create', '--dry-run=server', '-o', 'json', '-f', '-'],
+      JSON.stringify(pod(`flow-${reviews}`)),
+    );
     reviews++;
     if (r.status !== 0 || !JSON.parse(r.stdout).spec.containers[1].env) failures.push(r.stderr.trim() || 'not mutated');
     const data = secretData();
     if (!data) continue;
-    if (data['tls.crt'] !== lastCert) (seen.servingRenewals++, (lastCert = data['tls.crt']));
-    if (data['ca.crt'] !== lastCa) (seen.caSwitches++, (lastCa = data['ca.crt']));
+    if (data['tls.crt'] !== lastCert) {
+      seen.servingRenewals++;
+      lastCert = data['tls.crt'];
+    }
+    if (data['ca.crt'] !== lastCa) {
+      seen.caSwitches++;
+      lastCa = data['ca.crt'];
+    }
     if (pem(data['ca-bundle.crt']).split('BEGIN CERTIFICATE').length - 1 === 2) seen.bundleOfTwo = true;
     await sleep(100);
   }
@@ -110,8 +146,21 @@ test('serving renewal and a full CA rotation happen while reviews keep flowing, 
 }, 150_000);
 
 test('a caBundle reset by someone else is repaired within seconds', async () => {
-  kubectlOk(['patch', 'mutatingwebhookconfiguration', NAME, '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/webhooks/0/clientConfig/caBundle', value: Buffer.from('garbage').toString('base64') }])]);
+  kubectlOk([
+    'patch',
+    'mutatingwebhookconfiguration',
+    NAME,
+    '--type=json',
+    '-p',
+    JSON.stringify([
+      { op: 'replace', path: '/webhooks/0/clientConfig/caBundle', value: Buffer.from('garbage').toString('base64') },
+    ]),
+  ]);
   const bundle = secretData()!['ca-bundle.crt'];
-  await eventually('the caBundle repaired', () => caBundles().every((b) => b === secretData()!['ca-bundle.crt']) && bundle, 15_000);
+  await eventually(
+    'the caBundle repaired',
+    () => caBundles().every((b) => b === secretData()!['ca-bundle.crt']) && bundle,
+    15_000,
+  );
   expect(output).toContain('caBundle updated');
 });

@@ -30,13 +30,27 @@ test('RBAC is on: an unprivileged service account cannot list secrets', () => {
 test("the node Lease setting: kwok's Lease duration and the controller-manager's grace period follow it; a bad value is named", () => {
   const args = (env: NodeJS.ProcessEnv) => {
     const ports = { etcd: 1, etcdPeer: 2, apiserver: 3, controllerManager: 4, scheduler: 5, kwok: 6 };
-    const pki = { caCert: '', adminCert: '', adminKey: '', caCertPath: 'ca.crt', adminCertPath: 'admin.crt', adminKeyPath: 'admin.key', serviceAccountPublicKeyPath: 'sa.pub' };
+    const pki = {
+      caCert: '',
+      adminCert: '',
+      adminKey: '',
+      caCertPath: 'ca.crt',
+      adminCertPath: 'admin.crt',
+      adminKeyPath: 'admin.key',
+      serviceAccountPublicKeyPath: 'sa.pub',
+    };
     const all = components('/bin', ports, pki, nodeLeaseSeconds(env));
-    const of = (name: string, flag: string) => all.find((c) => c.name === name)!.args.find((a) => a.startsWith(`--${flag}=`));
+    const of = (name: string, flag: string) =>
+      all.find((c) => c.name === name)!.args.find((a) => a.startsWith(`--${flag}=`));
     return [of('kwok', 'node-lease-duration-seconds'), of('kube-controller-manager', 'node-monitor-grace-period')];
   };
   expect(args({})).toEqual(['--node-lease-duration-seconds=40', '--node-monitor-grace-period=20s']);
-  expect(args({ K8S_WATCH_POLICY_NODE_LEASE_SECONDS: '300' })).toEqual(['--node-lease-duration-seconds=300', '--node-monitor-grace-period=280s']);
-  expect(() => nodeLeaseSeconds({ K8S_WATCH_POLICY_NODE_LEASE_SECONDS: '10' })).toThrow('K8S_WATCH_POLICY_NODE_LEASE_SECONDS must be a whole number of seconds from 40 to 3600, got "10"');
+  expect(args({ K8S_WATCH_POLICY_NODE_LEASE_SECONDS: '300' })).toEqual([
+    '--node-lease-duration-seconds=300',
+    '--node-monitor-grace-period=280s',
+  ]);
+  expect(() => nodeLeaseSeconds({ K8S_WATCH_POLICY_NODE_LEASE_SECONDS: '10' })).toThrow(
+    'K8S_WATCH_POLICY_NODE_LEASE_SECONDS must be a whole number of seconds from 40 to 3600, got "10"',
+  );
   expect(() => nodeLeaseSeconds({ K8S_WATCH_POLICY_NODE_LEASE_SECONDS: '1m' })).toThrow('got "1m"');
 });

@@ -22,7 +22,24 @@ const configFile = join(dir, 'config.yaml');
 
 /** A controller replica with short leader-election timings (client-go's, scaled down). */
 function replica(identity: string): ControllerProcess & { identity: string } {
-  const args = ['--kubeconfig', KUBECONFIG, '--config', configFile, '--namespace', SYSTEM, '--identity', identity, '--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '500ms', '--drain-delay', '0'];
+  const args = [
+    '--kubeconfig',
+    KUBECONFIG,
+    '--config',
+    configFile,
+    '--namespace',
+    SYSTEM,
+    '--identity',
+    identity,
+    '--lease-duration',
+    '4s',
+    '--renew-deadline',
+    '3s',
+    '--retry-period',
+    '500ms',
+    '--drain-delay',
+    '0',
+  ];
   return Object.assign(new ControllerProcess(args, identity), { identity });
 }
 
@@ -34,16 +51,25 @@ function lease(): any {
 }
 
 function labelled(): string[] {
-  return getJson(['get', 'pods', '-n', AGENTS, '-l', 'deepflow.io/k8s-watcher=true']).items.map((p: any) => p.metadata.name);
+  return getJson(['get', 'pods', '-n', AGENTS, '-l', 'deepflow.io/k8s-watcher=true']).items.map(
+    (p: any) => p.metadata.name,
+  );
 }
 
-const agent = (policy?: string) => ({ name: 'deepflow-agent', image: IMAGE, ...(policy && { env: [{ name: 'K8S_WATCH_POLICY', value: policy }] }) });
+const agent = (policy?: string) => ({
+  name: 'deepflow-agent',
+  image: IMAGE,
+  ...(policy && { env: [{ name: 'K8S_WATCH_POLICY', value: policy }] }),
+});
 
 const daemonSet = (name: string, nodeSelector: Record<string, string> = { type: 'kwok' }) => ({
   apiVersion: 'apps/v1',
   kind: 'DaemonSet',
   metadata: { name, namespace: AGENTS },
-  spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { nodeSelector, containers: [agent()] } } },
+  spec: {
+    selector: { matchLabels: { app: name } },
+    template: { metadata: { labels: { app: name } }, spec: { nodeSelector, containers: [agent()] } },
+  },
 });
 
 const deployment = (name: string, containers: unknown[], extra: Record<string, unknown> = {}) => ({
@@ -53,7 +79,10 @@ const deployment = (name: string, containers: unknown[], extra: Record<string, u
   spec: {
     replicas: 1,
     selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { tolerations: [{ key: 'virtual-kubelet.io/provider', operator: 'Exists' }], containers, ...extra } },
+    template: {
+      metadata: { labels: { app: name } },
+      spec: { tolerations: [{ key: 'virtual-kubelet.io/provider', operator: 'Exists' }], containers, ...extra },
+    },
   },
 });
 
@@ -96,10 +125,16 @@ afterAll(async () => {
 
 describe('a serverless cluster (scenario 2)', () => {
   test('only watch-disabled sidecars: no watcher, a NoWatcherCandidate Warning and watcher_elected 0', async () => {
-    apply([deployment('shop', [{ name: 'shop', image: 'nginx:1.27' }, agent('watch-disabled')], { nodeSelector: { type: 'virtual-kubelet' } })]);
+    apply([
+      deployment('shop', [{ name: 'shop', image: 'nginx:1.27' }, agent('watch-disabled')], {
+        nodeSelector: { type: 'virtual-kubelet' },
+      }),
+    ]);
     await eventually('the Lease with no holder', () => {
       const l = lease();
-      return l && l.spec.holderIdentity == null && l.metadata.annotations?.['deepflow.io/election-reason'] === 'no-candidate';
+      return (
+        l && l.spec.holderIdentity == null && l.metadata.annotations?.['deepflow.io/election-reason'] === 'no-candidate'
+      );
     });
     const events = await eventually('the Warning Event', () => {
       const items = getJson(['get', 'events', '-n', SYSTEM, '--field-selector', 'reason=NoWatcherCandidate']).items;
@@ -109,9 +144,20 @@ describe('a serverless cluster (scenario 2)', () => {
     expect(events[0].message).toMatch(/no deepflow-agent watches the Kubernetes API/);
     const leader = await eventually('a leader that sees the sidecar', async () => {
       const s = await Promise.all(replicas.map((r) => r.status()));
-      return s.find((x) => x.isLeader && x.candidates.length === 1 && x.candidates[0].reason !== 'not-running' && x.candidates[0].reason !== 'not-ready');
+      return s.find(
+        (x) =>
+          x.isLeader &&
+          x.candidates.length === 1 &&
+          x.candidates[0].reason !== 'not-running' &&
+          x.candidates[0].reason !== 'not-ready',
+      );
     });
-    expect(leader.candidates[0]).toMatchObject({ namespace: AGENTS, policy: 'watch-disabled', eligible: false, reason: 'watch-disabled' });
+    expect(leader.candidates[0]).toMatchObject({
+      namespace: AGENTS,
+      policy: 'watch-disabled',
+      eligible: false,
+      reason: 'watch-disabled',
+    });
     expect(leader.watcher).toBeNull();
     const leading = replicas.find((r) => r.identity === leader.identity)!;
     const metrics = await leading.metrics();
@@ -128,7 +174,8 @@ describe('a serverless cluster (scenario 2)', () => {
     const elected = await eventually('a watcher', () => holder());
     expect(elected).toMatch(new RegExp(`^${AGENTS}/node-agent-`));
     const pods = getJson(['get', 'pods', '-n', AGENTS, '-l', 'app=node-agent']).items;
-    const readySince = (p: any) => Date.parse(p.status.conditions.find((c: any) => c.type === 'Ready').lastTransitionTime);
+    const readySince = (p: any) =>
+      Date.parse(p.status.conditions.find((c: any) => c.type === 'Ready').lastTransitionTime);
     const oldest = Math.min(...pods.filter((p: any) => p.status.phase === 'Running').map(readySince));
     const winner = pods.find((p: any) => `${AGENTS}/${p.metadata.name}` === elected);
     expect(readySince(winner)).toBe(oldest);
@@ -144,15 +191,25 @@ describe('an ordinary cluster (scenario 1)', () => {
    * §6 rule 3: stickiness holds only within the winning tier).
    */
   async function ordinaryCluster(): Promise<string> {
-    apply([daemonSet('node-agent'), deployment('watcher', [agent('watch-only')], { nodeSelector: { 'kubernetes.io/hostname': 'kwok-node-0' } })]);
-    const elected = await eventually<string>('a watcher pod elected', () => (holder()?.startsWith(`${AGENTS}/watcher-`) ? holder() : undefined), 60_000);
+    apply([
+      daemonSet('node-agent'),
+      deployment('watcher', [agent('watch-only')], { nodeSelector: { 'kubernetes.io/hostname': 'kwok-node-0' } }),
+    ]);
+    const elected = await eventually<string>(
+      'a watcher pod elected',
+      () => (holder()?.startsWith(`${AGENTS}/watcher-`) ? holder() : undefined),
+      60_000,
+    );
     await eventually('the label on it alone', () => labelled().join() === elected.split('/')[1]);
     return elected;
   }
 
   test('a watcher Deployment (only-watch) is elected over the DaemonSet agents, also on the same node', async () => {
     const elected = await ordinaryCluster();
-    expect(lease().metadata.annotations).toMatchObject({ 'deepflow.io/watcher-policy': 'only-watch', 'deepflow.io/watcher-node': 'kwok-node-0' });
+    expect(lease().metadata.annotations).toMatchObject({
+      'deepflow.io/watcher-policy': 'only-watch',
+      'deepflow.io/watcher-node': 'kwok-node-0',
+    });
     const events = getJson(['get', 'events', '-n', AGENTS, '--field-selector', 'reason=WatcherElected']).items;
     expect(events.some((e: any) => e.involvedObject.name === elected.split('/')[1])).toBe(true);
   });
@@ -163,7 +220,10 @@ describe('an ordinary cluster (scenario 1)', () => {
     const max = await maxLabelledDuring(async () => {
       kubectlOk(['rollout', 'restart', 'deployment/watcher', '-n', AGENTS]);
       kubectlOk(['rollout', 'status', 'deployment/watcher', '-n', AGENTS, '--timeout=90s']);
-      await eventually('the new watcher pod elected', () => holder() !== before.spec.holderIdentity && holder()?.startsWith(`${AGENTS}/watcher-`));
+      await eventually(
+        'the new watcher pod elected',
+        () => holder() !== before.spec.holderIdentity && holder()?.startsWith(`${AGENTS}/watcher-`),
+      );
       await sleep(1500); // let any further (wrong) switch show
     });
     expect(max).toBe(1);
@@ -178,7 +238,10 @@ describe('an ordinary cluster (scenario 1)', () => {
     const record = lease();
     expect(record.spec.holderIdentity).not.toBe(old);
     const pod = getJson(['get', 'pod', record.spec.holderIdentity.split('/')[1], '-n', AGENTS]);
-    expect(record.metadata.annotations).toMatchObject({ 'deepflow.io/watcher-uid': pod.metadata.uid, 'deepflow.io/watcher-node': pod.spec.nodeName });
+    expect(record.metadata.annotations).toMatchObject({
+      'deepflow.io/watcher-uid': pod.metadata.uid,
+      'deepflow.io/watcher-node': pod.spec.nodeName,
+    });
   });
 
   test("the watcher's node going NotReady: another candidate on another node is elected within seconds", async () => {
@@ -189,16 +252,41 @@ describe('an ordinary cluster (scenario 1)', () => {
     try {
       const conditions = getJson(['get', 'node', node]).status.conditions as any[];
       const i = conditions.findIndex((c) => c.type === 'Ready');
-      kubectlOk(['patch', 'node', node, '--subresource=status', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: `/status/conditions/${i}/status`, value: 'False' }])]);
-      await eventually('a watcher on another node', () => {
-        const h = holder();
-        return h && h !== `${AGENTS}/${watcherPod}` && lease().metadata.annotations['deepflow.io/watcher-node'] !== node && h;
-      }, 20_000);
-      const status = (await Promise.all(replicas.map((r) => r.status().catch(() => undefined)))).find((x) => x?.isLeader);
-      expect(status.candidates.find((c: any) => c.name === watcherPod)).toMatchObject({ eligible: false, reason: 'node-not-ready' });
+      kubectlOk([
+        'patch',
+        'node',
+        node,
+        '--subresource=status',
+        '--type=json',
+        '-p',
+        JSON.stringify([{ op: 'replace', path: `/status/conditions/${i}/status`, value: 'False' }]),
+      ]);
+      await eventually(
+        'a watcher on another node',
+        () => {
+          const h = holder();
+          return (
+            h &&
+            h !== `${AGENTS}/${watcherPod}` &&
+            lease().metadata.annotations['deepflow.io/watcher-node'] !== node &&
+            h
+          );
+        },
+        20_000,
+      );
+      const status = (await Promise.all(replicas.map((r) => r.status().catch(() => undefined)))).find(
+        (x) => x?.isLeader,
+      );
+      expect(status.candidates.find((c: any) => c.name === watcherPod)).toMatchObject({
+        eligible: false,
+        reason: 'node-not-ready',
+      });
     } finally {
       kubectlOk(['annotate', 'node', node, 'kwok.x-k8s.io/node=fake', '--overwrite']);
-      await eventually('the node Ready again', () => getJson(['get', 'node', node]).status.conditions.find((c: any) => c.type === 'Ready').status === 'True');
+      await eventually(
+        'the node Ready again',
+        () => getJson(['get', 'node', node]).status.conditions.find((c: any) => c.type === 'Ready').status === 'True',
+      );
     }
   });
 
@@ -222,13 +310,29 @@ describe('an ordinary cluster (scenario 1)', () => {
 
 describe('reports and refusals', () => {
   test('an existing pod that still carries ONLY_WATCH_K8S_RESOURCE gets a DeprecatedEnv Warning and is counted', async () => {
-    apply([{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'legacy', namespace: AGENTS }, spec: { containers: [{ ...agent(), env: [{ name: 'ONLY_WATCH_K8S_RESOURCE', value: '' }] }] } }]);
+    apply([
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'legacy', namespace: AGENTS },
+        spec: { containers: [{ ...agent(), env: [{ name: 'ONLY_WATCH_K8S_RESOURCE', value: '' }] }] },
+      },
+    ]);
     const events = await eventually('the DeprecatedEnv Event', () => {
-      const items = getJson(['get', 'events', '-n', AGENTS, '--field-selector', 'reason=DeprecatedEnv,involvedObject.name=legacy']).items;
+      const items = getJson([
+        'get',
+        'events',
+        '-n',
+        AGENTS,
+        '--field-selector',
+        'reason=DeprecatedEnv,involvedObject.name=legacy',
+      ]).items;
       return items.length > 0 && items;
     });
     expect(events[0]).toMatchObject({ type: 'Warning', involvedObject: { kind: 'Pod', name: 'legacy' } });
-    expect(events[0].message).toBe('ONLY_WATCH_K8S_RESOURCE is no longer supported and makes the agent exit; remove it and set K8S_WATCH_POLICY=watch-only');
+    expect(events[0].message).toBe(
+      'ONLY_WATCH_K8S_RESOURCE is no longer supported and makes the agent exit; remove it and set K8S_WATCH_POLICY=watch-only',
+    );
     // (one replica was killed above: ask whichever answers and leads)
     const leader = await eventually('the leading replica', async () => {
       for (const r of replicas) if ((await r.status().catch(() => undefined))?.isLeader) return r;
@@ -244,25 +348,50 @@ describe('reports and refusals', () => {
     const server = /server: (\S+)/.exec(admin)![1];
     const ca = /certificate-authority-data: (\S+)/.exec(admin)![1];
     const kubeconfig = join(dir, 'powerless.kubeconfig');
-    writeFileSync(kubeconfig, `apiVersion: v1
+    writeFileSync(
+      kubeconfig,
+      `apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "${server}", certificate-authority-data: ${ca}}}]
 users: [{name: u, user: {token: ${token}}}]
 contexts: [{name: c, context: {cluster: c, user: u}}]
 current-context: c
-`);
-    const r = spawnSync(process.execPath, [CLI, 'controller', '--kubeconfig', kubeconfig, '--config', configFile, '--namespace', SYSTEM, '--metrics-port', '0'], { encoding: 'utf8', timeout: 30_000 });
+`,
+    );
+    const r = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'controller',
+        '--kubeconfig',
+        kubeconfig,
+        '--config',
+        configFile,
+        '--namespace',
+        SYSTEM,
+        '--metrics-port',
+        '0',
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     expect(r.status).toBe(77);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^k8s-watch-policy: missing RBAC permissions: cannot list pods in namespace kwp-agents-\w+; .*cannot patch pods in namespace kwp-agents-\w+; .*cannot get leases.coordination.k8s.io in namespace kwp-system-\w+/);
+    expect(lines[0]).toMatch(
+      /^k8s-watch-policy: missing RBAC permissions: cannot list pods in namespace kwp-agents-\w+; .*cannot patch pods in namespace kwp-agents-\w+; .*cannot get leases.coordination.k8s.io in namespace kwp-system-\w+/,
+    );
   });
 
   test('a bad config names the field and exits 78', () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'election:\n  namespace: [typo]\n');
-    const r = spawnSync(process.execPath, [CLI, 'controller', '--kubeconfig', KUBECONFIG, '--config', bad], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [CLI, 'controller', '--kubeconfig', KUBECONFIG, '--config', bad], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.status).toBe(78);
-    expect(r.stderr.trim()).toBe(`k8s-watch-policy: config ${bad}: election.namespace: unknown field (known: namespaces, leaseName)`);
+    expect(r.stderr.trim()).toBe(
+      `k8s-watch-policy: config ${bad}: election.namespace: unknown field (known: namespaces, leaseName)`,
+    );
   });
 });

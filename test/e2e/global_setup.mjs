@@ -10,7 +10,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const stateDir = process.env.K8S_WATCH_POLICY_CLUSTER_DIR ?? join(root, '.cluster');
 export const startedByTests = join(stateDir, 'started-by-tests');
 
-const cluster = (command, stdio) => spawnSync(process.execPath, [join(root, 'test/cluster/main.ts'), command], { cwd: root, stdio });
+const cluster = (command, stdio) =>
+  spawnSync(process.execPath, [join(root, 'test/cluster/main.ts'), command], { cwd: root, stdio });
 
 export default async function globalSetup() {
   const wasUp = cluster('status', 'ignore').status === 0;

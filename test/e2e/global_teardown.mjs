@@ -9,7 +9,10 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export default async function globalTeardown() {
   if (!existsSync(startedByTests)) return;
-  const down = spawnSync(process.execPath, [join(root, 'test/cluster/main.ts'), 'down'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  const down = spawnSync(process.execPath, [join(root, 'test/cluster/main.ts'), 'down'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   rmSync(startedByTests, { force: true });
   if (down.status !== 0) throw new Error('the local control plane did not stop cleanly');
 }

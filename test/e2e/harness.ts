@@ -25,7 +25,8 @@ export interface Run {
  */
 function kubectlCommand(): [string, string] {
   if (process.env.KWP_RELEASE_NAMESPACE) {
-    if (!process.env.KUBECONFIG) throw new Error('KWP_RELEASE_NAMESPACE is set: KUBECONFIG must name the cluster of the release');
+    if (!process.env.KUBECONFIG)
+      throw new Error('KWP_RELEASE_NAMESPACE is set: KUBECONFIG must name the cluster of the release');
     return [process.env.KUBECTL ?? 'kubectl', process.env.KUBECONFIG];
   }
   const state = readState();
@@ -74,7 +75,6 @@ export function apply(objects: unknown[]): string {
   return kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
 }
 
-
 /** The webhook as a user runs it: the built CLI, with certificates from `k8s-watch-policy certs`. */
 export class WebhookProcess {
   child: ChildProcess | undefined;
@@ -88,7 +88,9 @@ export class WebhookProcess {
   }
 
   async makeCertificates(): Promise<string> {
-    const r = spawnSync(process.execPath, [CLI, 'certs', '--out', this.certDir, '--dns', 'localhost,127.0.0.1'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [CLI, 'certs', '--out', this.certDir, '--dns', 'localhost,127.0.0.1'], {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`certs failed: ${r.stderr}`);
     return join(this.certDir, 'ca.crt');
   }
@@ -96,11 +98,27 @@ export class WebhookProcess {
   async start(extraArgs: string[] = []): Promise<void> {
     this.port ||= await freePort();
     this.metricsPort ||= await freePort();
-    const args = [CLI, 'webhook', '--kubeconfig', KUBECONFIG, '--cert-dir', this.certDir, '--host', '127.0.0.1', '--port', String(this.port), '--metrics-port', String(this.metricsPort), '--drain-delay', '0', ...extraArgs];
+    const args = [
+      CLI,
+      'webhook',
+      '--kubeconfig',
+      KUBECONFIG,
+      '--cert-dir',
+      this.certDir,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(this.port),
+      '--metrics-port',
+      String(this.metricsPort),
+      '--drain-delay',
+      '0',
+      ...extraArgs,
+    ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    child.stdout!.on('data', (c: Buffer) => (this.output += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (this.output += c.toString()));
+    child.stdout.on('data', (c: Buffer) => (this.output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (this.output += c.toString()));
     const ca = await import('node:fs').then((fs) => fs.readFileSync(join(this.certDir, 'ca.crt'), 'utf8'));
     const deadline = Date.now() + 30_000;
     for (;;) {

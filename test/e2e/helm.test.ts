@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
-import { requiredPermissions } from '../../src/controller/permissions.js';
+import { requiredPermissions } from '../../src/controller/permissions.ts';
 import { readState } from '../cluster/cluster.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
 import { apply, CLI, eventually, freePort, getJson, kubectl, kubectlOk, terminate, type Run } from './harness.ts';
@@ -33,7 +33,10 @@ const dir = mkdtempSync(join(tmpdir(), 'kwp-helm-'));
 function helm(args: string[]): Run {
   const state = readState();
   if (!state) throw new Error('the local cluster is not up (global setup did not run?)');
-  const r = spawnSync(join(state.bin, 'helm'), ['--kubeconfig', KUBECONFIG, ...args], { encoding: 'utf8', timeout: 170_000 });
+  const r = spawnSync(join(state.bin, 'helm'), ['--kubeconfig', KUBECONFIG, ...args], {
+    encoding: 'utf8',
+    timeout: 170_000,
+  });
   return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
 }
 
@@ -43,9 +46,13 @@ function helmOk(args: string[]): Run {
   return r;
 }
 
-const manifest = (): any[] => parseAllDocuments(helmOk(['get', 'manifest', RELEASE, '-n', NS]).stdout).map((d) => d.toJS()).filter(Boolean);
+const manifest = (): any[] =>
+  parseAllDocuments(helmOk(['get', 'manifest', RELEASE, '-n', NS]).stdout)
+    .map((d) => d.toJS())
+    .filter(Boolean);
 const ref = (o: any) => [o.kind, o.metadata.name, ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : [])];
-const deploymentOf = (objects: any[], component: string) => objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `${FULLNAME}-${component}`);
+const deploymentOf = (objects: any[], component: string) =>
+  objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `${FULLNAME}-${component}`);
 
 const ALL = 'all namespaces';
 
@@ -53,7 +60,8 @@ const ALL = 'all namespaces';
 function can(sa: string, verb: string, resource: string, namespace: string | undefined): boolean {
   const scope = namespace && namespace !== ALL ? ['-n', namespace] : ['--all-namespaces'];
   const r = kubectl(['auth', 'can-i', verb, resource, '--as', `system:serviceaccount:${NS}:${sa}`, ...scope]);
-  if (r.status !== 0 && r.stdout.trim() !== 'no') throw new Error(`kubectl auth can-i ${verb} ${resource}: ${r.stderr}`);
+  if (r.status !== 0 && r.stdout.trim() !== 'no')
+    throw new Error(`kubectl auth can-i ${verb} ${resource}: ${r.stderr}`);
   return r.status === 0;
 }
 
@@ -81,7 +89,10 @@ class Process {
   child: ChildProcess | undefined;
   output = '';
   start(args: string[], env: Record<string, string>): void {
-    this.child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, KUBECONFIG: '' } });
+    this.child = spawn(process.execPath, [CLI, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env, KUBECONFIG: '' },
+    });
     this.child.stdout!.on('data', (c: Buffer) => (this.output += c));
     this.child.stderr!.on('data', (c: Buffer) => (this.output += c));
   }
@@ -107,10 +118,22 @@ const controllerProcess = new Process();
 beforeAll(async () => {
   apply([
     // The restricted Pod Security Standard, enforced: the chart's pods must meet it to be created.
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' } } },
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: NS,
+        labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' },
+      },
+    },
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: AGENTS } },
   ]);
-  await eventually('service accounts', () => kubectl(['get', 'sa', 'default', '-n', NS]).status === 0 && kubectl(['get', 'sa', 'default', '-n', AGENTS]).status === 0);
+  await eventually(
+    'service accounts',
+    () =>
+      kubectl(['get', 'sa', 'default', '-n', NS]).status === 0 &&
+      kubectl(['get', 'sa', 'default', '-n', AGENTS]).status === 0,
+  );
 });
 
 afterAll(async () => {
@@ -133,18 +156,37 @@ describe('helm install', () => {
     expect(r.stdout).toContain('/status');
     installed.push(...manifest());
     expect(installed.length).toBeGreaterThanOrEqual(20);
-    for (const o of installed) expect([o.kind, o.metadata.name, kubectl(['get', ...ref(o), '-o', 'name']).status]).toEqual([o.kind, o.metadata.name, 0]);
+    for (const o of installed)
+      expect([o.kind, o.metadata.name, kubectl(['get', ...ref(o), '-o', 'name']).status]).toEqual([
+        o.kind,
+        o.metadata.name,
+        0,
+      ]);
   });
 
   test('two webhook replicas on two nodes, two controller replicas, Ready (as kwok runs them)', () => {
     for (const component of ['webhook', 'controller']) {
-      const pods = getJson(['get', 'pods', '-n', NS, '-l', `${INSTANCE},app.kubernetes.io/component=${component}`]).items;
+      const pods = getJson([
+        'get',
+        'pods',
+        '-n',
+        NS,
+        '-l',
+        `${INSTANCE},app.kubernetes.io/component=${component}`,
+      ]).items;
       expect(pods.length).toBe(2);
       for (const p of pods) expect(p.status.conditions.find((c: any) => c.type === 'Ready')?.status).toBe('True');
       if (component === 'webhook') expect(new Set(pods.map((p: any) => p.spec.nodeName)).size).toBe(2);
       for (const p of pods) expect(p.spec.serviceAccountName).toBe(`${FULLNAME}-${component}`);
     }
-    const endpoints = getJson(['get', 'endpointslices', '-n', NS, '-l', `kubernetes.io/service-name=${FULLNAME}-webhook`]).items;
+    const endpoints = getJson([
+      'get',
+      'endpointslices',
+      '-n',
+      NS,
+      '-l',
+      `kubernetes.io/service-name=${FULLNAME}-webhook`,
+    ]).items;
     expect(endpoints.flatMap((s: any) => s.endpoints ?? []).length).toBe(2);
     expect(endpoints[0].ports).toEqual([expect.objectContaining({ name: 'https', port: 9443 })]);
   });
@@ -190,13 +232,21 @@ describe('what the ServiceAccounts may do (kubectl auth can-i)', () => {
     ['controller', 'get', 'secrets', NS, false],
     ['controller', 'list', 'secrets', ALL, false],
     ['controller', 'list', 'deployments.apps', ALL, false],
-  ] as ['webhook' | 'controller', string, string, string, boolean][])('%s: %s %s in %s -> %s', (component, verb, resource, namespace, allowed) => {
-    expect(can(`${FULLNAME}-${component}`, verb, resource, namespace)).toBe(allowed);
-  });
+  ] as ['webhook' | 'controller', string, string, string, boolean][])(
+    '%s: %s %s in %s -> %s',
+    (component, verb, resource, namespace, allowed) => {
+      expect(can(`${FULLNAME}-${component}`, verb, resource, namespace)).toBe(allowed);
+    },
+  );
 
   test('the controller has every permission src/controller/permissions.ts checks at start', () => {
     for (const p of requiredPermissions(NS, [])) {
-      expect([p.verb, p.resource, p.namespace, can(CONTROLLER_SA, p.verb, p.group ? `${p.resource}.${p.group}` : p.resource, p.namespace)]).toEqual([p.verb, p.resource, p.namespace, true]);
+      expect([
+        p.verb,
+        p.resource,
+        p.namespace,
+        can(CONTROLLER_SA, p.verb, p.group ? `${p.resource}.${p.group}` : p.resource, p.namespace),
+      ]).toEqual([p.verb, p.resource, p.namespace, true]);
     }
   });
 
@@ -206,30 +256,68 @@ describe('what the ServiceAccounts may do (kubectl auth can-i)', () => {
     const all = as(WEBHOOK_SA, ['get', 'secrets', '-n', NS, '-o', 'name']);
     expect(all.status).not.toBe(0);
     expect(all.stderr).toMatch(/forbidden/);
-    const configs = as(WEBHOOK_SA, ['get', 'mutatingwebhookconfigurations', '-l', `${INSTANCE},app.kubernetes.io/name=k8s-watch-policy`, '-o', 'name']);
+    const configs = as(WEBHOOK_SA, [
+      'get',
+      'mutatingwebhookconfigurations',
+      '-l',
+      `${INSTANCE},app.kubernetes.io/name=k8s-watch-policy`,
+      '-o',
+      'name',
+    ]);
     expect(configs.status).toBe(0);
     expect(configs.stdout.trim()).toBe(`mutatingwebhookconfiguration.admissionregistration.k8s.io/${FULLNAME}`);
   });
 });
 
-describe('the processes with the chart\'s ServiceAccount tokens and command lines', () => {
+describe("the processes with the chart's ServiceAccount tokens and command lines", () => {
   test('the webhook fills the Secret of the chart, takes its Lease and injects the CA into both configurations, without one forbidden request', async () => {
     const port = await freePort();
     const metricsPort = await freePort();
-    const args = localArgs(installed, 'webhook', ['--kubeconfig', tokenKubeconfig(WEBHOOK_SA), '--host', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort)]);
-    expect(args).toEqual(expect.arrayContaining(['--tls-secret', TLS, '--tls-namespace', NS, '--webhook-selector', `${INSTANCE},app.kubernetes.io/name=k8s-watch-policy`]));
+    const args = localArgs(installed, 'webhook', [
+      '--kubeconfig',
+      tokenKubeconfig(WEBHOOK_SA),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--metrics-port',
+      String(metricsPort),
+    ]);
+    expect(args).toEqual(
+      expect.arrayContaining([
+        '--tls-secret',
+        TLS,
+        '--tls-namespace',
+        NS,
+        '--webhook-selector',
+        `${INSTANCE},app.kubernetes.io/name=k8s-watch-policy`,
+      ]),
+    );
     webhookProcess.start(args, { POD_NAME: `webhook-${RUN}`, POD_NAMESPACE: NS });
-    const data = await eventually('the Secret', () => {
-      const r = kubectl(['get', 'secret', TLS, '-n', NS, '-o', 'json']);
-      return r.status === 0 && JSON.parse(r.stdout).data;
-    }, 30_000);
+    const data = await eventually(
+      'the Secret',
+      () => {
+        const r = kubectl(['get', 'secret', TLS, '-n', NS, '-o', 'json']);
+        return r.status === 0 && JSON.parse(r.stdout).data;
+      },
+      30_000,
+    );
     expect(Object.keys(data).sort()).toEqual(['ca-bundle.crt', 'ca.crt', 'ca.key', 'tls.crt', 'tls.key']);
     await eventually('the CA in every caBundle', () =>
-      ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration'].every((kind) => getJson(['get', kind, FULLNAME]).webhooks.every((w: any) => w.clientConfig.caBundle === data['ca-bundle.crt'])),
+      ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration'].every((kind) =>
+        getJson(['get', kind, FULLNAME]).webhooks.every((w: any) => w.clientConfig.caBundle === data['ca-bundle.crt']),
+      ),
     );
     const lease = getJson(['get', 'lease', `${TLS}-certificates`, '-n', NS]);
     expect(lease.spec.holderIdentity).toBe(`webhook-${RUN}`);
-    await eventually('the webhook ready', async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.ok, () => false)) || undefined);
+    await eventually(
+      'the webhook ready',
+      async () =>
+        (await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then(
+          (r) => r.ok,
+          () => false,
+        )) || undefined,
+    );
     expect(webhookProcess.output).not.toMatch(/forbidden|\b403\b/i); // \b: not a port such as 40339
     expect(webhookProcess.output).toContain('node cache synced');
   });
@@ -243,17 +331,42 @@ describe('the processes with the chart\'s ServiceAccount tokens and command line
         spec: {
           replicas: 1,
           selector: { matchLabels: { app: 'watcher' } },
-          template: { metadata: { labels: { app: 'watcher' } }, spec: { containers: [{ name: 'deepflow-agent', image: 'registry.example.com/deepflow-agent:v6.6', env: [{ name: 'K8S_WATCH_POLICY', value: 'watch-only' }] }] } },
+          template: {
+            metadata: { labels: { app: 'watcher' } },
+            spec: {
+              containers: [
+                {
+                  name: 'deepflow-agent',
+                  image: 'registry.example.com/deepflow-agent:v6.6',
+                  env: [{ name: 'K8S_WATCH_POLICY', value: 'watch-only' }],
+                },
+              ],
+            },
+          },
         },
       },
     ]);
     const port = await freePort();
-    const args = localArgs(installed, 'controller', ['--kubeconfig', tokenKubeconfig(CONTROLLER_SA), '--host', '127.0.0.1', '--metrics-port', String(port)]);
+    const args = localArgs(installed, 'controller', [
+      '--kubeconfig',
+      tokenKubeconfig(CONTROLLER_SA),
+      '--host',
+      '127.0.0.1',
+      '--metrics-port',
+      String(port),
+    ]);
     controllerProcess.start(args, { POD_NAME: `controller-${RUN}`, POD_NAMESPACE: NS });
-    const status = await eventually('a published watcher', async () => {
-      const s = await fetch(`http://127.0.0.1:${port}/status`).then((r) => r.json() as Promise<any>, () => undefined);
-      return s?.isLeader && s.published?.holder && s;
-    }, 60_000);
+    const status = await eventually(
+      'a published watcher',
+      async () => {
+        const s = await fetch(`http://127.0.0.1:${port}/status`).then(
+          (r) => r.json() as Promise<any>,
+          () => undefined,
+        );
+        return s?.isLeader && s.published?.holder && s;
+      },
+      60_000,
+    );
     expect(status.published.holder).toMatch(new RegExp(`^${AGENTS}/watcher-`));
     const lease = getJson(['get', 'lease', 'k8s-watcher', '-n', NS]);
     expect(lease.spec.holderIdentity).toBe(status.published.holder);
@@ -261,7 +374,10 @@ describe('the processes with the chart\'s ServiceAccount tokens and command line
     expect(getJson(['get', 'lease', `${FULLNAME}-controller`, '-n', NS]).spec.holderIdentity).toBe(`controller-${RUN}`);
     const labelled = getJson(['get', 'pods', '-n', AGENTS, '-l', 'deepflow.io/k8s-watcher=true']).items;
     expect(labelled.map((p: any) => `${AGENTS}/${p.metadata.name}`)).toEqual([status.published.holder]);
-    await eventually('the WatcherElected Event', () => getJson(['get', 'events', '-n', AGENTS, '--field-selector', 'reason=WatcherElected']).items.length > 0);
+    await eventually(
+      'the WatcherElected Event',
+      () => getJson(['get', 'events', '-n', AGENTS, '--field-selector', 'reason=WatcherElected']).items.length > 0,
+    );
     expect(controllerProcess.output).not.toMatch(/forbidden|missing RBAC/i);
   });
 });
@@ -273,14 +389,26 @@ describe('helm upgrade with changed values', () => {
       secret: getJson(['get', 'secret', TLS, '-n', NS]).data,
       caBundle: getJson(['get', 'mutatingwebhookconfiguration', FULLNAME]).webhooks[0].clientConfig.caBundle,
       watcher: getJson(['get', 'lease', 'k8s-watcher', '-n', NS]).metadata.annotations['deepflow.io/watcher-uid'],
-      pods: getJson(['get', 'pods', '-n', NS, '-l', INSTANCE]).items.map((p: any) => p.metadata.name).sort(),
+      pods: getJson(['get', 'pods', '-n', NS, '-l', INSTANCE])
+        .items.map((p: any) => p.metadata.name)
+        .sort(),
     };
     expect(before.caBundle).toEqual(expect.any(String));
     expect(before.watcher).toEqual(expect.any(String));
     const r = helm([
-      'upgrade', RELEASE, CHART, '-n', NS, '--reuse-values', '--wait', '--timeout', '150s',
-      '--set', 'webhook.failurePolicy=Ignore,webhook.timeoutSeconds=5,config.deprecatedEnv=warn',
-      '--set-json', `config.election.namespaces=["${AGENTS}"]`,
+      'upgrade',
+      RELEASE,
+      CHART,
+      '-n',
+      NS,
+      '--reuse-values',
+      '--wait',
+      '--timeout',
+      '150s',
+      '--set',
+      'webhook.failurePolicy=Ignore,webhook.timeoutSeconds=5,config.deprecatedEnv=warn',
+      '--set-json',
+      `config.election.namespaces=["${AGENTS}"]`,
     ]);
     expect([r.status, r.stderr]).toEqual([0, expect.not.stringMatching(/error/i)]);
     for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) {
@@ -290,11 +418,18 @@ describe('helm upgrade with changed values', () => {
       }
     }
     expect(getJson(['get', 'secret', TLS, '-n', NS]).data).toEqual(before.secret);
-    expect(getJson(['get', 'lease', 'k8s-watcher', '-n', NS]).metadata.annotations['deepflow.io/watcher-uid']).toBe(before.watcher);
-    expect(parse(getJson(['get', 'configmap', `${FULLNAME}-config`, '-n', NS]).data['config.yaml'])).toEqual({ deprecatedEnv: 'warn', election: { namespaces: [AGENTS] } });
+    expect(getJson(['get', 'lease', 'k8s-watcher', '-n', NS]).metadata.annotations['deepflow.io/watcher-uid']).toBe(
+      before.watcher,
+    );
+    expect(parse(getJson(['get', 'configmap', `${FULLNAME}-config`, '-n', NS]).data['config.yaml'])).toEqual({
+      deprecatedEnv: 'warn',
+      election: { namespaces: [AGENTS] },
+    });
     // The config checksum changed: both Deployments rolled.
     const pods = await eventually('new pods only', () => {
-      const items = getJson(['get', 'pods', '-n', NS, '-l', INSTANCE]).items.filter((p: any) => !p.metadata.deletionTimestamp);
+      const items = getJson(['get', 'pods', '-n', NS, '-l', INSTANCE]).items.filter(
+        (p: any) => !p.metadata.deletionTimestamp,
+      );
       return items.length === 4 && items.every((p: any) => !before.pods.includes(p.metadata.name)) && items;
     });
     expect(new Set(pods.map((p: any) => p.metadata.annotations['checksum/config'])).size).toBe(1);
@@ -303,7 +438,12 @@ describe('helm upgrade with changed values', () => {
     expect(can(CONTROLLER_SA, 'list', 'pods', AGENTS)).toBe(true);
     expect(can(CONTROLLER_SA, 'patch', 'pods', 'default')).toBe(false);
     for (const p of requiredPermissions(NS, [AGENTS])) {
-      expect([p.verb, p.resource, p.namespace, can(CONTROLLER_SA, p.verb, p.group ? `${p.resource}.${p.group}` : p.resource, p.namespace)]).toEqual([p.verb, p.resource, p.namespace, true]);
+      expect([
+        p.verb,
+        p.resource,
+        p.namespace,
+        can(CONTROLLER_SA, p.verb, p.group ? `${p.resource}.${p.group}` : p.resource, p.namespace),
+      ]).toEqual([p.verb, p.resource, p.namespace, true]);
     }
     installed.push(...manifest());
   });
@@ -327,10 +467,26 @@ describe('helm uninstall', () => {
       const r = kubectl(['get', ...ref(o), '-o', 'name']);
       expect([key, r.status, r.stderr]).toEqual([key, 1, expect.stringMatching(/NotFound|not found/)]);
     }
-    expect(kubectl(['get', 'mutatingwebhookconfiguration,validatingwebhookconfiguration,clusterrole,clusterrolebinding', '-l', INSTANCE, '-o', 'name']).stdout.trim()).toBe('');
+    expect(
+      kubectl([
+        'get',
+        'mutatingwebhookconfiguration,validatingwebhookconfiguration,clusterrole,clusterrolebinding',
+        '-l',
+        INSTANCE,
+        '-o',
+        'name',
+      ]).stdout.trim(),
+    ).toBe('');
     await eventually('the pods gone', () => kubectl(['get', 'pods', '-n', NS, '-o', 'name']).stdout.trim() === '');
     const left = () =>
-      kubectl(['get', 'all,configmaps,secrets,serviceaccounts,roles,rolebindings,leases,poddisruptionbudgets,endpointslices', '-n', NS, '-o', 'name'])
+      kubectl([
+        'get',
+        'all,configmaps,secrets,serviceaccounts,roles,rolebindings,leases,poddisruptionbudgets,endpointslices',
+        '-n',
+        NS,
+        '-o',
+        'name',
+      ])
         .stdout.trim()
         .split('\n')
         .filter((l) => l && !l.endsWith('/default') && !l.endsWith('/kube-root-ca.crt'));
@@ -345,11 +501,32 @@ describe('the plain manifests (kubectl apply -k webhook/)', () => {
     const applied = kubectl(['apply', '-k', join(ROOT, 'webhook')]);
     expect([applied.status, applied.stderr]).toEqual([0, '']);
     kubectlOk(['wait', '--for=condition=Available', 'deployment', '--all', '-n', 'deepflow-system', '--timeout=120s']);
-    expect(getJson(['get', 'mutatingwebhookconfiguration', 'k8s-watch-policy']).webhooks[0].clientConfig.service).toEqual({ namespace: 'deepflow-system', name: 'k8s-watch-policy-webhook', port: 443, path: '/mutate' });
-    expect(getJson(['get', 'namespace', 'deepflow-system']).metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    expect(
+      getJson(['get', 'mutatingwebhookconfiguration', 'k8s-watch-policy']).webhooks[0].clientConfig.service,
+    ).toEqual({ namespace: 'deepflow-system', name: 'k8s-watch-policy-webhook', port: 443, path: '/mutate' });
+    expect(getJson(['get', 'namespace', 'deepflow-system']).metadata.labels['pod-security.kubernetes.io/enforce']).toBe(
+      'restricted',
+    );
     const deleted = kubectl(['delete', '-k', join(ROOT, 'webhook'), '--wait=true', '--timeout=120s']);
     expect(deleted.status).toBe(0);
-    expect(kubectl(['get', 'mutatingwebhookconfiguration,validatingwebhookconfiguration', 'k8s-watch-policy', '-o', 'name']).stdout.trim()).toBe('');
-    expect(kubectl(['get', 'clusterrole', 'k8s-watch-policy-webhook', 'k8s-watch-policy-controller', '-o', 'name']).stdout.trim()).toBe('');
+    expect(
+      kubectl([
+        'get',
+        'mutatingwebhookconfiguration,validatingwebhookconfiguration',
+        'k8s-watch-policy',
+        '-o',
+        'name',
+      ]).stdout.trim(),
+    ).toBe('');
+    expect(
+      kubectl([
+        'get',
+        'clusterrole',
+        'k8s-watch-policy-webhook',
+        'k8s-watch-policy-controller',
+        '-o',
+        'name',
+      ]).stdout.trim(),
+    ).toBe('');
   });
 });

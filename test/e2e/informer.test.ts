@@ -6,18 +6,26 @@
  * ConfigMaps carry the test objects: no controller and no admission webhook acts on them.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { loadRestConfig } from '../../src/kube/kubeconfig.js';
-import type { RestConfig } from '../../src/kube/rest_config.js';
+import { loadRestConfig } from '../../src/kube/kubeconfig.ts';
+import type { RestConfig } from '../../src/kube/rest_config.ts';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SharedInformerFactory } from '../../src/kube/informer_factory.js';
-import { NAMESPACE_INDEX, namespaceIndex } from '../../src/kube/indexers.js';
-import { KubeListerWatcher, type ListerWatcher, type ListOptions, type ListPage, type WatchHandle, type WatchObject, type WatchOptions } from '../../src/kube/listwatch.js';
-import type { KubeObject } from '../../src/kube/objects.js';
-import { kubeRequest } from '../../src/kube/rest.js';
-import { isTombstone, SharedInformer, type EventHandler } from '../../src/kube/shared_informer.js';
-import { createLogger } from '../../src/log.js';
+import { SharedInformerFactory } from '../../src/kube/informer_factory.ts';
+import { NAMESPACE_INDEX, namespaceIndex } from '../../src/kube/indexers.ts';
+import {
+  KubeListerWatcher,
+  type ListerWatcher,
+  type ListOptions,
+  type ListPage,
+  type WatchHandle,
+  type WatchObject,
+  type WatchOptions,
+} from '../../src/kube/listwatch.ts';
+import type { KubeObject } from '../../src/kube/objects.ts';
+import { kubeRequest } from '../../src/kube/rest.ts';
+import { isTombstone, SharedInformer, type EventHandler } from '../../src/kube/shared_informer.ts';
+import { createLogger } from '../../src/log.ts';
 import { KUBECONFIG, LOG_DIR, PID_DIR, STATE_FILE } from '../cluster/paths.ts';
 import { eventually, kubectl, kubectlAsync, sleep } from './harness.ts';
 
@@ -61,17 +69,26 @@ const podTemplate = (name: string, set: string, v: string): ConfigMap => ({
 
 const create = (cm: ConfigMap, path = PATH) => kubeRequest<ConfigMap>(kc, 'POST', path, { body: cm });
 const change = (name: string, v: string, path = PATH) =>
-  kubeRequest<ConfigMap>(kc, 'PATCH', `${path}/${name}`, { body: path === PATH ? { data: { v } } : { metadata: { annotations: { v } } } });
+  kubeRequest<ConfigMap>(kc, 'PATCH', `${path}/${name}`, {
+    body: path === PATH ? { data: { v } } : { metadata: { annotations: { v } } },
+  });
 const remove = (name: string) => kubeRequest<unknown>(kc, 'DELETE', `${PATH}/${name}`);
 
 /** name -> resourceVersion of a fresh list from the API server. */
 async function freshList(set: string, path = PATH): Promise<Record<string, string>> {
   const list = await kubeRequest<ListPage>(kc, 'GET', path, { query: { labelSelector: `set=${set}` } });
-  return Object.fromEntries((list.items ?? []).map((o) => [o.metadata!.name!, String(o.metadata!.resourceVersion)]).sort());
+  return Object.fromEntries(
+    (list.items ?? []).map((o) => [o.metadata!.name!, String(o.metadata!.resourceVersion)]).sort(),
+  );
 }
 
 function storeContent(informer: SharedInformer<ConfigMap>): Record<string, string> {
-  return Object.fromEntries(informer.indexer.list().map((o) => [o.metadata!.name!, String(o.metadata!.resourceVersion)]).sort());
+  return Object.fromEntries(
+    informer.indexer
+      .list()
+      .map((o) => [o.metadata!.name!, String(o.metadata!.resourceVersion)])
+      .sort(),
+  );
 }
 
 const describeCm = (o: ConfigMap) => `${o.metadata?.name}=${o.data?.v ?? o.metadata?.annotations?.v}`;
@@ -104,12 +121,14 @@ async function metric(name: string, labels: Record<string, string>): Promise<num
   for (const line of r.stdout.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;
     const body = line.slice(name.length + 1, line.lastIndexOf('}'));
-    if (Object.entries(labels).every(([k, v]) => body.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Object.entries(labels).every(([k, v]) => body.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return 0;
 }
 
-const namespacedConfigMapWatches = () => metric('apiserver_longrunning_requests', { resource: 'configmaps', scope: 'namespace', verb: 'WATCH' });
+const namespacedConfigMapWatches = () =>
+  metric('apiserver_longrunning_requests', { resource: 'configmaps', scope: 'namespace', verb: 'WATCH' });
 
 /**
  * kube-apiserver of this cluster, killed and started again exactly as it ran: the binary, the
@@ -142,7 +161,9 @@ class ApiServerProcess {
   private waitGone(pid: number): void {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const state = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] : undefined;
+      const state = existsSync(`/proc/${pid}/stat`)
+        ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0]
+        : undefined;
       if (state === undefined || state === 'Z') return;
       if (Date.now() > deadline) throw new Error(`kube-apiserver (pid ${pid}) survived SIGKILL`);
     }
@@ -154,13 +175,21 @@ class ApiServerProcess {
 
   async restart(): Promise<void> {
     const out = openSync(join(LOG_DIR, 'kube-apiserver.log'), 'a');
-    const child = spawn(this.binary, this.argv.slice(1), { detached: true, stdio: ['ignore', out, out], env: this.env });
+    const child = spawn(this.binary, this.argv.slice(1), {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: this.env,
+    });
     closeSync(out);
     if (child.pid === undefined) throw new Error('cannot start kube-apiserver again');
     child.unref();
     writeFileSync(this.pidFile, `${child.pid}\n${this.binary}\n`);
     this.argv = [];
-    await eventually('kube-apiserver /readyz after the restart', async () => (await kubectlAsync(['get', '--raw', '/readyz'])).status === 0, { timeoutMs: 120_000, everyMs: 100 });
+    await eventually(
+      'kube-apiserver /readyz after the restart',
+      async () => (await kubectlAsync(['get', '--raw', '/readyz'])).status === 0,
+      { timeoutMs: 120_000, everyMs: 100 },
+    );
   }
 }
 
@@ -195,18 +224,23 @@ class Gate implements ListerWatcher {
     return this.inner.list(options, signal);
   }
 
-  async watch(options: WatchOptions, onEvent: (type: string, object: WatchObject) => void, onDone: (err?: unknown) => void): Promise<WatchHandle> {
+  async watch(
+    options: WatchOptions,
+    onEvent: (type: string, object: WatchObject) => void,
+    onDone: (err?: unknown) => void,
+  ): Promise<WatchHandle> {
     await this.pass();
     return this.inner.watch(options, onEvent, onDone);
   }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 
 beforeAll(async () => {
   kc = (await loadRestConfig(KUBECONFIG))!;
-  await kubeRequest(kc, 'POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } });
+  await kubeRequest(kc, 'POST', '/api/v1/namespaces', {
+    body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
+  });
 });
 
 afterAll(() => {
@@ -217,7 +251,11 @@ describe('a factory informer on a real kube-apiserver', () => {
   test('handlers see creates, updates and deletes in order; the store equals a fresh list', async () => {
     const factory = new SharedInformerFactory(kc, testLogger().logger);
     try {
-      const informer = factory.informer<ConfigMap>({ path: PATH, labelSelector: 'set=order', indexers: { [NAMESPACE_INDEX]: namespaceIndex } });
+      const informer = factory.informer<ConfigMap>({
+        path: PATH,
+        labelSelector: 'set=order',
+        indexers: { [NAMESPACE_INDEX]: namespaceIndex },
+      });
       await create(configMap('before', 'order', '0'));
       const { calls, handler, viewContent } = recorder();
       informer.addEventHandler(handler);
@@ -234,7 +272,16 @@ describe('a factory informer on a real kube-apiserver', () => {
       await remove('before');
       await create(configMap('not-selected', 'other', '1')); // outside the label selector
       await eventually('all events', () => calls.length === 8, { everyMs: 100 });
-      expect(calls).toEqual(['add before=0', 'add a=1', 'add b=1', 'update a=1 -> a=2', 'delete b=1', 'update a=2 -> a=3', 'add c=1', 'delete before=0']);
+      expect(calls).toEqual([
+        'add before=0',
+        'add a=1',
+        'add b=1',
+        'update a=1 -> a=2',
+        'delete b=1',
+        'update a=2 -> a=3',
+        'add c=1',
+        'delete before=0',
+      ]);
       expect(storeContent(informer)).toEqual(await freshList('order'));
       expect(viewContent()).toEqual(await freshList('order'));
       expect(informer.indexer.byIndex(NAMESPACE_INDEX, NS).map(describeCm).sort()).toEqual(['a=3', 'c=1']);
@@ -250,7 +297,11 @@ describe('a factory informer on a real kube-apiserver', () => {
     const factory = new SharedInformerFactory(kc, testLogger().logger);
     try {
       const first = factory.informer<ConfigMap>({ path: PATH, labelSelector: 'set=shared' });
-      const second = factory.informer<ConfigMap>({ path: PATH, labelSelector: 'set=shared', indexers: { [NAMESPACE_INDEX]: namespaceIndex } });
+      const second = factory.informer<ConfigMap>({
+        path: PATH,
+        labelSelector: 'set=shared',
+        indexers: { [NAMESPACE_INDEX]: namespaceIndex },
+      });
       expect(second).toBe(first);
       const one = recorder();
       const two = recorder();
@@ -259,7 +310,11 @@ describe('a factory informer on a real kube-apiserver', () => {
       second.addEventHandler(two.handler);
       expect(await factory.waitForCacheSync()).toBe(true);
       // The API server sees one more watch of namespaced ConfigMaps, not two.
-      await eventually('the watch on the API server', async () => (await namespacedConfigMapWatches()) === baseline + 1, { everyMs: 100 });
+      await eventually(
+        'the watch on the API server',
+        async () => (await namespacedConfigMapWatches()) === baseline + 1,
+        { everyMs: 100 },
+      );
 
       await create(configMap('s1', 'shared', '1'));
       await create(configMap('s2', 'shared', '1'));
@@ -274,14 +329,20 @@ describe('a factory informer on a real kube-apiserver', () => {
     } finally {
       await factory.stop();
     }
-    await eventually('the watch to end on the API server', async () => (await namespacedConfigMapWatches()) === baseline, { everyMs: 100 });
+    await eventually(
+      'the watch to end on the API server',
+      async () => (await namespacedConfigMapWatches()) === baseline,
+      { everyMs: 100 },
+    );
   });
 
   /** Compacts etcd at its current revision, through etcd's HTTP gateway. */
   async function compactEtcd(): Promise<void> {
     const { ports } = JSON.parse(readFileSync(STATE_FILE, 'utf8')) as { ports: { etcd: number } };
     const etcd = (path: string, body: unknown) =>
-      fetch(`http://127.0.0.1:${ports.etcd}${path}`, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
+      fetch(`http://127.0.0.1:${ports.etcd}${path}`, { method: 'POST', body: JSON.stringify(body) }).then(
+        (r) => r.json() as Promise<any>,
+      );
     const { header } = await etcd('/v3/kv/range', { key: Buffer.from('/').toString('base64') });
     const compacted = await etcd('/v3/kv/compaction', { revision: header.revision, physical: true });
     expect(compacted.header).toBeDefined();
@@ -298,17 +359,27 @@ describe('a factory informer on a real kube-apiserver', () => {
       const registration = informer.addEventHandler(handler);
       factory.start();
       await factory.waitForCacheSync();
-      await eventually('the watch and the initial adds', () => informer.reflector.stats.watches === 1 && calls.length === 2, { everyMs: 100 });
+      await eventually(
+        'the watch and the initial adds',
+        () => informer.reflector.stats.watches === 1 && calls.length === 2,
+        { everyMs: 100 },
+      );
       expect(calls).toEqual(['add g1=1', 'add g2=1']);
 
       // Compact etcd up to now, so that resourceVersion 1 is gone whether the API server answers the
       // watch from its cache or from etcd (on a young cluster etcd has not compacted anything yet).
       await compactEtcd();
       informer.reflector.rewatchFrom('1'); // the next watch starts far behind the server's window
-      await eventually('the relist and a new watch', () => informer.reflector.stats.relists > 0 && informer.reflector.stats.watches > 2, { timeoutMs: 60_000, everyMs: 100, explain: () => ({ stats: informer.reflector.stats, calls, lines }) });
+      await eventually(
+        'the relist and a new watch',
+        () => informer.reflector.stats.relists > 0 && informer.reflector.stats.watches > 2,
+        { timeoutMs: 60_000, everyMs: 100, explain: () => ({ stats: informer.reflector.stats, calls, lines }) },
+      );
       expect(informer.reflector.stats).toMatchObject({ lists: 2, relists: 1, failures: 0 });
       const gone = lines.find((l) => l.msg === 'watch expired (410 Gone); relisting');
-      expect(String(gone?.err)).toMatch(/too old resource version: 1 \(\d+\)|The resourceVersion for the provided watch is too old/);
+      expect(String(gone?.err)).toMatch(
+        /too old resource version: 1 \(\d+\)|The resourceVersion for the provided watch is too old/,
+      );
       expect(BigInt(informer.lastSyncResourceVersion)).toBeGreaterThan(1n);
       await registration.whenIdle(); // everything the relist handed to the handler has been handled
       expect(calls).toEqual(['add g1=1', 'add g2=1']); // the relist found nothing new
@@ -327,7 +398,13 @@ describe('a factory informer on a real kube-apiserver', () => {
     // kube-apiserver sends a bookmark 2 s before a watch's timeout (and about once a minute),
     // when the collection's version has moved past the watch's start. A short timeout makes it
     // come within seconds; changes to ConfigMaps the informer does not select move the version.
-    const informer = new SharedInformer<ConfigMap>({ kc, path: PATH, labelSelector: 'set=bookmark', logger: testLogger().logger, watchTimeoutSeconds: 4 });
+    const informer = new SharedInformer<ConfigMap>({
+      kc,
+      path: PATH,
+      labelSelector: 'set=bookmark',
+      logger: testLogger().logger,
+      watchTimeoutSeconds: 4,
+    });
     try {
       const { calls, handler } = recorder();
       informer.addEventHandler(handler);
@@ -344,7 +421,11 @@ describe('a factory informer on a real kube-apiserver', () => {
       }
       expect(informer.reflector.stats.bookmarks).toBeGreaterThan(0);
       expect(unselected).toBeGreaterThan(listed);
-      await eventually('the version of the unselected change', () => BigInt(informer.lastSyncResourceVersion) >= unselected, { timeoutMs: 10_000, everyMs: 100 });
+      await eventually(
+        'the version of the unselected change',
+        () => BigInt(informer.lastSyncResourceVersion) >= unselected,
+        { timeoutMs: 10_000, everyMs: 100 },
+      );
       expect(informer.reflector.stats).toMatchObject({ lists: 1, events: 0, failures: 0 });
       expect(calls).toEqual([]);
     } finally {
@@ -365,7 +446,11 @@ describe('kube-apiserver killed (SIGKILL) and restarted in the middle of a watch
     const freeLog = testLogger();
     const gate = new Gate(new KubeListerWatcher(kc, { path: PATH, labelSelector: 'set=restart' }));
     // One informer whose reconnection the test holds until the changes are made ...
-    const held = new SharedInformer<ConfigMap>({ listerWatcher: gate, logger: gatedLog.logger, backoff: { initialMs: 200, maxMs: 2000 } });
+    const held = new SharedInformer<ConfigMap>({
+      listerWatcher: gate,
+      logger: gatedLog.logger,
+      backoff: { initialMs: 200, maxMs: 2000 },
+    });
     // ... and one that reconnects on its own, whenever it can.
     const factory = new SharedInformerFactory(kc, freeLog.logger, { backoff: { initialMs: 200, maxMs: 2000 } });
     const free = factory.informer<ConfigMap>({ path: PATH, labelSelector: 'set=restart' });
@@ -379,14 +464,19 @@ describe('kube-apiserver killed (SIGKILL) and restarted in the middle of a watch
       factory.start();
       expect(await held.waitForSync()).toBe(true);
       expect(await factory.waitForCacheSync()).toBe(true);
-      await eventually('both watches', () => held.reflector.stats.watches === 1 && free.reflector.stats.watches === 1, { everyMs: 100 });
+      await eventually('both watches', () => held.reflector.stats.watches === 1 && free.reflector.stats.watches === 1, {
+        everyMs: 100,
+      });
       // Another object moves the store's revision past what the informers saw.
       await create(configMap(`unrelated-${RUN}`, 'unrelated', '1'));
 
       gate.close();
       apiserver.kill();
       // `held` tries again (held at the gate); `free` fails to reconnect while the server is down.
-      await eventually('both watches to end', () => gate.waiting === 1 && free.reflector.stats.failures > 0, { timeoutMs: 30_000, everyMs: 100 });
+      await eventually('both watches to end', () => gate.waiting === 1 && free.reflector.stats.failures > 0, {
+        timeoutMs: 30_000,
+        everyMs: 100,
+      });
       await apiserver.restart();
 
       // While `held` cannot see it: one deletion, one change, one creation.
@@ -397,28 +487,53 @@ describe('kube-apiserver killed (SIGKILL) and restarted in the middle of a watch
 
       const expected = await freshList('restart');
       expect(Object.keys(expected)).toEqual(['ra', 'rc', 'rd']);
-      await eventually('both stores to match the API server', () => JSON.stringify(storeContent(held)) === JSON.stringify(expected) && JSON.stringify(storeContent(free)) === JSON.stringify(expected), { timeoutMs: 60_000, everyMs: 100 });
-      await eventually('the handlers', () => heldEvents.calls.length === 6 && JSON.stringify(freeEvents.viewContent()) === JSON.stringify(expected), { timeoutMs: 10_000, everyMs: 100 });
+      await eventually(
+        'both stores to match the API server',
+        () =>
+          JSON.stringify(storeContent(held)) === JSON.stringify(expected) &&
+          JSON.stringify(storeContent(free)) === JSON.stringify(expected),
+        { timeoutMs: 60_000, everyMs: 100 },
+      );
+      await eventually(
+        'the handlers',
+        () => heldEvents.calls.length === 6 && JSON.stringify(freeEvents.viewContent()) === JSON.stringify(expected),
+        { timeoutMs: 10_000, everyMs: 100 },
+      );
 
       // The restarted server's watch cache starts after the informers' version: 410, relist.
       expect(held.reflector.stats.relists).toBe(1);
-      expect(heldEvents.calls).toEqual(['add ra=1', 'add rb=1', 'add rc=1', 'update rc=1 -> rc=2', 'add rd=1', `tombstone ${NS}/rb (last known rb=1)`]);
+      expect(heldEvents.calls).toEqual([
+        'add ra=1',
+        'add rb=1',
+        'add rc=1',
+        'update rc=1 -> rc=2',
+        'add rd=1',
+        `tombstone ${NS}/rb (last known rb=1)`,
+      ]);
       expect(heldEvents.viewContent()).toEqual(expected);
       // The free informer saw rb's deletion once, as an event or as a tombstone.
-      expect(freeEvents.calls.filter((c) => c.startsWith('delete rb=') || c.startsWith(`tombstone ${NS}/rb `))).toHaveLength(1);
+      expect(
+        freeEvents.calls.filter((c) => c.startsWith('delete rb=') || c.startsWith(`tombstone ${NS}/rb `)),
+      ).toHaveLength(1);
       expect(freeEvents.calls.filter((c) => c.includes('rd='))).toEqual(['add rd=1']);
 
       // Every failure was logged, with its backoff.
       for (const { lines } of [gatedLog, freeLog]) {
         const warnings = lines.filter((l) => l.msg === 'list/watch failed; retrying');
         expect(warnings.length).toBeGreaterThan(0);
-        expect(warnings.every((l) => l.level === 40 && typeof l.retryInMs === 'number' && typeof l.err === 'string')).toBe(true);
+        expect(
+          warnings.every((l) => l.level === 40 && typeof l.retryInMs === 'number' && typeof l.err === 'string'),
+        ).toBe(true);
       }
       expect(gatedLog.lines.some((l) => l.msg === 'watch expired (410 Gone); relisting')).toBe(true);
 
       // And both keep watching.
       await change('ra', '2');
-      await eventually('the update after the restart', () => heldEvents.calls.at(-1) === 'update ra=1 -> ra=2' && freeEvents.calls.at(-1) === 'update ra=1 -> ra=2', { timeoutMs: 20_000, everyMs: 100 });
+      await eventually(
+        'the update after the restart',
+        () => heldEvents.calls.at(-1) === 'update ra=1 -> ra=2' && freeEvents.calls.at(-1) === 'update ra=1 -> ra=2',
+        { timeoutMs: 20_000, everyMs: 100 },
+      );
     } finally {
       gate.open();
       await held.stop();

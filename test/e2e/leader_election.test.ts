@@ -16,12 +16,12 @@
 import { afterAll, afterEach, beforeAll, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { RestConfig } from '../../src/kube/rest_config.js';
-import { loadRestConfig } from '../../src/kube/kubeconfig.js';
-import { LeaderElector, LeadershipLost, type LeaderElectorSettings } from '../../src/kube/leader_election.js';
-import type { Lease } from '../../src/kube/objects.js';
-import { ApiError, kubeRequest } from '../../src/kube/rest.js';
-import { createLogger } from '../../src/log.js';
+import type { RestConfig } from '../../src/kube/rest_config.ts';
+import { loadRestConfig } from '../../src/kube/kubeconfig.ts';
+import { LeaderElector, LeadershipLost, type LeaderElectorSettings } from '../../src/kube/leader_election.ts';
+import type { Lease } from '../../src/kube/objects.ts';
+import { ApiError, kubeRequest } from '../../src/kube/rest.ts';
+import { createLogger } from '../../src/log.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
 import { tcpRelay } from '../support/tcp_relay.ts';
 import { eventually } from '../support/wait.ts';
@@ -35,14 +35,19 @@ const MICROTIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 let kc: RestConfig;
 const leases = (name = '') => `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases${name && `/${name}`}`;
 const getLease = (name: string) => kubeRequest<Lease>(kc, 'GET', leases(name));
-const leaseOrUndefined = (name: string) => getLease(name).catch((err: unknown) => (err instanceof ApiError && err.status === 404 ? undefined : Promise.reject(err)));
+const leaseOrUndefined = (name: string) =>
+  getLease(name).catch((err: unknown) =>
+    err instanceof ApiError && err.status === 404 ? undefined : Promise.reject(err),
+  );
 
 /** Writes the Lease spec as another party would (a forced takeover, a reset); retries on 409 while an elector renews. */
 async function forceLease(name: string, spec: NonNullable<Lease['spec']>): Promise<Lease> {
   for (let i = 0; ; i++) {
     const current = await getLease(name);
     try {
-      return await kubeRequest<Lease>(kc, 'PUT', leases(name), { body: { ...current, spec: { ...current.spec, ...spec } } });
+      return await kubeRequest<Lease>(kc, 'PUT', leases(name), {
+        body: { ...current, spec: { ...current.spec, ...spec } },
+      });
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 409) || i > 20) throw err;
     }
@@ -50,7 +55,11 @@ async function forceLease(name: string, spec: NonNullable<Lease['spec']>): Promi
 }
 
 /** Polls often, without blocking the event loop (the electors run in this process). */
-const until = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> => eventually(what, probe, { timeoutMs, everyMs: 10 });
+const until = <T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> => eventually(what, probe, { timeoutMs, everyMs: 10 });
 
 /** Waits until the holder has renewed the Lease `times` times (each renewal a new renewTime). */
 async function renewals(name: string, times: number): Promise<Lease> {
@@ -99,7 +108,9 @@ class Candidate {
         this.startedAt = performance.now();
         this.startedAtWall = Date.now();
         signal.addEventListener('abort', () => (this.abortedAt = performance.now()), { once: true });
-        for (const other of all) if (other !== this && other.lease === this.lease && other.elector.isLeader()) violations.push(`${this.identity} started leading while ${other.identity} leads`);
+        for (const other of all)
+          if (other !== this && other.lease === this.lease && other.elector.isLeader())
+            violations.push(`${this.identity} started leading while ${other.identity} leads`);
         return this.onStarted?.(signal);
       },
       onStoppedLeading: () => void this.stopped++,
@@ -131,7 +142,8 @@ function startSampling(): void {
     const leaders = all.filter((c) => c.elector.isLeader());
     for (const c of leaders) {
       const rivals = leaders.filter((o) => o !== c && o.lease === c.lease);
-      if (rivals.length > 0) violations.push(`two leaders of ${c.lease} observed: ${[c, ...rivals].map((o) => o.identity).join(', ')}`);
+      if (rivals.length > 0)
+        violations.push(`two leaders of ${c.lease} observed: ${[c, ...rivals].map((o) => o.identity).join(', ')}`);
     }
   }, 2);
 }
@@ -178,7 +190,12 @@ test('of two candidates exactly one leads, keeps renewing, and the follower name
   expect(leader.elector.getLeader()).toBe(leader.identity);
   expect(follower.newLeaders).toEqual([leader.identity]);
   expect(leader.newLeaders).toEqual([leader.identity]);
-  expect(later.spec).toMatchObject({ holderIdentity: leader.identity, leaseDurationSeconds: 3, leaseTransitions: 0, acquireTime: first.spec?.acquireTime });
+  expect(later.spec).toMatchObject({
+    holderIdentity: leader.identity,
+    leaseDurationSeconds: 3,
+    leaseTransitions: 0,
+    acquireTime: first.spec?.acquireTime,
+  });
   expect(later.spec?.renewTime).toMatch(MICROTIME);
   expect(later.spec?.acquireTime).toMatch(MICROTIME);
   expect(later.spec?.renewTime).not.toBe(first.spec?.renewTime);
@@ -213,13 +230,22 @@ test('stop() of the leader aborts its signal, releases the lease, and the other 
   expect(leader.logged('released the leader lease')).toBe(true);
   const right = (await getLease('release')).spec!;
   // Released (holder cleared, 1 s) unless the follower was already quicker than this read.
-  if (right.holderIdentity !== follower.identity) expect(right).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: before.leaseTransitions });
+  if (right.holderIdentity !== follower.identity)
+    expect(right).toMatchObject({
+      holderIdentity: '',
+      leaseDurationSeconds: 1,
+      leaseTransitions: before.leaseTransitions,
+    });
 
   await until('the follower to take over', () => follower.elector.isLeader(), 10_000);
   const tookMs = follower.startedAt - stoppedAt;
   expect(tookMs).toBeLessThan(timings.leaseDurationMs / 2);
   const after = (await getLease('release')).spec!;
-  expect(after).toMatchObject({ holderIdentity: follower.identity, leaseDurationSeconds: 6, leaseTransitions: (before.leaseTransitions ?? 0) + 1 });
+  expect(after).toMatchObject({
+    holderIdentity: follower.identity,
+    leaseDurationSeconds: 6,
+    leaseTransitions: (before.leaseTransitions ?? 0) + 1,
+  });
   expect(after.acquireTime).not.toBe(before.acquireTime);
   expect(follower.newLeaders).toEqual([leader.identity, follower.identity]);
   // The stopped elector does not run again.
@@ -228,7 +254,10 @@ test('stop() of the leader aborts its signal, releases the lease, and the other 
 });
 
 /** An elector in a child process, so that it can die without releasing anything (SIGKILL). */
-function childElector(lease: string, identity: string): { child: ChildProcess; leading: Promise<void>; output: () => string } {
+function childElector(
+  lease: string,
+  identity: string,
+): { child: ChildProcess; leading: Promise<void>; output: () => string } {
   const src = (p: string) => fileURLToPath(new URL(`../../src/${p}`, import.meta.url));
   const code = `
     import { registerHooks } from 'node:module';
@@ -251,15 +280,19 @@ function childElector(lease: string, identity: string): { child: ChildProcess; l
     });
     await elector.run();
   `;
-  const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', '--input-type=module', '-e', code], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
+  const child = spawn(
+    process.execPath,
+    ['--experimental-transform-types', '--no-warnings', '--input-type=module', '-e', code],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: '' },
+    },
+  );
   children.push(child);
   let out = '';
   const leading = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => ((out += c), out.includes('LEADING') && resolve()));
-    child.stderr!.on('data', (c: Buffer) => (out += c));
+    child.stdout.on('data', (c: Buffer) => ((out += c), out.includes('LEADING') && resolve()));
+    child.stderr.on('data', (c: Buffer) => (out += c));
     child.on('exit', (code) => reject(new Error(`the child elector exited (${code}) before leading:\n${out}`)));
   });
   return { child, leading, output: () => out };
@@ -294,13 +327,21 @@ test('a leader killed without release is replaced only after the lease duration 
   // ... and not much longer: it notices within about one retry period (plus jitter) after that.
   expect(follower.startedAtWall - killedAt).toBeLessThan(FAST.leaseDurationMs + 2 * 1.2 * FAST.retryPeriodMs + 2000);
   expect(follower.logged('expired by local observation')).toBe(true);
-  expect((await getLease('killed')).spec).toMatchObject({ holderIdentity: 'survivor', leaseTransitions: (last.leaseTransitions ?? 0) + 1 });
+  expect((await getLease('killed')).spec).toMatchObject({
+    holderIdentity: 'survivor',
+    leaseTransitions: (last.leaseTransitions ?? 0) + 1,
+  });
 });
 
 test('candidates racing for a free lease: losers get 409 Conflict, exactly one leads, never two at any instant', async () => {
   startSampling();
   await kubeRequest(kc, 'POST', leases(), {
-    body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'race' }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 0 } },
+    body: {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'race' },
+      spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 0 },
+    },
   });
   let conflicts = 0;
   for (let round = 0; round < 6 && conflicts === 0; round++) {
@@ -310,10 +351,15 @@ test('candidates racing for a free lease: losers get 409 Conflict, exactly one l
     for (const r of racers) r.run(); // same tick: their reads see the same resourceVersion
     const winner = await until('a leader', () => racers.find((r) => r.elector.isLeader()));
     // The losers retry and find the lease held (a loser that took it would be a second leader: the sampler).
-    await until('every racer to observe the winner', () => racers.every((r) => r.elector.getLeader() === winner.identity));
+    await until('every racer to observe the winner', () =>
+      racers.every((r) => r.elector.getLeader() === winner.identity),
+    );
     expect(racers.filter((r) => r.started > 0).map((r) => r.identity)).toEqual([winner.identity]);
     expect(winner.elector.isLeader()).toBe(true);
-    expect((await getLease('race')).spec).toMatchObject({ holderIdentity: winner.identity, leaseTransitions: (before.leaseTransitions ?? 0) + 1 });
+    expect((await getLease('race')).spec).toMatchObject({
+      holderIdentity: winner.identity,
+      leaseTransitions: (before.leaseTransitions ?? 0) + 1,
+    });
     conflicts += racers.filter((r) => r.logged('409 Conflict')).length;
     // The winner releases on stop: the lease is free again for the next round.
     await Promise.all(racers.map((r) => r.elector.stop()));
@@ -324,7 +370,9 @@ test('candidates racing for a free lease: losers get 409 Conflict, exactly one l
 
 test('a takeover by another holder aborts the leader’s signal at its next renewal; its writes stop, it does not come back', async () => {
   const cm = `/api/v1/namespaces/${NS}/configmaps/guarded`;
-  await kubeRequest(kc, 'POST', `/api/v1/namespaces/${NS}/configmaps`, { body: { metadata: { name: 'guarded' }, data: { n: '0' } } });
+  await kubeRequest(kc, 'POST', `/api/v1/namespaces/${NS}/configmaps`, {
+    body: { metadata: { name: 'guarded' }, data: { n: '0' } },
+  });
   const leader = new Candidate('a', 'taken');
   // The "controller": writes as fast as it can, every write guarded by the leadership signal.
   let lastCalledWhileLeading = 0;
@@ -351,7 +399,12 @@ test('a takeover by another holder aborts the leader’s signal at its next rene
   await until('leading', () => leader.elector.isLeader());
   await until('some guarded writes', () => lastCalledWhileLeading > 5);
 
-  const forced = await forceLease('taken', { holderIdentity: 'intruder', leaseTransitions: 1, leaseDurationSeconds: 3, renewTime: new Date().toISOString().replace('Z', '000Z') });
+  const forced = await forceLease('taken', {
+    holderIdentity: 'intruder',
+    leaseTransitions: 1,
+    leaseDurationSeconds: 3,
+    renewTime: new Date().toISOString().replace('Z', '000Z'),
+  });
   const forcedAt = performance.now();
   await until('the signal to be aborted', () => leader.signal?.aborted, 5000);
   expect(leader.abortedAt - forcedAt).toBeLessThan(FAST.renewDeadlineMs); // at the next renewal, not by the deadline
@@ -374,7 +427,9 @@ test('a takeover by another holder aborts the leader’s signal at its next rene
   const lease = await getLease('taken');
   expect(lease.metadata.resourceVersion).toBe(forced.metadata.resourceVersion);
   // The signal refuses any later write before it leaves the process.
-  await expect(kubeRequest(kc, 'PATCH', cm, { body: { data: { n: 'late' } }, signal: leader.signal! })).rejects.toBeInstanceOf(LeadershipLost);
+  await expect(
+    kubeRequest(kc, 'PATCH', cm, { body: { data: { n: 'late' } }, signal: leader.signal! }),
+  ).rejects.toBeInstanceOf(LeadershipLost);
 });
 
 test('deleting the Lease ends leadership at the next renewal; the elector does not recreate it', async () => {

@@ -14,12 +14,20 @@ const POLICY_VALUES = ['watch-only', 'only-watch', 'watch-disabled', '', 'WATCH-
 
 const envVar = fc.oneof(
   fc.record({ name: fc.constant('K8S_WATCH_POLICY'), value: fc.constantFrom(...POLICY_VALUES) }),
-  fc.record({ name: fc.constant('K8S_WATCH_POLICY'), valueFrom: fc.constant({ configMapKeyRef: { name: 'c', key: 'k' } }) }),
+  fc.record({
+    name: fc.constant('K8S_WATCH_POLICY'),
+    valueFrom: fc.constant({ configMapKeyRef: { name: 'c', key: 'k' } }),
+  }),
   fc.record({ name: fc.constant('ONLY_WATCH_K8S_RESOURCE'), value: fc.constantFrom('true', '') }),
   fc.record({ name: fc.constantFrom('RUST_LOG', 'A', 'a/b~c'), value: fc.string({ maxLength: 8 }) }),
 );
 
-const agentImage = fc.constantFrom('deepflow-agent:v7.1', 'registry:5000/deepflow/deepflow-agent:v6.6.4', 'deepflow-agent@sha256:abc', 'deepflow-agent');
+const agentImage = fc.constantFrom(
+  'deepflow-agent:v7.1',
+  'registry:5000/deepflow/deepflow-agent:v6.6.4',
+  'deepflow-agent@sha256:abc',
+  'deepflow-agent',
+);
 const container = fc.record(
   {
     name: fc.constantFrom('deepflow-agent', 'app', 'istio-proxy', 'sidecar'),
@@ -30,21 +38,48 @@ const container = fc.record(
   { requiredKeys: ['name'] },
 );
 
-const owner = fc.record({ apiVersion: fc.constant('apps/v1'), kind: fc.constantFrom('ReplicaSet', 'DaemonSet', 'Job', 'StatefulSet'), name: fc.constant('o'), controller: fc.boolean() });
+const owner = fc.record({
+  apiVersion: fc.constant('apps/v1'),
+  kind: fc.constantFrom('ReplicaSet', 'DaemonSet', 'Job', 'StatefulSet'),
+  name: fc.constant('o'),
+  controller: fc.boolean(),
+});
 
-const requirement = fc.record({ key: fc.constantFrom('type', 'metadata.name', 'kubernetes.io/os'), operator: fc.constantFrom('In', 'NotIn', 'Exists'), values: fc.array(fc.constantFrom('virtual-kubelet', 'node-1', 'vk-0', 'linux'), { maxLength: 2 }) });
+const requirement = fc.record({
+  key: fc.constantFrom('type', 'metadata.name', 'kubernetes.io/os'),
+  operator: fc.constantFrom('In', 'NotIn', 'Exists'),
+  values: fc.array(fc.constantFrom('virtual-kubelet', 'node-1', 'vk-0', 'linux'), { maxLength: 2 }),
+});
 
 const podSpec = fc.record(
   {
     containers: fc.array(container, { minLength: 1, maxLength: 3 }),
     initContainers: fc.array(container, { maxLength: 2 }),
     nodeName: fc.constantFrom('node-1', 'vk-0'),
-    nodeSelector: fc.dictionary(fc.constantFrom('type', 'eks.amazonaws.com/compute-type'), fc.constantFrom('virtual-kubelet', 'fargate', 'ec2')),
-    tolerations: fc.array(fc.record({ key: fc.constantFrom('virtual-kubelet.io/provider', 'other'), operator: fc.constant('Exists') }, { requiredKeys: [] }), { maxLength: 2 }),
+    nodeSelector: fc.dictionary(
+      fc.constantFrom('type', 'eks.amazonaws.com/compute-type'),
+      fc.constantFrom('virtual-kubelet', 'fargate', 'ec2'),
+    ),
+    tolerations: fc.array(
+      fc.record(
+        { key: fc.constantFrom('virtual-kubelet.io/provider', 'other'), operator: fc.constant('Exists') },
+        { requiredKeys: [] },
+      ),
+      { maxLength: 2 },
+    ),
     affinity: fc.record({
       nodeAffinity: fc.record({
         requiredDuringSchedulingIgnoredDuringExecution: fc.record({
-          nodeSelectorTerms: fc.array(fc.record({ matchExpressions: fc.array(requirement, { maxLength: 2 }), matchFields: fc.array(requirement, { maxLength: 1 }) }, { requiredKeys: [] }), { maxLength: 2 }),
+          nodeSelectorTerms: fc.array(
+            fc.record(
+              {
+                matchExpressions: fc.array(requirement, { maxLength: 2 }),
+                matchFields: fc.array(requirement, { maxLength: 1 }),
+              },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 2 },
+          ),
         }),
       }),
     }),
@@ -56,8 +91,29 @@ const metadata = fc.record(
   {
     name: fc.constantFrom('p', 'watcher-0'),
     namespace: fc.constant('ns'),
-    labels: fc.dictionary(fc.constantFrom('deepflow.io/k8s-watch-policy', 'deepflow.io/role', 'deepflow.io/k8s-watch-policy-injection', 'alibabacloud.com/eci', 'app'), fc.constantFrom('watch-only', 'only-watch', 'watch-disabled', 'normal', 'k8s-watcher', 'disabled', 'true', 'bogus')),
-    annotations: fc.dictionary(fc.constantFrom('eks.tke.cloud.tencent.com/ds-injection', 'deepflow.io/k8s-watch-policy-reason', 'a~b/c'), fc.constantFrom('true', 'normal/default', 'x')),
+    labels: fc.dictionary(
+      fc.constantFrom(
+        'deepflow.io/k8s-watch-policy',
+        'deepflow.io/role',
+        'deepflow.io/k8s-watch-policy-injection',
+        'alibabacloud.com/eci',
+        'app',
+      ),
+      fc.constantFrom(
+        'watch-only',
+        'only-watch',
+        'watch-disabled',
+        'normal',
+        'k8s-watcher',
+        'disabled',
+        'true',
+        'bogus',
+      ),
+    ),
+    annotations: fc.dictionary(
+      fc.constantFrom('eks.tke.cloud.tencent.com/ds-injection', 'deepflow.io/k8s-watch-policy-reason', 'a~b/c'),
+      fc.constantFrom('true', 'normal/default', 'x'),
+    ),
     ownerReferences: fc.array(owner, { maxLength: 2 }),
   },
   { requiredKeys: ['name'] },
@@ -69,7 +125,14 @@ const controller = fc.record({
   apiVersion: fc.constant('apps/v1'),
   kind: fc.constantFrom('Deployment', 'DaemonSet', 'StatefulSet', 'Job', 'CronJob'),
   metadata: fc.record({ name: fc.constant('w'), namespace: fc.constant('ns') }),
-  spec: fc.record({ replicas: fc.integer({ min: 0, max: 3 }), template: fc.record({ metadata, spec: podSpec }), jobTemplate: fc.record({ spec: fc.record({ template: fc.record({ metadata, spec: podSpec }) }) }) }, { requiredKeys: [] }),
+  spec: fc.record(
+    {
+      replicas: fc.integer({ min: 0, max: 3 }),
+      template: fc.record({ metadata, spec: podSpec }),
+      jobTemplate: fc.record({ spec: fc.record({ template: fc.record({ metadata, spec: podSpec }) }) }),
+    },
+    { requiredKeys: [] },
+  ),
 });
 
 function review(object: unknown, operation: 'CREATE' | 'UPDATE', uid: string): Record<string, unknown> {
@@ -93,7 +156,9 @@ function review(object: unknown, operation: 'CREATE' | 'UPDATE', uid: string): R
 const uid = fc.uuid();
 const plausible = fc.oneof(
   fc.tuple(pod, uid).map(([p, u]) => review(p, 'CREATE', u)),
-  fc.tuple(controller, fc.constantFrom('CREATE', 'UPDATE') as fc.Arbitrary<'CREATE' | 'UPDATE'>, uid).map(([c, op, u]) => review(c, op, u)),
+  fc
+    .tuple(controller, fc.constantFrom<'CREATE' | 'UPDATE'>('CREATE', 'UPDATE'), uid)
+    .map(([c, op, u]) => review(c, op, u)),
 );
 
 /** The paths of the fields the rules read, in a pod review and a controller review. */
@@ -118,7 +183,15 @@ const FIELD_PATHS: readonly string[][] = [
   ['request', 'object', 'spec', 'nodeSelector'],
   ['request', 'object', 'spec', 'nodeName'],
   ['request', 'object', 'spec', 'affinity'],
-  ['request', 'object', 'spec', 'affinity', 'nodeAffinity', 'requiredDuringSchedulingIgnoredDuringExecution', 'nodeSelectorTerms'],
+  [
+    'request',
+    'object',
+    'spec',
+    'affinity',
+    'nodeAffinity',
+    'requiredDuringSchedulingIgnoredDuringExecution',
+    'nodeSelectorTerms',
+  ],
   ['request', 'object', 'spec', 'replicas'],
   ['request', 'object', 'spec', 'strategy'],
   ['request', 'object', 'spec', 'template'],
@@ -145,7 +218,9 @@ function withField(body: Record<string, unknown>, path: readonly string[], value
   return copy;
 }
 
-const corrupted = fc.tuple(plausible, fc.constantFrom(...FIELD_PATHS), fc.jsonValue({ maxDepth: 3 })).map(([body, path, value]) => withField(body, path, value));
+const corrupted = fc
+  .tuple(plausible, fc.constantFrom(...FIELD_PATHS), fc.jsonValue({ maxDepth: 3 }))
+  .map(([body, path, value]) => withField(body, path, value));
 
 /** One fuzz case: the body the webhook receives. */
 export const admissionBody: fc.Arbitrary<unknown> = fc.oneof(fc.jsonValue({ maxDepth: 4 }), plausible, corrupted);

@@ -21,7 +21,7 @@ export function checkCase(body: unknown, core: FuzzCore): FuzzResult {
     request = core.parseAdmissionReview(body);
   } catch (err) {
     if (err instanceof core.BadAdmissionReview) return 'bad-request';
-    throw new Error(`parseAdmissionReview threw ${(err as Error)?.name}: ${(err as Error)?.message}`);
+    throw new Error(`parseAdmissionReview threw ${(err as Error)?.name}: ${(err as Error)?.message}`, { cause: err });
   }
   const options = { config: core.config };
   let result: FuzzResult = 'allowed';
@@ -31,10 +31,11 @@ export function checkCase(body: unknown, core: FuzzCore): FuzzResult {
       outcome = endpoint(request, options);
       JSON.stringify(outcome.response);
     } catch (err) {
-      throw new Error(`${endpoint.name} threw ${(err as Error)?.name}: ${(err as Error)?.message}`);
+      throw new Error(`${endpoint.name} threw ${(err as Error)?.name}: ${(err as Error)?.message}`, { cause: err });
     }
     const response = outcome.response.response;
-    if (response.uid !== request.uid) throw new Error(`${endpoint.name}: uid ${JSON.stringify(response.uid)} is not the request's`);
+    if (response.uid !== request.uid)
+      throw new Error(`${endpoint.name}: uid ${JSON.stringify(response.uid)} is not the request's`);
     if (!response.allowed) {
       if (response.patch !== undefined) throw new Error(`${endpoint.name}: a denial with a patch`);
       result = 'denied';
@@ -48,13 +49,17 @@ export function checkCase(body: unknown, core: FuzzCore): FuzzResult {
     try {
       admitted = core.applyPatch(structuredClone(request.object), patch, true).newDocument;
     } catch (err) {
-      throw new Error(`the patch does not apply: ${(err as Error).message}`);
+      throw new Error(`the patch does not apply: ${(err as Error).message}`, { cause: err });
     }
     const again = core.mutatePod({ ...request, object: admitted }, options).response.response;
-    if (again.patch !== undefined) throw new Error(`a second review of the admitted pod patches again: ${Buffer.from(again.patch, 'base64').toString('utf8')}`);
+    if (again.patch !== undefined)
+      throw new Error(
+        `a second review of the admitted pod patches again: ${Buffer.from(again.patch, 'base64').toString('utf8')}`,
+      );
     // The CLI (inject) admits the same pod, byte for byte.
     const cli = core.injectDocuments([structuredClone(request.object)], core.config).objects[0];
-    if (JSON.stringify(cli) !== JSON.stringify(admitted)) throw new Error('inject and the webhook admit the pod differently');
+    if (JSON.stringify(cli) !== JSON.stringify(admitted))
+      throw new Error('inject and the webhook admit the pod differently');
   }
   return result;
 }

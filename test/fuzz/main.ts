@@ -8,12 +8,17 @@ import fastJsonPatch from 'fast-json-patch';
 import { parseArgs } from 'node:util';
 import { admissionBody } from './cases.ts';
 import { checkCase, type FuzzResult } from './check.ts';
+import type * as AdmissionReviewModule from '../../src/webhook/admission_review.ts';
+import type * as InjectModule from '../../src/cli/inject.ts';
+import type * as ConfigModule from '../../src/config/config.ts';
 
 // The built modules (npm run fuzz builds first), typed as their sources.
 const dist = (path: string) => new URL(`../../dist/${path}`, import.meta.url).href;
-const { BadAdmissionReview, mutatePod, parseAdmissionReview, validateController } = (await import(dist('webhook/admission_review.js'))) as typeof import('../../src/webhook/admission_review.js');
-const { injectDocuments } = (await import(dist('cli/inject.js'))) as typeof import('../../src/cli/inject.js');
-const { defaultConfig } = (await import(dist('config/config.js'))) as typeof import('../../src/config/config.js');
+const { BadAdmissionReview, mutatePod, parseAdmissionReview, validateController } = (await import(
+  dist('webhook/admission_review.js')
+)) as typeof AdmissionReviewModule;
+const { injectDocuments } = (await import(dist('cli/inject.js'))) as typeof InjectModule;
+const { defaultConfig } = (await import(dist('config/config.js'))) as typeof ConfigModule;
 
 const { values } = parseArgs({ options: { cases: { type: 'string', default: '1000000' }, seed: { type: 'string' } } });
 const cases = Number(values.cases);
@@ -50,10 +55,19 @@ const details = fc.check(
   { numRuns: cases, seed },
 );
 const seconds = (performance.now() - started) / 1000;
-const counts = [...seen].sort().map(([k, v]) => `${k} ${v.toLocaleString('en')}`).join(', ');
+const counts = [...seen]
+  .sort()
+  .map(([k, v]) => `${k} ${v.toLocaleString('en')}`)
+  .join(', ');
 if (details.failed) {
-  process.stdout.write(`fuzz: FAILED after ${details.numRuns.toLocaleString('en')} cases (${seconds.toFixed(0)} s, seed ${seed}, path ${details.counterexamplePath})\n`);
-  process.stdout.write(`  ${String((details.errorInstance as Error | undefined)?.message ?? details.errorInstance)}\n  counterexample: ${JSON.stringify(details.counterexample)?.slice(0, 4000)}\n`);
+  process.stdout.write(
+    `fuzz: FAILED after ${details.numRuns.toLocaleString('en')} cases (${seconds.toFixed(0)} s, seed ${seed}, path ${details.counterexamplePath})\n`,
+  );
+  process.stdout.write(
+    `  ${String((details.errorInstance as Error | undefined)?.message ?? details.errorInstance)}\n  counterexample: ${JSON.stringify(details.counterexample)?.slice(0, 4000)}\n`,
+  );
   process.exit(1);
 }
-process.stdout.write(`fuzz: ${cases.toLocaleString('en')} cases passed in ${seconds.toFixed(1)} s (${Math.round(cases / seconds).toLocaleString('en')}/s): ${counts}\n`);
+process.stdout.write(
+  `fuzz: ${cases.toLocaleString('en')} cases passed in ${seconds.toFixed(1)} s (${Math.round(cases / seconds).toLocaleString('en')}/s): ${counts}\n`,
+);

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { webhookConfigurations } from '../../src/webhook/webhook_configuration.js';
+import { webhookConfigurations } from '../../src/webhook/webhook_configuration.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
 import { ControllerProcess } from '../support/processes.ts';
 import { apply, eventually, kubectl, WebhookProcess } from '../e2e/harness.ts';
@@ -86,11 +86,20 @@ async function localInstallation(agents: string): Promise<Installation> {
   });
   apply([mutating, validating]);
 
-
   // A short grace period for MultipleWatchOnlyAgents (60 s by default; the chart's value
   // controller.multipleWatchOnlyGrace sets it for an installed release).
   const grace = ['--multiple-watch-only-grace', '2s', '--drain-delay', '0'];
-  const controller = new ControllerProcess(['--kubeconfig', KUBECONFIG, '--config', configFile, '--namespace', release, '--identity', `release-${RUN}`, ...grace]);
+  const controller = new ControllerProcess([
+    '--kubeconfig',
+    KUBECONFIG,
+    '--config',
+    configFile,
+    '--namespace',
+    release,
+    '--identity',
+    `release-${RUN}`,
+    ...grace,
+  ]);
   await controller.start();
 
   return {

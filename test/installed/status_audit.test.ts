@@ -33,14 +33,19 @@ beforeAll(async () => {
   const config = { election: { namespaces: [inst.agentsNamespace], leaseName: inst.leaseName } };
   configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, stringify(config));
-  if (inst.ownsConfig) apply([
-    {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'k8s-watch-policy-config', namespace: inst.releaseNamespace, labels: { 'app.kubernetes.io/part-of': 'k8s-watch-policy' } },
-      data: { 'config.yaml': stringify(config) },
-    },
-  ]);
+  if (inst.ownsConfig)
+    apply([
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: {
+          name: 'k8s-watch-policy-config',
+          namespace: inst.releaseNamespace,
+          labels: { 'app.kubernetes.io/part-of': 'k8s-watch-policy' },
+        },
+        data: { 'config.yaml': stringify(config) },
+      },
+    ]);
 }, 120_000);
 
 afterAll(async () => {
@@ -66,7 +71,11 @@ const status = () => {
 };
 const kinds = (json: any): string[] => json.warnings.map((w: any) => w.kind).sort();
 
-const agent = (env: { name: string; value: string }[] = []) => ({ name: 'deepflow-agent', image: inst.image, ...(env.length > 0 && { env }) });
+const agent = (env: { name: string; value: string }[] = []) => ({
+  name: 'deepflow-agent',
+  image: inst.image,
+  ...(env.length > 0 && { env }),
+});
 
 function deployment(name: string, namespace: string, containers: unknown[], replicas = 1) {
   return {
@@ -84,35 +93,88 @@ function deployment(name: string, namespace: string, containers: unknown[], repl
 
 describe('kubectl watch-policy status', () => {
   test('no agent yet: exit 2, the no-watcher warning, the controller and the webhook found', async () => {
-    await eventually('the controller has published', () => getJson(['get', 'lease', inst.leaseName, '-n', inst.releaseNamespace]).metadata.annotations?.['deepflow.io/election-reason']);
+    await eventually(
+      'the controller has published',
+      () =>
+        getJson(['get', 'lease', inst.leaseName, '-n', inst.releaseNamespace]).metadata.annotations?.[
+          'deepflow.io/election-reason'
+        ],
+    );
     const r = status();
     expect(r.code).toBe(2);
-    expect(Object.keys(r.json).sort()).toEqual(['agents', 'config', 'controller', 'elected', 'exitCode', 'namespace', 'note', 'published', 'warnings', 'webhook'].sort());
-    expect(r.json).toMatchObject({ exitCode: 2, elected: null, agents: [], config: `configmap ${inst.releaseNamespace}/k8s-watch-policy-config`, published: { lease: `${inst.releaseNamespace}/${inst.leaseName}`, holder: null } });
+    expect(Object.keys(r.json).sort()).toEqual(
+      [
+        'agents',
+        'config',
+        'controller',
+        'elected',
+        'exitCode',
+        'namespace',
+        'note',
+        'published',
+        'warnings',
+        'webhook',
+      ].sort(),
+    );
+    expect(r.json).toMatchObject({
+      exitCode: 2,
+      elected: null,
+      agents: [],
+      config: `configmap ${inst.releaseNamespace}/k8s-watch-policy-config`,
+      published: { lease: `${inst.releaseNamespace}/${inst.leaseName}`, holder: null },
+    });
     expect(kinds(r.json)).toEqual(['no-watcher']);
     expect(r.json.controller.namespace).toBe(inst.releaseNamespace);
     expect(r.json.controller.leader.startsWith(inst.controllerIdentityPrefix)).toBe(true);
     expect(r.json.webhook.answers).toMatchObject({ ok: true });
     expect(r.json.webhook.configurations).toEqual(
-      expect.arrayContaining([`MutatingWebhookConfiguration/${inst.webhookConfigurationPrefix}`, `ValidatingWebhookConfiguration/${inst.webhookConfigurationPrefix}`].map((c) => expect.stringMatching(new RegExp(`^${c}`)))),
+      expect.arrayContaining(
+        [
+          `MutatingWebhookConfiguration/${inst.webhookConfigurationPrefix}`,
+          `ValidatingWebhookConfiguration/${inst.webhookConfigurationPrefix}`,
+        ].map((c) => expect.stringMatching(new RegExp(`^${c}`))),
+      ),
     );
   });
 
   test('a watcher Deployment and a DaemonSet: exit 0, the watcher published and computed alike, the text table', async () => {
     apply([
       deployment('watcher', inst.agentsNamespace, [agent()]),
-      { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'node-agent', namespace: inst.agentsNamespace }, spec: { selector: { matchLabels: { app: 'node-agent' } }, template: { metadata: { labels: { app: 'node-agent' } }, spec: { containers: [agent()], nodeSelector: { type: 'kwok' } } } } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'DaemonSet',
+        metadata: { name: 'node-agent', namespace: inst.agentsNamespace },
+        spec: {
+          selector: { matchLabels: { app: 'node-agent' } },
+          template: {
+            metadata: { labels: { app: 'node-agent' } },
+            spec: { containers: [agent()], nodeSelector: { type: 'kwok' } },
+          },
+        },
+      },
     ]);
-    const r = await eventually('a healthy status', () => {
-      const s = status();
-      return s.code === 0 && s.json.published.holder?.startsWith(`${inst.agentsNamespace}/watcher-`) && s;
-    }, 120_000);
+    const r = await eventually(
+      'a healthy status',
+      () => {
+        const s = status();
+        return s.code === 0 && s.json.published.holder?.startsWith(`${inst.agentsNamespace}/watcher-`) && s;
+      },
+      120_000,
+    );
     expect(r.json.warnings).toEqual([]);
     expect(r.json.elected.name).toBe(r.json.published.holder.split('/')[1]);
-    expect(r.json.agents.find((a: any) => a.name === r.json.elected.name)).toMatchObject({ policy: 'only-watch', eligible: true, reason: 'elected' });
+    expect(r.json.agents.find((a: any) => a.name === r.json.elected.name)).toMatchObject({
+      policy: 'only-watch',
+      eligible: true,
+      reason: 'elected',
+    });
     const text = plugin(['status', '--lease', `${inst.releaseNamespace}/${inst.leaseName}`]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(new RegExp(`^watcher: ${r.json.published.holder} \\(Lease ${inst.releaseNamespace}/${inst.leaseName}, policy only-watch, `));
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^watcher: ${r.json.published.holder} \\(Lease ${inst.releaseNamespace}/${inst.leaseName}, policy only-watch, `,
+      ),
+    );
     expect(text.stdout).toMatch(/\nNAMESPACE +NAME +NODE +POLICY +ELIGIBLE +REASON\n/);
     expect(text.stdout).toContain('\nno warnings\n');
     expect(text.stdout).not.toContain('\u001b['); // piped: no colours
@@ -120,10 +182,14 @@ describe('kubectl watch-policy status', () => {
 
   test('two watch-only agents: exit 1 with several-watch-only', async () => {
     kubectlOk(['scale', 'deployment', 'watcher', '-n', inst.agentsNamespace, '--replicas', '2']);
-    const r = await eventually('the warning', () => {
-      const s = status();
-      return s.code === 1 && kinds(s.json).includes('several-watch-only') && s;
-    }, 120_000);
+    const r = await eventually(
+      'the warning',
+      () => {
+        const s = status();
+        return s.code === 1 && kinds(s.json).includes('several-watch-only') && s;
+      },
+      120_000,
+    );
     expect(kinds(r.json)).toEqual(['several-watch-only']);
     kubectlOk(['scale', 'deployment', 'watcher', '-n', inst.agentsNamespace, '--replicas', '1']);
   });
@@ -131,17 +197,40 @@ describe('kubectl watch-policy status', () => {
   test('an agent pod with ONLY_WATCH_K8S_RESOURCE, created while the namespace was not opted in: exit 1 with deprecated-env', async () => {
     kubectlOk(['label', 'namespace', inst.agentsNamespace, 'deepflow.io/k8s-watch-policy-injection-']);
     try {
-      apply([{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'old-agent', namespace: inst.agentsNamespace }, spec: { containers: [agent([{ name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' }])], nodeSelector: { type: 'kwok' } } }]);
+      apply([
+        {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'old-agent', namespace: inst.agentsNamespace },
+          spec: {
+            containers: [agent([{ name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' }])],
+            nodeSelector: { type: 'kwok' },
+          },
+        },
+      ]);
     } finally {
-      kubectlOk(['label', 'namespace', inst.agentsNamespace, 'deepflow.io/k8s-watch-policy-injection=enabled', '--overwrite']);
+      kubectlOk([
+        'label',
+        'namespace',
+        inst.agentsNamespace,
+        'deepflow.io/k8s-watch-policy-injection=enabled',
+        '--overwrite',
+      ]);
     }
-    const r = await eventually('the warning', () => {
-      const s = status();
-      return kinds(s.json).includes('deprecated-env') && !kinds(s.json).includes('several-watch-only') && s;
-    }, 120_000);
+    const r = await eventually(
+      'the warning',
+      () => {
+        const s = status();
+        return kinds(s.json).includes('deprecated-env') && !kinds(s.json).includes('several-watch-only') && s;
+      },
+      120_000,
+    );
     expect(r.code).toBe(1);
     expect(kinds(r.json)).toEqual(['deprecated-env']);
-    expect(r.json.agents.find((a: any) => a.name === 'old-agent')).toMatchObject({ eligible: false, reason: 'deprecated-env' });
+    expect(r.json.agents.find((a: any) => a.name === 'old-agent')).toMatchObject({
+      eligible: false,
+      reason: 'deprecated-env',
+    });
     kubectlOk(['delete', 'pod', 'old-agent', '-n', inst.agentsNamespace, '--wait=false']);
   });
 
@@ -157,7 +246,15 @@ describe('kubectl watch-policy audit', () => {
     const r = plugin(['audit', '-n', inst.agentsNamespace, '--config', configFile, '-o', 'json']);
     const json = JSON.parse(r.stdout);
     expect(json.rows.filter((x: any) => x.kind === 'Pod' && x.drift.length > 0)).toEqual([]);
-    expect(json.rows.some((x: any) => x.kind === 'Pod' && x.workload === 'Deployment/watcher' && x.value === 'watch-only' && x.policy === 'only-watch')).toBe(true);
+    expect(
+      json.rows.some(
+        (x: any) =>
+          x.kind === 'Pod' &&
+          x.workload === 'Deployment/watcher' &&
+          x.value === 'watch-only' &&
+          x.policy === 'only-watch',
+      ),
+    ).toBe(true);
     expect(json.config).toBe(`file ${configFile}`);
     expect(r.code).toBe(json.rows.some((x: any) => x.drift.length > 0) ? 1 : 0);
   });
@@ -166,17 +263,66 @@ describe('kubectl watch-policy audit', () => {
     apply([
       // Sidecars without a policy, from a Deployment: the webhook would make them watch-disabled.
       deployment('shop', legacy, [{ name: 'shop', image: inst.image }, agent()]),
-      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'deprecated', namespace: legacy }, spec: { containers: [agent([{ name: 'ONLY_WATCH_K8S_RESOURCE', value: '' }])] } },
-      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'typo', namespace: legacy }, spec: { containers: [agent([{ name: 'K8S_WATCH_POLICY', value: 'WATCH-ONLY' }])] } },
-      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'twice', namespace: legacy }, spec: { containers: [agent([{ name: 'K8S_WATCH_POLICY', value: 'watch-disabled' }, { name: 'K8S_WATCH_POLICY', value: 'watch-disabled' }]), { name: 'app', image: inst.image }] } },
-      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'unexplained', namespace: legacy }, spec: { containers: [agent([{ name: 'K8S_WATCH_POLICY', value: 'watch-disabled' }]), { name: 'app', image: inst.image }] } },
-      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'explained', namespace: legacy, annotations: { [REASON]: 'watch-disabled/serverless-sidecar' } }, spec: { containers: [agent([{ name: 'K8S_WATCH_POLICY', value: 'watch-disabled' }]), { name: 'app', image: inst.image }] } },
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'deprecated', namespace: legacy },
+        spec: { containers: [agent([{ name: 'ONLY_WATCH_K8S_RESOURCE', value: '' }])] },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'typo', namespace: legacy },
+        spec: { containers: [agent([{ name: 'K8S_WATCH_POLICY', value: 'WATCH-ONLY' }])] },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'twice', namespace: legacy },
+        spec: {
+          containers: [
+            agent([
+              { name: 'K8S_WATCH_POLICY', value: 'watch-disabled' },
+              { name: 'K8S_WATCH_POLICY', value: 'watch-disabled' },
+            ]),
+            { name: 'app', image: inst.image },
+          ],
+        },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'unexplained', namespace: legacy },
+        spec: {
+          containers: [
+            agent([{ name: 'K8S_WATCH_POLICY', value: 'watch-disabled' }]),
+            { name: 'app', image: inst.image },
+          ],
+        },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: 'explained',
+          namespace: legacy,
+          annotations: { [REASON]: 'watch-disabled/serverless-sidecar' },
+        },
+        spec: {
+          containers: [
+            agent([{ name: 'K8S_WATCH_POLICY', value: 'watch-disabled' }]),
+            { name: 'app', image: inst.image },
+          ],
+        },
+      },
     ]);
     await eventually('the shop pod', () => getJson(['get', 'pods', '-n', legacy, '-l', 'app=shop']).items.length === 1);
     const r = plugin(['audit', '-n', legacy, '--config', configFile, '-o', 'json']);
     expect(r.code).toBe(1);
     const json = JSON.parse(r.stdout);
-    const drift = Object.fromEntries(json.rows.map((x: any) => [`${x.kind}/${x.name.startsWith('shop-') ? 'shop-*' : x.name}`, x.drift]));
+    const drift = Object.fromEntries(
+      json.rows.map((x: any) => [`${x.kind}/${x.name.startsWith('shop-') ? 'shop-*' : x.name}`, x.drift]),
+    );
     expect(drift).toEqual({
       'Deployment/shop': [],
       'Pod/deprecated': ['denied', 'reason-missing', 'deprecated-env'],

@@ -38,10 +38,15 @@ function upstreamWorkloads(): any[] {
     });
 }
 
-const pods = (): any[] => getJson(['get', 'pods', '-n', inst.agentsNamespace, '-l', 'component=deepflow-agent']).items.filter((p: any) => !p.metadata.deletionTimestamp);
+const pods = (): any[] =>
+  getJson(['get', 'pods', '-n', inst.agentsNamespace, '-l', 'component=deepflow-agent']).items.filter(
+    (p: any) => !p.metadata.deletionTimestamp,
+  );
 const watcherPods = () => pods().filter((p) => p.metadata.name.startsWith('deepflow-agent-watcher-'));
 const daemonPods = () => pods().filter((p) => p.metadata.ownerReferences?.[0]?.kind === 'DaemonSet');
-const policyOf = (pod: any): string | undefined => pod.spec.containers.find((c: any) => c.name === 'deepflow-agent').env?.find((e: any) => e.name === 'K8S_WATCH_POLICY')?.value;
+const policyOf = (pod: any): string | undefined =>
+  pod.spec.containers.find((c: any) => c.name === 'deepflow-agent').env?.find((e: any) => e.name === 'K8S_WATCH_POLICY')
+    ?.value;
 const holder = (): string | undefined => {
   const r = kubectl(['get', 'lease', inst.leaseName, '-n', inst.releaseNamespace, '-o', 'json']);
   return r.status === 0 ? (JSON.parse(r.stdout).spec.holderIdentity ?? undefined) : undefined;
@@ -49,20 +54,34 @@ const holder = (): string | undefined => {
 
 describe('the upstream deepflow-agent chart', () => {
   test('applied as rendered: the Deployment is warned about its surge, every pod gets the value the agent reads and a reason', async () => {
-    const r = kubectl(['apply', '-f', '-'], upstreamWorkloads().map((d) => JSON.stringify(d)).join('\n'));
+    const r = kubectl(
+      ['apply', '-f', '-'],
+      upstreamWorkloads()
+        .map((d) => JSON.stringify(d))
+        .join('\n'),
+    );
     expect(r.status).toBe(0);
     expect(r.stderr).toContain(
       'Warning: this Deployment runs watch-only agents (K8S_WATCH_POLICY=watch-only) and its rolling update can surge to 2 pods',
     );
-    await eventually('the watcher pod and the DaemonSet pods', () => watcherPods().length === 1 && daemonPods().length >= 3, 120_000);
+    await eventually(
+      'the watcher pod and the DaemonSet pods',
+      () => watcherPods().length === 1 && daemonPods().length >= 3,
+      120_000,
+    );
 
     const [watcher] = watcherPods();
     expect(policyOf(watcher)).toBe('watch-only');
     expect(watcher.metadata.annotations[REASON]).toBe('only-watch/watcher-deployment');
     for (const pod of daemonPods()) {
-      const virtual = pod.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].values[0].startsWith('vk-');
+      const virtual =
+        pod.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].values[0].startsWith(
+          'vk-',
+        );
       expect([pod.metadata.name, policyOf(pod), pod.metadata.annotations[REASON]]).toEqual(
-        virtual ? [pod.metadata.name, 'watch-disabled', 'watch-disabled/serverless-node-label'] : [pod.metadata.name, undefined, 'normal/default'],
+        virtual
+          ? [pod.metadata.name, 'watch-disabled', 'watch-disabled/serverless-node-label']
+          : [pod.metadata.name, undefined, 'normal/default'],
       );
     }
   });
@@ -74,12 +93,29 @@ describe('the upstream deepflow-agent chart', () => {
   });
 
   test('scaled to two watch-only agents, MultipleWatchOnlyAgents is raised after the grace period', async () => {
-    expect(kubectl(['scale', 'deployment', 'deepflow-agent-watcher', '-n', inst.agentsNamespace, '--replicas', '2']).status).toBe(0);
-    await eventually('two watcher pods running', () => watcherPods().filter((p) => p.status.phase === 'Running').length === 2, 120_000);
-    const events = await eventually('the MultipleWatchOnlyAgents Event', () => {
-      const items = getJson(['get', 'events', '-n', inst.releaseNamespace, '--field-selector', 'reason=MultipleWatchOnlyAgents']).items;
-      return items.length > 0 && items;
-    }, 60_000);
+    expect(
+      kubectl(['scale', 'deployment', 'deepflow-agent-watcher', '-n', inst.agentsNamespace, '--replicas', '2']).status,
+    ).toBe(0);
+    await eventually(
+      'two watcher pods running',
+      () => watcherPods().filter((p) => p.status.phase === 'Running').length === 2,
+      120_000,
+    );
+    const events = await eventually(
+      'the MultipleWatchOnlyAgents Event',
+      () => {
+        const items = getJson([
+          'get',
+          'events',
+          '-n',
+          inst.releaseNamespace,
+          '--field-selector',
+          'reason=MultipleWatchOnlyAgents',
+        ]).items;
+        return items.length > 0 && items;
+      },
+      60_000,
+    );
     expect(events[0]).toMatchObject({ type: 'Warning', involvedObject: { kind: 'Lease', name: inst.leaseName } });
     expect(events[0].message).toMatch(/^2 eligible agent pods run K8S_WATCH_POLICY=watch-only for more than 2 s \(/);
   });

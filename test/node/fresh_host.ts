@@ -27,7 +27,6 @@ const { PAUSE_IMAGE, REAL_NODE_NAME, REAL_NODE_TAINT } = await import('../cluste
 const ROUNDS = 2;
 const step = (what: string) => process.stderr.write(`[fresh-host] ${what}\n`);
 
-
 function pausePod(name: string): string {
   return JSON.stringify({
     apiVersion: 'v1',
@@ -50,7 +49,14 @@ async function round(n: number): Promise<string[]> {
   const pod = `fresh-host-${n}`;
   const created = kubectl(state.bin, ['apply', '-f', '-'], pausePod(pod));
   if (created.status !== 0) throw new Error(`cannot create the pod ${pod}: ${created.stderr.trim()}`);
-  const running = kubectl(state.bin, ['wait', '--for=jsonpath={.status.phase}=Running', `pod/${pod}`, '-n', 'default', '--timeout=90s']);
+  const running = kubectl(state.bin, [
+    'wait',
+    '--for=jsonpath={.status.phase}=Running',
+    `pod/${pod}`,
+    '-n',
+    'default',
+    '--timeout=90s',
+  ]);
   if (running.status !== 0) throw new Error(`the pod ${pod} did not run on the real node: ${running.stderr.trim()}`);
   const ip = kubectl(state.bin, ['get', `pod/${pod}`, '-n', 'default', '-o', 'jsonpath={.status.podIP}']).stdout.trim();
   step(`round ${n}: pod ${pod} Running on ${REAL_NODE_NAME} at ${ip}; down`);
@@ -59,7 +65,8 @@ async function round(n: number): Promise<string[]> {
   const after = recordHost();
   const left = [...nodeLeftovers(), ...hostDifferences(before, after)];
   for (const family of ['iptables', 'ip6tables'] as const) {
-    if (rules(after.iptables[family]) !== saved[family]) left.push(`${family}-save differs from before up --node:\n${rules(after.iptables[family])}`);
+    if (rules(after.iptables[family]) !== saved[family])
+      left.push(`${family}-save differs from before up --node:\n${rules(after.iptables[family])}`);
   }
   return left;
 }
@@ -77,12 +84,17 @@ async function main(): Promise<number> {
       if (left.length > 0) {
         step(`round ${n}: down left the fresh host changed:\n  ${left.join('\n  ')}`);
         status = 1;
-      } else step(`round ${n}: iptables-save and ip6tables-save exactly as before (no table), links, routes, sysctls, directories as before`);
+      } else
+        step(
+          `round ${n}: iptables-save and ip6tables-save exactly as before (no table), links, routes, sysctls, directories as before`,
+        );
     }
     const state = await up();
     const nodes = kubectl(state.bin, ['get', 'nodes', '-o', 'name']).stdout.split('\n').filter(Boolean);
     if (state.node || nodes.includes(`node/${REAL_NODE_NAME}`)) {
-      step(`up after down: the real node is back (${state.node ? 'started again' : `its Node is still there: ${nodes.join(', ')}`})`);
+      step(
+        `up after down: the real node is back (${state.node ? 'started again' : `its Node is still there: ${nodes.join(', ')}`})`,
+      );
       status = 1;
     } else step(`up after down: no real node, Nodes ${nodes.join(', ')}`);
   } finally {

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readState } from '../cluster/cluster.ts';
 import { KUBECONFIG, PKI_DIR } from '../cluster/paths.ts';
-import { defaultConfig } from '../../src/config/config.js';
-import { POLICY_LABEL, WATCHER_LABEL } from '../../src/policy/labels.js';
+import { defaultConfig } from '../../src/config/config.ts';
+import { POLICY_LABEL, WATCHER_LABEL } from '../../src/policy/labels.ts';
 import { apply, eventually, getJson, kubectl } from '../e2e/harness.ts';
 import { NAMESPACE, releaseValues, RELEASE } from './release.ts';
 
@@ -32,7 +32,10 @@ const agentPod = (name: string, labels: Record<string, string>) => ({
   apiVersion: 'v1',
   kind: 'Pod',
   metadata: { name, namespace: AGENTS, labels },
-  spec: { containers: [{ name: 'deepflow-agent', image: 'registry.example.com/deepflow-ce/deepflow-agent:v6.6' }], terminationGracePeriodSeconds: 0 },
+  spec: {
+    containers: [{ name: 'deepflow-agent', image: 'registry.example.com/deepflow-ce/deepflow-agent:v6.6' }],
+    terminationGracePeriodSeconds: 0,
+  },
 });
 
 function helm(args: string[]): { status: number; stdout: string; stderr: string } {
@@ -75,17 +78,29 @@ const watcherLease = (): { holder?: string; acquireTime?: string } => {
   return { holder: lease.spec?.holderIdentity, acquireTime: lease.spec?.acquireTime };
 };
 const watcherLabelled = (): string[] =>
-  getJson(['get', 'pods', '-A', '-l', `${WATCHER_LABEL}=true`]).items.map((p: any) => `${p.metadata.namespace}/${p.metadata.name}`);
+  getJson(['get', 'pods', '-A', '-l', `${WATCHER_LABEL}=true`]).items.map(
+    (p: any) => `${p.metadata.namespace}/${p.metadata.name}`,
+  );
 
-const policyOf = (pod: any): string | undefined => pod.spec?.containers?.find((c: any) => c.name === 'deepflow-agent')?.env?.find((e: any) => e.name === 'K8S_WATCH_POLICY')?.value;
+const policyOf = (pod: any): string | undefined =>
+  pod.spec?.containers
+    ?.find((c: any) => c.name === 'deepflow-agent')
+    ?.env?.find((e: any) => e.name === 'K8S_WATCH_POLICY')?.value;
 const replicaSetsOf = (component: string): string[] =>
   getJson(['get', 'pods', '-n', NAMESPACE, '-l', `app.kubernetes.io/component=${component},${INSTANCE}`])
     .items.filter((p: any) => !p.metadata.deletionTimestamp && p.status.phase === 'Running')
     .map((p: any) => p.metadata.labels['pod-template-hash']);
 
 beforeAll(() => {
-  if (!process.env.KWP_RELEASE_NAMESPACE) throw new Error('run by npm run e2e:node, which installs the release on a real node');
-  apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: AGENTS, labels: { 'deepflow.io/k8s-watch-policy-injection': 'enabled' } } }]);
+  if (!process.env.KWP_RELEASE_NAMESPACE)
+    throw new Error('run by npm run e2e:node, which installs the release on a real node');
+  apply([
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: AGENTS, labels: { 'deepflow.io/k8s-watch-policy-injection': 'enabled' } },
+    },
+  ]);
 });
 
 afterAll(() => {
@@ -94,13 +109,20 @@ afterAll(() => {
 
 describe('helm upgrade', () => {
   test('rolls the webhook and the controller while pods are created: none refused, every one with its policy', async () => {
-    await eventually('the agents namespace\'s ServiceAccount', () => kubectl(['get', 'sa', 'default', '-n', AGENTS]).status === 0);
+    await eventually(
+      "the agents namespace's ServiceAccount",
+      () => kubectl(['get', 'sa', 'default', '-n', AGENTS]).status === 0,
+    );
     const webhookBefore = new Set(replicaSetsOf('webhook'));
     const controllerBefore = new Set(replicaSetsOf('controller'));
     expect(webhookBefore.size).toBe(1);
     // A watcher pod, elected by the chart's controller.
     apply([agentPod(WATCHER, { app: 'watcher', [POLICY_LABEL]: 'watch-only' })]);
-    await eventually('the watcher pod elected and labelled', () => watcherLease().holder === `${AGENTS}/${WATCHER}` && watcherLabelled().join() === `${AGENTS}/${WATCHER}`, 120_000);
+    await eventually(
+      'the watcher pod elected and labelled',
+      () => watcherLease().holder === `${AGENTS}/${WATCHER}` && watcherLabelled().join() === `${AGENTS}/${WATCHER}`,
+      120_000,
+    );
     const electedBefore = watcherLease();
 
     // Two clients creating pods back to back for the whole upgrade, as a busy cluster would.
@@ -113,9 +135,19 @@ describe('helm upgrade', () => {
     // Some creations before the rollout starts, so that the clients are known to work.
     await eventually('pods created before the upgrade', () => results.length >= 10, 60_000);
     const upgrade = helm([
-      'upgrade', RELEASE, join(ROOT, 'charts', 'k8s-watch-policy'), '-n', NAMESPACE, ...releaseValues(),
-      '--set', `webhook.podAnnotations.kwp-rollout=${RUN}`, '--set', `controller.podAnnotations.kwp-rollout=${RUN}`,
-      '--wait', '--timeout', '4m',
+      'upgrade',
+      RELEASE,
+      join(ROOT, 'charts', 'k8s-watch-policy'),
+      '-n',
+      NAMESPACE,
+      ...releaseValues(),
+      '--set',
+      `webhook.podAnnotations.kwp-rollout=${RUN}`,
+      '--set',
+      `controller.podAnnotations.kwp-rollout=${RUN}`,
+      '--wait',
+      '--timeout',
+      '4m',
     ]);
     // And some after the last old replica is gone.
     const after = results.length;
@@ -135,7 +167,9 @@ describe('helm upgrade', () => {
 
     const refused = results.filter((r) => r.status !== 201).map((r) => `${r.status} ${r.body.message}`);
     expect(refused).toEqual([]);
-    const withoutPolicy = results.filter((r) => policyOf(r.body) !== 'watch-disabled').map((r) => r.body.metadata?.name);
+    const withoutPolicy = results
+      .filter((r) => policyOf(r.body) !== 'watch-disabled')
+      .map((r) => r.body.metadata?.name);
     expect(withoutPolicy).toEqual([]);
     process.stderr.write(`[e2e:node] ${results.length} pods created during helm upgrade, none refused\n`);
   });
@@ -146,19 +180,54 @@ describe('helm uninstall', () => {
     const manifest = helm(['get', 'manifest', RELEASE, '-n', NAMESPACE]);
     expect(manifest.status).toBe(0);
     const kinds = [...manifest.stdout.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]);
-    expect(kinds).toEqual(expect.arrayContaining(['Deployment', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ClusterRole', 'Service']));
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        'Deployment',
+        'MutatingWebhookConfiguration',
+        'ValidatingWebhookConfiguration',
+        'ClusterRole',
+        'Service',
+      ]),
+    );
 
     const uninstall = helm(['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '2m']);
     expect([uninstall.status, uninstall.stderr.trim()]).toEqual([0, '']);
 
-    expect(kubectl(['get', 'mutatingwebhookconfiguration,validatingwebhookconfiguration,clusterrole,clusterrolebinding', '-l', INSTANCE, '-o', 'name']).stdout.trim()).toBe('');
-    expect(kubectl(['get', 'mutatingwebhookconfiguration,validatingwebhookconfiguration', FULLNAME, '-o', 'name', '--ignore-not-found']).stdout.trim()).toBe('');
+    expect(
+      kubectl([
+        'get',
+        'mutatingwebhookconfiguration,validatingwebhookconfiguration,clusterrole,clusterrolebinding',
+        '-l',
+        INSTANCE,
+        '-o',
+        'name',
+      ]).stdout.trim(),
+    ).toBe('');
+    expect(
+      kubectl([
+        'get',
+        'mutatingwebhookconfiguration,validatingwebhookconfiguration',
+        FULLNAME,
+        '-o',
+        'name',
+        '--ignore-not-found',
+      ]).stdout.trim(),
+    ).toBe('');
     const left = () =>
-      kubectl(['get', 'all,configmaps,secrets,serviceaccounts,roles,rolebindings,leases,poddisruptionbudgets,endpointslices', '-n', NAMESPACE, '-o', 'name'])
+      kubectl([
+        'get',
+        'all,configmaps,secrets,serviceaccounts,roles,rolebindings,leases,poddisruptionbudgets,endpointslices',
+        '-n',
+        NAMESPACE,
+        '-o',
+        'name',
+      ])
         .stdout.trim()
         .split('\n')
         .filter((l) => l && !l.endsWith('/default') && !l.endsWith('/kube-root-ca.crt'));
-    await eventually('nothing of the release left in its namespace', () => left().length === 0, 120_000).catch(() => undefined);
+    await eventually('nothing of the release left in its namespace', () => left().length === 0, 120_000).catch(
+      () => undefined,
+    );
     expect(left()).toEqual([]);
     // The containers are gone from the real node too: the kubelet stopped them.
     expect(kubectl(['get', 'pods', '-n', NAMESPACE, '-o', 'name']).stdout.trim()).toBe('');

@@ -12,7 +12,12 @@ export const IMAGE_TAG = 'node-e2e';
  * sees the Event.
  */
 export function releaseValues(): string[] {
-  const values = [`image.repository=${IMAGE_REPOSITORY}`, `image.tag=${IMAGE_TAG}`, 'image.pullPolicy=Never', 'controller.multipleWatchOnlyGrace=2s'];
+  const values = [
+    `image.repository=${IMAGE_REPOSITORY}`,
+    `image.tag=${IMAGE_TAG}`,
+    'image.pullPolicy=Never',
+    'controller.multipleWatchOnlyGrace=2s',
+  ];
   for (const component of ['webhook', 'controller']) {
     values.push(
       `${component}.nodeSelector.kubernetes\\.io/hostname=${REAL_NODE_NAME}`,

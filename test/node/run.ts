@@ -24,7 +24,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // Its own cluster: a developer's cluster in .cluster stays as it is, and no earlier test's objects are here.
 process.env.K8S_WATCH_POLICY_CLUSTER_DIR ??= join(ROOT, '.cluster', 'node-e2e');
 
-const { hostDifferences, iptablesRulesText, nodeHostProblem, recordHost, removeMountedPath } = await import('../cluster/node/host.ts');
+const { hostDifferences, iptablesRulesText, nodeHostProblem, recordHost, removeMountedPath } =
+  await import('../cluster/node/host.ts');
 const { down, readState, up } = await import('../cluster/cluster.ts');
 const { importImage, nodeLeftovers } = await import('../cluster/node/real_node.ts');
 const { IMAGE_REPOSITORY, IMAGE_TAG, NAMESPACE, releaseValues, RELEASE } = await import('./release.ts');
@@ -50,7 +51,16 @@ async function main(): Promise<number> {
   mkdirSync(STATE_DIR, { recursive: true });
   const archive = join(STATE_DIR, `image-${IMAGE_TAG}.tar`);
   step(`building the image ${IMAGE_REPOSITORY}:${IMAGE_TAG} (npm run image)`);
-  if (run(process.execPath, [join(ROOT, 'scripts', 'image.mjs'), '--tag', `${IMAGE_REPOSITORY}:${IMAGE_TAG}`, '--save', archive]) !== 0) return 1;
+  if (
+    run(process.execPath, [
+      join(ROOT, 'scripts', 'image.mjs'),
+      '--tag',
+      `${IMAGE_REPOSITORY}:${IMAGE_TAG}`,
+      '--save',
+      archive,
+    ]) !== 0
+  )
+    return 1;
 
   let status = 1;
   await down(); // what an earlier run kept (--keep) or left: the host is recorded as it is without it
@@ -64,24 +74,51 @@ async function main(): Promise<number> {
     step(`importing the image into the node's containerd`);
     importImage(archive);
     const helm = join(state.bin, 'helm');
-    step(`helm install ${RELEASE} -n ${NAMESPACE} (image ${IMAGE_REPOSITORY}:${IMAGE_TAG}, pull policy Never, on ${REAL_NODE_NAME})`);
+    step(
+      `helm install ${RELEASE} -n ${NAMESPACE} (image ${IMAGE_REPOSITORY}:${IMAGE_TAG}, pull policy Never, on ${REAL_NODE_NAME})`,
+    );
     const t0 = Date.now();
-    const installed = run(helm, ['--kubeconfig', KUBECONFIG, 'install', RELEASE, join(ROOT, 'charts', 'k8s-watch-policy'), '-n', NAMESPACE, '--create-namespace', ...releaseValues(), '--wait', '--timeout', '4m']);
+    const installed = run(helm, [
+      '--kubeconfig',
+      KUBECONFIG,
+      'install',
+      RELEASE,
+      join(ROOT, 'charts', 'k8s-watch-policy'),
+      '-n',
+      NAMESPACE,
+      '--create-namespace',
+      ...releaseValues(),
+      '--wait',
+      '--timeout',
+      '4m',
+    ]);
     if (installed !== 0) {
       diagnose(state.bin);
       return 1;
     }
     step(`installed and Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const env = { ...process.env, NODE_OPTIONS: '--experimental-vm-modules', KUBECONFIG, KUBECTL: join(state.bin, 'kubectl'), HELM: helm, KWP_RELEASE_NAMESPACE: NAMESPACE, KWP_RELEASE_NAME: RELEASE, KWP_LEASE_NAME: 'k8s-watcher' };
+    const env = {
+      ...process.env,
+      NODE_OPTIONS: '--experimental-vm-modules',
+      KUBECONFIG,
+      KUBECTL: join(state.bin, 'kubectl'),
+      HELM: helm,
+      KWP_RELEASE_NAMESPACE: NAMESPACE,
+      KWP_RELEASE_NAME: RELEASE,
+      KWP_LEASE_NAME: 'k8s-watcher',
+    };
     const jest = join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
     step('the release suite (test/installed) against the release');
     const suite = run(process.execPath, [jest, '--selectProjects', 'installed', '--runInBand'], env);
-    step('the release\'s life (test/node): helm upgrade under load, helm uninstall');
+    step("the release's life (test/node): helm upgrade under load, helm uninstall");
     const life = run(process.execPath, [jest, '--selectProjects', 'node', '--runInBand'], env);
     if (suite !== 0 || life !== 0) diagnose(state.bin);
     status = suite === 0 && life === 0 ? 0 : 1;
   } finally {
-    if (keep) step(`kept: export KUBECONFIG=${KUBECONFIG}; remove with K8S_WATCH_POLICY_CLUSTER_DIR=${STATE_DIR} npm run cluster -- down`);
+    if (keep)
+      step(
+        `kept: export KUBECONFIG=${KUBECONFIG}; remove with K8S_WATCH_POLICY_CLUSTER_DIR=${STATE_DIR} npm run cluster -- down`,
+      );
     else {
       step('removing the cluster and the real node');
       await down();
@@ -90,13 +127,19 @@ async function main(): Promise<number> {
       const left = [...nodeLeftovers(), ...hostDifferences(hostBefore, hostAfter)];
       // The node lives in a namespace of its own: the host's tables are exactly as they were, not merely equivalent.
       for (const family of ['iptables', 'ip6tables'] as const) {
-        const [was, now] = [iptablesRulesText(hostBefore.iptables[family]), iptablesRulesText(hostAfter.iptables[family])];
+        const [was, now] = [
+          iptablesRulesText(hostBefore.iptables[family]),
+          iptablesRulesText(hostAfter.iptables[family]),
+        ];
         if (now !== was) left.push(`${family}-save differs from before:\n--- before\n${was}\n--- after\n${now}`);
       }
       if (left.length > 0) {
         step(`down left the host changed:\n  ${left.join('\n  ')}`);
         status = 1;
-      } else step('the host is as it was before (processes, mounts, iptables rules, links, routes, network namespaces, sysctls, cgroups, directories)');
+      } else
+        step(
+          'the host is as it was before (processes, mounts, iptables rules, links, routes, network namespaces, sysctls, cgroups, directories)',
+        );
     }
     step(`${status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s`);
   }
@@ -110,7 +153,12 @@ function freshHost(): number {
   spawnSync('ip', ['netns', 'delete', netns], { stdio: 'ignore' });
   try {
     if (run('ip', ['netns', 'add', netns]) !== 0 || run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']) !== 0) return 1;
-    return run('nsenter', [`--net=/run/netns/${netns}`, '--', process.execPath, join(ROOT, 'test', 'node', 'fresh_host.ts')]);
+    return run('nsenter', [
+      `--net=/run/netns/${netns}`,
+      '--',
+      process.execPath,
+      join(ROOT, 'test', 'node', 'fresh_host.ts'),
+    ]);
   } finally {
     spawnSync('ip', ['netns', 'delete', netns], { stdio: 'ignore' });
     if (!hadNetnsDir) removeMountedPath('/run/netns');
@@ -122,7 +170,17 @@ function diagnose(bin: string): void {
   const kubectl = (args: string[]) => run(join(bin, 'kubectl'), ['--kubeconfig', KUBECONFIG, ...args]);
   kubectl(['get', 'nodes,pods,services,endpointslices,leases', '-n', NAMESPACE, '-o', 'wide']);
   kubectl(['get', 'events', '-n', NAMESPACE, '--sort-by=.lastTimestamp']);
-  kubectl(['logs', '-n', NAMESPACE, '-l', `app.kubernetes.io/instance=${RELEASE}`, '--all-containers', '--prefix', '--tail', '40']);
+  kubectl([
+    'logs',
+    '-n',
+    NAMESPACE,
+    '-l',
+    `app.kubernetes.io/instance=${RELEASE}`,
+    '--all-containers',
+    '--prefix',
+    '--tail',
+    '40',
+  ]);
 }
 
 if (existsSync(join(ROOT, 'node_modules'))) {

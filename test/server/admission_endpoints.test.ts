@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import fastJsonPatch from 'fast-json-patch';
-import type { NodeInfo } from '../../src/kube/objects.js';
-import type { WebhookServer } from '../../src/webhook/server.js';
-import { capturingLogger, decodePatch, fixture, send, startTestWebhook } from './helpers.js';
+import type { NodeInfo } from '../../src/kube/objects.ts';
+import type { WebhookServer } from '../../src/webhook/server.ts';
+import { capturingLogger, decodePatch, fixture, send, startTestWebhook } from './helpers.ts';
 
 let server: WebhookServer;
 let ca: string;
@@ -28,7 +28,8 @@ const DEPRECATED_DENIAL =
 function daemonSetPodOn(review: any, node: string): any {
   const copy = structuredClone(review);
   copy.request.uid = `uid-${node}`;
-  copy.request.object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].values = [node];
+  copy.request.object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].values =
+    [node];
   return copy;
 }
 
@@ -72,7 +73,10 @@ describe('POST /mutate', () => {
   test('a second review of the patched pod yields no patch (reinvocation)', async () => {
     const review = daemonSetPodOn(await fixture('daemonset-pod-create.json'), 'vk-node-1');
     const first = await post('/mutate', review);
-    review.request.object = fastJsonPatch.applyPatch(review.request.object, decodePatch(first.json.response) as fastJsonPatch.Operation[]).newDocument;
+    review.request.object = fastJsonPatch.applyPatch(
+      review.request.object,
+      decodePatch(first.json.response) as fastJsonPatch.Operation[],
+    ).newDocument;
     const second = await post('/mutate', review);
     expect(second.json.response).toEqual({ uid: review.request.uid, allowed: true });
   });
@@ -132,7 +136,9 @@ describe('POST /mutate', () => {
   test('dryRun gets the same answer and is not counted as an injection', async () => {
     const review = daemonSetPodOn(await fixture('daemonset-pod-create.json'), 'vk-node-1');
     const metric = async () =>
-      (await server.metrics.injections.get()).values.find((v) => v.labels.policy === 'watch-disabled' && v.labels.rule === 'serverless-node-label')?.value ?? 0;
+      (await server.metrics.injections.get()).values.find(
+        (v) => v.labels.policy === 'watch-disabled' && v.labels.rule === 'serverless-node-label',
+      )?.value ?? 0;
     const before = await metric();
     review.request.dryRun = true;
     const dry = await post('/mutate', review);
@@ -182,7 +188,12 @@ describe('POST /validate', () => {
   });
 
   test('a good Deployment is allowed and never patched', async () => {
-    const { response } = (await post('/validate', deployment([], { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } }))).json;
+    const { response } = (
+      await post(
+        '/validate',
+        deployment([], { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } }),
+      )
+    ).json;
     expect(response).toEqual({ uid: 'validate-1', allowed: true });
   });
 
@@ -198,7 +209,8 @@ describe('POST /validate', () => {
   });
 
   test('an invalid K8S_WATCH_POLICY literal in a template is refused', async () => {
-    const { response } = (await post('/validate', deployment([{ name: 'K8S_WATCH_POLICY', value: 'WATCH-ONLY' }]))).json;
+    const { response } = (await post('/validate', deployment([{ name: 'K8S_WATCH_POLICY', value: 'WATCH-ONLY' }])))
+      .json;
     expect(response.allowed).toBe(false);
     expect(response.status.message).toContain('K8S_WATCH_POLICY="WATCH-ONLY" is not a value the agent knows');
   });
@@ -212,11 +224,19 @@ describe('health, readiness, metrics and logs', () => {
 
   test('metrics are served on the separate plain-HTTP port with the DESIGN §8 names', async () => {
     const text = await (await fetch(`${server.metricsUrl}/metrics`)).text();
-    expect(text).toMatch(/k8s_watch_policy_admission_reviews_total\{resource="pods",operation="CREATE",result="patched"\} [1-9]/);
-    expect(text).toMatch(/k8s_watch_policy_admission_reviews_total\{resource="pods",operation="CREATE",result="denied"\} [1-9]/);
-    expect(text).toMatch(/k8s_watch_policy_admission_reviews_total\{resource="deployments",operation="CREATE",result="unchanged"\} [1-9]/);
+    expect(text).toMatch(
+      /k8s_watch_policy_admission_reviews_total\{resource="pods",operation="CREATE",result="patched"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /k8s_watch_policy_admission_reviews_total\{resource="pods",operation="CREATE",result="denied"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /k8s_watch_policy_admission_reviews_total\{resource="deployments",operation="CREATE",result="unchanged"\} [1-9]/,
+    );
     expect(text).toMatch(/k8s_watch_policy_admission_duration_seconds_bucket\{le="0.005",resource="pods"\} [1-9]/);
-    expect(text).toMatch(/k8s_watch_policy_injections_total\{policy="watch-disabled",rule="serverless-node-label"\} [1-9]/);
+    expect(text).toMatch(
+      /k8s_watch_policy_injections_total\{policy="watch-disabled",rule="serverless-node-label"\} [1-9]/,
+    );
     expect(text).toContain('process_resident_memory_bytes');
     expect((await fetch(`${server.metricsUrl}/mutate`)).status).toBe(404);
   });

@@ -2,11 +2,11 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
 import { Agent } from 'node:https';
 import { connect } from 'node:tls';
-import { generateCertificates, type CertificateBundle } from '../../src/certs/generate.js';
-import type { CertificateReloader } from '../../src/webhook/certificate_reloader.js';
-import type { WebhookServer } from '../../src/webhook/server.js';
-import { eventually } from '../support/wait.js';
-import { capturingLogger, fixture, replaceKeyPair, send, startTestWebhook } from './helpers.js';
+import { generateCertificates, type CertificateBundle } from '../../src/certs/generate.ts';
+import type { CertificateReloader } from '../../src/webhook/certificate_reloader.ts';
+import type { WebhookServer } from '../../src/webhook/server.ts';
+import { eventually } from '../support/wait.ts';
+import { capturingLogger, fixture, replaceKeyPair, send, startTestWebhook } from './helpers.ts';
 
 let server: WebhookServer;
 let first: CertificateBundle;
@@ -26,14 +26,16 @@ afterAll(() => stop());
 /** The fingerprint of the certificate a new TLS connection is served. */
 function servedFingerprint(ca: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: Number(new URL(server.url).port), ca, servername: 'localhost' }, () => {
-      resolve(socket.getPeerX509Certificate()!.fingerprint256);
-      socket.end();
-    });
+    const socket = connect(
+      { host: '127.0.0.1', port: Number(new URL(server.url).port), ca, servername: 'localhost' },
+      () => {
+        resolve(socket.getPeerX509Certificate()!.fingerprint256);
+        socket.end();
+      },
+    );
     socket.on('error', reject);
   });
 }
-
 
 test('a new key pair on disk is served to new connections while reviews keep flowing without a failure', async () => {
   // (the jest timeout below is a hang guard, not a speed assertion)
@@ -61,9 +63,15 @@ test('a new key pair on disk is served to new connections while reviews keep flo
     await eventually('reviews before the rotation', async () => ok >= 20, { timeoutMs: 8_000, everyMs: 50 });
     await replaceKeyPair(dir, second);
     const expected = new X509Certificate(second.cert).fingerprint256;
-    await eventually('the new certificate to be served', async () => (await servedFingerprint(ca)) === expected, { timeoutMs: 8_000, everyMs: 50 });
+    await eventually('the new certificate to be served', async () => (await servedFingerprint(ca)) === expected, {
+      timeoutMs: 8_000,
+      everyMs: 50,
+    });
     const atRotation = ok;
-    await eventually('reviews after the rotation', async () => ok >= atRotation + 20, { timeoutMs: 8_000, everyMs: 50 });
+    await eventually('reviews after the rotation', async () => ok >= atRotation + 20, {
+      timeoutMs: 8_000,
+      everyMs: 50,
+    });
   } finally {
     running = false;
     await Promise.all(clients);

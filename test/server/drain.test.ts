@@ -6,9 +6,9 @@
 import { expect, test } from '@jest/globals';
 import { Agent } from 'node:https';
 import { Registry } from 'prom-client';
-import { startStatusServer } from '../../src/controller/status_server.js';
-import type { ControllerStatus } from '../../src/controller/controller.js';
-import { fixture, send, startTestWebhook, type Reply } from './helpers.js';
+import { startStatusServer } from '../../src/controller/status_server.ts';
+import type { ControllerStatus } from '../../src/controller/controller.ts';
+import { fixture, send, startTestWebhook, type Reply } from './helpers.ts';
 
 test('under continuous load, close() with a drain delay: not ready at once, every review still answered, then refused', async () => {
   const { server, ca, stop } = await startTestWebhook({ drainDelayMs: 3_000 });
@@ -51,7 +51,17 @@ test('under continuous load, close() with a drain delay: not ready at once, ever
 }, 30_000);
 
 test('the controller status server drains too: /readyz 503, /status still answered, then closed', async () => {
-  const status = (): ControllerStatus => ({ identity: 'a', leader: 'a', isLeader: true, synced: true, watcher: null, reason: null, candidates: [], published: null, note: '' });
+  const status = (): ControllerStatus => ({
+    identity: 'a',
+    leader: 'a',
+    isLeader: true,
+    synced: true,
+    watcher: null,
+    reason: null,
+    candidates: [],
+    published: null,
+    note: '',
+  });
   const { url, close } = await startStatusServer({ host: '127.0.0.1', port: 0, status, registry: new Registry() });
   expect((await fetch(`${url}/readyz`)).status).toBe(200);
   const closed = close(3_000);

@@ -8,11 +8,11 @@
 import { afterAll, expect, test } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
-import { generateCertificates } from '../../src/certs/generate.js';
-import { keyPairOf, type KeyPair, type KeyPairSource } from '../../src/certs/key_pair.js';
-import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
-import { defaultConfig } from '../../src/config/config.js';
-import { capturingLogger } from './helpers.js';
+import { generateCertificates } from '../../src/certs/generate.ts';
+import { keyPairOf, type KeyPair, type KeyPairSource } from '../../src/certs/key_pair.ts';
+import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.ts';
+import { defaultConfig } from '../../src/config/config.ts';
+import { capturingLogger } from './helpers.ts';
 
 let server: WebhookServer | undefined;
 afterAll(async () => server?.close());
@@ -45,14 +45,25 @@ function servedFingerprint(url: string, ca: string, servername: string): Promise
 test('a pair that arrives while the throwaway one is made is the one served', async () => {
   const bundle = await generateCertificates({ hosts: ['k8s-watch-policy-webhook.deepflow-system.svc'] });
   const source = arrivingSource(keyPairOf(bundle.key, bundle.cert));
-  server = await startWebhookServer({ config: defaultConfig(), keyPairs: source, logger: capturingLogger().logger, host: '127.0.0.1', port: 0, metricsHost: '127.0.0.1', metricsPort: 0 });
+  server = await startWebhookServer({
+    config: defaultConfig(),
+    keyPairs: source,
+    logger: capturingLogger().logger,
+    host: '127.0.0.1',
+    port: 0,
+    metricsHost: '127.0.0.1',
+    metricsPort: 0,
+  });
   expect(source.pair).toBeDefined(); // it did arrive during start-up
   const served = await servedFingerprint(server.url, bundle.caCert, 'k8s-watch-policy-webhook.deepflow-system.svc');
   expect(served).toBe(new X509Certificate(bundle.cert).fingerprint256);
 });
 
 /** A source that holds a pair once read, like a Secret that exists: its pair is known after `firstRead`. */
-function readableSource(held: KeyPair | undefined, read: (signal: AbortSignal) => Promise<void> = async () => undefined): KeyPairSource & { reads: number } {
+function readableSource(
+  held: KeyPair | undefined,
+  read: (signal: AbortSignal) => Promise<void> = async () => undefined,
+): KeyPairSource & { reads: number } {
   const source = {
     pair: undefined as KeyPair | undefined,
     reads: 0,
@@ -71,10 +82,20 @@ test('a pair the source holds is served from the start: the first read comes bef
   const bundle = await generateCertificates({ hosts: ['k8s-watch-policy-webhook.deepflow-system.svc'] });
   const source = readableSource(keyPairOf(bundle.key, bundle.cert));
   const { logger } = capturingLogger();
-  const started = await startWebhookServer({ config: defaultConfig(), keyPairs: source, logger, host: '127.0.0.1', port: 0, metricsHost: '127.0.0.1', metricsPort: 0 });
+  const started = await startWebhookServer({
+    config: defaultConfig(),
+    keyPairs: source,
+    logger,
+    host: '127.0.0.1',
+    port: 0,
+    metricsHost: '127.0.0.1',
+    metricsPort: 0,
+  });
   try {
     expect(source.reads).toBe(1);
-    expect(await servedFingerprint(started.url, bundle.caCert, 'k8s-watch-policy-webhook.deepflow-system.svc')).toBe(new X509Certificate(bundle.cert).fingerprint256);
+    expect(await servedFingerprint(started.url, bundle.caCert, 'k8s-watch-policy-webhook.deepflow-system.svc')).toBe(
+      new X509Certificate(bundle.cert).fingerprint256,
+    );
     expect(started.state.dependenciesReady?.()).toBe(true);
   } finally {
     await started.close();
@@ -83,16 +104,31 @@ test('a pair the source holds is served from the start: the first read comes bef
 
 test('a first read that does not end in time leaves the server on a throwaway pair, unready', async () => {
   // The read ends only when start-up gives up on it (its signal aborts), and holds nothing.
-  const source = readableSource(undefined, (signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })));
+  const source = readableSource(
+    undefined,
+    (signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })),
+  );
   const { logger } = capturingLogger();
-  const started = await startWebhookServer({ config: defaultConfig(), keyPairs: source, logger, host: '127.0.0.1', port: 0, metricsHost: '127.0.0.1', metricsPort: 0, firstReadTimeoutMs: 50 });
+  const started = await startWebhookServer({
+    config: defaultConfig(),
+    keyPairs: source,
+    logger,
+    host: '127.0.0.1',
+    port: 0,
+    metricsHost: '127.0.0.1',
+    metricsPort: 0,
+    firstReadTimeoutMs: 50,
+  });
   try {
     expect(source.reads).toBe(1);
     const served = await new Promise<X509Certificate>((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port: Number(new URL(started.url).port), rejectUnauthorized: false }, () => {
-        resolve(socket.getPeerX509Certificate()!);
-        socket.end();
-      });
+      const socket = connect(
+        { host: '127.0.0.1', port: Number(new URL(started.url).port), rejectUnauthorized: false },
+        () => {
+          resolve(socket.getPeerX509Certificate()!);
+          socket.end();
+        },
+      );
       socket.on('error', reject);
     });
     expect(served.subject).toContain('localhost');

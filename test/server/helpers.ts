@@ -4,11 +4,11 @@ import { request as httpsRequest, type Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { generateCertificates, type CertificateBundle } from '../../src/certs/generate.js';
-import { writeCertificates } from '../../src/certs/write.js';
-import { defaultConfig } from '../../src/config/config.js';
-import { createLogger, type Logger } from '../../src/log.js';
-import { startWebhookServer, type WebhookServer, type WebhookServerOptions } from '../../src/webhook/server.js';
+import { generateCertificates, type CertificateBundle } from '../../src/certs/generate.ts';
+import { writeCertificates } from '../../src/certs/write.ts';
+import { defaultConfig } from '../../src/config/config.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
+import { startWebhookServer, type WebhookServer, type WebhookServerOptions } from '../../src/webhook/server.ts';
 
 export async function tempCertDir(): Promise<{ dir: string; bundle: CertificateBundle; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'kwp-certs-'));
@@ -59,11 +59,20 @@ export interface RequestOptions {
 }
 
 /** One HTTPS request with a hard timeout, so a hung connection fails the test instead of hanging it. */
-export function send(url: string, { method = 'POST', path, body, headers = {}, ca, agent, timeoutMs = 5000 }: RequestOptions): Promise<Reply> {
+export function send(
+  url: string,
+  { method = 'POST', path, body, headers = {}, ca, agent, timeoutMs = 5000 }: RequestOptions,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
       new URL(path, url),
-      { method, ca, agent: agent ?? false, headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...headers }, minVersion: 'TLSv1.2' },
+      {
+        method,
+        ca,
+        agent: agent ?? false,
+        headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...headers },
+        minVersion: 'TLSv1.2',
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -1,7 +1,7 @@
 /** The soak's own client of kube-apiserver: the product's request and watch code with the admin credentials. */
 import type { Product, RestConfig } from './product.ts';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 export class Api {
   readonly product: Product;
@@ -12,8 +12,18 @@ export class Api {
     this.kc = kc;
   }
 
-  request<T = Json>(method: string, path: string, body?: unknown, query?: Record<string, string | number | boolean | undefined>, timeoutMs = 15_000): Promise<T> {
-    return this.product.rest.kubeRequest<T>(this.kc, method, path, { ...(body !== undefined && { body }), ...(query && { query }), timeoutMs });
+  request<T = Json>(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Record<string, string | number | boolean | undefined>,
+    timeoutMs = 15_000,
+  ): Promise<T> {
+    return this.product.rest.kubeRequest<T>(this.kc, method, path, {
+      ...(body !== undefined && { body }),
+      ...(query && { query }),
+      timeoutMs,
+    });
   }
 
   get<T = Json>(path: string): Promise<T> {
@@ -35,11 +45,20 @@ export class Api {
     const path = `${collection}/${object.metadata.name}`;
     const existing = await this.find(path);
     if (!existing) return this.request('POST', collection, object);
-    return this.request('PUT', path, { ...object, metadata: { ...object.metadata, resourceVersion: existing.metadata.resourceVersion } });
+    return this.request('PUT', path, {
+      ...object,
+      metadata: { ...object.metadata, resourceVersion: existing.metadata.resourceVersion },
+    });
   }
 
   async list(path: string, query: Record<string, string> = {}): Promise<{ items: Json[]; resourceVersion: string }> {
-    const r = await this.request<{ items?: Json[]; metadata?: { resourceVersion?: string } }>('GET', path, undefined, query, 30_000);
+    const r = await this.request<{ items?: Json[]; metadata?: { resourceVersion?: string } }>(
+      'GET',
+      path,
+      undefined,
+      query,
+      30_000,
+    );
     return { items: r.items ?? [], resourceVersion: r.metadata?.resourceVersion ?? '' };
   }
 

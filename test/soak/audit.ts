@@ -27,7 +27,8 @@ export interface AuditRecord {
 }
 
 type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+const obj = (v: unknown): Json | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /** One line of the log; undefined for anything that is not a complete ResponseComplete event (a line cut by SIGKILL, say). */
@@ -87,15 +88,34 @@ export function parseAuditLog(text: string): AuditRecord[] {
  * each), every write to the Leases of the system namespace, and every pod creation in the soak's
  * namespace (its answer: admitted, or refused and why). Nothing else.
  */
-export function auditPolicy(systemNamespace: string, workloadNamespace: string, controllerUsers: readonly string[]): string {
+export function auditPolicy(
+  systemNamespace: string,
+  workloadNamespace: string,
+  controllerUsers: readonly string[],
+): string {
   return JSON.stringify({
     apiVersion: 'audit.k8s.io/v1',
     kind: 'Policy',
     omitStages: ['RequestReceived', 'ResponseStarted'],
     rules: [
-      { level: 'RequestResponse', verbs: ['create', 'update', 'patch', 'delete'], resources: [{ group: 'coordination.k8s.io', resources: ['leases'] }], namespaces: [systemNamespace] },
-      { level: 'RequestResponse', users: [...controllerUsers], verbs: ['create', 'update', 'patch', 'delete'], resources: [{ group: '', resources: ['pods', 'events'] }] },
-      { level: 'Metadata', verbs: ['create'], resources: [{ group: '', resources: ['pods'] }], namespaces: [workloadNamespace] },
+      {
+        level: 'RequestResponse',
+        verbs: ['create', 'update', 'patch', 'delete'],
+        resources: [{ group: 'coordination.k8s.io', resources: ['leases'] }],
+        namespaces: [systemNamespace],
+      },
+      {
+        level: 'RequestResponse',
+        users: [...controllerUsers],
+        verbs: ['create', 'update', 'patch', 'delete'],
+        resources: [{ group: '', resources: ['pods', 'events'] }],
+      },
+      {
+        level: 'Metadata',
+        verbs: ['create'],
+        resources: [{ group: '', resources: ['pods'] }],
+        namespaces: [workloadNamespace],
+      },
       { level: 'None' },
     ],
   });

@@ -47,7 +47,9 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
 async function killComponent(name: string): Promise<string[]> {
   const pid = runningPid(name);
   if (pid === undefined) throw new Error(`${name} is not running`);
-  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    .split('\0')
+    .filter((a) => a !== '');
   process.kill(pid, 'SIGKILL');
   await until(`${name} gone`, () => !isRunning(name), 10_000);
   return argv;
@@ -113,7 +115,9 @@ export async function inject(fault: Fault, t: FaultTargets): Promise<void> {
       if (watcher) await t.api.delete(watcher).catch(() => undefined);
       await sleep(fault.freezeAfterMs);
       c.pause();
-      note(`leader ${c.name} stopped (SIGSTOP) for ${fault.holdMs} ms, ${fault.freezeAfterMs} ms after ${watcher ? `deleting the watcher pod ${watcher.split('/').pop()}` : 'finding no watcher pod'}`);
+      note(
+        `leader ${c.name} stopped (SIGSTOP) for ${fault.holdMs} ms, ${fault.freezeAfterMs} ms after ${watcher ? `deleting the watcher pod ${watcher.split('/').pop()}` : 'finding no watcher pod'}`,
+      );
       await sleep(fault.holdMs);
       c.resume();
       note(`${c.name} continued (SIGCONT)`);

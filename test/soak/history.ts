@@ -13,7 +13,15 @@ export interface HistoryEvent {
   detail: string;
 }
 
-export const INVARIANTS = ['single-watcher-label', 'leader-only-writes', 'convergence', 'admission', 'informers', 'processes', 'memory'] as const;
+export const INVARIANTS = [
+  'single-watcher-label',
+  'leader-only-writes',
+  'convergence',
+  'admission',
+  'informers',
+  'processes',
+  'memory',
+] as const;
 export type Invariant = (typeof INVARIANTS)[number];
 
 export interface Violation {

@@ -5,7 +5,7 @@
 import type { AuditRecord } from './audit.ts';
 import { REASON_ANNOTATION, WATCHER_LABEL } from './product_names.ts';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 export interface PodKey {
   namespace: string;
@@ -13,7 +13,11 @@ export interface PodKey {
   uid: string;
 }
 
-export const podKey = (pod: Json): PodKey => ({ namespace: String(pod?.metadata?.namespace ?? ''), name: String(pod?.metadata?.name ?? ''), uid: String(pod?.metadata?.uid ?? '') });
+export const podKey = (pod: Json): PodKey => ({
+  namespace: String(pod?.metadata?.namespace ?? ''),
+  name: String(pod?.metadata?.name ?? ''),
+  uid: String(pod?.metadata?.uid ?? ''),
+});
 const keyText = (k: PodKey) => `${k.namespace}/${k.name}`;
 
 // (1a) never two pods labelled deepflow.io/k8s-watcher=true at once ---------------------------------
@@ -46,7 +50,9 @@ export class LabelledPods {
   }
 
   private problem(): string | undefined {
-    return this.labelled.size > 1 ? `${this.labelled.size} pods labelled ${WATCHER_LABEL}=true at once: ${this.pods.map(keyText).sort().join(', ')}` : undefined;
+    return this.labelled.size > 1
+      ? `${this.labelled.size} pods labelled ${WATCHER_LABEL}=true at once: ${this.pods.map(keyText).sort().join(', ')}`
+      : undefined;
   }
 }
 
@@ -67,10 +73,17 @@ export interface LeaderWriteCheck {
  * last write before it. A replica frozen or cut off that writes after another took the Lease over
  * is caught whatever the clocks say.
  */
-export function checkLeaderWrites(records: readonly AuditRecord[], leaderLease: { namespace: string; name: string }, users: readonly string[]): LeaderWriteCheck {
+export function checkLeaderWrites(
+  records: readonly AuditRecord[],
+  leaderLease: { namespace: string; name: string },
+  users: readonly string[],
+): LeaderWriteCheck {
   const replicas = new Set(users);
-  const isLeaderLease = (r: AuditRecord) => r.resource === 'leases' && r.namespace === leaderLease.namespace && r.name === leaderLease.name;
-  const writes = records.filter((r) => r.rv !== undefined && r.verb !== 'get' && (isLeaderLease(r) || replicas.has(r.user))).sort((a, b) => a.rv! - b.rv! || a.line - b.line);
+  const isLeaderLease = (r: AuditRecord) =>
+    r.resource === 'leases' && r.namespace === leaderLease.namespace && r.name === leaderLease.name;
+  const writes = records
+    .filter((r) => r.rv !== undefined && r.verb !== 'get' && (isLeaderLease(r) || replicas.has(r.user)))
+    .sort((a, b) => a.rv! - b.rv! || a.line - b.line);
   let holder: string | undefined;
   let holderSince: number | undefined;
   const result: LeaderWriteCheck = { checked: 0, labelWrites: 0, problems: [] };
@@ -86,7 +99,10 @@ export function checkLeaderWrites(records: readonly AuditRecord[], leaderLease: 
     result.checked++;
     if (w.watcherLabel !== undefined) result.labelWrites++;
     if (w.user !== holder) {
-      const what = w.watcherLabel !== undefined ? `${w.watcherLabel === 'true' ? 'set' : 'removed'} the watcher label of pod` : `${w.verb} ${w.resource}`;
+      const what =
+        w.watcherLabel !== undefined
+          ? `${w.watcherLabel === 'true' ? 'set' : 'removed'} the watcher label of pod`
+          : `${w.verb} ${w.resource}`;
       result.problems.push(
         `${w.user} ${what} ${w.namespace}/${w.name} at resourceVersion ${w.rv} (audit line ${w.line}) while the leader Lease named ${holder ? `"${holder}" (since resourceVersion ${holderSince})` : 'no holder'}`,
       );
@@ -106,13 +122,20 @@ export interface Published {
  * Once quiet: the watcher Lease names the pod the election computes from a fresh list (with the
  * Lease's watcher as the current one, as the controller elects), and exactly that pod is labelled.
  */
-export function convergenceProblem(published: Published | undefined, elected: PodKey | null, labelled: readonly PodKey[]): string | undefined {
+export function convergenceProblem(
+  published: Published | undefined,
+  elected: PodKey | null,
+  labelled: readonly PodKey[],
+): string | undefined {
   const want = elected ? keyText(elected) : undefined;
-  if ((published?.holder || undefined) !== want) return `the watcher Lease names ${published?.holder || 'no watcher'}, the election over a fresh list ${want ?? 'no watcher'}`;
-  if (elected && published?.uid !== elected.uid) return `the watcher Lease has uid ${published?.uid ?? 'none'}, the elected pod ${elected.uid}`;
+  if ((published?.holder || undefined) !== want)
+    return `the watcher Lease names ${published?.holder || 'no watcher'}, the election over a fresh list ${want ?? 'no watcher'}`;
+  if (elected && published?.uid !== elected.uid)
+    return `the watcher Lease has uid ${published?.uid ?? 'none'}, the elected pod ${elected.uid}`;
   const labels = labelled.map((p) => `${keyText(p)}#${p.uid}`).sort();
   const wantLabels = elected ? [`${keyText(elected)}#${elected.uid}`] : [];
-  if (labels.join(',') !== wantLabels.join(',')) return `labelled: ${labels.join(', ') || 'none'}; elected: ${wantLabels.join(', ') || 'none'}`;
+  if (labels.join(',') !== wantLabels.join(','))
+    return `labelled: ${labels.join(', ') || 'none'}; elected: ${wantLabels.join(', ') || 'none'}`;
   return undefined;
 }
 
@@ -120,7 +143,12 @@ export function convergenceProblem(published: Published | undefined, elected: Po
 
 /** The agent containers' default names and images (the product's default config). */
 const AGENT = 'deepflow-agent';
-const imageName = (image: string) => image.split('@')[0]!.replace(/:[^/:]*$/, '').split('/').pop() ?? '';
+const imageName = (image: string) =>
+  image
+    .split('@')[0]!
+    .replace(/:[^/:]*$/, '')
+    .split('/')
+    .pop() ?? '';
 
 export function isAgentPod(pod: Json): boolean {
   const containers = [...(pod?.spec?.containers ?? []), ...(pod?.spec?.initContainers ?? [])] as Json[];
@@ -132,7 +160,9 @@ export function annotationProblem(pod: Json): string | undefined {
   if (!isAgentPod(pod)) return undefined;
   if (pod?.metadata?.labels?.['deepflow.io/k8s-watch-policy-injection'] === 'disabled') return undefined;
   const reason = pod?.metadata?.annotations?.[REASON_ANNOTATION];
-  return typeof reason === 'string' && /^[a-z-]+\/[a-z-]+$/.test(reason) ? undefined : `agent pod ${keyText(podKey(pod))} has no ${REASON_ANNOTATION} annotation (${JSON.stringify(reason ?? null)})`;
+  return typeof reason === 'string' && /^[a-z-]+\/[a-z-]+$/.test(reason)
+    ? undefined
+    : `agent pod ${keyText(podKey(pod))} has no ${REASON_ANNOTATION} annotation (${JSON.stringify(reason ?? null)})`;
 }
 
 /** The denials the README documents (the webhook's messages), as they appear in the API server's answer. */
@@ -146,7 +176,8 @@ export type Refusal = 'denied-documented' | 'denied-undocumented' | 'webhook-unr
 
 /** What a failed pod creation was: a denial by the webhook (documented or not), the webhook not answering, or no admission matter (etcd down, ...). */
 export function classifyRefusal(code: number, message: string): Refusal {
-  if (/denied the request/.test(message)) return DOCUMENTED_DENIALS.some((d) => message.includes(d)) ? 'denied-documented' : 'denied-undocumented';
+  if (/denied the request/.test(message))
+    return DOCUMENTED_DENIALS.some((d) => message.includes(d)) ? 'denied-documented' : 'denied-undocumented';
   if (/failed calling webhook/.test(message)) return 'webhook-unreachable';
   return 'not-admission';
 }
@@ -201,7 +232,8 @@ export interface CandidateLike {
 }
 
 const STANDINGS = new Set(['elected', 'standby', 'lower-tier']);
-const candidateText = (c: CandidateLike) => `${c.namespace}/${c.name} on ${c.node || '<none>'} ${c.policy} ${c.eligible ? 'eligible' : STANDINGS.has(c.reason) ? 'ineligible' : c.reason}`;
+const candidateText = (c: CandidateLike) =>
+  `${c.namespace}/${c.name} on ${c.node || '<none>'} ${c.policy} ${c.eligible ? 'eligible' : STANDINGS.has(c.reason) ? 'ineligible' : c.reason}`;
 
 /**
  * What a controller replica's last election saw (its /status candidates, from its informers)
@@ -211,7 +243,10 @@ const candidateText = (c: CandidateLike) => `${c.namespace}/${c.name} on ${c.nod
 export function informerDiff(replica: readonly CandidateLike[], fresh: readonly CandidateLike[]): string[] {
   const a = new Set(replica.map(candidateText));
   const b = new Set(fresh.map(candidateText));
-  return [...[...a].filter((x) => !b.has(x)).map((x) => `has ${x}, the API server does not`), ...[...b].filter((x) => !a.has(x)).map((x) => `lacks ${x}`)].sort();
+  return [
+    ...[...a].filter((x) => !b.has(x)).map((x) => `has ${x}, the API server does not`),
+    ...[...b].filter((x) => !a.has(x)).map((x) => `lacks ${x}`),
+  ].sort();
 }
 
 // (5) processes ------------------------------------------------------------------------------------
@@ -233,5 +268,7 @@ export function memoryProblem(samples: readonly RssSample[]): string | undefined
   const first = median(rest.slice(0, third).map((s) => s.rssBytes));
   const last = median(rest.slice(-third).map((s) => s.rssBytes));
   const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
-  return last > first * 1.5 && last - first > 64 * 1048576 ? `RSS grew from ${mib(first)} to ${mib(last)} (medians of the first and last thirds)` : undefined;
+  return last > first * 1.5 && last - first > 64 * 1048576
+    ? `RSS grew from ${mib(first)} to ${mib(last)} (medians of the first and last thirds)`
+    : undefined;
 }

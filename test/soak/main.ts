@@ -27,14 +27,16 @@ export function parseArgs(argv: readonly string[]): SoakOptions | string {
       case '--minutes': {
         const v = value();
         const n = Number(v);
-        if (v === undefined || !Number.isFinite(n) || n <= 0 || n > 24 * 60) return `--minutes must be a number of minutes from 0 to 1440, got ${JSON.stringify(v ?? null)}`;
+        if (v === undefined || !Number.isFinite(n) || n <= 0 || n > 24 * 60)
+          return `--minutes must be a number of minutes from 0 to 1440, got ${JSON.stringify(v ?? null)}`;
         o.minutes = n;
         break;
       }
       case '--seed': {
         const v = value();
         const s = v === undefined ? undefined : parseSeed(v);
-        if (s === undefined) return `--seed must be a whole number from 0 to 4294967295, got ${JSON.stringify(v ?? null)}`;
+        if (s === undefined)
+          return `--seed must be a whole number from 0 to 4294967295, got ${JSON.stringify(v ?? null)}`;
         o.seed = s;
         break;
       }

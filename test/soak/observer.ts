@@ -8,7 +8,7 @@ import type { Api } from './api.ts';
 import type { History } from './history.ts';
 import { annotationProblem, LabelledPods } from './invariants.ts';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 export class Observer {
   readonly labelled = new LabelledPods();
@@ -82,7 +82,10 @@ export class Observer {
             .then(
               (s) => {
                 this.stream = s;
-                if (this.stopped) (s.abort(), resolve());
+                if (this.stopped) {
+                  s.abort();
+                  resolve();
+                }
               },
               () => resolve(),
             );

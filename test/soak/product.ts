@@ -4,16 +4,22 @@
  * configurations the chart ships. Typed as the sources they are built from.
  */
 import { fileURLToPath } from 'node:url';
+import type * as RestModule from '../../src/kube/rest.ts';
+import type * as WatchModule from '../../src/kube/watch.ts';
+import type * as KubeconfigModule from '../../src/kube/kubeconfig.ts';
+import type * as ElectModule from '../../src/watcher_election/elect.ts';
+import type * as ConfigParseModule from '../../src/config/parse.ts';
+import type * as WebhookConfigurationModule from '../../src/webhook/webhook_configuration.ts';
 
-type Rest = typeof import('../../src/kube/rest.js');
-type Watch = typeof import('../../src/kube/watch.js');
-type Kubeconfig = typeof import('../../src/kube/kubeconfig.js');
-type Elect = typeof import('../../src/watcher_election/elect.js');
-type ConfigParse = typeof import('../../src/config/parse.js');
-type WebhookConfiguration = typeof import('../../src/webhook/webhook_configuration.js');
+type Rest = typeof RestModule;
+type Watch = typeof WatchModule;
+type Kubeconfig = typeof KubeconfigModule;
+type Elect = typeof ElectModule;
+type ConfigParse = typeof ConfigParseModule;
+type WebhookConfiguration = typeof WebhookConfigurationModule;
 
-export type { RestConfig } from '../../src/kube/rest_config.js';
-export type { Config } from '../../src/config/config.js';
+export type { RestConfig } from '../../src/kube/rest_config.ts';
+export type { Config } from '../../src/config/config.ts';
 
 export interface Product {
   rest: Rest;
@@ -35,5 +41,5 @@ export async function loadProduct(): Promise<Product> {
     dist('config/parse.js'),
     dist('webhook/webhook_configuration.js'),
   ]);
-  return { rest, watch, kubeconfig, elect, config, webhookConfiguration } as Product;
+  return { rest, watch, kubeconfig, elect, config, webhookConfiguration };
 }

@@ -70,7 +70,10 @@ export class Replica {
     // A process group of its own: a SIGSTOPped replica in the soak's group would get SIGHUP from the
     // kernel when that group is orphaned (the shell that started the soak exits); Ctrl-C reaches the
     // soak alone, which stops the replicas itself.
-    const child = spawn(process.execPath, [CLI, this.o.role, ...this.o.args], { stdio: ['ignore', out, out], detached: true });
+    const child = spawn(process.execPath, [CLI, this.o.role, ...this.o.args], {
+      stdio: ['ignore', out, out],
+      detached: true,
+    });
     closeSync(out);
     this.child = child;
     const incarnation = this.incarnation;
@@ -94,7 +97,11 @@ export class Replica {
   }
 
   private probe(): Promise<boolean> {
-    if (!this.o.ca) return fetch(this.o.readyUrl, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+    if (!this.o.ca)
+      return fetch(this.o.readyUrl, { signal: AbortSignal.timeout(2000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
     return new Promise((resolve) => {
       const req = request(this.o.readyUrl, { ca: this.o.ca, agent: false, timeout: 2000 }, (res) => {
         res.resume();
@@ -116,7 +123,10 @@ export class Replica {
   }
 
   pause(): void {
-    if (this.running) (this.child!.kill('SIGSTOP'), (this.paused = true));
+    if (this.running) {
+      this.child!.kill('SIGSTOP');
+      this.paused = true;
+    }
   }
 
   resume(): void {

@@ -40,7 +40,15 @@ export function classRows(results: readonly FaultResult[], violations: readonly 
     };
   });
   const unattributed = violations.filter((v) => v.fault === undefined).length;
-  rows.push({ class: 'none', count: 0, converged: 0, p50Ms: undefined, p99Ms: undefined, maxMs: undefined, violations: unattributed });
+  rows.push({
+    class: 'none',
+    count: 0,
+    converged: 0,
+    p50Ms: undefined,
+    p99Ms: undefined,
+    maxMs: undefined,
+    violations: unattributed,
+  });
   return rows;
 }
 
@@ -48,9 +56,18 @@ const seconds = (ms: number | undefined) => (ms === undefined ? '-' : (ms / 1000
 
 export function formatTable(rows: readonly ClassRow[]): string {
   const header = ['fault class', 'count', 'converged', 'p50 s', 'p99 s', 'max s', 'violations'];
-  const body = rows.map((r) => [r.class === 'none' ? '(before any fault)' : r.class, String(r.count), String(r.converged), seconds(r.p50Ms), seconds(r.p99Ms), seconds(r.maxMs), String(r.violations)]);
+  const body = rows.map((r) => [
+    r.class === 'none' ? '(before any fault)' : r.class,
+    String(r.count),
+    String(r.converged),
+    seconds(r.p50Ms),
+    seconds(r.p99Ms),
+    seconds(r.maxMs),
+    String(r.violations),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
@@ -113,7 +130,10 @@ export function memoryByReplica(memory: Record<string, IncarnationMemory>): Repl
 
 export function formatMemory(rows: readonly ReplicaMemory[]): string {
   return rows
-    .map((r) => `  rss ${r.replica}: max ${r.maxMiB} MiB over ${r.incarnations} process(es), ${r.samples} samples; longest-lived ${r.longest.key}: ${r.longest.firstMiB} -> ${r.longest.lastMiB} MiB (${r.longest.samples} samples)`)
+    .map(
+      (r) =>
+        `  rss ${r.replica}: max ${r.maxMiB} MiB over ${r.incarnations} process(es), ${r.samples} samples; longest-lived ${r.longest.key}: ${r.longest.firstMiB} -> ${r.longest.lastMiB} MiB (${r.longest.samples} samples)`,
+    )
     .join('\n');
 }
 

@@ -19,18 +19,37 @@ import { auditPolicy, parseAuditLog } from './audit.ts';
 import { balancer } from './balancer.ts';
 import { inject, leader, type FaultTargets } from './faults.ts';
 import { formatEvent, History } from './history.ts';
-import { annotationProblem, checkLeaderWrites, classifyRefusal, convergenceProblem, counterSum, informerDiff, memoryProblem, podKey, RestartingCounter, type RssSample } from './invariants.ts';
+import {
+  annotationProblem,
+  checkLeaderWrites,
+  classifyRefusal,
+  convergenceProblem,
+  counterSum,
+  informerDiff,
+  memoryProblem,
+  podKey,
+  RestartingCounter,
+  type RssSample,
+} from './invariants.ts';
 import type { SoakOptions } from './main.ts';
 import { Observer } from './observer.ts';
-import { loadProduct, type Config, type Product } from './product.ts';
+import { loadProduct, type Config } from './product.ts';
 import { REVIEWS_METRIC, WATCHER_LABEL } from './product_names.ts';
 import { rng } from './prng.ts';
 import { CLI, Replica, type Exit } from './replica.ts';
-import { classRows, formatCounters, formatMemory, formatTable, memoryByReplica, type FaultResult, type SoakReport } from './report.ts';
+import {
+  classRows,
+  formatCounters,
+  formatMemory,
+  formatTable,
+  memoryByReplica,
+  type FaultResult,
+  type SoakReport,
+} from './report.ts';
 import { FAULT_CLASSES, planFaults, startsNext, type Fault } from './schedule.ts';
 import { namespace, NAMESPACE, Workload } from './workload.ts';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 const SYSTEM_NAMESPACE = 'soak-system';
 const LEADER_LEASE = 'k8s-watch-policy-controller';
@@ -72,7 +91,10 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
       for (const rep of replicas) await rep.kill('SIGKILL').catch(() => undefined);
       for (const relay of relays) await relay.close();
       await closeBalancer?.();
-      if (o.keep) log(`kept: export KUBECONFIG=${KUBECONFIG} (the webhook and controller replicas are stopped); remove with K8S_WATCH_POLICY_CLUSTER_DIR=${STATE_DIR} npm run cluster -- down`);
+      if (o.keep)
+        log(
+          `kept: export KUBECONFIG=${KUBECONFIG} (the webhook and controller replicas are stopped); remove with K8S_WATCH_POLICY_CLUSTER_DIR=${STATE_DIR} npm run cluster -- down`,
+        );
       else if (existsSync(STATE_DIR)) await down();
     })());
   const interrupted = (signal: NodeJS.Signals) => {
@@ -82,7 +104,14 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
-    await up({ apiserverArgs: [`--audit-policy-file=${policyFile}`, `--audit-log-path=${auditLog}`, '--audit-log-maxsize=0', '--audit-log-format=json'] });
+    await up({
+      apiserverArgs: [
+        `--audit-policy-file=${policyFile}`,
+        `--audit-log-path=${auditLog}`,
+        '--audit-log-maxsize=0',
+        '--audit-log-format=json',
+      ],
+    });
     const state = readState()!;
     const pki = await ensurePki();
     const product = await loadProduct();
@@ -97,22 +126,35 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
     const config: Config = product.config.configFromValue(configValue);
 
     await api.apply('/api/v1/namespaces', namespace());
-    await api.apply('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: SYSTEM_NAMESPACE } });
+    await api.apply('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: SYSTEM_NAMESPACE },
+    });
 
     // Two webhook replicas behind one balancer, registered by URL with the chart's rules.
     const certDir = join(STATE_DIR, 'webhook-certs');
-    const certs = spawnSync(process.execPath, [CLI, 'certs', '--out', certDir, '--dns', 'localhost,127.0.0.1'], { encoding: 'utf8' });
+    const certs = spawnSync(process.execPath, [CLI, 'certs', '--out', certDir, '--dns', 'localhost,127.0.0.1'], {
+      encoding: 'utf8',
+    });
     if (certs.status !== 0) throw new Error(`certs: ${certs.stderr}`);
     const ca = readFileSync(join(certDir, 'ca.crt'), 'utf8');
     const counters: Record<string, number> = {};
     const count = (k: string, n = 1) => (counters[k] = (counters[k] ?? 0) + n);
     const onExit = (exit: Exit) => {
       const how = exit.signal ?? `code ${exit.code}`;
-      if (exit.requested || shuttingDown) return void history.add('exit', `${exit.replica} (#${exit.incarnation}) exited: ${how}${exit.requested ? ' (asked)' : ''}`);
+      if (exit.requested || shuttingDown)
+        return void history.add(
+          'exit',
+          `${exit.replica} (#${exit.incarnation}) exited: ${how}${exit.requested ? ' (asked)' : ''}`,
+        );
       const replica = replicas.find((r) => r.name === exit.replica)!;
       if (replica.o.role === 'controller' && exit.code === 70) {
         count('controllerExits70');
-        history.add('exit', `${exit.replica} (#${exit.incarnation}) exited 70 (lost its leadership, or no API server at start): restarting`);
+        history.add(
+          'exit',
+          `${exit.replica} (#${exit.incarnation}) exited 70 (lost its leadership, or no API server at start): restarting`,
+        );
       } else {
         history.violation('processes', `${exit.replica} (#${exit.incarnation}) exited on its own: ${how}`);
       }
@@ -121,24 +163,55 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
     const webhooks: Replica[] = [];
     for (let i = 0; i < 2; i++) {
       const [port, metricsPort] = [await freePort(), await freePort()];
-      const args = ['--config', configFile, '--kubeconfig', KUBECONFIG, '--cert-dir', certDir, '--host', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort), '--drain-delay', '0', '--log-level', 'warn'];
-      const w = new Replica({ name: `webhook-${i}`, role: 'webhook', args, logFile: join(LOG_DIR, `soak-webhook-${i}.log`), readyUrl: `https://127.0.0.1:${port}/readyz`, ca, port, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, onExit });
+      const args = [
+        '--config',
+        configFile,
+        '--kubeconfig',
+        KUBECONFIG,
+        '--cert-dir',
+        certDir,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--metrics-port',
+        String(metricsPort),
+        '--drain-delay',
+        '0',
+        '--log-level',
+        'warn',
+      ];
+      const w = new Replica({
+        name: `webhook-${i}`,
+        role: 'webhook',
+        args,
+        logFile: join(LOG_DIR, `soak-webhook-${i}.log`),
+        readyUrl: `https://127.0.0.1:${port}/readyz`,
+        ca,
+        port,
+        metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+        onExit,
+      });
       webhooks.push(w);
       replicas.push(w);
       w.start();
     }
-    for (const w of webhooks) if (!(await w.ready())) throw new Error(`${w.name} did not become ready; see ${w.o.logFile}`);
+    for (const w of webhooks)
+      if (!(await w.ready())) throw new Error(`${w.name} did not become ready; see ${w.o.logFile}`);
     const lb = await balancer(webhooks.map((w) => w.o.port));
     closeBalancer = lb.close;
     const { mutating, validating } = product.webhookConfiguration.webhookConfigurations({
       name: CONFIG_NAME,
-      clientConfig: (path) => ({ url: `https://127.0.0.1:${lb.port}${path}`, caBundle: Buffer.from(ca).toString('base64') }),
+      clientConfig: (path) => ({
+        url: `https://127.0.0.1:${lb.port}${path}`,
+        caBundle: Buffer.from(ca).toString('base64'),
+      }),
       excludeNamespaces: [SYSTEM_NAMESPACE],
       failurePolicy: 'Fail',
       timeoutSeconds: 10,
     });
-    await api.apply('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', mutating as Json);
-    await api.apply('/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', validating as Json);
+    await api.apply('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', mutating);
+    await api.apply('/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', validating);
 
     // Two controller replicas, each with its own client certificate (its user in the audit log is its identity) and relay.
     const controllers: Replica[] = [];
@@ -150,17 +223,55 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
       writeFileSync(kubeconfig, kubeconfigYaml(relay.url, pki, { ...pair, user: name }), { mode: 0o600 });
       const port = await freePort();
       const args = [
-        ...['--config', configFile, '--kubeconfig', kubeconfig, '--namespace', SYSTEM_NAMESPACE, '--identity', name, '--leader-lease', LEADER_LEASE],
-        ...['--host', '127.0.0.1', '--metrics-port', String(port), '--drain-delay', '0', '--multiple-watch-only-grace', '5s'],
-        ...['--lease-duration', `${LEASE_MS}ms`, '--renew-deadline', `${RENEW_MS}ms`, '--retry-period', `${RETRY_MS}ms`],
+        ...[
+          '--config',
+          configFile,
+          '--kubeconfig',
+          kubeconfig,
+          '--namespace',
+          SYSTEM_NAMESPACE,
+          '--identity',
+          name,
+          '--leader-lease',
+          LEADER_LEASE,
+        ],
+        ...[
+          '--host',
+          '127.0.0.1',
+          '--metrics-port',
+          String(port),
+          '--drain-delay',
+          '0',
+          '--multiple-watch-only-grace',
+          '5s',
+        ],
+        ...[
+          '--lease-duration',
+          `${LEASE_MS}ms`,
+          '--renew-deadline',
+          `${RENEW_MS}ms`,
+          '--retry-period',
+          `${RETRY_MS}ms`,
+        ],
       ];
       const base = `http://127.0.0.1:${port}`;
-      const c = new Replica({ name, role: 'controller', args, logFile: join(LOG_DIR, `soak-${name}.log`), readyUrl: `${base}/readyz`, port, metricsUrl: `${base}/metrics`, statusUrl: `${base}/status`, onExit });
+      const c = new Replica({
+        name,
+        role: 'controller',
+        args,
+        logFile: join(LOG_DIR, `soak-${name}.log`),
+        readyUrl: `${base}/readyz`,
+        port,
+        metricsUrl: `${base}/metrics`,
+        statusUrl: `${base}/status`,
+        onExit,
+      });
       controllers.push(c);
       replicas.push(c);
       c.start();
     }
-    for (const c of controllers) if (!(await c.ready())) throw new Error(`${c.name} did not become ready; see ${c.o.logFile}`);
+    for (const c of controllers)
+      if (!(await c.ready())) throw new Error(`${c.name} did not become ready; see ${c.o.logFile}`);
 
     // Samplers: RSS of every replica, the webhooks' error answers, the API server's view of the webhook's answers.
     const rss = new Map<string, RssSample[]>();
@@ -169,7 +280,10 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
     const apiserver5xx = new RestartingCounter();
     const apiserverCallingErrors = new RestartingCounter();
     const scrapeWebhook = async (w: Replica) => {
-      const text = await fetch(w.o.metricsUrl, { signal: AbortSignal.timeout(2000) }).then((r) => r.text(), () => undefined);
+      const text = await fetch(w.o.metricsUrl, { signal: AbortSignal.timeout(2000) }).then(
+        (r) => r.text(),
+        () => undefined,
+      );
       if (text === undefined) return;
       webhookErrors.observe(`${w.name}#${w.incarnation}`, counterSum(text, REVIEWS_METRIC, { result: 'error' }));
       webhookReviews.observe(`${w.name}#${w.incarnation}`, counterSum(text, REVIEWS_METRIC));
@@ -179,7 +293,10 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
       const pid = runningPid('kube-apiserver');
       if (typeof text !== 'string' || pid === undefined) return;
       apiserver5xx.observe(String(pid), counterSum(text, 'apiserver_admission_webhook_request_total', { code: /^5/ }));
-      apiserverCallingErrors.observe(String(pid), counterSum(text, 'apiserver_admission_webhook_rejection_count', { error_type: 'calling_webhook_error' }));
+      apiserverCallingErrors.observe(
+        String(pid),
+        counterSum(text, 'apiserver_admission_webhook_rejection_count', { error_type: 'calling_webhook_error' }),
+      );
     };
     let sampling = true;
     const sampler = (async () => {
@@ -219,16 +336,21 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
               count('directCreates');
               if (c.code >= 200 && c.code < 300) {
                 count('directAdmitted');
-                if (c.expectDenied) history.violation('admission', `a pod with ONLY_WATCH_K8S_RESOURCE was admitted: ${step.detail}`);
+                if (c.expectDenied)
+                  history.violation('admission', `a pod with ONLY_WATCH_K8S_RESOURCE was admitted: ${step.detail}`);
                 const missing = annotationProblem(c.pod ?? {});
                 if (missing) history.violation('admission', `admitted without its policy: ${missing}`);
               } else {
                 const kind = classifyRefusal(c.code, c.message);
                 count(`directRefused:${kind}`);
-                if (kind === 'denied-undocumented') history.violation('admission', `refused for an undocumented reason: ${c.message}`);
-                else if (kind === 'denied-documented' && !c.expectDenied) history.violation('admission', `a valid agent pod was refused: ${c.message}`);
-                else if (kind === 'webhook-unreachable' && !webhookDisturbed) history.violation('admission', `the webhook did not answer while no fault touched it: ${c.message}`);
-                if (c.code >= 500 && kind !== 'webhook-unreachable' && kind !== 'not-admission') history.violation('admission', `a 5xx admission answer: ${c.message}`);
+                if (kind === 'denied-undocumented')
+                  history.violation('admission', `refused for an undocumented reason: ${c.message}`);
+                else if (kind === 'denied-documented' && !c.expectDenied)
+                  history.violation('admission', `a valid agent pod was refused: ${c.message}`);
+                else if (kind === 'webhook-unreachable' && !webhookDisturbed)
+                  history.violation('admission', `the webhook did not answer while no fault touched it: ${c.message}`);
+                if (c.code >= 500 && kind !== 'webhook-unreachable' && kind !== 'not-admission')
+                  history.violation('admission', `a 5xx admission answer: ${c.message}`);
               }
             }
           } catch (err) {
@@ -245,14 +367,22 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
 
     /** One check of convergence: undefined when the published election is what a fresh list elects. */
     const convergence = async (): Promise<string | undefined> => {
-      const [pods, nodes, lease] = await Promise.all([api.list(`/api/v1/namespaces/${NAMESPACE}/pods`), api.list('/api/v1/nodes'), api.find(watcherLeasePath)]);
+      const [pods, nodes, lease] = await Promise.all([
+        api.list(`/api/v1/namespaces/${NAMESPACE}/pods`),
+        api.list('/api/v1/nodes'),
+        api.find(watcherLeasePath),
+      ]);
       const holder: string | undefined = lease?.spec?.holderIdentity || undefined;
       const uid: string | undefined = lease?.metadata?.annotations?.['deepflow.io/watcher-uid'];
       const [ns, name] = holder?.split('/') ?? [];
       const current = ns && name ? { namespace: ns, name, ...(uid && { uid }) } : undefined;
-      const election = product.elect.elect(pods.items as never, nodes.items as never, current, config);
+      const election = product.elect.elect(pods.items, nodes.items, current, config);
       const labelled = pods.items.filter((p) => p.metadata?.labels?.[WATCHER_LABEL] === 'true').map(podKey);
-      const elected = election.watcher && { namespace: election.watcher.namespace, name: election.watcher.name, uid: election.watcher.uid };
+      const elected = election.watcher && {
+        namespace: election.watcher.namespace,
+        name: election.watcher.name,
+        uid: election.watcher.uid,
+      };
       return convergenceProblem({ holder, uid }, elected, labelled);
     };
     const measureConvergence = async (what: string): Promise<number | undefined> => {
@@ -280,22 +410,39 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
       if (final) {
         counters.controllerWritesChecked = result.checked;
         counters.labelWritesChecked = result.labelWrites;
-        const creates = records.filter((x) => x.resource === 'pods' && x.verb === 'create' && x.subresource === '' && x.namespace === NAMESPACE);
+        const creates = records.filter(
+          (x) => x.resource === 'pods' && x.verb === 'create' && x.subresource === '' && x.namespace === NAMESPACE,
+        );
         counters.podCreatesAudited = creates.length;
         for (const c of creates.filter((x) => x.code >= 400)) {
           const kind = classifyRefusal(c.code, c.message);
           count(`auditRefused:${kind}`);
-          if (kind === 'denied-undocumented') history.violation('admission', `pod creation refused for an undocumented reason (audit line ${c.line}): ${c.message}`);
+          if (kind === 'denied-undocumented')
+            history.violation(
+              'admission',
+              `pod creation refused for an undocumented reason (audit line ${c.line}): ${c.message}`,
+            );
         }
       }
     };
 
     const watcherPod = async () => {
-      const labelled = await api.list(`/api/v1/namespaces/${NAMESPACE}/pods`, { labelSelector: `${WATCHER_LABEL}=true` }).catch(() => undefined);
+      const labelled = await api
+        .list(`/api/v1/namespaces/${NAMESPACE}/pods`, { labelSelector: `${WATCHER_LABEL}=true` })
+        .catch(() => undefined);
       const name = labelled?.items[0]?.metadata?.name;
       return name ? `/api/v1/namespaces/${NAMESPACE}/pods/${name}` : undefined;
     };
-    const targets: FaultTargets = { api, history, controllers, relays, webhooks, leaderLeasePath, watcherPod, beforeWebhookKill: scrapeWebhook };
+    const targets: FaultTargets = {
+      api,
+      history,
+      controllers,
+      relays,
+      webhooks,
+      leaderLeasePath,
+      watcherPod,
+      beforeWebhookKill: scrapeWebhook,
+    };
     await leader(targets);
     workloadOn = false;
     await measureConvergence('initial election');
@@ -337,21 +484,32 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
     log('the end: convergence, informers, SIGTERM, audit');
     await measureConvergence('at the end');
     const fresh = async () => {
-      const [pods, nodes] = await Promise.all([api.list(`/api/v1/namespaces/${NAMESPACE}/pods`), api.list('/api/v1/nodes')]);
+      const [pods, nodes] = await Promise.all([
+        api.list(`/api/v1/namespaces/${NAMESPACE}/pods`),
+        api.list('/api/v1/nodes'),
+      ]);
       const lease = await api.find(watcherLeasePath);
       const holder: string | undefined = lease?.spec?.holderIdentity || undefined;
       const [ns, name] = holder?.split('/') ?? [];
-      return product.elect.elect(pods.items as never, nodes.items as never, ns && name ? { namespace: ns, name } : undefined, config).candidates;
+      return product.elect.elect(pods.items, nodes.items, ns && name ? { namespace: ns, name } : undefined, config)
+        .candidates;
     };
     for (const c of controllers) {
       let diff: string[] = ['not checked'];
       const deadline = performance.now() + 30_000;
       while (diff.length > 0 && performance.now() < deadline) {
-        const status = await fetch(c.o.statusUrl!, { signal: AbortSignal.timeout(3000) }).then((x) => x.json() as Promise<Json>, () => undefined);
+        const status = await fetch(c.o.statusUrl!, { signal: AbortSignal.timeout(3000) }).then(
+          (x) => x.json() as Promise<Json>,
+          () => undefined,
+        );
         diff = status ? informerDiff(status.candidates ?? [], await fresh()) : ['no /status'];
         if (diff.length > 0) await sleep(500);
       }
-      if (diff.length > 0) history.violation('informers', `${c.name}'s informers differ from the API server: ${diff.slice(0, 10).join('; ')}`);
+      if (diff.length > 0)
+        history.violation(
+          'informers',
+          `${c.name}'s informers differ from the API server: ${diff.slice(0, 10).join('; ')}`,
+        );
       else history.add('informers', `${c.name}: its informers match a fresh list`);
     }
     await observer.stop();
@@ -370,35 +528,63 @@ export async function runSoak(o: SoakOptions, ownDir: boolean): Promise<number> 
     for (const rep of replicas) {
       const exit = await rep.kill('SIGTERM');
       if (!exit) history.violation('processes', `${rep.name} was not running at the end`);
-      else if (exit.code !== 0) history.violation('processes', `${rep.name} exited ${exit.signal ?? `with code ${exit.code}`} on SIGTERM`);
+      else if (exit.code !== 0)
+        history.violation('processes', `${rep.name} exited ${exit.signal ?? `with code ${exit.code}`} on SIGTERM`);
     }
     counters.webhookReviews = webhookReviews.total;
     counters.webhookErrorAnswers = webhookErrors.total;
     counters.apiserverWebhook5xx = apiserver5xx.total;
     counters.apiserverWebhookCallingErrors = apiserverCallingErrors.total;
-    if (webhookErrors.total > 0) history.violation('admission', `the webhooks answered ${webhookErrors.total} reviews with an error (result="error")`);
-    if (apiserver5xx.total > 0) history.violation('admission', `kube-apiserver counted ${apiserver5xx.total} webhook answers with a 5xx code`);
+    if (webhookErrors.total > 0)
+      history.violation(
+        'admission',
+        `the webhooks answered ${webhookErrors.total} reviews with an error (result="error")`,
+      );
+    if (apiserver5xx.total > 0)
+      history.violation('admission', `kube-apiserver counted ${apiserver5xx.total} webhook answers with a 5xx code`);
     checkAudit(true);
     const memory: SoakReport['memory'] = {};
     for (const [key, samples] of rss) {
       const problem = memoryProblem(samples);
       if (problem) history.violation('memory', `${key}: ${problem}`);
       const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
-      memory[key] = { samples: samples.length, firstMiB: mib(samples[0]!.rssBytes), lastMiB: mib(samples.at(-1)!.rssBytes), maxMiB: mib(Math.max(...samples.map((s) => s.rssBytes))) };
+      memory[key] = {
+        samples: samples.length,
+        firstMiB: mib(samples[0]!.rssBytes),
+        lastMiB: mib(samples.at(-1)!.rssBytes),
+        maxMiB: mib(Math.max(...samples.map((s) => s.rssBytes))),
+      };
     }
     counters.faults = results.length;
 
     // The report.
     const rows = classRows(results, history.violations);
-    const passed = history.violations.length === 0 && FAULT_CLASSES.every((cls) => results.some((x) => x.class === cls));
-    const report: SoakReport = { seed: o.seed, minutes: o.minutes, durationS: Math.round(elapsed() / 1000), passed, classes: rows, faults: results, violations: history.violations, counters, memory };
-    process.stdout.write(`\nsoak: seed ${o.seed}, ${o.minutes} min of faults, ${report.durationS} s in all\n\n${formatTable(rows)}\n\n${formatCounters(counters)}\n`);
+    const passed =
+      history.violations.length === 0 && FAULT_CLASSES.every((cls) => results.some((x) => x.class === cls));
+    const report: SoakReport = {
+      seed: o.seed,
+      minutes: o.minutes,
+      durationS: Math.round(elapsed() / 1000),
+      passed,
+      classes: rows,
+      faults: results,
+      violations: history.violations,
+      counters,
+      memory,
+    };
+    process.stdout.write(
+      `\nsoak: seed ${o.seed}, ${o.minutes} min of faults, ${report.durationS} s in all\n\n${formatTable(rows)}\n\n${formatCounters(counters)}\n`,
+    );
     process.stdout.write(`${formatMemory(memoryByReplica(memory))}\n`);
     for (const v of history.violations) {
-      process.stdout.write(`\nVIOLATION (${v.invariant}, seed ${o.seed}${v.fault ? `, during/after ${v.fault}` : ''}): ${v.message}\nhistory around it:\n`);
+      process.stdout.write(
+        `\nVIOLATION (${v.invariant}, seed ${o.seed}${v.fault ? `, during/after ${v.fault}` : ''}): ${v.message}\nhistory around it:\n`,
+      );
       for (const e of history.around(v.seq)) process.stdout.write(`  ${formatEvent(e)}\n`);
     }
-    process.stdout.write(`\n${passed ? 'PASSED' : 'FAILED'}: ${history.violations.length} violation(s); replay with --seed ${o.seed}\n`);
+    process.stdout.write(
+      `\n${passed ? 'PASSED' : 'FAILED'}: ${history.violations.length} violation(s); replay with --seed ${o.seed}\n`,
+    );
     if (o.json) writeFileSync(o.json, JSON.stringify({ ...report, history: history.events }, null, 2) + '\n');
     return passed ? 0 : 1;
   } finally {

@@ -21,8 +21,10 @@ export const FAULT_DESCRIPTIONS: Record<FaultClass, string> = {
   'etcd-kill': 'SIGKILL of etcd, restarted on its data',
   'leader-kill': 'SIGKILL of the leading controller replica, restarted',
   'webhook-kill': 'SIGKILL of one webhook replica, restarted',
-  'leader-pause': 'SIGSTOP of the leading controller for longer than its lease, then SIGCONT; frozen while it publishes a new election',
-  'leader-network-cut': "the leading controller's connection to kube-apiserver cut for longer than its lease, then restored",
+  'leader-pause':
+    'SIGSTOP of the leading controller for longer than its lease, then SIGCONT; frozen while it publishes a new election',
+  'leader-network-cut':
+    "the leading controller's connection to kube-apiserver cut for longer than its lease, then restored",
   'leader-network-delay': "the leading controller's traffic to and from kube-apiserver delayed",
 };
 

@@ -10,7 +10,7 @@ import { DEPRECATED_ENV, INJECTION_LABEL, ROLE_LABEL, WATCHER_LABEL } from './pr
 import type { Rng } from './prng.ts';
 import { isAgentPod } from './invariants.ts';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 export const NAMESPACE = 'soak';
 export const AGENT_IMAGE = 'registry.example/deepflow/deepflow-agent:v7.1.0';
@@ -25,7 +25,11 @@ const apps = (path: string) => `/apis/apps/v1/namespaces/${NAMESPACE}/${path}`;
 const agent = (env: Json[] = []) => ({ name: 'deepflow-agent', image: AGENT_IMAGE, ...(env.length && { env }) });
 
 export function namespace(): Json {
-  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE, labels: { [INJECTION_LABEL]: 'enabled' } } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: NAMESPACE, labels: { [INJECTION_LABEL]: 'enabled' } },
+  };
 }
 
 export function daemonSet(): Json {
@@ -39,7 +43,11 @@ export function daemonSet(): Json {
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 2 } },
       template: {
         metadata: { labels },
-        spec: { containers: [agent()], tolerations: [{ key: 'virtual-kubelet.io/provider', operator: 'Exists' }], terminationGracePeriodSeconds: 1 },
+        spec: {
+          containers: [agent()],
+          tolerations: [{ key: 'virtual-kubelet.io/provider', operator: 'Exists' }],
+          terminationGracePeriodSeconds: 1,
+        },
       },
     },
   };
@@ -69,7 +77,13 @@ export function appDeployment(name: string, replicas = 2): Json {
     spec: {
       replicas,
       selector: { matchLabels: labels },
-      template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'registry.example/shop/app:1.0' }, agent()], terminationGracePeriodSeconds: 1 } },
+      template: {
+        metadata: { labels },
+        spec: {
+          containers: [{ name: 'app', image: 'registry.example/shop/app:1.0' }, agent()],
+          terminationGracePeriodSeconds: 1,
+        },
+      },
     },
   };
 }
@@ -79,7 +93,10 @@ export function barePod(name: string, refused = false): Json {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace: NAMESPACE, labels: { app: 'bare' } },
-    spec: { containers: [agent(refused ? [{ name: DEPRECATED_ENV, value: 'true' }] : [])], terminationGracePeriodSeconds: 1 },
+    spec: {
+      containers: [agent(refused ? [{ name: DEPRECATED_ENV, value: 'true' }] : [])],
+      terminationGracePeriodSeconds: 1,
+    },
   };
 }
 
@@ -90,7 +107,13 @@ export function kwokNode(name: string): Json {
     metadata: {
       name,
       annotations: { [NODE_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-      labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok', [SOAK_NODE_LABEL]: 'true' },
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        type: 'kwok',
+        [SOAK_NODE_LABEL]: 'true',
+      },
     },
   };
 }
@@ -143,14 +166,18 @@ export class Workload {
     const action = this.rng.pick(ACTIONS);
     const roll = this.rng.next();
     const n = this.counter++;
-    const pods = async () => (await this.api.list(ns('pods'))).items.filter((p) => isAgentPod(p) && !p.metadata?.deletionTimestamp);
+    const pods = async () =>
+      (await this.api.list(ns('pods'))).items.filter((p) => isAgentPod(p) && !p.metadata?.deletionTimestamp);
     const pickOf = <T>(xs: T[]): T | undefined => (xs.length ? xs[Math.floor(roll * xs.length)] : undefined);
-    const soakNodes = async () => (await this.api.list('/api/v1/nodes', { labelSelector: `${SOAK_NODE_LABEL}=true` })).items;
+    const soakNodes = async () =>
+      (await this.api.list('/api/v1/nodes', { labelSelector: `${SOAK_NODE_LABEL}=true` })).items;
     switch (action) {
       case 'delete-agent-pod':
       case 'delete-watcher-pod': {
         const all = await pods();
-        const pod = pickOf(action === 'delete-watcher-pod' ? all.filter((p) => p.metadata?.labels?.[WATCHER_LABEL] === 'true') : all);
+        const pod = pickOf(
+          action === 'delete-watcher-pod' ? all.filter((p) => p.metadata?.labels?.[WATCHER_LABEL] === 'true') : all,
+        );
         if (!pod) return { action, detail: 'no pod to delete' };
         await this.api.delete(ns(`pods/${pod.metadata.name}`));
         return { action, detail: pod.metadata.name };
@@ -158,14 +185,19 @@ export class Workload {
       case 'create-bare-pod':
       case 'create-refused-pod': {
         const refused = action === 'create-refused-pod';
-        if (!refused && (await pods()).filter((p) => p.metadata?.labels?.app === 'bare').length >= MAX_BARE_PODS) return { action, detail: 'enough bare pods' };
+        if (!refused && (await pods()).filter((p) => p.metadata?.labels?.app === 'bare').length >= MAX_BARE_PODS)
+          return { action, detail: 'enough bare pods' };
         const name = `bare-${n}`;
         try {
           const pod = await this.api.request('POST', ns('pods'), barePod(name, refused));
           return { action, detail: name, created: { expectDenied: refused, code: 201, message: '', pod } };
         } catch (err) {
           const status = (err as { status?: number }).status ?? 0;
-          return { action, detail: `${name}: ${(err as Error).message}`, created: { expectDenied: refused, code: status, message: (err as Error).message, pod: undefined } };
+          return {
+            action,
+            detail: `${name}: ${(err as Error).message}`,
+            created: { expectDenied: refused, code: status, message: (err as Error).message, pod: undefined },
+          };
         }
       }
       case 'delete-bare-pod': {
@@ -175,7 +207,9 @@ export class Workload {
         return { action, detail: pod.metadata.name };
       }
       case 'roll-watcher':
-        await this.api.request('PATCH', apps('deployments/watcher'), { spec: { template: { metadata: { annotations: { 'soak.k8s-watch-policy/rollout': String(n) } } } } });
+        await this.api.request('PATCH', apps('deployments/watcher'), {
+          spec: { template: { metadata: { annotations: { 'soak.k8s-watch-policy/rollout': String(n) } } } },
+        });
         return { action, detail: `rollout ${n}` };
       case 'scale-watcher': {
         const replicas = roll < 0.15 ? 0 : roll < 0.75 ? 1 : 2;
@@ -203,9 +237,13 @@ export class Workload {
       case 'node-ready': {
         // kwok stops heartbeating a node without its annotation: kube-controller-manager marks it NotReady.
         const managed = action === 'node-ready';
-        const node = pickOf((await soakNodes()).filter((x) => (x.metadata?.annotations?.[NODE_ANNOTATION] === 'fake') !== managed));
+        const node = pickOf(
+          (await soakNodes()).filter((x) => (x.metadata?.annotations?.[NODE_ANNOTATION] === 'fake') !== managed),
+        );
         if (!node) return { action, detail: 'no such node' };
-        await this.api.request('PATCH', `/api/v1/nodes/${node.metadata.name}`, { metadata: { annotations: { [NODE_ANNOTATION]: managed ? 'fake' : null } } });
+        await this.api.request('PATCH', `/api/v1/nodes/${node.metadata.name}`, {
+          metadata: { annotations: { [NODE_ANNOTATION]: managed ? 'fake' : null } },
+        });
         return { action, detail: node.metadata.name };
       }
     }

@@ -6,7 +6,7 @@
  * next one fires: the code under test runs as it would, only without waiting. `jump()` moves the
  * time without firing anything, as a paused process (a long GC, a frozen VM) sees it.
  */
-import { sleepOn, type Clock, type TimerHandle } from '../../src/kube/clock.js';
+import { sleepOn, type Clock, type TimerHandle } from '../../src/kube/clock.ts';
 
 interface FakeTimer {
   readonly seq: number;
@@ -41,7 +41,12 @@ export class FakeClock implements Clock {
   early = 0;
   random: () => number;
 
-  constructor({ monotonic = 1_000_000, wall = Date.UTC(2024, 0, 1), random = () => 0.5, nodeTimers }: FakeClockOptions = {}) {
+  constructor({
+    monotonic = 1_000_000,
+    wall = Date.UTC(2024, 0, 1),
+    random = () => 0.5,
+    nodeTimers,
+  }: FakeClockOptions = {}) {
     this.t = monotonic;
     this.wallOffset = wall - monotonic;
     this.random = random;

@@ -3,14 +3,21 @@
  * list pages, watch streams with resourceVersions, bookmarks, compaction, disconnects), and the
  * helpers those tests share: a capturing logger, a recorder of handler calls, an informer on it.
  */
-import { isTombstone } from '../../src/kube/delta_fifo.js';
-import { NAMESPACE_INDEX, namespaceIndex, NODE_NAME_INDEX, nodeNameIndex } from '../../src/kube/indexers.js';
-import type { ListerWatcher, ListOptions, ListPage, WatchHandle, WatchObject, WatchOptions } from '../../src/kube/listwatch.js';
-import type { KubeObject, Pod } from '../../src/kube/objects.js';
-import { SharedInformer, type EventHandler } from '../../src/kube/shared_informer.js';
-import { objectKey } from '../../src/kube/store.js';
-import { createLogger } from '../../src/log.js';
-import { eventually as waitFor, sleep } from './wait.js';
+import { isTombstone } from '../../src/kube/delta_fifo.ts';
+import { NAMESPACE_INDEX, namespaceIndex, NODE_NAME_INDEX, nodeNameIndex } from '../../src/kube/indexers.ts';
+import type {
+  ListerWatcher,
+  ListOptions,
+  ListPage,
+  WatchHandle,
+  WatchObject,
+  WatchOptions,
+} from '../../src/kube/listwatch.ts';
+import type { KubeObject, Pod } from '../../src/kube/objects.ts';
+import { SharedInformer, type EventHandler } from '../../src/kube/shared_informer.ts';
+import { objectKey } from '../../src/kube/store.ts';
+import { createLogger } from '../../src/log.ts';
+import { eventually as waitFor, sleep } from './wait.ts';
 
 interface LogLine {
   level: number;
@@ -51,7 +58,11 @@ export class FakeApiServer implements ListerWatcher {
   readonly objects = new Map<string, KubeObject>();
   private history: { rv: number; event: Event }[] = [];
   private compactedThrough = 0;
-  private watchers = new Set<{ from: number; onEvent: (type: string, object: WatchObject) => void; onDone: (err?: unknown) => void }>();
+  private watchers = new Set<{
+    from: number;
+    onEvent: (type: string, object: WatchObject) => void;
+    onDone: (err?: unknown) => void;
+  }>();
   private snapshots = new Map<string, { rv: number; items: KubeObject[] }>();
   listFailures: unknown[] = [];
   watchFailures: unknown[] = [];
@@ -96,7 +107,11 @@ export class FakeApiServer implements ListerWatcher {
 
   /** A bookmark at the current resourceVersion to every watch (kube-apiserver does this about once a minute). */
   bookmark(): void {
-    for (const w of this.watchers) this.deliver(w, { type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) } } });
+    for (const w of this.watchers)
+      this.deliver(w, {
+        type: 'BOOKMARK',
+        object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) } },
+      });
   }
 
   get openWatches(): number {
@@ -122,16 +137,29 @@ export class FakeApiServer implements ListerWatcher {
       offset = Number(at);
     } else {
       this.lists++;
-      snapshot = { rv: this.rv, items: [...this.objects.keys()].sort().map((k) => structuredClone(this.objects.get(k)!)) };
+      snapshot = {
+        rv: this.rv,
+        items: [...this.objects.keys()].sort().map((k) => structuredClone(this.objects.get(k)!)),
+      };
       this.snapshots.set(String(this.lists), snapshot);
     }
     const end = limit ? offset + limit : snapshot.items.length;
     const items = snapshot.items.slice(offset, end);
     const more = end < snapshot.items.length;
-    return { metadata: { resourceVersion: String(snapshot.rv), ...(more && { continue: `${cont?.split(':')[0] ?? this.lists}:${end}` }) }, items };
+    return {
+      metadata: {
+        resourceVersion: String(snapshot.rv),
+        ...(more && { continue: `${cont?.split(':')[0] ?? this.lists}:${end}` }),
+      },
+      items,
+    };
   }
 
-  async watch(options: WatchOptions, onEvent: (type: string, object: WatchObject) => void, onDone: (err?: unknown) => void): Promise<WatchHandle> {
+  async watch(
+    options: WatchOptions,
+    onEvent: (type: string, object: WatchObject) => void,
+    onDone: (err?: unknown) => void,
+  ): Promise<WatchHandle> {
     this.watches++;
     this.watchRequests.push(options);
     await sleep(1);
@@ -143,7 +171,14 @@ export class FakeApiServer implements ListerWatcher {
     const from = Number(options.resourceVersion);
     const w = { from, onEvent, onDone };
     if (from < this.compactedThrough) {
-      queueMicrotask(() => onEvent('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: `too old resource version: ${from} (${this.compactedThrough})` }));
+      queueMicrotask(() =>
+        onEvent('ERROR', {
+          kind: 'Status',
+          code: 410,
+          reason: 'Expired',
+          message: `too old resource version: ${from} (${this.compactedThrough})`,
+        }),
+      );
       return { abort: () => {} };
     }
     for (const { rv, event } of this.history) if (rv > from) this.deliver(w, event);
@@ -157,13 +192,23 @@ export function recorder<T extends KubeObject>() {
   const calls: string[] = [];
   const handler: EventHandler<T> = {
     add: (o) => void calls.push(`add ${objectKey(o)}@${o.metadata?.resourceVersion}`),
-    update: (a, b) => void calls.push(`update ${objectKey(b)}@${a.metadata?.resourceVersion}->${b.metadata?.resourceVersion}`),
-    delete: (o) => void calls.push(isTombstone(o) ? `tombstone ${o.key}@${o.obj.metadata?.resourceVersion}` : `delete ${objectKey(o)}@${o.metadata?.resourceVersion}`),
+    update: (a, b) =>
+      void calls.push(`update ${objectKey(b)}@${a.metadata?.resourceVersion}->${b.metadata?.resourceVersion}`),
+    delete: (o) =>
+      void calls.push(
+        isTombstone(o)
+          ? `tombstone ${o.key}@${o.obj.metadata?.resourceVersion}`
+          : `delete ${objectKey(o)}@${o.metadata?.resourceVersion}`,
+      ),
   };
   return { calls, handler };
 }
 
-export function informerOn(server: FakeApiServer, logger = testLogger().logger, extra: Partial<{ resyncMs: number; pageSize: number }> = {}) {
+export function informerOn(
+  server: FakeApiServer,
+  logger = testLogger().logger,
+  extra: Partial<{ resyncMs: number; pageSize: number }> = {},
+) {
   return new SharedInformer<Pod>({
     listerWatcher: server,
     logger,
@@ -174,7 +219,10 @@ export function informerOn(server: FakeApiServer, logger = testLogger().logger, 
 }
 
 export const storeMatches = (informer: SharedInformer<Pod>, server: FakeApiServer) => () =>
-  JSON.stringify(informer.indexer.listKeys().sort().map((k) => [k, informer.indexer.get(k)?.metadata?.resourceVersion])) ===
+  JSON.stringify(
+    informer.indexer
+      .listKeys()
+      .sort()
+      .map((k) => [k, informer.indexer.get(k)?.metadata?.resourceVersion]),
+  ) ===
   JSON.stringify([...server.objects.keys()].sort().map((k) => [k, server.objects.get(k)?.metadata?.resourceVersion]));
-
-

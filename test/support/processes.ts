@@ -35,10 +35,22 @@ export class ControllerProcess {
   async start(): Promise<void> {
     this.port ||= await freePort();
     this.output = '';
-    this.child = spawn(process.execPath, [CLI, 'controller', ...this.args, '--host', '127.0.0.1', '--metrics-port', String(this.port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(
+      process.execPath,
+      [CLI, 'controller', ...this.args, '--host', '127.0.0.1', '--metrics-port', String(this.port)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     this.child.stdout!.on('data', (c: Buffer) => (this.output += c));
     this.child.stderr!.on('data', (c: Buffer) => (this.output += c));
-    await eventually(`${this.name} ready`, async () => (await fetch(`${this.url}/readyz`).then((r) => r.ok, () => false)) || undefined, 30_000);
+    await eventually(
+      `${this.name} ready`,
+      async () =>
+        (await fetch(`${this.url}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        )) || undefined,
+      30_000,
+    );
   }
 
   async status(): Promise<any> {

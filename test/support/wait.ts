@@ -18,7 +18,11 @@ export interface EventuallyOptions {
  * Resolves with the probe's first truthy value; a probe that throws counts as not yet (the last
  * error is in the timeout's message).
  */
-export async function eventually<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, options: number | EventuallyOptions = {}): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  options: number | EventuallyOptions = {},
+): Promise<T> {
   const { timeoutMs = 60_000, everyMs = 250, explain } = typeof options === 'number' ? { timeoutMs: options } : options;
   const deadline = Date.now() + timeoutMs;
   let last: unknown;

@@ -1,11 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import fastJsonPatch from 'fast-json-patch';
-import { admissionPatch, envListPatch } from '../../src/admission/admission_patch.js';
-import type { EnvVar, Pod } from '../../src/kube/objects.js';
+import { admissionPatch, envListPatch } from '../../src/admission/admission_patch.ts';
+import type { EnvVar, Pod } from '../../src/kube/objects.ts';
 
 const ev = (name: string, value = 'v'): EnvVar => ({ name, value });
-const apply = <T>(doc: T, ops: fastJsonPatch.Operation[]): T => fastJsonPatch.applyPatch(structuredClone(doc), ops, true, false).newDocument;
+const apply = <T>(doc: T, ops: fastJsonPatch.Operation[]): T =>
+  fastJsonPatch.applyPatch(structuredClone(doc), ops, true, false).newDocument;
 
 describe('env lists are diffed by identity: one operation per entry that changed', () => {
   const [a, b, c, d, e] = ['A', 'B', 'C', 'D', 'E'].map((n) => ev(n)) as [EnvVar, EnvVar, EnvVar, EnvVar, EnvVar];
@@ -13,11 +14,36 @@ describe('env lists are diffed by identity: one operation per entry that changed
   test.each([
     ['nothing changed', [a, b, c], [a, b, c], []],
     ['one removed from the middle', [a, b, c, d, e], [a, b, d, e], [{ op: 'remove', path: '/env/2' }]],
-    ['two removed', [a, b, c, d, e], [b, d], [{ op: 'remove', path: '/env/0' }, { op: 'remove', path: '/env/1' }, { op: 'remove', path: '/env/2' }]],
+    [
+      'two removed',
+      [a, b, c, d, e],
+      [b, d],
+      [
+        { op: 'remove', path: '/env/0' },
+        { op: 'remove', path: '/env/1' },
+        { op: 'remove', path: '/env/2' },
+      ],
+    ],
     ['one appended', [a, b], [a, b, x], [{ op: 'add', path: '/env/2', value: x }]],
     ['one replaced in place', [a, b, c], [a, x, c], [{ op: 'replace', path: '/env/1/name', value: 'X' }]],
-    ['replaced, then a later one removed', [a, b, c, d], [x, b, d], [{ op: 'replace', path: '/env/0/name', value: 'X' }, { op: 'remove', path: '/env/2' }]],
-    ['removed, then one appended', [a, b, c], [b, c, x], [{ op: 'remove', path: '/env/0' }, { op: 'add', path: '/env/2', value: x }]],
+    [
+      'replaced, then a later one removed',
+      [a, b, c, d],
+      [x, b, d],
+      [
+        { op: 'replace', path: '/env/0/name', value: 'X' },
+        { op: 'remove', path: '/env/2' },
+      ],
+    ],
+    [
+      'removed, then one appended',
+      [a, b, c],
+      [b, c, x],
+      [
+        { op: 'remove', path: '/env/0' },
+        { op: 'add', path: '/env/2', value: x },
+      ],
+    ],
   ] as const)('%s', (_name, before, after, expected) => {
     const ops = envListPatch('/env', before, after);
     expect(ops).toEqual(expected);
@@ -31,23 +57,29 @@ describe('env lists are diffed by identity: one operation per entry that changed
   test('property: any removals, replacements and appends patch `before` into `after` with at most one entry-level operation each', () => {
     const edit = fc.constantFrom('keep', 'remove', 'replace');
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.string({ maxLength: 4 }), edit), { maxLength: 12 }), fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }), (entries, appended) => {
-        const before = entries.map(([name], i) => ev(`${name}${i}`));
-        const after: EnvVar[] = [];
-        let edits = appended.length;
-        entries.forEach(([, what], i) => {
-          if (what === 'keep') after.push(before[i]!);
-          else if (what === 'replace') after.push({ name: `new${i}`, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } });
-          if (what !== 'keep') edits++;
-        });
-        after.push(...appended.map((n) => ev(`add-${n}`)));
-        const ops = envListPatch('/env', before, after);
-        expect(apply({ env: before }, ops).env).toEqual(after);
-        // A whole-entry op (/env/N) is one edit; ops inside an entry (/env/N/name) count once per entry.
-        const whole = ops.filter((op) => op.path.split('/').length === 3).length;
-        const inside = new Set(ops.filter((op) => op.path.split('/').length > 3).map((op) => op.path.split('/')[2])).size;
-        expect(whole + inside).toBeLessThanOrEqual(edits);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.string({ maxLength: 4 }), edit), { maxLength: 12 }),
+        fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }),
+        (entries, appended) => {
+          const before = entries.map(([name], i) => ev(`${name}${i}`));
+          const after: EnvVar[] = [];
+          let edits = appended.length;
+          entries.forEach(([, what], i) => {
+            if (what === 'keep') after.push(before[i]!);
+            else if (what === 'replace')
+              after.push({ name: `new${i}`, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } });
+            if (what !== 'keep') edits++;
+          });
+          after.push(...appended.map((n) => ev(`add-${n}`)));
+          const ops = envListPatch('/env', before, after);
+          expect(apply({ env: before }, ops).env).toEqual(after);
+          // A whole-entry op (/env/N) is one edit; ops inside an entry (/env/N/name) count once per entry.
+          const whole = ops.filter((op) => op.path.split('/').length === 3).length;
+          const inside = new Set(ops.filter((op) => op.path.split('/').length > 3).map((op) => op.path.split('/')[2]))
+            .size;
+          expect(whole + inside).toBeLessThanOrEqual(edits);
+        },
+      ),
     );
   });
 });
@@ -56,11 +88,17 @@ test('admissionPatch: an identity diff for the rest of the pod, the env diff for
   const [first, drop, keep, last] = [ev('A'), ev('ONLY_WATCH_K8S_RESOURCE', 'true'), ev('KEEP'), ev('B')];
   const app = { name: 'app' };
   const agentEnv = [first, drop, keep, last];
-  const pod: Pod = { metadata: { name: 'p' }, spec: { containers: [app, { name: 'agent', env: agentEnv }], initContainers: [{ name: 'init' }] } };
+  const pod: Pod = {
+    metadata: { name: 'p' },
+    spec: { containers: [app, { name: 'agent', env: agentEnv }], initContainers: [{ name: 'init' }] },
+  };
   const injected = ev('K8S_WATCH_POLICY', 'only-watch');
   const admitted: Pod = {
     metadata: { name: 'p', annotations: { reason: 'r' } },
-    spec: { containers: [app, { name: 'agent', env: [first, keep, last, injected] }], initContainers: [{ name: 'init', env: [ev('NEW')] }] },
+    spec: {
+      containers: [app, { name: 'agent', env: [first, keep, last, injected] }],
+      initContainers: [{ name: 'init', env: [ev('NEW')] }],
+    },
   };
   const ops = admissionPatch(pod, admitted);
   expect(ops).toEqual([
@@ -77,8 +115,15 @@ test('admissionPatch: what the review shares with the input is not walked, howev
   let deep: unknown = 'bottom';
   for (let i = 0; i < 100_000; i++) deep = [deep];
   const container = { name: 'agent', extra: deep };
-  const pod: Pod = { metadata: { name: 'p', labels: { 'a/b~c': 'x' } }, spec: { containers: [container], deep } as Pod['spec'] };
-  const admitted: Pod = { ...pod, metadata: { ...pod.metadata, annotations: { 'x/y': 'r' } }, spec: { ...pod.spec, containers: [{ ...container, env: [ev('K8S_WATCH_POLICY', 'watch-only')] }] } };
+  const pod: Pod = {
+    metadata: { name: 'p', labels: { 'a/b~c': 'x' } },
+    spec: { containers: [container], deep },
+  };
+  const admitted: Pod = {
+    ...pod,
+    metadata: { ...pod.metadata, annotations: { 'x/y': 'r' } },
+    spec: { ...pod.spec, containers: [{ ...container, env: [ev('K8S_WATCH_POLICY', 'watch-only')] }] },
+  };
   expect(admissionPatch(pod, admitted)).toEqual([
     { op: 'add', path: '/metadata/annotations', value: { 'x/y': 'r' } },
     { op: 'add', path: '/spec/containers/0/env', value: [ev('K8S_WATCH_POLICY', 'watch-only')] },

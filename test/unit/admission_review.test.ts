@@ -8,9 +8,9 @@ import {
   sameJson,
   validateController,
   type AdmissionRequest,
-} from '../../src/webhook/admission_review.js';
-import type { KubeObject, Pod } from '../../src/kube/objects.js';
-import { agent, app, applyTo, cfg, clone, deepFreeze, ev, istio, owner, REASON } from './fixtures.js';
+} from '../../src/webhook/admission_review.ts';
+import type { KubeObject, Pod } from '../../src/kube/objects.ts';
+import { agent, app, applyTo, cfg, clone, deepFreeze, ev, istio, owner, REASON } from './fixtures.ts';
 
 const UID = '705ab4f5-6393-11e8-b7cc-42010a800002';
 
@@ -48,7 +48,11 @@ function replicaSetPod(containers = [agent()]): Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { generateName: 'deepflow-watcher-7d9c6b-', labels: { app: 'deepflow-watcher' }, ownerReferences: [owner('ReplicaSet', 'deepflow-watcher-7d9c6b')] },
+    metadata: {
+      generateName: 'deepflow-watcher-7d9c6b-',
+      labels: { app: 'deepflow-watcher' },
+      ownerReferences: [owner('ReplicaSet', 'deepflow-watcher-7d9c6b')],
+    },
     spec: { containers },
   };
 }
@@ -70,7 +74,13 @@ function rejection(value: unknown): string {
 }
 
 describe('parseAdmissionReview', () => {
-  const ok = { uid: UID, kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, operation: 'CREATE', object: { kind: 'Pod' } };
+  const ok = {
+    uid: UID,
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    resource: { group: '', version: 'v1', resource: 'pods' },
+    operation: 'CREATE',
+    object: { kind: 'Pod' },
+  };
 
   test('returns the request', () => {
     const request = parseAdmissionReview(body(ok));
@@ -83,10 +93,18 @@ describe('parseAdmissionReview', () => {
     ['a list', [body(ok)], 'body must be a JSON object (an AdmissionReview)'],
     ['an empty object', {}, 'body is empty: expected an AdmissionReview'],
     ['no apiVersion', { kind: 'AdmissionReview', request: ok }, 'apiVersion must be admission.k8s.io/v1, got null'],
-    ['v1beta1', { ...body(ok), apiVersion: 'admission.k8s.io/v1beta1' }, 'apiVersion must be admission.k8s.io/v1, got "admission.k8s.io/v1beta1"'],
+    [
+      'v1beta1',
+      { ...body(ok), apiVersion: 'admission.k8s.io/v1beta1' },
+      'apiVersion must be admission.k8s.io/v1, got "admission.k8s.io/v1beta1"',
+    ],
     ['no kind', { apiVersion: ADMISSION_API_VERSION, request: ok }, 'kind must be AdmissionReview, got null'],
     ['wrong kind', { ...body(ok), kind: 'Pod' }, 'kind must be AdmissionReview, got "Pod"'],
-    ['no request', { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview' }, 'request is missing or not an object'],
+    [
+      'no request',
+      { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview' },
+      'request is missing or not an object',
+    ],
     ['request a list', body([] as unknown as Record<string, unknown>), 'request is missing or not an object'],
     ['no uid', body({ ...ok, uid: undefined }), 'request.uid must be a non-empty string'],
     ['empty uid', body({ ...ok, uid: '' }), 'request.uid must be a non-empty string'],
@@ -95,18 +113,32 @@ describe('parseAdmissionReview', () => {
     ['no request.kind', body({ ...ok, kind: undefined }), 'request.kind is missing or not an object'],
     ['request.kind a string', body({ ...ok, kind: 'Pod' }), 'request.kind is missing or not an object'],
     ['no request.resource', body({ ...ok, resource: null }), 'request.resource is missing or not an object'],
-    ['no request.kind.kind', body({ ...ok, kind: { group: '', version: 'v1' } }), 'request.kind.kind must be a non-empty string'],
-    ['no request.resource.resource', body({ ...ok, resource: { group: '', version: 'v1', resource: '' } }), 'request.resource.resource must be a non-empty string'],
+    [
+      'no request.kind.kind',
+      body({ ...ok, kind: { group: '', version: 'v1' } }),
+      'request.kind.kind must be a non-empty string',
+    ],
+    [
+      'no request.resource.resource',
+      body({ ...ok, resource: { group: '', version: 'v1', resource: '' } }),
+      'request.resource.resource must be a non-empty string',
+    ],
     ['object a string', body({ ...ok, object: 'pod' }), 'request.object must be an object or null'],
     ['oldObject a list', body({ ...ok, oldObject: [] }), 'request.oldObject must be an object or null'],
     ['CREATE without object', body({ ...ok, object: undefined }), 'request.object is required for CREATE'],
-    ['UPDATE with null object', body({ ...ok, operation: 'UPDATE', object: null }), 'request.object is required for UPDATE'],
+    [
+      'UPDATE with null object',
+      body({ ...ok, operation: 'UPDATE', object: null }),
+      'request.object is required for UPDATE',
+    ],
   ])('rejects %s', (_name, value, message) => {
     expect(rejection(value)).toBe(message);
   });
 
   test('DELETE without object is a valid request', () => {
-    expect(parseAdmissionReview(body({ ...ok, operation: 'DELETE', object: null, oldObject: { kind: 'Pod' } })).operation).toBe('DELETE');
+    expect(
+      parseAdmissionReview(body({ ...ok, operation: 'DELETE', object: null, oldObject: { kind: 'Pod' } })).operation,
+    ).toBe('DELETE');
   });
 });
 
@@ -145,7 +177,9 @@ describe('mutatePod', () => {
     const { metadata: _dropped, ...object } = replicaSetPod([agent(), { name: 'app', image: 'nginx' }]);
     const outcome = mutatePod(podRequest(object), { config: cfg() });
     expect(outcome.result).toBe('patched');
-    expect(applyTo(object, decodePatch(outcome.response.response.patch)).metadata).toEqual({ annotations: { [REASON]: 'watch-disabled/serverless-sidecar' } });
+    expect(applyTo(object, decodePatch(outcome.response.response.patch)).metadata).toEqual({
+      annotations: { [REASON]: 'watch-disabled/serverless-sidecar' },
+    });
   });
 
   test('an agent pod whose env stays as it is still gets the reason annotation', () => {
@@ -155,11 +189,16 @@ describe('mutatePod', () => {
     expect(outcome.review?.decision.rule).toBe('default');
     expect(outcome.response.response.patchType).toBe('JSONPatch');
     expect(outcome.response.response.warnings).toBeUndefined();
-    expect(decodePatch(outcome.response.response.patch)).toEqual([{ op: 'add', path: '/metadata/annotations', value: { [REASON]: 'normal/default' } }]);
+    expect(decodePatch(outcome.response.response.patch)).toEqual([
+      { op: 'add', path: '/metadata/annotations', value: { [REASON]: 'normal/default' } },
+    ]);
   });
 
   test('an unchanged pod (already admitted, as on reinvocation): no patch, no patchType', () => {
-    const object = { ...replicaSetPod(), metadata: { name: 'ds', ownerReferences: [owner('DaemonSet')], annotations: { [REASON]: 'normal/default' } } };
+    const object = {
+      ...replicaSetPod(),
+      metadata: { name: 'ds', ownerReferences: [owner('DaemonSet')], annotations: { [REASON]: 'normal/default' } },
+    };
     const outcome = mutatePod(podRequest(object), { config: cfg() });
     expect(outcome.result).toBe('unchanged');
     expect(outcome.response.response).toEqual({ uid: UID, allowed: true });
@@ -174,31 +213,47 @@ describe('mutatePod', () => {
   });
 
   test('a denial: status 403 with the message, no patch', () => {
-    const outcome = mutatePod(podRequest(replicaSetPod([agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', '')] })])), { config: cfg() });
+    const outcome = mutatePod(podRequest(replicaSetPod([agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', '')] })])), {
+      config: cfg(),
+    });
     expect(outcome.result).toBe('denied');
     expect(outcome.response.response).toEqual({
       uid: UID,
       allowed: false,
       status: {
         code: 403,
-        message: 'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)',
+        message:
+          'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)',
       },
     });
   });
 
   test('warnings are returned with the patch', () => {
-    const outcome = mutatePod(podRequest(replicaSetPod([agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'true')] }), istio()])), {
-      config: cfg({ deprecatedEnv: 'migrate' }),
-    });
+    const outcome = mutatePod(
+      podRequest(replicaSetPod([agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'true')] }), istio()])),
+      {
+        config: cfg({ deprecatedEnv: 'migrate' }),
+      },
+    );
     expect(outcome.result).toBe('patched');
-    expect(outcome.response.response.warnings).toEqual(['container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE replaced by K8S_WATCH_POLICY=watch-only']);
-    expect(decodePatch(outcome.response.response.patch)).toContainEqual({ op: 'replace', path: '/spec/containers/0/env/0/name', value: 'K8S_WATCH_POLICY' });
+    expect(outcome.response.response.warnings).toEqual([
+      'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE replaced by K8S_WATCH_POLICY=watch-only',
+    ]);
+    expect(decodePatch(outcome.response.response.patch)).toContainEqual({
+      op: 'replace',
+      path: '/spec/containers/0/env/0/name',
+      value: 'K8S_WATCH_POLICY',
+    });
   });
 
   test('warnings with only the reason annotation as the patch', () => {
-    const outcome = mutatePod(podRequest(replicaSetPod([agent({ env: [ev('K8S_WATCH_POLICY', 'watch-disabled')] })])), { config: cfg() });
+    const outcome = mutatePod(podRequest(replicaSetPod([agent({ env: [ev('K8S_WATCH_POLICY', 'watch-disabled')] })])), {
+      config: cfg(),
+    });
     expect(outcome.result).toBe('patched');
-    expect(decodePatch(outcome.response.response.patch)).toEqual([{ op: 'add', path: '/metadata/annotations', value: { [REASON]: 'watch-disabled/explicit-env' } }]);
+    expect(decodePatch(outcome.response.response.patch)).toEqual([
+      { op: 'add', path: '/metadata/annotations', value: { [REASON]: 'watch-disabled/explicit-env' } },
+    ]);
     expect(outcome.response.response.warnings).toEqual([
       'container "deepflow-agent": K8S_WATCH_POLICY=watch-disabled kept (explicitEnv respect); the webhook would set only-watch (watcher-deployment)',
     ]);
@@ -249,12 +304,18 @@ describe('validateController', () => {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: 'deepflow-watcher' },
-    spec: { replicas: 1, template: { metadata: { labels: { app: 'deepflow-watcher', ...templateLabels } }, spec: { containers } } },
+    spec: {
+      replicas: 1,
+      template: { metadata: { labels: { app: 'deepflow-watcher', ...templateLabels } }, spec: { containers } },
+    },
   });
 
   test('a valid controller is allowed and never patched', () => {
     const object = deployment();
-    (object.spec as Record<string, unknown>).strategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } };
+    (object.spec as Record<string, unknown>).strategy = {
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: 0, maxUnavailable: 1 },
+    };
     const outcome = validateController(controllerRequest(object), { config: cfg() });
     expect(outcome.result).toBe('unchanged');
     expect(outcome.response.response).toEqual({ uid: UID, allowed: true });
@@ -276,17 +337,24 @@ describe('validateController', () => {
   });
 
   test('UPDATE is validated too', () => {
-    const outcome = validateController(controllerRequest(deployment([agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'true')] })]), { operation: 'UPDATE' }), { config: cfg() });
+    const outcome = validateController(
+      controllerRequest(deployment([agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'true')] })]), { operation: 'UPDATE' }),
+      { config: cfg() },
+    );
     expect(outcome.result).toBe('denied');
     expect(outcome.response.response.status).toEqual({
       code: 403,
-      message: 'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)',
+      message:
+        'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)',
     });
     expect(outcome.response.response.patch).toBeUndefined();
   });
 
   test('warnings are returned', () => {
-    const outcome = validateController(controllerRequest(deployment([agent({ env: [ev('K8S_WATCH_POLICY', 'watch-disabled')] })])), { config: cfg() });
+    const outcome = validateController(
+      controllerRequest(deployment([agent({ env: [ev('K8S_WATCH_POLICY', 'watch-disabled')] })])),
+      { config: cfg() },
+    );
     expect(outcome.response.response).toEqual({
       uid: UID,
       allowed: true,
@@ -301,7 +369,16 @@ describe('validateController', () => {
       apiVersion: 'batch/v1',
       kind: 'CronJob',
       metadata: { name: 'c', namespace: 'jobs' },
-      spec: { jobTemplate: { spec: { template: { metadata: { labels: { 'deepflow.io/k8s-watch-policy': 'WATCH-ONLY' } }, spec: { containers: [agent()] } } } } },
+      spec: {
+        jobTemplate: {
+          spec: {
+            template: {
+              metadata: { labels: { 'deepflow.io/k8s-watch-policy': 'WATCH-ONLY' } },
+              spec: { containers: [agent()] },
+            },
+          },
+        },
+      },
     };
     const outcome = validateController(controllerRequest(cronJob), { config: cfg() });
     expect(outcome.response.response.status?.message).toBe(
@@ -312,16 +389,39 @@ describe('validateController', () => {
 
   test('the kind comes from the request when the object has none', () => {
     const { kind: _kind, ...object } = deployment([agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'x')] })]);
-    const outcome = validateController(controllerRequest({ ...object, kind: 'Deployment' }, { object }), { config: cfg() });
+    const outcome = validateController(controllerRequest({ ...object, kind: 'Deployment' }, { object }), {
+      config: cfg(),
+    });
     expect(outcome.result).toBe('denied');
   });
 
   test.each<[string, KubeObject, Partial<AdmissionRequest>]>([
-    ['DELETE', deployment([agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'x')] })]), { operation: 'DELETE', object: null }],
+    [
+      'DELETE',
+      deployment([agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'x')] })]),
+      { operation: 'DELETE', object: null },
+    ],
     ['CONNECT', deployment([agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'x')] })]), { operation: 'CONNECT' }],
-    ['the scale subresource', deployment([agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'x')] })]), { subResource: 'scale' }],
-    ['a Service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { template: { spec: { containers: [agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'x')] })] } } } }, {}],
-    ['a Deployment without a template', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: {} }, {}],
+    [
+      'the scale subresource',
+      deployment([agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'x')] })]),
+      { subResource: 'scale' },
+    ],
+    [
+      'a Service',
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 's' },
+        spec: { template: { spec: { containers: [agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'x')] })] } } },
+      },
+      {},
+    ],
+    [
+      'a Deployment without a template',
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: {} },
+      {},
+    ],
   ])('%s is allowed untouched', (_name, object, over) => {
     const outcome = validateController(controllerRequest(object, over), { config: cfg() });
     expect(outcome.result).toBe('unchanged');
@@ -331,7 +431,13 @@ describe('validateController', () => {
 });
 
 describe('hostile kinds', () => {
-  const body = (kind: string, objectKind: string | undefined, object: Record<string, unknown>, operation = 'CREATE', oldObject?: Record<string, unknown>) => ({
+  const body = (
+    kind: string,
+    objectKind: string | undefined,
+    object: Record<string, unknown>,
+    operation = 'CREATE',
+    oldObject?: Record<string, unknown>,
+  ) => ({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
     request: {
@@ -345,17 +451,39 @@ describe('hostile kinds', () => {
   });
 
   test('a Pod by the request kind with another object kind is still checked as a Pod: 400, not a crash', () => {
-    for (const spec of [{ containers: [null] }, { tolerations: 'y' }, { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: 5 }] } } } }]) {
+    for (const spec of [
+      { containers: [null] },
+      { tolerations: 'y' },
+      {
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: 5 }] },
+          },
+        },
+      },
+    ]) {
       expect(() => parseAdmissionReview(body('Pod', 'Foo', { spec }))).toThrow(BadAdmissionReview);
     }
   });
 
-  test.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('kind %j is no pod controller: allowed untouched', (kind) => {
-    const deployment = { metadata: { name: 'd' }, spec: { template: { spec: { containers: [{ name: 'deepflow-agent', env: [{ name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' }] }] } } } };
-    const request = parseAdmissionReview(body(kind, undefined, deployment, 'UPDATE', deployment));
-    expect(validateController(request, { config: cfg() }).response.response).toEqual({ uid: 'u', allowed: true });
-    expect(mutatePod(request, { config: cfg() }).response.response).toEqual({ uid: 'u', allowed: true });
-  });
+  test.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])(
+    'kind %j is no pod controller: allowed untouched',
+    (kind) => {
+      const deployment = {
+        metadata: { name: 'd' },
+        spec: {
+          template: {
+            spec: {
+              containers: [{ name: 'deepflow-agent', env: [{ name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' }] }],
+            },
+          },
+        },
+      };
+      const request = parseAdmissionReview(body(kind, undefined, deployment, 'UPDATE', deployment));
+      expect(validateController(request, { config: cfg() }).response.response).toEqual({ uid: 'u', allowed: true });
+      expect(mutatePod(request, { config: cfg() }).response.response).toEqual({ uid: 'u', allowed: true });
+    },
+  );
 });
 
 describe('sameJson', () => {
@@ -373,7 +501,10 @@ describe('sameJson', () => {
   test('deeper than the limit counts as different; no recursion however deep', () => {
     let a: unknown = 0;
     let b: unknown = 0;
-    for (let i = 0; i < 100_000; i++) (a = [a]), (b = [b]);
+    for (let i = 0; i < 100_000; i++) {
+      a = [a];
+      b = [b];
+    }
     expect(sameJson(a, b)).toBe(false);
     expect(sameJson([[1]], [[1]], 2)).toBe(true);
     expect(sameJson([[[1]]], [[[1]]], 2)).toBe(false);

@@ -7,9 +7,9 @@ import {
   isAgentContainer,
   isInfrastructureContainer,
   isNativeSidecar,
-} from '../../src/agent/agent_containers.js';
-import type { Container, PodSpec } from '../../src/kube/objects.js';
-import { agent, AGENT_IMAGE, app, cfg, istio, nativeSidecar } from './fixtures.js';
+} from '../../src/agent/agent_containers.ts';
+import type { Container, PodSpec } from '../../src/kube/objects.ts';
+import { agent, AGENT_IMAGE, app, cfg, istio, nativeSidecar } from './fixtures.ts';
 
 const A = cfg().agent;
 
@@ -33,7 +33,9 @@ describe('isAgentContainer', () => {
   });
 
   test('containerNames and imageNames come from the config', () => {
-    const custom = cfg({ agent: { containerNames: ['df'], imageNames: ['deepflow-agent-ee'], infrastructureContainers: [] } }).agent;
+    const custom = cfg({
+      agent: { containerNames: ['df'], imageNames: ['deepflow-agent-ee'], infrastructureContainers: [] },
+    }).agent;
     expect(isAgentContainer({ name: 'df', image: 'busybox' }, custom)).toBe(true);
     expect(isAgentContainer({ name: 'x', image: 'corp/deepflow-agent-ee:v6.6' }, custom)).toBe(true);
     expect(isAgentContainer({ name: 'deepflow-agent', image: AGENT_IMAGE }, custom)).toBe(false);

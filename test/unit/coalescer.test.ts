@@ -1,7 +1,7 @@
 /** The Coalescer on a fake clock: every time below is exact, nothing waits for real time. */
 import { expect, test } from '@jest/globals';
-import { Coalescer } from '../../src/controller/coalescer.js';
-import { FakeClock } from '../support/fake_clock.js';
+import { Coalescer } from '../../src/controller/coalescer.ts';
+import { FakeClock } from '../support/fake_clock.ts';
 
 /** A task that takes `taskMs` of the clock's time (0: resolves at once), recording when each run starts. */
 function counting(clock: FakeClock, taskMs: number, fail = () => false) {

@@ -2,9 +2,9 @@ import { afterAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultConfig } from '../../src/config/config.js';
-import { loadConfig } from '../../src/config/load.js';
-import { ConfigError, configFromValue, parseConfig } from '../../src/config/parse.js';
+import { defaultConfig } from '../../src/config/config.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { ConfigError, configFromValue, parseConfig } from '../../src/config/parse.ts';
 
 /** The message of the ConfigError that parsing `text` throws. */
 function errorOf(text: string): string {
@@ -91,7 +91,11 @@ election:
   leaseName: watcher
 `;
     expect(parseConfig(text)).toEqual({
-      agent: { containerNames: ['agent', 'deepflow'], imageNames: ['deepflow-agent-ee'], infrastructureContainers: ['envoy'] },
+      agent: {
+        containerNames: ['agent', 'deepflow'],
+        imageNames: ['deepflow-agent-ee'],
+        infrastructureContainers: ['envoy'],
+      },
       onlyWatchValue: 'only-watch',
       deprecatedEnv: 'migrate',
       invalidPolicy: 'warn',
@@ -173,7 +177,10 @@ describe('parseConfig: errors name the field', () => {
       'foo: unknown field (known: agent, onlyWatchValue, deprecatedEnv, invalidPolicy, explicitEnv, watcherSelector, inferWatcherFromDeployment, serverless, election)',
     ],
     ['agent: {names: [a]}', 'agent.names: unknown field (known: containerNames, imageNames, infrastructureContainers)'],
-    ['serverless: {podLabel: {}}', 'serverless.podLabel: unknown field (known: sidecar, podLabels, podAnnotations, nodeSelectors, tolerationKeys, nodeLabels)'],
+    [
+      'serverless: {podLabel: {}}',
+      'serverless.podLabel: unknown field (known: sidecar, podLabels, podAnnotations, nodeSelectors, tolerationKeys, nodeLabels)',
+    ],
     ['election: {leaseNamespace: x}', 'election.leaseNamespace: unknown field (known: namespaces, leaseName)'],
     ['watcherSelector: {foo: 1}', 'watcherSelector.foo: unknown field (known: matchLabels, matchExpressions)'],
     [
@@ -189,7 +196,10 @@ describe('parseConfig: errors name the field', () => {
     ['agent: {containerNames: deepflow-agent}', 'agent.containerNames: expected a list, got string "deepflow-agent"'],
     ['agent: {containerNames: [1]}', 'agent.containerNames[0]: expected a string, got number 1'],
     ['agent: {imageNames: [a, ""]}', 'agent.imageNames[1]: must not be empty'],
-    ['agent: {infrastructureContainers: [{name: x}]}', 'agent.infrastructureContainers[0]: expected a string, got a map'],
+    [
+      'agent: {infrastructureContainers: [{name: x}]}',
+      'agent.infrastructureContainers[0]: expected a string, got a map',
+    ],
     ['onlyWatchValue: 1', 'onlyWatchValue: expected a string, got number 1'],
     ['onlyWatchValue: ONLY-WATCH', 'onlyWatchValue: must be one of only-watch, watch-only, got "ONLY-WATCH"'],
     ['deprecatedEnv: allow', 'deprecatedEnv: must be one of reject, warn, migrate, got "allow"'],
@@ -197,14 +207,20 @@ describe('parseConfig: errors name the field', () => {
     ['invalidPolicy: migrate', 'invalidPolicy: must be one of reject, warn, got "migrate"'],
     ['explicitEnv: true', 'explicitEnv: expected a string, got boolean true'],
     ['explicitEnv: ignore', 'explicitEnv: must be one of respect, override, got "ignore"'],
-    ['serverless: {podAnnotations: {deepflow.io/k8s-watch-policy-reason: "*"}}', 'serverless.podAnnotations["deepflow.io/k8s-watch-policy-reason"]: is the annotation the webhook writes; it cannot mark serverless pods'],
+    [
+      'serverless: {podAnnotations: {deepflow.io/k8s-watch-policy-reason: "*"}}',
+      'serverless.podAnnotations["deepflow.io/k8s-watch-policy-reason"]: is the annotation the webhook writes; it cannot mark serverless pods',
+    ],
     ['inferWatcherFromDeployment: "yes"', 'inferWatcherFromDeployment: expected true or false, got string "yes"'],
     ['inferWatcherFromDeployment: 1', 'inferWatcherFromDeployment: expected true or false, got number 1'],
     ['serverless: {sidecar: yes}', 'serverless.sidecar: expected true or false, got string "yes"'],
     ['serverless: {podLabels: {"a/b": 5}}', 'serverless.podLabels["a/b"]: expected a string, got number 5'],
     ['serverless: {podAnnotations: [a]}', 'serverless.podAnnotations: expected a map of strings, got a list'],
     ['serverless: {nodeSelectors: {type: true}}', 'serverless.nodeSelectors.type: expected a string, got boolean true'],
-    ['serverless: {nodeLabels: {"eks.amazonaws.com/compute-type": null}}', 'serverless.nodeLabels["eks.amazonaws.com/compute-type"]: expected a string, got null'],
+    [
+      'serverless: {nodeLabels: {"eks.amazonaws.com/compute-type": null}}',
+      'serverless.nodeLabels["eks.amazonaws.com/compute-type"]: expected a string, got null',
+    ],
     ['serverless: {tolerationKeys: null}', 'serverless.tolerationKeys: expected a list, got null'],
     ['election: {namespaces: ""}', 'election.namespaces: expected a list, got string ""'],
     ['election: {namespaces: [""]}', 'election.namespaces[0]: must not be empty'],
@@ -241,18 +257,42 @@ describe('parseConfig: errors name the field', () => {
 
 describe('parseConfig: watcherSelector validation', () => {
   test.each([
-    ['{matchExpressions: [{key: a, operator: In}]}', 'watcherSelector.matchExpressions[0].values: must not be empty for operator In'],
-    ['{matchExpressions: [{key: a, operator: NotIn, values: []}]}', 'watcherSelector.matchExpressions[0].values: must not be empty for operator NotIn'],
-    ['{matchExpressions: [{key: a, operator: Exists, values: [x]}]}', 'watcherSelector.matchExpressions[0].values: must be empty for operator Exists'],
-    ['{matchExpressions: [{key: a, operator: DoesNotExist, values: [x]}]}', 'watcherSelector.matchExpressions[0].values: must be empty for operator DoesNotExist'],
+    [
+      '{matchExpressions: [{key: a, operator: In}]}',
+      'watcherSelector.matchExpressions[0].values: must not be empty for operator In',
+    ],
+    [
+      '{matchExpressions: [{key: a, operator: NotIn, values: []}]}',
+      'watcherSelector.matchExpressions[0].values: must not be empty for operator NotIn',
+    ],
+    [
+      '{matchExpressions: [{key: a, operator: Exists, values: [x]}]}',
+      'watcherSelector.matchExpressions[0].values: must be empty for operator Exists',
+    ],
+    [
+      '{matchExpressions: [{key: a, operator: DoesNotExist, values: [x]}]}',
+      'watcherSelector.matchExpressions[0].values: must be empty for operator DoesNotExist',
+    ],
     ['{matchExpressions: [{operator: Exists}]}', 'watcherSelector.matchExpressions[0].key: is required'],
     ['{matchExpressions: [{key: "", operator: Exists}]}', 'watcherSelector.matchExpressions[0].key: must not be empty'],
     ['{matchExpressions: [{key: a}]}', 'watcherSelector.matchExpressions[0].operator: is required'],
-    ['{matchExpressions: [{key: a, operator: Gt, values: ["1"]}]}', 'watcherSelector.matchExpressions[0].operator: must be one of In, NotIn, Exists, DoesNotExist, got "Gt"'],
-    ['{matchExpressions: [{key: a, operator: Exists}, x]}', 'watcherSelector.matchExpressions[1]: expected a map, got string "x"'],
+    [
+      '{matchExpressions: [{key: a, operator: Gt, values: ["1"]}]}',
+      'watcherSelector.matchExpressions[0].operator: must be one of In, NotIn, Exists, DoesNotExist, got "Gt"',
+    ],
+    [
+      '{matchExpressions: [{key: a, operator: Exists}, x]}',
+      'watcherSelector.matchExpressions[1]: expected a map, got string "x"',
+    ],
     ['{matchExpressions: {key: a}}', 'watcherSelector.matchExpressions: expected a list, got a map'],
-    ['{matchExpressions: [{key: a, operator: In, values: [1]}]}', 'watcherSelector.matchExpressions[0].values[0]: expected a string, got number 1'],
-    ['{matchLabels: {deepflow.io/role: 1}}', 'watcherSelector.matchLabels["deepflow.io/role"]: expected a string, got number 1'],
+    [
+      '{matchExpressions: [{key: a, operator: In, values: [1]}]}',
+      'watcherSelector.matchExpressions[0].values[0]: expected a string, got number 1',
+    ],
+    [
+      '{matchLabels: {deepflow.io/role: 1}}',
+      'watcherSelector.matchLabels["deepflow.io/role"]: expected a string, got number 1',
+    ],
     ['[a]', 'watcherSelector: expected a map, got a list'],
   ])('watcherSelector: %s', (selector, message) => {
     expect(errorOf(`watcherSelector: ${selector}`)).toBe(message);
@@ -278,7 +318,9 @@ watcherSelector:
   });
 
   test('a selector replaces the default selector', () => {
-    expect(parseConfig('watcherSelector: {matchLabels: {app: w}}').watcherSelector).toEqual({ matchLabels: { app: 'w' } });
+    expect(parseConfig('watcherSelector: {matchLabels: {app: w}}').watcherSelector).toEqual({
+      matchLabels: { app: 'w' },
+    });
   });
 });
 
@@ -297,18 +339,26 @@ describe('loadConfig', () => {
 
   test('a YAML file', async () => {
     const config = await loadConfig(file('config.yaml', 'onlyWatchValue: only-watch\nserverless:\n  sidecar: false\n'));
-    expect(config).toEqual({ ...defaultConfig(), onlyWatchValue: 'only-watch', serverless: { ...defaultConfig().serverless, sidecar: false } });
+    expect(config).toEqual({
+      ...defaultConfig(),
+      onlyWatchValue: 'only-watch',
+      serverless: { ...defaultConfig().serverless, sidecar: false },
+    });
   });
 
   test('a JSON file', async () => {
-    const config = await loadConfig(file('config.json', JSON.stringify({ deprecatedEnv: 'migrate', election: { namespaces: ['deepflow'] } })));
+    const config = await loadConfig(
+      file('config.json', JSON.stringify({ deprecatedEnv: 'migrate', election: { namespaces: ['deepflow'] } })),
+    );
     expect(config.deprecatedEnv).toBe('migrate');
     expect(config.election).toEqual({ namespaces: ['deepflow'], leaseName: 'k8s-watcher' });
   });
 
   test('an error names the file and the field', async () => {
     const path = file('bad.yaml', 'serverless:\n  sidecar: "no"\n');
-    await expect(loadConfig(path)).rejects.toThrow(new ConfigError(`config ${path}: serverless.sidecar: expected true or false, got string "no"`));
+    await expect(loadConfig(path)).rejects.toThrow(
+      new ConfigError(`config ${path}: serverless.sidecar: expected true or false, got string "no"`),
+    );
     await expect(loadConfig(path)).rejects.toBeInstanceOf(ConfigError);
   });
 

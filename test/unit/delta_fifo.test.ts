@@ -1,12 +1,13 @@
 /** The deltas of a relist: what a replaced list means for the handlers (client-go's DeltaFIFO.Replace). */
 import { describe, expect, test } from '@jest/globals';
-import { DeletedFinalStateUnknown, isTombstone, replaceDeltas, sameVersion } from '../../src/kube/delta_fifo.js';
-import type { Pod } from '../../src/kube/objects.js';
-import { Store } from '../../src/kube/store.js';
-import { pod } from '../support/in_memory_api.js';
+import { DeletedFinalStateUnknown, isTombstone, replaceDeltas, sameVersion } from '../../src/kube/delta_fifo.ts';
+import type { Pod } from '../../src/kube/objects.ts';
+import { Store } from '../../src/kube/store.ts';
+import { pod } from '../support/in_memory_api.ts';
 
 describe('replaceDeltas: what a relist means for the handlers', () => {
-  const v = (name: string, rv: string, extra: Record<string, unknown> = {}) => pod('ns', name, undefined, { resourceVersion: rv, ...extra });
+  const v = (name: string, rv: string, extra: Record<string, unknown> = {}) =>
+    pod('ns', name, undefined, { resourceVersion: rv, ...extra });
 
   test('adds for new keys, updates for changed objects only, tombstones for the vanished', () => {
     const known = new Store<Pod>();
@@ -20,9 +21,16 @@ describe('replaceDeltas: what a relist means for the handlers', () => {
       ['ns/same', v('same', '5')],
     ];
     const deltas = replaceDeltas(known, listed);
-    expect(deltas.map((d) => `${d.type} ${d.key}`)).toEqual(['updated ns/changed', 'added ns/new', 'deleted ns/gone-a', 'deleted ns/gone-b']);
+    expect(deltas.map((d) => `${d.type} ${d.key}`)).toEqual([
+      'updated ns/changed',
+      'added ns/new',
+      'deleted ns/gone-a',
+      'deleted ns/gone-b',
+    ]);
     const update = deltas[0]!;
-    expect(update.type === 'updated' && [update.oldObj.metadata?.resourceVersion, update.obj.metadata?.resourceVersion]).toEqual(['6', '20']);
+    expect(
+      update.type === 'updated' && [update.oldObj.metadata?.resourceVersion, update.obj.metadata?.resourceVersion],
+    ).toEqual(['6', '20']);
     const tombstone = deltas[2]!.obj;
     expect(tombstone).toBeInstanceOf(DeletedFinalStateUnknown);
     expect(tombstone).toEqual({ key: 'ns/gone-a', obj: v('gone-a', '8'), tombstone: true }); // the last state known

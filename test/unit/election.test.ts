@@ -1,9 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
-import { candidatePods, podPolicy } from '../../src/watcher_election/candidates.js';
-import { elect, type Election, type WatcherRef } from '../../src/watcher_election/elect.js';
-import type { Config } from '../../src/config/config.js';
-import type { Node, Pod } from '../../src/kube/objects.js';
-import { agent, app, cfg, ev, evFrom, kubeNode, nativeSidecar, runningPod } from './fixtures.js';
+import { candidatePods, podPolicy } from '../../src/watcher_election/candidates.ts';
+import { elect, type Election, type WatcherRef } from '../../src/watcher_election/elect.ts';
+import type { Config } from '../../src/config/config.ts';
+import type { Node, Pod } from '../../src/kube/objects.ts';
+import { agent, app, cfg, ev, evFrom, kubeNode, nativeSidecar, runningPod } from './fixtures.ts';
 
 const T = (minute: number) => `2024-05-01T10:${String(minute).padStart(2, '0')}:00Z`;
 
@@ -19,12 +19,24 @@ describe('elect: DESIGN §6', () => {
     expect(e).toEqual({
       watcher: null,
       reason: 'no-candidate',
-      candidates: [{ namespace: 'deepflow', name: 'sidecar', node: 'node-1', policy: 'watch-disabled', eligible: false, reason: 'watch-disabled' }],
+      candidates: [
+        {
+          namespace: 'deepflow',
+          name: 'sidecar',
+          node: 'node-1',
+          policy: 'watch-disabled',
+          eligible: false,
+          reason: 'watch-disabled',
+        },
+      ],
     });
   });
 
   test('1. watch-disabled is excluded even when it is the oldest', () => {
-    const e = run([runningPod({ name: 'old', policy: 'watch-disabled', created: T(0) }), runningPod({ name: 'young', created: T(5) })]);
+    const e = run([
+      runningPod({ name: 'old', policy: 'watch-disabled', created: T(0) }),
+      runningPod({ name: 'young', created: T(5) }),
+    ]);
     expect(e.watcher?.name).toBe('young');
   });
 
@@ -34,7 +46,13 @@ describe('elect: DESIGN §6', () => {
       runningPod({ name: 'watcher', policy: 'watch-only', created: T(9) }),
       runningPod({ name: 'ds-b', created: T(1) }),
     ]);
-    expect(e.watcher).toEqual({ namespace: 'deepflow', name: 'watcher', uid: 'watcher-uid', node: 'node-1', policy: 'only-watch' });
+    expect(e.watcher).toEqual({
+      namespace: 'deepflow',
+      name: 'watcher',
+      uid: 'watcher-uid',
+      node: 'node-1',
+      policy: 'only-watch',
+    });
     expect(e.reason).toBe('oldest-ready');
     expect(e.candidates.map((c) => [c.name, c.reason])).toEqual([
       ['ds-a', 'lower-tier'],
@@ -44,32 +62,63 @@ describe('elect: DESIGN §6', () => {
   });
 
   test('2. the configured spelling (watch-only by default) is only-watch', () => {
-    const e = run([runningPod({ name: 'ds', created: T(0) }), runningPod({ name: 'w', policy: 'watch-only', created: T(5) })]);
+    const e = run([
+      runningPod({ name: 'ds', created: T(0) }),
+      runningPod({ name: 'w', policy: 'watch-only', created: T(5) }),
+    ]);
     expect(e.watcher).toMatchObject({ name: 'w', policy: 'only-watch' });
   });
 
   test('2. the other spelling reads as the agent reads it: only-watch is normal by default, only-watch with onlyWatchValue only-watch', () => {
-    const pods = [runningPod({ name: 'ds', created: T(0) }), runningPod({ name: 'w', policy: 'only-watch', created: T(5) })];
+    const pods = [
+      runningPod({ name: 'ds', created: T(0) }),
+      runningPod({ name: 'w', policy: 'only-watch', created: T(5) }),
+    ];
     const byDefault = run(pods);
-    expect(byDefault.watcher).toEqual({ namespace: 'deepflow', name: 'ds', uid: 'ds-uid', node: 'node-1', policy: 'normal' });
+    expect(byDefault.watcher).toEqual({
+      namespace: 'deepflow',
+      name: 'ds',
+      uid: 'ds-uid',
+      node: 'node-1',
+      policy: 'normal',
+    });
     expect(byDefault.candidates.map((c) => [c.name, c.policy, c.reason])).toEqual([
       ['ds', 'normal', 'elected'],
       ['w', 'normal', 'standby'],
     ]);
     const designSpelling = run(pods, undefined, [], cfg({ onlyWatchValue: 'only-watch' }));
-    expect(designSpelling.watcher).toEqual({ namespace: 'deepflow', name: 'w', uid: 'w-uid', node: 'node-1', policy: 'only-watch' });
+    expect(designSpelling.watcher).toEqual({
+      namespace: 'deepflow',
+      name: 'w',
+      uid: 'w-uid',
+      node: 'node-1',
+      policy: 'only-watch',
+    });
     expect(designSpelling.candidates.map((c) => [c.name, c.policy, c.reason])).toEqual([
       ['ds', 'normal', 'lower-tier'],
       ['w', 'only-watch', 'elected'],
     ]);
     // And then watch-only is the spelling that agent does not read.
-    const released = run([runningPod({ name: 'ds', created: T(0) }), runningPod({ name: 'w', policy: 'watch-only', created: T(5) })], undefined, [], cfg({ onlyWatchValue: 'only-watch' }));
+    const released = run(
+      [runningPod({ name: 'ds', created: T(0) }), runningPod({ name: 'w', policy: 'watch-only', created: T(5) })],
+      undefined,
+      [],
+      cfg({ onlyWatchValue: 'only-watch' }),
+    );
     expect(released.watcher).toMatchObject({ name: 'ds', policy: 'normal' });
-    expect(released.candidates.find((c) => c.name === 'w')).toMatchObject({ policy: 'normal', eligible: true, reason: 'standby' });
+    expect(released.candidates.find((c) => c.name === 'w')).toMatchObject({
+      policy: 'normal',
+      eligible: true,
+      reason: 'standby',
+    });
   });
 
   test('2. normal agents are the fallback', () => {
-    const e = run([runningPod({ name: 'ds-b', created: T(1) }), runningPod({ name: 'ds-a', created: T(0) }), runningPod({ name: 's', policy: 'watch-disabled' })]);
+    const e = run([
+      runningPod({ name: 'ds-b', created: T(1) }),
+      runningPod({ name: 'ds-a', created: T(0) }),
+      runningPod({ name: 's', policy: 'watch-disabled' }),
+    ]);
     expect(e.watcher).toMatchObject({ name: 'ds-a', policy: 'normal' });
     expect(reasonOf(e, 'ds-b')).toBe('standby');
   });
@@ -83,13 +132,19 @@ describe('elect: DESIGN §6', () => {
   });
 
   test('3. stickiness without a uid in the reference', () => {
-    const e = run([runningPod({ name: 'old', created: T(0) }), runningPod({ name: 'current', created: T(5) })], { namespace: 'deepflow', name: 'current' });
+    const e = run([runningPod({ name: 'old', created: T(0) }), runningPod({ name: 'current', created: T(5) })], {
+      namespace: 'deepflow',
+      name: 'current',
+    });
     expect(e).toMatchObject({ watcher: { name: 'current' }, reason: 'sticky' });
   });
 
   test('3. the current watcher does not stay when a better tier appears', () => {
     const e = run(
-      [runningPod({ name: 'current', created: T(0) }), runningPod({ name: 'watcher', policy: 'watch-only', created: T(30) })],
+      [
+        runningPod({ name: 'current', created: T(0) }),
+        runningPod({ name: 'watcher', policy: 'watch-only', created: T(30) }),
+      ],
       { namespace: 'deepflow', name: 'current', uid: 'current-uid' },
     );
     expect(e).toMatchObject({ watcher: { name: 'watcher' }, reason: 'oldest-ready' });
@@ -106,12 +161,19 @@ describe('elect: DESIGN §6', () => {
 
   test('3. a pod re-created under the same name (other uid) is a new pod', () => {
     const recreated = runningPod({ name: 'current', uid: 'new-uid', created: T(20) });
-    const e = run([runningPod({ name: 'old', created: T(0) }), recreated], { namespace: 'deepflow', name: 'current', uid: 'current-uid' });
+    const e = run([runningPod({ name: 'old', created: T(0) }), recreated], {
+      namespace: 'deepflow',
+      name: 'current',
+      uid: 'current-uid',
+    });
     expect(e).toMatchObject({ watcher: { name: 'old' }, reason: 'oldest-ready' });
   });
 
   test('3. the reference must match the namespace too', () => {
-    const e = run([runningPod({ name: 'old', created: T(0) }), runningPod({ name: 'current', created: T(5) })], { namespace: 'other', name: 'current' });
+    const e = run([runningPod({ name: 'old', created: T(0) }), runningPod({ name: 'current', created: T(5) })], {
+      namespace: 'other',
+      name: 'current',
+    });
     expect(e.watcher?.name).toBe('old');
   });
 
@@ -133,7 +195,12 @@ describe('elect: DESIGN §6', () => {
 
   test('4. equal times: namespace, then name', () => {
     const same = { created: T(0), readySince: T(1) };
-    expect(run([runningPod({ name: 'b', namespace: 'a-ns', ...same }), runningPod({ name: 'a', namespace: 'b-ns', ...same })]).watcher).toMatchObject({
+    expect(
+      run([
+        runningPod({ name: 'b', namespace: 'a-ns', ...same }),
+        runningPod({ name: 'a', namespace: 'b-ns', ...same }),
+      ]).watcher,
+    ).toMatchObject({
       namespace: 'a-ns',
       name: 'b',
     });
@@ -156,7 +223,11 @@ describe('elect: DESIGN §6', () => {
 describe('eligibility', () => {
   test.each<[string, Pod, string, Node[]?]>([
     ['terminating', runningPod({ name: 'x', terminating: true }), 'terminating'],
-    ['terminating wins over not ready', runningPod({ name: 'x', terminating: true, ready: false, phase: 'Pending' }), 'terminating'],
+    [
+      'terminating wins over not ready',
+      runningPod({ name: 'x', terminating: true, ready: false, phase: 'Pending' }),
+      'terminating',
+    ],
     ['Pending', runningPod({ name: 'x', phase: 'Pending' }), 'not-running'],
     ['Succeeded', runningPod({ name: 'x', phase: 'Succeeded' }), 'not-running'],
     ['not Ready', runningPod({ name: 'x', ready: false }), 'not-ready'],
@@ -164,10 +235,30 @@ describe('eligibility', () => {
     ['no Ready condition', { ...runningPod({ name: 'x' }), status: { phase: 'Running', conditions: [] } }, 'not-ready'],
     ['unscheduled', runningPod({ name: 'x', node: null }), 'unscheduled'],
     ['node NotReady', runningPod({ name: 'x', node: 'node-1' }), 'node-not-ready', [kubeNode('node-1', 'False')]],
-    ['node Ready Unknown', runningPod({ name: 'x', node: 'node-1' }), 'node-not-ready', [kubeNode('node-1', 'Unknown')]],
-    ['ONLY_WATCH_K8S_RESOURCE on the agent', runningPod({ name: 'x', containers: [agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'true')] })] }), 'deprecated-env'],
-    ['ONLY_WATCH_K8S_RESOURCE (empty) on another container', runningPod({ name: 'x', containers: [agent(), app('web', { env: [ev('ONLY_WATCH_K8S_RESOURCE', '')] })] }), 'deprecated-env'],
-    ['ONLY_WATCH_K8S_RESOURCE with watch-only', runningPod({ name: 'x', containers: [agent({ env: [ev('K8S_WATCH_POLICY', 'watch-only'), ev('ONLY_WATCH_K8S_RESOURCE', 'true')] })] }), 'deprecated-env'],
+    [
+      'node Ready Unknown',
+      runningPod({ name: 'x', node: 'node-1' }),
+      'node-not-ready',
+      [kubeNode('node-1', 'Unknown')],
+    ],
+    [
+      'ONLY_WATCH_K8S_RESOURCE on the agent',
+      runningPod({ name: 'x', containers: [agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'true')] })] }),
+      'deprecated-env',
+    ],
+    [
+      'ONLY_WATCH_K8S_RESOURCE (empty) on another container',
+      runningPod({ name: 'x', containers: [agent(), app('web', { env: [ev('ONLY_WATCH_K8S_RESOURCE', '')] })] }),
+      'deprecated-env',
+    ],
+    [
+      'ONLY_WATCH_K8S_RESOURCE with watch-only',
+      runningPod({
+        name: 'x',
+        containers: [agent({ env: [ev('K8S_WATCH_POLICY', 'watch-only'), ev('ONLY_WATCH_K8S_RESOURCE', 'true')] })],
+      }),
+      'deprecated-env',
+    ],
     ['watch-disabled', runningPod({ name: 'x', policy: 'watch-disabled' }), 'watch-disabled'],
   ])('%s -> %s', (_name, p, reason, nodes = []) => {
     const e = run([p], undefined, nodes);
@@ -177,15 +268,23 @@ describe('eligibility', () => {
   });
 
   test('a Ready node, or a node not known at all, does not exclude', () => {
-    expect(run([runningPod({ name: 'x', node: 'node-1' })], undefined, [kubeNode('node-1', 'True')]).watcher?.name).toBe('x');
-    expect(run([runningPod({ name: 'x', node: 'node-9' })], undefined, [kubeNode('node-1', 'False')]).watcher?.name).toBe('x');
+    expect(
+      run([runningPod({ name: 'x', node: 'node-1' })], undefined, [kubeNode('node-1', 'True')]).watcher?.name,
+    ).toBe('x');
+    expect(
+      run([runningPod({ name: 'x', node: 'node-9' })], undefined, [kubeNode('node-1', 'False')]).watcher?.name,
+    ).toBe('x');
   });
 
   test('a NotReady node only excludes its own pods', () => {
-    const e = run([runningPod({ name: 'a', node: 'node-1', created: T(0) }), runningPod({ name: 'b', node: 'node-2', created: T(5) })], undefined, [
-      kubeNode('node-1', 'False'),
-      kubeNode('node-2', 'True'),
-    ]);
+    const e = run(
+      [
+        runningPod({ name: 'a', node: 'node-1', created: T(0) }),
+        runningPod({ name: 'b', node: 'node-2', created: T(5) }),
+      ],
+      undefined,
+      [kubeNode('node-1', 'False'), kubeNode('node-2', 'True')],
+    );
     expect(e.watcher?.name).toBe('b');
     expect(reasonOf(e, 'a')).toBe('node-not-ready');
   });
@@ -199,17 +298,30 @@ describe('eligibility', () => {
     ['the other only-watch spelling', runningPod({ name: 'x', policy: 'only-watch' })],
   ])('%s counts as normal', (_name, p) => {
     const e = run([p, runningPod({ name: 'w', policy: 'watch-only', created: T(30) })]);
-    expect(e.candidates.find((c) => c.name === 'x')).toMatchObject({ policy: 'normal', eligible: true, reason: 'lower-tier' });
+    expect(e.candidates.find((c) => c.name === 'x')).toMatchObject({
+      policy: 'normal',
+      eligible: true,
+      reason: 'lower-tier',
+    });
     expect(e.watcher?.name).toBe('w');
   });
 
   test('pods without an agent are not candidates', () => {
-    const e = run([runningPod({ name: 'web', containers: [app('web')] }), runningPod({ name: 'exporter', containers: [{ name: 'e', image: 'example/deepflow-agent-exporter' }] })]);
+    const e = run([
+      runningPod({ name: 'web', containers: [app('web')] }),
+      runningPod({ name: 'exporter', containers: [{ name: 'e', image: 'example/deepflow-agent-exporter' }] }),
+    ]);
     expect(e.candidates).toEqual([]);
   });
 
   test('a native sidecar agent is a candidate', () => {
-    const e = run([runningPod({ name: 'x', containers: [app('web')], initContainers: [nativeSidecar(agent({ env: [ev('K8S_WATCH_POLICY', 'watch-only')] }))] })]);
+    const e = run([
+      runningPod({
+        name: 'x',
+        containers: [app('web')],
+        initContainers: [nativeSidecar(agent({ env: [ev('K8S_WATCH_POLICY', 'watch-only')] }))],
+      }),
+    ]);
     expect(e.watcher).toMatchObject({ name: 'x', policy: 'only-watch' });
   });
 
@@ -229,7 +341,9 @@ describe('eligibility', () => {
     const p = runningPod({ name: 'x' });
     delete p.metadata!.namespace;
     expect(run([p]).watcher?.namespace).toBe('default');
-    expect(run([p], undefined, [], cfg({ election: { namespaces: ['default'], leaseName: 'l' } })).watcher?.name).toBe('x');
+    expect(run([p], undefined, [], cfg({ election: { namespaces: ['default'], leaseName: 'l' } })).watcher?.name).toBe(
+      'x',
+    );
   });
 });
 
@@ -246,8 +360,12 @@ describe('identity is the pod', () => {
 
   test('a rolling update of the watcher Deployment causes exactly one switch', () => {
     const old = runningPod({ name: 'watcher-5f7b8-aaaaa', policy: 'watch-only', created: T(0) });
-    const ds = [runningPod({ name: 'ds-1', created: T(0) }), runningPod({ name: 'ds-2', node: 'node-2', created: T(0) })];
-    const fresh = (o: Parameters<typeof runningPod>[0]) => runningPod({ name: 'watcher-6c9d4-bbbbb', policy: 'watch-only', created: T(30), node: 'node-2', ...o });
+    const ds = [
+      runningPod({ name: 'ds-1', created: T(0) }),
+      runningPod({ name: 'ds-2', node: 'node-2', created: T(0) }),
+    ];
+    const fresh = (o: Parameters<typeof runningPod>[0]) =>
+      runningPod({ name: 'watcher-6c9d4-bbbbb', policy: 'watch-only', created: T(30), node: 'node-2', ...o });
     const steps: Pod[][] = [
       [...ds, old],
       [...ds, old, fresh({ phase: 'Pending', ready: false, node: null })], // new pod created
@@ -357,7 +475,11 @@ describe('elect with a PodFactsCache (the controller passes one)', () => {
     expect(elect(pods, nodes, undefined, cfg(), cache)).toEqual(elect(pods, nodes, undefined, cfg()));
     expect(elect(pods, nodes, undefined, cfg(), cache).watcher?.name).toBe('watcher');
     // The watcher's pod is replaced by a terminating version, the node of ds-b goes NotReady.
-    const next = pods.map((p) => (p.metadata?.name === 'watcher' ? runningPod({ name: 'watcher', policy: 'watch-only', created: T(5), terminating: true }) : p));
+    const next = pods.map((p) =>
+      p.metadata?.name === 'watcher'
+        ? runningPod({ name: 'watcher', policy: 'watch-only', created: T(5), terminating: true })
+        : p,
+    );
     const down = [kubeNode('node-1'), kubeNode('node-2', 'False')];
     const cached = elect(next, down, { namespace: 'deepflow', name: 'watcher' }, cfg(), cache);
     expect(cached).toEqual(elect(next, down, { namespace: 'deepflow', name: 'watcher' }, cfg()));

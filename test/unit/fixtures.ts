@@ -1,8 +1,8 @@
 /** Builders for the unit tests: pods, containers, nodes, configs. No mocks, plain objects. */
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import type { NodeLookup } from '../../src/kube/node_lookup.js';
-import { defaultConfig, type Config } from '../../src/config/config.js';
-import type { Container, EnvVar, Node, NodeInfo, OwnerReference, Pod, PodSpec } from '../../src/kube/objects.js';
+import type { NodeLookup } from '../../src/kube/node_lookup.ts';
+import { defaultConfig, type Config } from '../../src/config/config.ts';
+import type { Container, EnvVar, Node, NodeInfo, OwnerReference, Pod, PodSpec } from '../../src/kube/objects.ts';
 
 export const AGENT_IMAGE = 'registry.cn-beijing.aliyuncs.com/deepflow-ce/deepflow-agent:v6.6';
 export const APP_IMAGE = 'registry.example.com/shop/checkout:1.4.2';
@@ -16,7 +16,9 @@ export const REASON = 'deepflow.io/k8s-watch-policy-reason';
 type Overrides<T> = Partial<T> & Record<string, unknown>;
 
 /** A config: the defaults with the given top-level fields replaced (and `serverless` merged). */
-export function cfg(over: Partial<Omit<Config, 'serverless'>> & { serverless?: Partial<Config['serverless']> } = {}): Config {
+export function cfg(
+  over: Partial<Omit<Config, 'serverless'>> & { serverless?: Partial<Config['serverless']> } = {},
+): Config {
   const d = defaultConfig();
   const { serverless, ...rest } = over;
   return { ...d, ...rest, serverless: { ...d.serverless, ...serverless } };
@@ -95,7 +97,10 @@ export function nodeLookup(...nodes: NodeInfo[]): NodeLookup {
 }
 
 /** A virtual-kubelet node and an ordinary node, as the webhook's node cache would know them. */
-export const VIRTUAL_NODE: NodeInfo = { name: 'virtual-kubelet-cn-beijing-a', labels: { type: 'virtual-kubelet', 'kubernetes.io/role': 'agent' } };
+export const VIRTUAL_NODE: NodeInfo = {
+  name: 'virtual-kubelet-cn-beijing-a',
+  labels: { type: 'virtual-kubelet', 'kubernetes.io/role': 'agent' },
+};
 export const ORDINARY_NODE: NodeInfo = { name: 'node-1', labels: { 'kubernetes.io/os': 'linux' } };
 
 // ---- election ----
@@ -126,18 +131,31 @@ export function runningPod(o: RunningPodOptions = {}): Pod {
     phase: o.phase ?? 'Running',
     conditions: [
       { type: 'PodScheduled', status: 'True', lastTransitionTime: o.created ?? '2024-05-01T10:00:00Z' },
-      { type: 'Ready', status: o.ready === false ? 'False' : 'True', lastTransitionTime: o.readySince ?? o.created ?? '2024-05-01T10:00:00Z' },
+      {
+        type: 'Ready',
+        status: o.ready === false ? 'False' : 'True',
+        lastTransitionTime: o.readySince ?? o.created ?? '2024-05-01T10:00:00Z',
+      },
     ],
   };
   return p;
 }
 
-export function kubeNode(name: string, ready: 'True' | 'False' | 'Unknown' = 'True', labels: Record<string, string> = {}): Node {
+export function kubeNode(
+  name: string,
+  ready: 'True' | 'False' | 'Unknown' = 'True',
+  labels: Record<string, string> = {},
+): Node {
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name, labels },
-    status: { conditions: [{ type: 'MemoryPressure', status: 'False' }, { type: 'Ready', status: ready }] },
+    status: {
+      conditions: [
+        { type: 'MemoryPressure', status: 'False' },
+        { type: 'Ready', status: ready },
+      ],
+    },
   };
 }
 

@@ -7,11 +7,16 @@
 import { expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import fastJsonPatch from 'fast-json-patch';
-import { BadAdmissionReview, mutatePod, parseAdmissionReview, validateController } from '../../src/webhook/admission_review.js';
-import { injectDocuments } from '../../src/cli/inject.js';
-import { defaultConfig } from '../../src/config/config.js';
-import { admissionBody } from '../fuzz/cases.js';
-import { checkCase, type FuzzCore, type FuzzResult } from '../fuzz/check.js';
+import {
+  BadAdmissionReview,
+  mutatePod,
+  parseAdmissionReview,
+  validateController,
+} from '../../src/webhook/admission_review.ts';
+import { injectDocuments } from '../../src/cli/inject.ts';
+import { defaultConfig } from '../../src/config/config.ts';
+import { admissionBody } from '../fuzz/cases.ts';
+import { checkCase, type FuzzCore, type FuzzResult } from '../fuzz/check.ts';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 20_000);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);

@@ -16,15 +16,15 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import type { PodReview } from '../../src/admission/review_pod.js';
-import { flattenLists, parseDocuments, writeDocuments } from '../../src/cli/documents.js';
-import { nodeLookupOf } from '../../src/kube/node_lookup.js';
-import { mutatePod, validateController, type AdmissionRequest } from '../../src/webhook/admission_review.js';
-import { injectDocuments, type ReviewedObject } from '../../src/cli/inject.js';
-import { defaultConfig } from '../../src/config/config.js';
-import { parseConfig } from '../../src/config/parse.js';
-import type { KubeObject, Pod } from '../../src/kube/objects.js';
-import { applyTo, clone, deepFreeze } from './fixtures.js';
+import type { PodReview } from '../../src/admission/review_pod.ts';
+import { flattenLists, parseDocuments, writeDocuments } from '../../src/cli/documents.ts';
+import { nodeLookupOf } from '../../src/kube/node_lookup.ts';
+import { mutatePod, validateController, type AdmissionRequest } from '../../src/webhook/admission_review.ts';
+import { injectDocuments, type ReviewedObject } from '../../src/cli/inject.ts';
+import { defaultConfig } from '../../src/config/config.ts';
+import { parseConfig } from '../../src/config/parse.ts';
+import type { KubeObject, Pod } from '../../src/kube/objects.ts';
+import { applyTo, clone, deepFreeze } from './fixtures.ts';
 
 const GOLDEN_DIR = fileURLToPath(new URL('../golden/', import.meta.url));
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
@@ -93,7 +93,10 @@ describe('golden files', () => {
   test('every golden file belongs to a case with an input', () => {
     const orphans = readdirSync(GOLDEN_DIR)
       .filter((f) => !f.endsWith('.in.yaml'))
-      .filter((f) => !cases.includes(f.replace(/\.(out|report|config)\.yaml$/, '')) || !/\.(out|report|config)\.yaml$/.test(f));
+      .filter(
+        (f) =>
+          !cases.includes(f.replace(/\.(out|report|config)\.yaml$/, '')) || !/\.(out|report|config)\.yaml$/.test(f),
+      );
     expect(orphans).toEqual([]);
   });
 
@@ -128,13 +131,19 @@ describe('golden files', () => {
         if (object.kind === 'Pod') {
           const answer = mutatePod(request, { config, nodes }).response.response;
           expect(answer.allowed).toBe(reviewed.review.allowed);
-          const patch = answer.patch === undefined ? [] : JSON.parse(Buffer.from(answer.patch, 'base64').toString('utf8'));
+          const patch =
+            answer.patch === undefined ? [] : JSON.parse(Buffer.from(answer.patch, 'base64').toString('utf8'));
           expect(applyTo(object as Pod, patch)).toEqual(reviewed.review.allowed ? reviewed.review.pod : object);
           if (doc === object) expect(applyTo(object as Pod, patch)).toEqual(result.objects[index]);
           checkedPods++;
         } else {
           const answer = validateController(request, { config, nodes }).response.response;
-          expect([answer.allowed, answer.warnings ?? [], answer.status?.message ?? null, answer.patch]).toEqual([reviewed.review.allowed, reviewed.review.warnings, reviewed.review.denial ?? null, undefined]);
+          expect([answer.allowed, answer.warnings ?? [], answer.status?.message ?? null, answer.patch]).toEqual([
+            reviewed.review.allowed,
+            reviewed.review.warnings,
+            reviewed.review.denial ?? null,
+            undefined,
+          ]);
         }
       }
     }
@@ -148,7 +157,8 @@ describe('golden files', () => {
     const again = injectDocuments(deepFreeze(clone(result.objects)), config);
     expect(again.objects).toEqual(result.objects);
     expect(again.reviews).toHaveLength(result.reviews.length);
-    const patches = (reviews: ReviewedObject[]): [string, PodReview['patch']][] => reviews.map(({ object, review }) => [objectKey(object), review.patch]);
+    const patches = (reviews: ReviewedObject[]): [string, PodReview['patch']][] =>
+      reviews.map(({ object, review }) => [objectKey(object), review.patch]);
     expect(patches(again.reviews)).toEqual(patches(result.reviews).map(([key]) => [key, []]));
   });
 });

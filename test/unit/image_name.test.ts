@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { imageName } from '../../src/agent/image_name.js';
+import { imageName } from '../../src/agent/image_name.ts';
 
 describe('imageName', () => {
   test.each([

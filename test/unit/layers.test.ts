@@ -9,7 +9,8 @@ import { dirname, join, normalize, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const LAYERS: readonly (readonly string[])[] = [
-  ['log.ts', 'metric_prefix.ts', 'http', 'kube'], // utilities, plain HTTP serving, the Kubernetes API types and transport (client-go's place)
+  ['log.ts', 'metric_prefix.ts'], // logging and the metric name prefix
+  ['http', 'kube'], // plain HTTP serving, the Kubernetes API types and transport (client-go's place)
   ['policy'], // the policy values, labels and annotations
   ['config'], // the configuration of DESIGN §4
   ['selector', 'agent'], // label selectors; which containers are agents
@@ -24,7 +25,9 @@ const LAYERS: readonly (readonly string[])[] = [
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** The layer of a path under src/: its top-level folder, or the file itself at the top. */
@@ -39,7 +42,8 @@ function imports(): { from: string; to: string }[] {
   const out: { from: string; to: string }[] = [];
   for (const file of sourceFiles(SRC)) {
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/(?:from\s+|import\(\s*)'(\.{1,2}\/[^']+)'/g)) out.push({ from: file, to: normalize(join(dirname(file), m[1]!)) });
+    for (const m of text.matchAll(/(?:from\s+|import\(\s*)'(\.{1,2}\/[^']+)'/g))
+      out.push({ from: file, to: normalize(join(dirname(file), m[1]!)) });
   }
   return out;
 }

@@ -1,9 +1,15 @@
 /** The pure parts of leader election: observed-time expiry, record <-> Lease spec, timings. */
 import { describe, expect, test } from '@jest/globals';
-import { JITTER_FACTOR, jitteredPeriod, leaseDurationSeconds, LeaseObservation, validateTimings } from '../../src/kube/leader_election.js';
-import { formatMicroTime } from '../../src/kube/objects.js';
-import type { Lease } from '../../src/kube/objects.js';
-import { recordOf, snapshotOf, specOf, type LeaseSnapshot } from '../../src/kube/lease_lock.js';
+import {
+  JITTER_FACTOR,
+  jitteredPeriod,
+  leaseDurationSeconds,
+  LeaseObservation,
+  validateTimings,
+} from '../../src/kube/leader_election.ts';
+import { formatMicroTime } from '../../src/kube/objects.ts';
+import type { Lease } from '../../src/kube/objects.ts';
+import { recordOf, snapshotOf, specOf, type LeaseSnapshot } from '../../src/kube/lease_lock.ts';
 
 function snapshot(resourceVersion: string, spec: Lease['spec']): LeaseSnapshot {
   return snapshotOf({ metadata: { name: 'l', namespace: 'n', resourceVersion }, spec });
@@ -23,7 +29,12 @@ describe('LeaseObservation: expiry by the local clock only', () => {
 
   test('re-reading an unchanged record does not move the observed time; any change does', () => {
     const o = new LeaseObservation();
-    const spec = { holderIdentity: 'a', leaseDurationSeconds: 3, renewTime: '2024-01-01T00:00:00.000000Z', leaseTransitions: 2 };
+    const spec = {
+      holderIdentity: 'a',
+      leaseDurationSeconds: 3,
+      renewTime: '2024-01-01T00:00:00.000000Z',
+      leaseTransitions: 2,
+    };
     o.observe(snapshot('7', spec), 1000);
     expect(o.observe(snapshot('7', { ...spec }), 3500)).toBe(false);
     expect(o.observedAt).toBe(1000);
@@ -33,7 +44,9 @@ describe('LeaseObservation: expiry by the local clock only', () => {
     expect(o.expired(7000, 15_000)).toBe(false);
     expect(o.observe(snapshot('8', { ...spec, renewTime: '2024-01-01T00:00:02.000000Z' }), 7000)).toBe(true);
     expect(o.expired(9000, 15_000)).toBe(false);
-    expect(o.observe(snapshot('8', { ...spec, holderIdentity: 'b', renewTime: '2024-01-01T00:00:02.000000Z' }), 9500)).toBe(true);
+    expect(
+      o.observe(snapshot('8', { ...spec, holderIdentity: 'b', renewTime: '2024-01-01T00:00:02.000000Z' }), 9500),
+    ).toBe(true);
     expect(o.holder).toBe('b');
     expect(o.expired(12_000, 15_000)).toBe(false);
     expect(o.expired(12_501, 15_000)).toBe(true);
@@ -57,11 +70,36 @@ describe('the Lease record', () => {
 
   test('absent spec fields read as empty; a round trip keeps the fields leader election does not own', () => {
     expect(recordOf({ metadata: {} })).toEqual({ holderIdentity: '', leaseDurationSeconds: 0, leaseTransitions: 0 });
-    expect(recordOf({ metadata: {}, spec: { holderIdentity: null, leaseTransitions: null } })).toEqual({ holderIdentity: '', leaseDurationSeconds: 0, leaseTransitions: 0 });
-    const previous = { holderIdentity: 'a', leaseDurationSeconds: 15, acquireTime: 't0', renewTime: 't1', leaseTransitions: 4, strategy: 'OldestEmulationVersion' };
-    const spec = specOf({ holderIdentity: '', leaseDurationSeconds: 1, renewTime: 't2', leaseTransitions: 4 }, previous);
-    expect(spec).toEqual({ holderIdentity: '', leaseDurationSeconds: 1, renewTime: 't2', leaseTransitions: 4, strategy: 'OldestEmulationVersion' });
-    expect(recordOf({ metadata: {}, spec })).toEqual({ holderIdentity: '', leaseDurationSeconds: 1, renewTime: 't2', leaseTransitions: 4 });
+    expect(recordOf({ metadata: {}, spec: { holderIdentity: null, leaseTransitions: null } })).toEqual({
+      holderIdentity: '',
+      leaseDurationSeconds: 0,
+      leaseTransitions: 0,
+    });
+    const previous = {
+      holderIdentity: 'a',
+      leaseDurationSeconds: 15,
+      acquireTime: 't0',
+      renewTime: 't1',
+      leaseTransitions: 4,
+      strategy: 'OldestEmulationVersion',
+    };
+    const spec = specOf(
+      { holderIdentity: '', leaseDurationSeconds: 1, renewTime: 't2', leaseTransitions: 4 },
+      previous,
+    );
+    expect(spec).toEqual({
+      holderIdentity: '',
+      leaseDurationSeconds: 1,
+      renewTime: 't2',
+      leaseTransitions: 4,
+      strategy: 'OldestEmulationVersion',
+    });
+    expect(recordOf({ metadata: {}, spec })).toEqual({
+      holderIdentity: '',
+      leaseDurationSeconds: 1,
+      renewTime: 't2',
+      leaseTransitions: 4,
+    });
   });
 });
 

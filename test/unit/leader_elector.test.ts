@@ -4,12 +4,22 @@
  * acquisition jitter, takeover and release. Times are exact: nothing waits for real time.
  */
 import { describe, expect, test } from '@jest/globals';
-import { LeaderElector, LeadershipLost, type Attempt, type LeaderElectorSettings } from '../../src/kube/leader_election.js';
-import type { LeaderElectionRecord, LockRequestOptions, LockSnapshot, ResourceLock } from '../../src/kube/lease_lock.js';
-import { formatMicroTime } from '../../src/kube/objects.js';
-import { ApiError } from '../../src/kube/rest.js';
-import { createLogger } from '../../src/log.js';
-import { FakeClock } from '../support/fake_clock.js';
+import {
+  LeaderElector,
+  LeadershipLost,
+  type Attempt,
+  type LeaderElectorSettings,
+} from '../../src/kube/leader_election.ts';
+import type {
+  LeaderElectionRecord,
+  LockRequestOptions,
+  LockSnapshot,
+  ResourceLock,
+} from '../../src/kube/lease_lock.ts';
+import { formatMicroTime } from '../../src/kube/objects.ts';
+import { ApiError } from '../../src/kube/rest.ts';
+import { createLogger } from '../../src/log.ts';
+import { FakeClock } from '../support/fake_clock.ts';
 
 type Op = 'get' | 'create' | 'update';
 
@@ -52,11 +62,19 @@ class FakeLeaseServer {
 
   /** The calls of `who` from index `from` on, as `op` or `op holder` (for writes). */
   callsOf(who: string, from = 0): string[] {
-    return this.calls.slice(from).filter((c) => c.who === who).map((c) => (c.record ? `${c.op} ${c.record.holderIdentity || "''"}` : c.op));
+    return this.calls
+      .slice(from)
+      .filter((c) => c.who === who)
+      .map((c) => (c.record ? `${c.op} ${c.record.holderIdentity || "''"}` : c.op));
   }
 
   lock(identity: string): ResourceLock {
-    const request = <T>(op: Op, options: LockRequestOptions, record: LeaderElectionRecord | undefined, apply: () => T): Promise<T> => {
+    const request = <T>(
+      op: Op,
+      options: LockRequestOptions,
+      record: LeaderElectionRecord | undefined,
+      apply: () => T,
+    ): Promise<T> => {
       if (options.signal?.aborted) return Promise.reject(options.signal.reason); // refused before it is sent
       const call: Call = { who: identity, op, at: this.clock.monotonic(), ...(record && { record: { ...record } }) };
       this.calls.push(call);
@@ -88,8 +106,18 @@ class FakeLeaseServer {
       // Hung: no answer; the caller's signal or timeout ends it (as kubeRequest does).
       call.outcome = 'hung';
       return new Promise<T>((_resolve, reject) => {
-        const timer = options.timeoutMs === undefined ? undefined : this.clock.setTimeout(() => reject(new Error(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
-        options.signal?.addEventListener('abort', () => (this.clock.clearTimeout(timer), reject(options.signal!.reason)), { once: true });
+        const timer =
+          options.timeoutMs === undefined
+            ? undefined
+            : this.clock.setTimeout(
+                () => reject(new Error(`no answer within ${options.timeoutMs} ms`)),
+                options.timeoutMs,
+              );
+        options.signal?.addEventListener(
+          'abort',
+          () => (this.clock.clearTimeout(timer), reject(options.signal!.reason)),
+          { once: true },
+        );
       });
     };
     return {
@@ -120,8 +148,19 @@ const wall = (ms: number) => formatMicroTime(new Date(WALL0 + ms));
 const ALMOST_ONE = 0.999_999_99;
 
 /** A candidate on the fake server with everything its callbacks saw; times are ms since the start. */
-function candidate(server: FakeLeaseServer, clock: FakeClock, identity: string, settings: Partial<LeaderElectorSettings> = {}) {
-  const seen = { started: [] as number[], lost: [] as { at: number; reason: string }[], stopped: 0, leaders: [] as string[], signal: undefined as AbortSignal | undefined };
+function candidate(
+  server: FakeLeaseServer,
+  clock: FakeClock,
+  identity: string,
+  settings: Partial<LeaderElectorSettings> = {},
+) {
+  const seen = {
+    started: [] as number[],
+    lost: [] as { at: number; reason: string }[],
+    stopped: 0,
+    leaders: [] as string[],
+    signal: undefined as AbortSignal | undefined,
+  };
   const elector = new LeaderElector({
     lock: server.lock(identity),
     clock,
@@ -129,7 +168,11 @@ function candidate(server: FakeLeaseServer, clock: FakeClock, identity: string, 
     onStartedLeading: (signal) => {
       seen.started.push(clock.monotonic() - T0);
       seen.signal = signal;
-      signal.addEventListener('abort', () => seen.lost.push({ at: clock.monotonic() - T0, reason: (signal.reason as LeadershipLost).reason }), { once: true });
+      signal.addEventListener(
+        'abort',
+        () => seen.lost.push({ at: clock.monotonic() - T0, reason: (signal.reason as LeadershipLost).reason }),
+        { once: true },
+      );
     },
     onStoppedLeading: () => void seen.stopped++,
     onNewLeader: (leader) => void seen.leaders.push(leader),
@@ -161,12 +204,24 @@ describe('tryAcquireOrRenew, round by round', () => {
   }
   const acquire: Round = { at: 0, expect: 'ok' };
 
-  test.each<{ name: string; lease?: LeaderElectionRecord; rounds: Round[]; calls: string[]; after: Partial<LeaderElectionRecord> | undefined }>([
+  test.each<{
+    name: string;
+    lease?: LeaderElectionRecord;
+    rounds: Round[];
+    calls: string[];
+    after: Partial<LeaderElectionRecord> | undefined;
+  }>([
     {
       name: 'no lease: creates it, 0 transitions',
       rounds: [acquire],
       calls: ['get', 'create me'],
-      after: { holderIdentity: 'me', leaseDurationSeconds: 15, leaseTransitions: 0, acquireTime: wall(0), renewTime: wall(0) },
+      after: {
+        holderIdentity: 'me',
+        leaseDurationSeconds: 15,
+        leaseTransitions: 0,
+        acquireTime: wall(0),
+        renewTime: wall(0),
+      },
     },
     {
       name: 'renewing its own lease: one conditional update; renewTime moves, acquireTime and transitions stay',
@@ -183,7 +238,13 @@ describe('tryAcquireOrRenew, round by round', () => {
         { at: 15_001, expect: 'ok' },
       ],
       calls: ['get', 'get', 'get', 'update me'],
-      after: { holderIdentity: 'me', leaseDurationSeconds: 15, leaseTransitions: 5, acquireTime: wall(15_001), renewTime: wall(15_001) },
+      after: {
+        holderIdentity: 'me',
+        leaseDurationSeconds: 15,
+        leaseTransitions: 5,
+        acquireTime: wall(15_001),
+        renewTime: wall(15_001),
+      },
     },
     {
       name: 'held by another (renewTime far in the future): the same wait',
@@ -212,7 +273,11 @@ describe('tryAcquireOrRenew, round by round', () => {
       lease: held('other'),
       rounds: [
         { at: 0, expect: 'held by other' },
-        { at: 10_000, before: (s) => s.write(held('other', { renewTime: '2000-01-01T00:00:10.000000Z' })), expect: 'held by other' },
+        {
+          at: 10_000,
+          before: (s) => s.write(held('other', { renewTime: '2000-01-01T00:00:10.000000Z' })),
+          expect: 'held by other',
+        },
         { at: 15_001, expect: 'held by other' },
         { at: 25_000, expect: 'held by other' },
         { at: 25_001, expect: 'ok' },
@@ -239,7 +304,12 @@ describe('tryAcquireOrRenew, round by round', () => {
       lease: held('other'),
       rounds: [
         { at: 0, expect: 'held by other' },
-        { at: 15_001, intercept: (c, s) => (c.op === 'update' ? { before: () => s.write(held('rival', { leaseTransitions: 5 })) } : undefined), expect: 'conflict' },
+        {
+          at: 15_001,
+          intercept: (c, s) =>
+            c.op === 'update' ? { before: () => s.write(held('rival', { leaseTransitions: 5 })) } : undefined,
+          expect: 'conflict',
+        },
         { at: 15_002, expect: 'held by rival' },
       ],
       calls: ['get', 'get', 'update me', 'get'],
@@ -247,13 +317,23 @@ describe('tryAcquireOrRenew, round by round', () => {
     },
     {
       name: 'a race to create: 409 on create is a failure to acquire',
-      rounds: [{ at: 0, intercept: (c, s) => (c.op === 'create' ? { before: () => s.write(held('rival', { leaseTransitions: 0 })) } : undefined), expect: 'conflict' }],
+      rounds: [
+        {
+          at: 0,
+          intercept: (c, s) =>
+            c.op === 'create' ? { before: () => s.write(held('rival', { leaseTransitions: 0 })) } : undefined,
+          expect: 'conflict',
+        },
+      ],
       calls: ['get', 'create me'],
       after: { holderIdentity: 'rival', leaseTransitions: 0 },
     },
     {
       name: 'leading, taken over by another: the update gets 409, the re-read shows the holder: held, nothing written',
-      rounds: [acquire, { at: 2000, leading: true, before: (s) => s.write(held('intruder')), expect: 'held by intruder' }],
+      rounds: [
+        acquire,
+        { at: 2000, leading: true, before: (s) => s.write(held('intruder')), expect: 'held by intruder' },
+      ],
       calls: ['get', 'create me', 'update me', 'get'],
       after: { holderIdentity: 'intruder' },
     },
@@ -272,7 +352,13 @@ describe('tryAcquireOrRenew, round by round', () => {
     {
       name: 'the read fails: an error, nothing written',
       lease: held('other'),
-      rounds: [{ at: 0, intercept: (c) => (c.op === 'get' ? { fail: new ApiError(500, 'etcdserver: request timed out') } : undefined), expect: 'error' }],
+      rounds: [
+        {
+          at: 0,
+          intercept: (c) => (c.op === 'get' ? { fail: new ApiError(500, 'etcdserver: request timed out') } : undefined),
+          expect: 'error',
+        },
+      ],
       calls: ['get'],
       after: { holderIdentity: 'other' },
     },
@@ -305,35 +391,77 @@ describe('a run on the fake clock', () => {
   }
 
   test.each([
-    { name: 'renewals failing with 500', fail: { fail: new ApiError(500, 'etcdserver: leader changed') } as Interference, renewals: ['2000 500', '4000 500', '6000 500', '8000 500'], runEnds: 10_000 },
-    { name: 'a renewal left unanswered', fail: { hang: true } as Interference, renewals: ['2000 hung'], runEnds: 20_000 },
-  ])('renew deadline exceeded ($name): leadership ends exactly 10 s after the last successful renewal was sent, then one release attempt', async ({ fail, renewals, runEnds }) => {
-    const { clock, server, since } = setup();
-    const me = candidate(server, clock, 'me');
-    const done = me.elector.run();
-    await clock.runUntil(() => me.elector.isLeader());
-    expect(me.seen.started).toEqual([0]);
-    server.intercept = () => fail;
-    await clock.runUntil(() => me.seen.lost.length > 0);
-    expect(me.seen.lost).toEqual([{ at: 10_000, reason: 'no successful renewal within the renew deadline (10000 ms)' }]);
-    expect(me.elector.isLeader()).toBe(false);
-    let finished = false;
-    void done.then(() => (finished = true));
-    await clock.runUntil(() => finished);
-    expect(since()).toBe(runEnds);
-    const writes = server.calls.filter((c) => c.op === 'update').map((c) => `${c.at - T0} ${c.outcome}`);
-    // The renewals, then the release (holder cleared) at the deadline: nothing else.
-    expect(writes).toEqual([...renewals, `10000 ${renewals[0]!.split(' ')[1]}`]);
-    expect(server.calls.filter((c) => c.op === 'update').at(-1)?.record).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1 });
-    expect(me.seen.stopped).toBe(1);
-    expect(clock.pending).toBe(0);
-  });
+    {
+      name: 'renewals failing with 500',
+      fail: { fail: new ApiError(500, 'etcdserver: leader changed') },
+      renewals: ['2000 500', '4000 500', '6000 500', '8000 500'],
+      runEnds: 10_000,
+    },
+    {
+      name: 'a renewal left unanswered',
+      fail: { hang: true as const },
+      renewals: ['2000 hung'],
+      runEnds: 20_000,
+    },
+  ])(
+    'renew deadline exceeded ($name): leadership ends exactly 10 s after the last successful renewal was sent, then one release attempt',
+    async ({ fail, renewals, runEnds }) => {
+      const { clock, server, since } = setup();
+      const me = candidate(server, clock, 'me');
+      const done = me.elector.run();
+      await clock.runUntil(() => me.elector.isLeader());
+      expect(me.seen.started).toEqual([0]);
+      server.intercept = () => fail;
+      await clock.runUntil(() => me.seen.lost.length > 0);
+      expect(me.seen.lost).toEqual([
+        { at: 10_000, reason: 'no successful renewal within the renew deadline (10000 ms)' },
+      ]);
+      expect(me.elector.isLeader()).toBe(false);
+      let finished = false;
+      void done.then(() => (finished = true));
+      await clock.runUntil(() => finished);
+      expect(since()).toBe(runEnds);
+      const writes = server.calls.filter((c) => c.op === 'update').map((c) => `${c.at - T0} ${c.outcome}`);
+      // The renewals, then the release (holder cleared) at the deadline: nothing else.
+      expect(writes).toEqual([...renewals, `10000 ${renewals[0]!.split(' ')[1]}`]);
+      expect(server.calls.filter((c) => c.op === 'update').at(-1)?.record).toMatchObject({
+        holderIdentity: '',
+        leaseDurationSeconds: 1,
+      });
+      expect(me.seen.stopped).toBe(1);
+      expect(clock.pending).toBe(0);
+    },
+  );
 
   test.each([
-    { name: 'shorter than the renew deadline: renews on waking and keeps leading', pauseMs: 5000, takenMeanwhile: false, afterWaking: ['update me'], leading: true },
-    { name: 'past the renew deadline, within the lease: no renewal; loses; releases', pauseMs: 12_000, takenMeanwhile: false, afterWaking: ["update ''"], leading: false },
-    { name: 'past the lease, taken over meanwhile: loses without a single request', pauseMs: 20_000, takenMeanwhile: true, afterWaking: [], leading: false },
-    { name: 'past the lease, nobody took over: still not a single request', pauseMs: 20_000, takenMeanwhile: false, afterWaking: [], leading: false },
+    {
+      name: 'shorter than the renew deadline: renews on waking and keeps leading',
+      pauseMs: 5000,
+      takenMeanwhile: false,
+      afterWaking: ['update me'],
+      leading: true,
+    },
+    {
+      name: 'past the renew deadline, within the lease: no renewal; loses; releases',
+      pauseMs: 12_000,
+      takenMeanwhile: false,
+      afterWaking: ["update ''"],
+      leading: false,
+    },
+    {
+      name: 'past the lease, taken over meanwhile: loses without a single request',
+      pauseMs: 20_000,
+      takenMeanwhile: true,
+      afterWaking: [],
+      leading: false,
+    },
+    {
+      name: 'past the lease, nobody took over: still not a single request',
+      pauseMs: 20_000,
+      takenMeanwhile: false,
+      afterWaking: [],
+      leading: false,
+    },
   ])('a leader paused $pauseMs ms ($name)', async ({ pauseMs, takenMeanwhile, afterWaking, leading }) => {
     const { clock, server, since } = setup();
     const me = candidate(server, clock, 'me');
@@ -350,7 +478,9 @@ describe('a run on the fake clock', () => {
     expect(server.callsOf('me', from)).toEqual(afterWaking);
     expect(me.elector.isLeader()).toBe(leading);
     if (!leading) {
-      expect(me.seen.lost).toEqual([{ at: 2000 + pauseMs, reason: 'no successful renewal within the renew deadline (10000 ms)' }]);
+      expect(me.seen.lost).toEqual([
+        { at: 2000 + pauseMs, reason: 'no successful renewal within the renew deadline (10000 ms)' },
+      ]);
       await done;
       expect(me.seen.stopped).toBe(1);
       expect(server.record?.holderIdentity).toBe(takenMeanwhile ? 'other' : afterWaking.length > 0 ? '' : 'me');
@@ -364,7 +494,7 @@ describe('a run on the fake clock', () => {
     expect(server.calls.length).toBe(total);
   });
 
-  test('woken past the renew deadline, code that runs before the elector\'s own timers (an election the controller had scheduled) finds no leadership: asking ends it, the signal aborted first', async () => {
+  test("woken past the renew deadline, code that runs before the elector's own timers (an election the controller had scheduled) finds no leadership: asking ends it, the signal aborted first", async () => {
     const { clock, server } = setup();
     const me = candidate(server, clock, 'me');
     void me.elector.run();
@@ -372,12 +502,17 @@ describe('a run on the fake clock', () => {
     await clock.advance(2000); // renewed at 2000; the next renewal is due at 4000
     const seenByApp: string[] = [];
     // The application's own timer, due at 3000: it fires first on waking, before the renewal's and the watchdog's.
-    clock.setTimeout(() => seenByApp.push(`leader ${me.elector.isLeader()}, signal aborted ${me.seen.signal!.aborted}`), 1000);
+    clock.setTimeout(
+      () => seenByApp.push(`leader ${me.elector.isLeader()}, signal aborted ${me.seen.signal!.aborted}`),
+      1000,
+    );
     clock.jump(20_000); // frozen past the lease: the other replica may lead by now
     const from = server.calls.length;
     await clock.advance(0);
     expect(seenByApp).toEqual(['leader false, signal aborted true']);
-    expect(me.seen.lost).toEqual([{ at: 22_000, reason: 'no successful renewal within the renew deadline (10000 ms)' }]);
+    expect(me.seen.lost).toEqual([
+      { at: 22_000, reason: 'no successful renewal within the renew deadline (10000 ms)' },
+    ]);
     expect(server.callsOf('me', from)).toEqual([]); // nothing sent: the lease ran out meanwhile
     await me.elector.stop();
   });
@@ -401,19 +536,22 @@ describe('a run on the fake clock', () => {
   test.each([
     { random: 0, attempts: [0, 2000, 4000, 6000, 8000, 10_000, 12_000, 14_000, 16_000] },
     { random: ALMOST_ONE, attempts: [0, 4400, 8800, 13_200, 17_600] },
-  ])('a dead leader is replaced at the first attempt 15 s after the follower first observed it (jitter factor $random)', async ({ random, attempts }) => {
-    const { clock, server } = setup(held('dead'), () => random);
-    const follower = candidate(server, clock, 'follower');
-    void follower.elector.run();
-    await clock.runUntil(() => follower.elector.isLeader());
-    expect(server.calls.filter((c) => c.op === 'get').map((c) => Math.round(c.at - T0))).toEqual(attempts);
-    expect(follower.seen.started.map(Math.round)).toEqual([attempts.at(-1)]);
-    expect(follower.seen.leaders).toEqual(['dead', 'follower']);
-    expect(server.record).toMatchObject({ holderIdentity: 'follower', leaseTransitions: 5 });
-    // Every wait between attempts is within [retryPeriod, (1 + 1.2) × retryPeriod].
-    for (const d of clock.delays.filter((d) => d !== 10_000)) expect(d >= 2000 && d <= 4400).toBe(true);
-    await follower.elector.stop();
-  });
+  ])(
+    'a dead leader is replaced at the first attempt 15 s after the follower first observed it (jitter factor $random)',
+    async ({ random, attempts }) => {
+      const { clock, server } = setup(held('dead'), () => random);
+      const follower = candidate(server, clock, 'follower');
+      void follower.elector.run();
+      await clock.runUntil(() => follower.elector.isLeader());
+      expect(server.calls.filter((c) => c.op === 'get').map((c) => Math.round(c.at - T0))).toEqual(attempts);
+      expect(follower.seen.started.map(Math.round)).toEqual([attempts.at(-1)]);
+      expect(follower.seen.leaders).toEqual(['dead', 'follower']);
+      expect(server.record).toMatchObject({ holderIdentity: 'follower', leaseTransitions: 5 });
+      // Every wait between attempts is within [retryPeriod, (1 + 1.2) × retryPeriod].
+      for (const d of clock.delays.filter((d) => d !== 10_000)) expect(d >= 2000 && d <= 4400).toBe(true);
+      await follower.elector.stop();
+    },
+  );
 
   test('two candidates: one leads and renews, the other never takes over; never two leaders at once; stop() hands over', async () => {
     const { clock, server, since } = setup(undefined, () => 0.5);

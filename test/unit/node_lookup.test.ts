@@ -1,10 +1,15 @@
 import { describe, expect, test } from '@jest/globals';
-import { nodeLookupOf } from '../../src/kube/node_lookup.js';
-import type { KubeObject } from '../../src/kube/objects.js';
+import { nodeLookupOf } from '../../src/kube/node_lookup.ts';
+import type { KubeObject } from '../../src/kube/objects.ts';
 
 describe('nodeLookupOf', () => {
   const objects: KubeObject[] = [
-    { apiVersion: 'v1', kind: 'Node', metadata: { name: 'virtual-kubelet-cn-beijing-h', labels: { type: 'virtual-kubelet' } }, spec: { taints: [] } },
+    {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'virtual-kubelet-cn-beijing-h', labels: { type: 'virtual-kubelet' } },
+      spec: { taints: [] },
+    },
     { apiVersion: 'v1', kind: 'Node', metadata: { name: 'bare' } },
     { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pod-named-like-a-node' } },
     { apiVersion: 'v1', kind: 'Node', metadata: {} },
@@ -12,7 +17,10 @@ describe('nodeLookupOf', () => {
   const lookup = nodeLookupOf(objects);
 
   test('finds Nodes by name with their labels', () => {
-    expect(lookup('virtual-kubelet-cn-beijing-h')).toEqual({ name: 'virtual-kubelet-cn-beijing-h', labels: { type: 'virtual-kubelet' } });
+    expect(lookup('virtual-kubelet-cn-beijing-h')).toEqual({
+      name: 'virtual-kubelet-cn-beijing-h',
+      labels: { type: 'virtual-kubelet' },
+    });
   });
 
   test('a Node without labels has none', () => {

@@ -1,5 +1,5 @@
 import { expect, test } from '@jest/globals';
-import { EVENTS, LEASES, PODS, resourcePath, SECRETS } from '../../src/kube/paths.js';
+import { EVENTS, LEASES, PODS, resourcePath, SECRETS } from '../../src/kube/paths.ts';
 
 test.each([
   [PODS, 'ns', undefined, '/api/v1/namespaces/ns/pods'],

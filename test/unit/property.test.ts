@@ -1,11 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { agentContainers, allContainers } from '../../src/agent/agent_containers.js';
-import { findEnv, literalValue } from '../../src/agent/container_env.js';
-import { reviewPod } from '../../src/admission/review_pod.js';
-import { parsePolicyEnv } from '../../src/policy/policy.js';
-import type { Config } from '../../src/config/config.js';
-import type { Container, EnvVar, Pod, Toleration } from '../../src/kube/objects.js';
+import { agentContainers, allContainers } from '../../src/agent/agent_containers.ts';
+import { findEnv, literalValue } from '../../src/agent/container_env.ts';
+import { reviewPod } from '../../src/admission/review_pod.ts';
+import { parsePolicyEnv } from '../../src/policy/policy.ts';
+import type { Config } from '../../src/config/config.ts';
+import type { Container, EnvVar, Pod, Toleration } from '../../src/kube/objects.ts';
 import {
   AGENT_IMAGE,
   APP_IMAGE,
@@ -23,7 +23,7 @@ import {
   REASON,
   ROLE,
   VIRTUAL_NODE,
-} from './fixtures.js';
+} from './fixtures.ts';
 
 const NUM_RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
 
@@ -37,8 +37,11 @@ const envValue: fc.Arbitrary<Omit<EnvVar, 'name'>> = fc.oneof(
 
 const envList: fc.Arbitrary<EnvVar[] | undefined> = fc.option(
   fc
-    .uniqueArray(fc.constantFrom('K8S_WATCH_POLICY', 'ONLY_WATCH_K8S_RESOURCE', 'RUST_LOG', 'K8S_NODE_IP_FOR_DEEPFLOW', 'a/b~c'), { maxLength: 4 })
-    .chain((names) => fc.tuple(...names.map((name) => envValue.map((v) => ({ name, ...v }) as EnvVar)))),
+    .uniqueArray(
+      fc.constantFrom('K8S_WATCH_POLICY', 'ONLY_WATCH_K8S_RESOURCE', 'RUST_LOG', 'K8S_NODE_IP_FOR_DEEPFLOW', 'a/b~c'),
+      { maxLength: 4 },
+    )
+    .chain((names) => fc.tuple(...names.map((name) => envValue.map((v) => ({ name, ...v }))))),
   { nil: undefined },
 );
 
@@ -102,26 +105,44 @@ const podArb: fc.Arbitrary<Pod> = fc
     labels: fc.option(labels, { nil: undefined }),
     annotations: fc.option(annotations, { nil: undefined }),
     owner: fc.constantFrom('ReplicaSet', 'DaemonSet', 'Job', undefined),
-    nodeSelector: fc.option(fc.constantFrom<Record<string, string>>({ type: 'virtual-kubelet' }, { 'kubernetes.io/os': 'linux' }), { nil: undefined }),
-    tolerations: fc.option(fc.constantFrom<Toleration[]>([{ key: 'virtual-kubelet.io/provider', operator: 'Exists' }], [{ operator: 'Exists' }]), { nil: undefined }),
+    nodeSelector: fc.option(
+      fc.constantFrom<Record<string, string>>({ type: 'virtual-kubelet' }, { 'kubernetes.io/os': 'linux' }),
+      { nil: undefined },
+    ),
+    tolerations: fc.option(
+      fc.constantFrom<Toleration[]>(
+        [{ key: 'virtual-kubelet.io/provider', operator: 'Exists' }],
+        [{ operator: 'Exists' }],
+      ),
+      { nil: undefined },
+    ),
     node: fc.constantFrom<'nodeName' | 'affinity' | undefined>('nodeName', 'affinity', undefined),
     nodeIsVirtual: fc.boolean(),
     namespace: fc.option(fc.constant('deepflow'), { nil: undefined }),
   })
   .map((g) => {
     const taken = new Set<string>();
-    const containers = uniqueNames(g.containers.map((c) => container(c.kind, c.env)), taken);
-    const initContainers = uniqueNames(
-      g.initContainers.map((c) => ({ ...container(c.kind, c.env), ...(c.nativeSidecar && { restartPolicy: 'Always' }) })),
+    const containers = uniqueNames(
+      g.containers.map((c) => container(c.kind, c.env)),
       taken,
     );
-    const ephemeral = uniqueNames(g.ephemeral.map((c) => container(c.kind, c.env)), taken);
+    const initContainers = uniqueNames(
+      g.initContainers.map((c) => ({
+        ...container(c.kind, c.env),
+        ...(c.nativeSidecar && { restartPolicy: 'Always' }),
+      })),
+      taken,
+    );
+    const ephemeral = uniqueNames(
+      g.ephemeral.map((c) => container(c.kind, c.env)),
+      taken,
+    );
     const p: Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers } };
     const metadata = p.metadata!;
     const spec = p.spec!;
     if (g.namespace) metadata.namespace = g.namespace;
-    if (g.labels) metadata.labels = g.labels as Record<string, string>;
-    if (g.annotations) metadata.annotations = g.annotations as Record<string, string>;
+    if (g.labels) metadata.labels = g.labels;
+    if (g.annotations) metadata.annotations = g.annotations;
     if (g.owner) metadata.ownerReferences = [owner(g.owner)];
     if (initContainers.length) spec.initContainers = initContainers;
     if (ephemeral.length) spec.ephemeralContainers = ephemeral;
@@ -167,7 +188,8 @@ describe('reviewPod properties', () => {
     );
     // The generators reach every outcome often enough for the property to mean something.
     expect(seen.runs).toBe(NUM_RUNS);
-    for (const outcome of ['patched', 'denied', 'unchanged'] as const) expect(seen[outcome]).toBeGreaterThan(NUM_RUNS / 10);
+    for (const outcome of ['patched', 'denied', 'unchanged'] as const)
+      expect(seen[outcome]).toBeGreaterThan(NUM_RUNS / 10);
   });
 
   test('a second review of review.pod produces no patch and the same decision', () => {
@@ -206,14 +228,19 @@ describe('reviewPod properties', () => {
   test('what an admitted pod looks like', () => {
     fc.assert(
       fc.property(podArb, configArb, withNodes, (p, config, known) => {
-        const r = reviewPod(deepFreeze(p), { config, ...(known && { nodes: nodeLookup(VIRTUAL_NODE, ORDINARY_NODE) }) });
+        const r = reviewPod(deepFreeze(p), {
+          config,
+          ...(known && { nodes: nodeLookup(VIRTUAL_NODE, ORDINARY_NODE) }),
+        });
         if (!r.allowed) return;
         const containers = allContainers(r.pod.spec);
         // deprecatedEnv reject: nothing admitted carries ONLY_WATCH_K8S_RESOURCE.
-        if (config.deprecatedEnv === 'reject') expect(containers.some(({ container }) => findEnv(container, 'ONLY_WATCH_K8S_RESOURCE'))).toBe(false);
+        if (config.deprecatedEnv === 'reject')
+          expect(containers.some(({ container }) => findEnv(container, 'ONLY_WATCH_K8S_RESOURCE'))).toBe(false);
         // migrate: an agent of a mutated pod no longer carries it.
         if (config.deprecatedEnv === 'migrate' && r.decision.rule !== 'disabled') {
-          for (const { container } of agentContainers(r.pod.spec, config.agent)) expect(findEnv(container, 'ONLY_WATCH_K8S_RESOURCE')).toBeUndefined();
+          for (const { container } of agentContainers(r.pod.spec, config.agent))
+            expect(findEnv(container, 'ONLY_WATCH_K8S_RESOURCE')).toBeUndefined();
         }
         // invalidPolicy reject: every agent literal is a value the agent knows.
         if (config.invalidPolicy === 'reject') {
@@ -249,7 +276,9 @@ describe('reviewPod properties', () => {
         }
         // Only agent containers (containers and native sidecars) are ever changed.
         for (const op of r.patch) {
-          expect(op.path).toMatch(/^\/metadata(\/annotations(\/deepflow\.io~1k8s-watch-policy-reason)?)?$|^\/spec\/(containers|initContainers)\/\d+\/env(\/|$)/);
+          expect(op.path).toMatch(
+            /^\/metadata(\/annotations(\/deepflow\.io~1k8s-watch-policy-reason)?)?$|^\/spec\/(containers|initContainers)\/\d+\/env(\/|$)/,
+          );
         }
       }),
       { numRuns: NUM_RUNS },

@@ -4,8 +4,23 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { SERVICE_CIDR } from '../cluster/components.ts';
-import { CLUSTER_CIDR, cniConflist, containerdConfig, kubeletConfig, kubeProxyConfig, nodeDirs, POD_CIDR, REAL_NODE_TAINT } from '../cluster/node/config.ts';
-import { hostDifferences, iptablesDifferences, iptablesRulesText, parseIptablesSave, type HostBefore } from '../cluster/node/host.ts';
+import {
+  CLUSTER_CIDR,
+  cniConflist,
+  containerdConfig,
+  kubeletConfig,
+  kubeProxyConfig,
+  nodeDirs,
+  POD_CIDR,
+  REAL_NODE_TAINT,
+} from '../cluster/node/config.ts';
+import {
+  hostDifferences,
+  iptablesDifferences,
+  iptablesRulesText,
+  parseIptablesSave,
+  type HostBefore,
+} from '../cluster/node/host.ts';
 import { inNodeNetns, NODE_LINK, NODE_LINK_DEVICE, nodeNetwork, nodeNetworkSetup } from '../cluster/node/network.ts';
 
 const dirs = nodeDirs('/state');
@@ -18,8 +33,8 @@ function ipv4Range(cidr: string): [number, number] {
   return [n, n + size - 1];
 }
 
-describe('the real node\'s configuration', () => {
-  test('everything it writes lives under the cluster\'s state directory', () => {
+describe("the real node's configuration", () => {
+  test("everything it writes lives under the cluster's state directory", () => {
     for (const path of Object.values(dirs)) expect(path.startsWith('/state/node')).toBe(true);
     expect(containerdConfig(dirs, '/usr/lib/cni')).not.toMatch(/"\/(var|run|etc)\//);
     expect(JSON.parse(cniConflist(dirs)).plugins[0].ipam.dataDir).toBe(dirs.cniIpam);
@@ -35,18 +50,35 @@ describe('the real node\'s configuration', () => {
 
   test('the kubelet: cgroupfs on cgroup v1, tainted, authenticating the API server by the cluster CA', () => {
     const config = JSON.parse(kubeletConfig(dirs, ports, '/state/pki/ca.crt', '192.0.2.2'));
-    expect(config).toMatchObject({ cgroupDriver: 'cgroupfs', failCgroupV1: false, failSwapOn: false, address: '192.0.2.2', port: 1, readOnlyPort: 0, registerWithTaints: [REAL_NODE_TAINT] });
-    expect(config.authentication).toEqual({ anonymous: { enabled: false }, webhook: { enabled: false }, x509: { clientCAFile: '/state/pki/ca.crt' } });
+    expect(config).toMatchObject({
+      cgroupDriver: 'cgroupfs',
+      failCgroupV1: false,
+      failSwapOn: false,
+      address: '192.0.2.2',
+      port: 1,
+      readOnlyPort: 0,
+      registerWithTaints: [REAL_NODE_TAINT],
+    });
+    expect(config.authentication).toEqual({
+      anonymous: { enabled: false },
+      webhook: { enabled: false },
+      x509: { clientCAFile: '/state/pki/ca.crt' },
+    });
     expect(config.containerRuntimeEndpoint).toBe(`unix://${dirs.containerdSocket}`);
   });
 
-  test('kube-proxy leaves the host\'s conntrack and route_localnet sysctls alone', () => {
+  test("kube-proxy leaves the host's conntrack and route_localnet sysctls alone", () => {
     const config = JSON.parse(kubeProxyConfig('/state/kubeconfig', ports));
-    expect(config).toMatchObject({ mode: 'iptables', clusterCIDR: CLUSTER_CIDR, oomScoreAdj: 0, iptables: { localhostNodePorts: false } });
+    expect(config).toMatchObject({
+      mode: 'iptables',
+      clusterCIDR: CLUSTER_CIDR,
+      oomScoreAdj: 0,
+      iptables: { localhostNodePorts: false },
+    });
     expect(config.conntrack).toEqual({ maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' });
   });
 
-  test('the pod range is inside the cluster range and clear of the services and podman\'s network', () => {
+  test("the pod range is inside the cluster range and clear of the services and podman's network", () => {
     const [podLo, podHi] = ipv4Range(POD_CIDR);
     const [clusterLo, clusterHi] = ipv4Range(CLUSTER_CIDR);
     expect(podLo >= clusterLo && podHi <= clusterHi).toBe(true);
@@ -86,12 +118,14 @@ COMMIT
 
 describe('iptablesDifferences', () => {
   test('tables that appear with only their built-in, empty, ACCEPT chains are no change', () => {
-    const emptyTables = AFTER_FIRST_RUN_IP6.split('\n').filter((l) => !l.startsWith('-') && !l.startsWith(':KUBE')).join('\n');
+    const emptyTables = AFTER_FIRST_RUN_IP6.split('\n')
+      .filter((l) => !l.startsWith('-') && !l.startsWith(':KUBE'))
+      .join('\n');
     expect(iptablesDifferences('ip6tables', FRESH_IP6, emptyTables)).toEqual([]);
     expect(iptablesDifferences('ip6tables', emptyTables, FRESH_IP6)).toEqual([]);
   });
 
-  test('the kubelet\'s KUBE-FIREWALL left on a fresh host: its chain and every rule are named', () => {
+  test("the kubelet's KUBE-FIREWALL left on a fresh host: its chain and every rule are named", () => {
     expect(iptablesDifferences('ip6tables', FRESH_IP6, AFTER_FIRST_RUN_IP6)).toEqual([
       'ip6tables table filter has a new chain KUBE-FIREWALL',
       'ip6tables table filter has a new rule -A INPUT -j KUBE-FIREWALL',
@@ -103,7 +137,10 @@ describe('iptablesDifferences', () => {
   test('packet counters and comments are no change; a policy, a lost rule or a duplicated rule is', () => {
     const counted = AFTER_FIRST_RUN_IP6.replaceAll('[0:0]', '[7:420]').replace(/^# Generated.*$/m, '# another date');
     expect(iptablesDifferences('ip6tables', AFTER_FIRST_RUN_IP6, counted)).toEqual([]);
-    const changed = AFTER_FIRST_RUN_IP6.replace(':FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [12:960]', ':FORWARD DROP [0:0]\n:OUTPUT ACCEPT [12:960]')
+    const changed = AFTER_FIRST_RUN_IP6.replace(
+      ':FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [12:960]',
+      ':FORWARD DROP [0:0]\n:OUTPUT ACCEPT [12:960]',
+    )
       .replace('-A OUTPUT -j KUBE-FIREWALL\n', '')
       .replace('-A INPUT -j KUBE-FIREWALL\n', '-A INPUT -j KUBE-FIREWALL\n-A INPUT -j KUBE-FIREWALL\n');
     expect(iptablesDifferences('ip6tables', AFTER_FIRST_RUN_IP6, changed)).toEqual([
@@ -114,26 +151,35 @@ describe('iptablesDifferences', () => {
   });
 
   test('a built-in chain that appears with a policy other than ACCEPT is a change', () => {
-    expect(iptablesDifferences('iptables', '', '*filter\n:FORWARD DROP [0:0]\nCOMMIT\n')).toEqual(['iptables table filter has a new chain FORWARD (policy DROP)']);
+    expect(iptablesDifferences('iptables', '', '*filter\n:FORWARD DROP [0:0]\nCOMMIT\n')).toEqual([
+      'iptables table filter has a new chain FORWARD (policy DROP)',
+    ]);
   });
 
   test('iptablesRulesText drops comments and counters and keeps everything else, in order', () => {
     const text = iptablesRulesText(AFTER_FIRST_RUN_IP6);
     expect(text).not.toMatch(/^#|\[\d+:\d+\]/m);
-    expect(text.split('\n')).toHaveLength(AFTER_FIRST_RUN_IP6.split('\n').filter((l) => l && !l.startsWith('#')).length);
+    expect(text.split('\n')).toHaveLength(
+      AFTER_FIRST_RUN_IP6.split('\n').filter((l) => l && !l.startsWith('#')).length,
+    );
     expect(iptablesRulesText(AFTER_FIRST_RUN_IP6.replaceAll('[0:0]', '[3:180]'))).toBe(text);
     expect(iptablesRulesText(FRESH_IP6)).toBe('');
   });
 
   test('parseIptablesSave keeps chains with their policy and rules in order, per table', () => {
     const filter = parseIptablesSave(AFTER_FIRST_RUN_IP6).get('filter')!;
-    expect([...filter.chains]).toEqual([['INPUT', 'ACCEPT'], ['FORWARD', 'ACCEPT'], ['OUTPUT', 'ACCEPT'], ['KUBE-FIREWALL', '-']]);
+    expect([...filter.chains]).toEqual([
+      ['INPUT', 'ACCEPT'],
+      ['FORWARD', 'ACCEPT'],
+      ['OUTPUT', 'ACCEPT'],
+      ['KUBE-FIREWALL', '-'],
+    ]);
     expect(filter.rules).toHaveLength(3);
   });
 });
 
-describe('the real node\'s network namespace', () => {
-  test('one namespace and host device per cluster directory, within the kernel\'s 15-character link names', () => {
+describe("the real node's network namespace", () => {
+  test("one namespace and host device per cluster directory, within the kernel's 15-character link names", () => {
     const a = nodeNetwork('/repo/.cluster');
     const b = nodeNetwork('/repo/.cluster/node-e2e');
     expect(a.netns).not.toBe(b.netns);
@@ -142,7 +188,7 @@ describe('the real node\'s network namespace', () => {
     expect(nodeNetwork('/repo/.cluster')).toEqual(a);
   });
 
-  test('the setup makes the namespace first and routes the pods\' and the services\' ranges through the pair last', () => {
+  test("the setup makes the namespace first and routes the pods' and the services' ranges through the pair last", () => {
     const net = nodeNetwork('/state');
     const setup = nodeNetworkSetup(net, SERVICE_CIDR);
     expect(setup[0]).toEqual(['netns', 'add', net.netns]);
@@ -151,11 +197,12 @@ describe('the real node\'s network namespace', () => {
       ['route', 'add', SERVICE_CIDR, 'via', NODE_LINK.nodeIp, 'dev', net.hostDevice],
     ]);
     // Everything on the host's side is on the host's end of the pair, which goes when the namespace does.
-    for (const args of setup.filter((a) => a[0] !== '-n' && a[0] !== 'netns' && a[1] !== 'add')) expect(args).toContain(net.hostDevice);
+    for (const args of setup.filter((a) => a[0] !== '-n' && a[0] !== 'netns' && a[1] !== 'add'))
+      expect(args).toContain(net.hostDevice);
     expect(inNodeNetns(net)).toEqual(['nsenter', `--net=/run/netns/${net.netns}`, '--']);
   });
 
-  test('the pair\'s addresses are clear of the pods\', the cluster\'s and the services\' ranges and podman\'s network', () => {
+  test("the pair's addresses are clear of the pods', the cluster's and the services' ranges and podman's network", () => {
     const [linkLo, linkHi] = ipv4Range(NODE_LINK.cidr);
     for (const ip of [NODE_LINK.hostIp, NODE_LINK.nodeIp]) {
       const [n] = ipv4Range(`${ip}/32`);
@@ -171,7 +218,11 @@ describe('the real node\'s network namespace', () => {
 describe('hostDifferences', () => {
   const before: HostBefore = {
     sysctls: { 'net/ipv4/ip_forward': '0', 'vm/overcommit_memory': '0' },
-    iptables: { iptables: '*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n', ip6tables: '' },
+    iptables: {
+      iptables:
+        '*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n',
+      ip6tables: '',
+    },
     links: ['lo', 'eth0'],
     routes: ['default via 192.0.2.1 dev eth0'],
     netns: ['podman-1'],
@@ -186,7 +237,8 @@ describe('hostDifferences', () => {
     const after: HostBefore = {
       sysctls: { 'net/ipv4/ip_forward': '1', 'vm/overcommit_memory': '0' },
       iptables: {
-        iptables: '*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n*mangle\n:KUBE-KUBELET-CANARY - [0:0]\nCOMMIT\n',
+        iptables:
+          '*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n*mangle\n:KUBE-KUBELET-CANARY - [0:0]\nCOMMIT\n',
         ip6tables: AFTER_FIRST_RUN_IP6,
       },
       links: ['lo', 'eth0', 'kwph-1234'],

@@ -4,12 +4,19 @@
  * records when each request was made; the waits between requests are exact.
  */
 import { describe, expect, test } from '@jest/globals';
-import type { ListerWatcher, ListOptions, ListPage, WatchHandle, WatchObject, WatchOptions } from '../../src/kube/listwatch.js';
-import { backoffDelay, HEALTHY_WATCH_MS, Reflector, type BackoffOptions } from '../../src/kube/reflector.js';
-import { ApiError } from '../../src/kube/rest.js';
-import { Store } from '../../src/kube/store.js';
-import { createLogger } from '../../src/log.js';
-import { FakeClock } from '../support/fake_clock.js';
+import type {
+  ListerWatcher,
+  ListOptions,
+  ListPage,
+  WatchHandle,
+  WatchObject,
+  WatchOptions,
+} from '../../src/kube/listwatch.ts';
+import { backoffDelay, HEALTHY_WATCH_MS, Reflector, type BackoffOptions } from '../../src/kube/reflector.ts';
+import { ApiError } from '../../src/kube/rest.ts';
+import { Store } from '../../src/kube/store.ts';
+import { createLogger } from '../../src/log.ts';
+import { FakeClock } from '../support/fake_clock.ts';
 
 /** One answer of the script: a list, or a watch that ends (`afterMs` later, by the fake clock). */
 type Step =
@@ -48,12 +55,19 @@ class ScriptedListerWatcher implements ListerWatcher {
     const at = this.clock.monotonic();
     const step = this.take('list') as { list: 'ok' | 'fail' } | undefined;
     this.requests.push({ op: 'list', at, end: at });
-    if (!step) return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+    if (!step)
+      return new Promise((_resolve, reject) =>
+        signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }),
+      );
     if (step.list === 'fail') return Promise.reject(new Error('connect ECONNREFUSED'));
     return Promise.resolve({ metadata: { resourceVersion: String(this.rv) }, items: [] });
   }
 
-  watch(options: WatchOptions, onEvent: (type: string, object: WatchObject) => void, onDone: (err?: unknown) => void): Promise<WatchHandle> {
+  watch(
+    options: WatchOptions,
+    onEvent: (type: string, object: WatchObject) => void,
+    onDone: (err?: unknown) => void,
+  ): Promise<WatchHandle> {
     const at = this.clock.monotonic();
     this.watchTimeouts.push(options.timeoutSeconds);
     const step = this.take('watch') as Extract<Step, { watch: unknown }> | undefined;
@@ -84,12 +98,22 @@ class ScriptedListerWatcher implements ListerWatcher {
 
 const ALMOST_ONE = 0.999_999_99;
 
-async function runScript(script: Step[], { backoff, random = () => ALMOST_ONE }: { backoff?: BackoffOptions; random?: () => number } = {}) {
+async function runScript(
+  script: Step[],
+  { backoff, random = () => ALMOST_ONE }: { backoff?: BackoffOptions; random?: () => number } = {},
+) {
   const clock = new FakeClock({ random });
   const lw = new ScriptedListerWatcher(clock, script);
   const lines: { msg: string; retryInMs?: number }[] = [];
   const logger = createLogger('debug', { write: (s: string) => void lines.push(JSON.parse(s)) });
-  const reflector = new Reflector<unknown>({ listerWatcher: lw, store: new Store(), transform: (o) => o, logger, clock, ...(backoff && { backoff }) });
+  const reflector = new Reflector<unknown>({
+    listerWatcher: lw,
+    store: new Store(),
+    transform: (o) => o,
+    logger,
+    clock,
+    ...(backoff && { backoff }),
+  });
   const run = reflector.run();
   await clock.runUntil(() => lw.done);
   await clock.settle();
@@ -107,7 +131,11 @@ describe('the reflector backs off on a fake clock', () => {
     {
       name: 'failed lists: 500 ms doubling, capped at 30 s',
       script: [...Array<Step>(9).fill(fail), listOk],
-      waits: ['list after 0', ...[500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000].map((w) => `list after ${w}`), 'watch after 0'],
+      waits: [
+        'list after 0',
+        ...[500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000].map((w) => `list after ${w}`),
+        'watch after 0',
+      ],
     },
     {
       name: 'a list that works does not reset the count: a watch failing at once goes on doubling',
@@ -131,13 +159,33 @@ describe('the reflector backs off on a fake clock', () => {
     },
     {
       name: 'a watch closed within a second without any event is a failure',
-      script: [listOk, { watch: 'close', afterMs: 999 }, { watch: 'close', afterMs: 999 }, { watch: 'close', afterMs: 1000 }],
+      script: [
+        listOk,
+        { watch: 'close', afterMs: 999 },
+        { watch: 'close', afterMs: 999 },
+        { watch: 'close', afterMs: 1000 },
+      ],
       waits: ['list after 0', 'watch after 0', 'watch after 500', 'watch after 1000', 'watch after 0'],
     },
     {
       name: '410 Gone relists at once; a 410 on the watch right after that list backs off',
-      script: [listOk, { watch: 'close', afterMs: 2000, events: 1 }, { watch: 'gone' }, listOk, { watch: 'gone' }, listOk],
-      waits: ['list after 0', 'watch after 0', 'watch after 0', 'list after 0', 'watch after 0', 'list after 500', 'watch after 0'],
+      script: [
+        listOk,
+        { watch: 'close', afterMs: 2000, events: 1 },
+        { watch: 'gone' },
+        listOk,
+        { watch: 'gone' },
+        listOk,
+      ],
+      waits: [
+        'list after 0',
+        'watch after 0',
+        'watch after 0',
+        'list after 0',
+        'watch after 0',
+        'list after 500',
+        'watch after 0',
+      ],
     },
     {
       name: 'jitter: each wait is scaled by 0.5 + random/2 (random 0: half)',
@@ -162,7 +210,14 @@ describe('the reflector backs off on a fake clock', () => {
   test('stop() ends a backoff wait at once: no time passes, no timer is left', async () => {
     const clock = new FakeClock({ random: () => ALMOST_ONE });
     const lw = new ScriptedListerWatcher(clock, [fail]);
-    const reflector = new Reflector<unknown>({ listerWatcher: lw, store: new Store(), transform: (o) => o, logger: createLogger('silent', { write: () => {} }), clock, backoff: { initialMs: 60_000 } });
+    const reflector = new Reflector<unknown>({
+      listerWatcher: lw,
+      store: new Store(),
+      transform: (o) => o,
+      logger: createLogger('silent', { write: () => {} }),
+      clock,
+      backoff: { initialMs: 60_000 },
+    });
     const run = reflector.run();
     const synced = reflector.waitForSync();
     await clock.settle();

@@ -1,9 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Operation } from 'fast-json-patch';
-import type { NodeLookup } from '../../src/kube/node_lookup.js';
-import { reviewPod, type PodReview } from '../../src/admission/review_pod.js';
-import type { Config } from '../../src/config/config.js';
-import type { Pod } from '../../src/kube/objects.js';
+import type { NodeLookup } from '../../src/kube/node_lookup.ts';
+import { reviewPod, type PodReview } from '../../src/admission/review_pod.ts';
+import type { Config } from '../../src/config/config.ts';
+import type { Pod } from '../../src/kube/objects.ts';
 import {
   agent,
   app,
@@ -23,7 +23,7 @@ import {
   REASON,
   ROLE,
   VIRTUAL_NODE,
-} from './fixtures.js';
+} from './fixtures.ts';
 
 /**
  * Reviews a deep-frozen copy of `p` and checks the invariants every review must keep: the input
@@ -57,7 +57,8 @@ function expectPatch(actual: Operation[], expected: Operation[]): void {
 }
 
 const deprecated = (value = 'true') => ev('ONLY_WATCH_K8S_RESOURCE', value);
-const UPGRADE = '(agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)';
+const UPGRADE =
+  '(agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)';
 const denied = (where: string, spelling = 'watch-only') =>
   `${where}: ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=${spelling} ${UPGRADE}`;
 const deprecatedWarning = (where: string, why = '') =>
@@ -79,29 +80,54 @@ describe('the patch', () => {
   test('existing annotations: the reason key is escaped per RFC 6901', () => {
     const r = review(pod({ owner: 'ReplicaSet', annotations: { 'prometheus.io/scrape': 'true', 'a~b/c': 'x' } }));
     expectPatch(r.patch, [
-      { op: 'add', path: '/metadata/annotations/deepflow.io~1k8s-watch-policy-reason', value: 'only-watch/watcher-deployment' },
+      {
+        op: 'add',
+        path: '/metadata/annotations/deepflow.io~1k8s-watch-policy-reason',
+        value: 'only-watch/watcher-deployment',
+      },
       { op: 'add', path: '/spec/containers/0/env', value: [{ name: 'K8S_WATCH_POLICY', value: 'watch-only' }] },
     ]);
-    expect(r.pod.metadata?.annotations).toEqual({ 'prometheus.io/scrape': 'true', 'a~b/c': 'x', [REASON]: 'only-watch/watcher-deployment' });
+    expect(r.pod.metadata?.annotations).toEqual({
+      'prometheus.io/scrape': 'true',
+      'a~b/c': 'x',
+      [REASON]: 'only-watch/watcher-deployment',
+    });
   });
 
   test('an existing env list is appended to', () => {
     const r = review(
-      pod({ owner: 'ReplicaSet', annotations: {}, containers: [agent({ env: [ev('RUST_LOG', 'info'), evFrom('K8S_NODE_IP_FOR_DEEPFLOW')] })] }),
+      pod({
+        owner: 'ReplicaSet',
+        annotations: {},
+        containers: [agent({ env: [ev('RUST_LOG', 'info'), evFrom('K8S_NODE_IP_FOR_DEEPFLOW')] })],
+      }),
     );
     expectPatch(r.patch, [
-      { op: 'add', path: '/metadata/annotations/deepflow.io~1k8s-watch-policy-reason', value: 'only-watch/watcher-deployment' },
+      {
+        op: 'add',
+        path: '/metadata/annotations/deepflow.io~1k8s-watch-policy-reason',
+        value: 'only-watch/watcher-deployment',
+      },
       { op: 'add', path: '/spec/containers/0/env/2', value: { name: 'K8S_WATCH_POLICY', value: 'watch-only' } },
     ]);
   });
 
   test('an existing reason annotation is replaced', () => {
     const r = review(pod({ owner: 'ReplicaSet', annotations: { [REASON]: 'normal/default' } }));
-    expect(r.patch).toContainEqual({ op: 'replace', path: '/metadata/annotations/deepflow.io~1k8s-watch-policy-reason', value: 'only-watch/watcher-deployment' });
+    expect(r.patch).toContainEqual({
+      op: 'replace',
+      path: '/metadata/annotations/deepflow.io~1k8s-watch-policy-reason',
+      value: 'only-watch/watcher-deployment',
+    });
   });
 
   test('every agent container gets the variable', () => {
-    const r = review(pod({ containers: [agent(), app(), agent({ name: 'agent-2', env: [] })], initContainers: [nativeSidecar(agent({ name: 'agent-3' }))] }));
+    const r = review(
+      pod({
+        containers: [agent(), app(), agent({ name: 'agent-2', env: [] })],
+        initContainers: [nativeSidecar(agent({ name: 'agent-3' }))],
+      }),
+    );
     expectPatch(r.patch, [
       { op: 'add', path: '/metadata/annotations', value: { [REASON]: 'watch-disabled/serverless-sidecar' } },
       { op: 'add', path: '/spec/initContainers/0/env', value: [{ name: 'K8S_WATCH_POLICY', value: 'watch-disabled' }] },
@@ -123,18 +149,29 @@ describe('the patch', () => {
 
   test('a pod without metadata gets one', () => {
     const r = review({ spec: { containers: [agent({ name: 'x' }), app()] } });
-    expect(r.patch).toContainEqual({ op: 'add', path: '/metadata', value: { annotations: { [REASON]: 'watch-disabled/serverless-sidecar' } } });
+    expect(r.patch).toContainEqual({
+      op: 'add',
+      path: '/metadata',
+      value: { annotations: { [REASON]: 'watch-disabled/serverless-sidecar' } },
+    });
   });
 
   test('an agent container that already has the value: only the reason is added', () => {
     const r = review(pod({ containers: [app(), agent({ env: [policyEnv('watch-disabled')] })] }));
-    expect(r.patch).toEqual([{ op: 'add', path: '/metadata/annotations', value: { [REASON]: 'watch-disabled/serverless-sidecar' } }]);
+    expect(r.patch).toEqual([
+      { op: 'add', path: '/metadata/annotations', value: { [REASON]: 'watch-disabled/serverless-sidecar' } },
+    ]);
     expect(r.injected).toBeUndefined();
     expect(r.decision).toMatchObject({ policy: 'watch-disabled', rule: 'serverless-sidecar' });
   });
 
   test('an agent container that already has the value and the reason: no patch', () => {
-    const r = review(pod({ annotations: { [REASON]: 'watch-disabled/serverless-sidecar' }, containers: [app(), agent({ env: [policyEnv('watch-disabled')] })] }));
+    const r = review(
+      pod({
+        annotations: { [REASON]: 'watch-disabled/serverless-sidecar' },
+        containers: [app(), agent({ env: [policyEnv('watch-disabled')] })],
+      }),
+    );
     expect(r.patch).toEqual([]);
   });
 
@@ -166,9 +203,15 @@ describe('the patch', () => {
   });
 
   test('the node lookup is used for the target node', () => {
-    const r = review(pod({ owner: 'DaemonSet', spec: { nodeName: VIRTUAL_NODE.name } }), cfg(), nodeLookup(VIRTUAL_NODE));
+    const r = review(
+      pod({ owner: 'DaemonSet', spec: { nodeName: VIRTUAL_NODE.name } }),
+      cfg(),
+      nodeLookup(VIRTUAL_NODE),
+    );
     expect(r.pod.metadata?.annotations?.[REASON]).toBe('watch-disabled/serverless-node-label');
-    expect(review(pod({ owner: 'DaemonSet', spec: { nodeName: VIRTUAL_NODE.name } })).pod.metadata?.annotations?.[REASON]).toBe('normal/default');
+    expect(
+      review(pod({ owner: 'DaemonSet', spec: { nodeName: VIRTUAL_NODE.name } })).pod.metadata?.annotations?.[REASON],
+    ).toBe('normal/default');
   });
 });
 
@@ -192,14 +235,20 @@ describe('onlyWatchValue', () => {
     ['watch-only', 'only-watch', 'respect'],
     ['only-watch', 'watch-only', 'override'],
     ['watch-only', 'only-watch', 'override'],
-  ] as const)('a watcher with an explicit %s and onlyWatchValue %s is respelled with a warning (explicitEnv %s)', (explicit, spelling, explicitEnv) => {
-    const r = review(pod({ owner: 'ReplicaSet', containers: [agent({ env: [policyEnv(explicit)] })] }), cfg({ onlyWatchValue: spelling, explicitEnv }));
-    expect(r.patch).toContainEqual({ op: 'replace', path: '/spec/containers/0/env/0/value', value: spelling });
-    expect(envOf(r.pod)).toEqual([policyEnv(spelling)]);
-    expect(r.warnings).toEqual([respelled(explicit, spelling)]);
-    expect(r.injected).toBe('only-watch');
-    expect(r.pod.metadata?.annotations?.[REASON]).toBe('only-watch/watcher-deployment');
-  });
+  ] as const)(
+    'a watcher with an explicit %s and onlyWatchValue %s is respelled with a warning (explicitEnv %s)',
+    (explicit, spelling, explicitEnv) => {
+      const r = review(
+        pod({ owner: 'ReplicaSet', containers: [agent({ env: [policyEnv(explicit)] })] }),
+        cfg({ onlyWatchValue: spelling, explicitEnv }),
+      );
+      expect(r.patch).toContainEqual({ op: 'replace', path: '/spec/containers/0/env/0/value', value: spelling });
+      expect(envOf(r.pod)).toEqual([policyEnv(spelling)]);
+      expect(r.warnings).toEqual([respelled(explicit, spelling)]);
+      expect(r.injected).toBe('only-watch');
+      expect(r.pod.metadata?.annotations?.[REASON]).toBe('only-watch/watcher-deployment');
+    },
+  );
 
   test('an explicit only-watch with a default decision is respelled and kept as explicit', () => {
     const r = review(pod({ owner: 'DaemonSet', containers: [agent({ env: [policyEnv('only-watch')] })] }));
@@ -222,33 +271,52 @@ describe('onlyWatchValue', () => {
   test('the same spelling: only the reason', () => {
     const r = review(pod({ owner: 'ReplicaSet', containers: [agent({ env: [policyEnv('watch-only')] })] }));
     expect(r.warnings).toEqual([]);
-    expect(r.patch).toEqual([{ op: 'add', path: '/metadata/annotations', value: { [REASON]: 'only-watch/watcher-deployment' } }]);
+    expect(r.patch).toEqual([
+      { op: 'add', path: '/metadata/annotations', value: { [REASON]: 'only-watch/watcher-deployment' } },
+    ]);
   });
 });
 
 describe('duplicate K8S_WATCH_POLICY entries', () => {
-  const twice = 'container "deepflow-agent": K8S_WATCH_POLICY was set 2 times; the earlier entries are removed, the last one (the one the agent reads) is kept';
+  const twice =
+    'container "deepflow-agent": K8S_WATCH_POLICY was set 2 times; the earlier entries are removed, the last one (the one the agent reads) is kept';
 
   test('respect: the earlier entries go, the last (the one in effect) stays', () => {
-    const r = review(pod({ owner: 'DaemonSet', containers: [agent({ env: [policyEnv('watch-disabled'), ev('A', '1'), policyEnv('watch-only')] })] }));
+    const r = review(
+      pod({
+        owner: 'DaemonSet',
+        containers: [agent({ env: [policyEnv('watch-disabled'), ev('A', '1'), policyEnv('watch-only')] })],
+      }),
+    );
     expect(envOf(r.pod)).toEqual([ev('A', '1'), policyEnv('watch-only')]);
     expect(r.warnings).toEqual([twice]);
     expect(r.pod.metadata?.annotations?.[REASON]).toBe('only-watch/explicit-env');
   });
 
   test('override: exactly one entry is left, with the decided value', () => {
-    const r = review(pod({ containers: [agent({ env: [policyEnv('watch-only'), policyEnv('only-watch'), policyEnv('')] }), app()] }), cfg({ explicitEnv: 'override' }));
+    const r = review(
+      pod({ containers: [agent({ env: [policyEnv('watch-only'), policyEnv('only-watch'), policyEnv('')] }), app()] }),
+      cfg({ explicitEnv: 'override' }),
+    );
     expect(envOf(r.pod)).toEqual([policyEnv('watch-disabled')]);
     expect(r.pod.metadata?.annotations?.[REASON]).toBe('watch-disabled/serverless-sidecar');
   });
 
   test('override to normal removes every entry', () => {
-    const r = review(pod({ labels: { [POLICY]: 'normal' }, containers: [agent({ env: [policyEnv('watch-only'), policyEnv('watch-disabled')] })] }), cfg({ explicitEnv: 'override' }));
+    const r = review(
+      pod({
+        labels: { [POLICY]: 'normal' },
+        containers: [agent({ env: [policyEnv('watch-only'), policyEnv('watch-disabled')] })],
+      }),
+      cfg({ explicitEnv: 'override' }),
+    );
     expect(envOf(r.pod)).toEqual([]);
   });
 
   test('the upstream watcher with a user extra env of the other spelling: one watch-only entry', () => {
-    const r = review(pod({ owner: 'ReplicaSet', containers: [agent({ env: [policyEnv('watch-only'), policyEnv('only-watch')] })] }));
+    const r = review(
+      pod({ owner: 'ReplicaSet', containers: [agent({ env: [policyEnv('watch-only'), policyEnv('only-watch')] })] }),
+    );
     expect(envOf(r.pod)).toEqual([policyEnv('watch-only')]);
     expect(r.warnings).toEqual([twice, respelled2('only-watch', 'watch-only')]);
   });
@@ -270,19 +338,26 @@ describe('deprecatedEnv', () => {
     expect(r.denial).toBe(denied('container "deepflow-agent"', 'only-watch'));
   });
 
-  test.each(['deepflow-agent:v6.6.4', 'registry:5000/deepflow/deepflow-agent:v6.5', 'deepflow-agent:6.6.5-rc1@sha256:abc'])(
-    'reject: an image %s older than v6.6.6 is named, with the upgrade',
-    (image) => {
-      const r = review(pod({ owner: 'ReplicaSet', containers: [agent({ image, env: [deprecated()] })] }));
-      expect(r.denial).toBe(
-        'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); ' +
-          `remove it and set K8S_WATCH_POLICY=watch-only; its image ${JSON.stringify(image)} is an agent older than v6.6.6, which reads only ONLY_WATCH_K8S_RESOURCE: ` +
-          'upgrade the agent to v6.6.6 or later (or set deprecatedEnv: warn)',
-      );
-    },
-  );
+  test.each([
+    'deepflow-agent:v6.6.4',
+    'registry:5000/deepflow/deepflow-agent:v6.5',
+    'deepflow-agent:6.6.5-rc1@sha256:abc',
+  ])('reject: an image %s older than v6.6.6 is named, with the upgrade', (image) => {
+    const r = review(pod({ owner: 'ReplicaSet', containers: [agent({ image, env: [deprecated()] })] }));
+    expect(r.denial).toBe(
+      'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); ' +
+        `remove it and set K8S_WATCH_POLICY=watch-only; its image ${JSON.stringify(image)} is an agent older than v6.6.6, which reads only ONLY_WATCH_K8S_RESOURCE: ` +
+        'upgrade the agent to v6.6.6 or later (or set deprecatedEnv: warn)',
+    );
+  });
 
-  test.each(['deepflow-agent:v6.6', 'deepflow-agent:v6.6.6', 'deepflow-agent:v7.1', 'deepflow-agent:latest', 'deepflow-agent'])('reject: an image %s is not called old', (image) => {
+  test.each([
+    'deepflow-agent:v6.6',
+    'deepflow-agent:v6.6.6',
+    'deepflow-agent:v7.1',
+    'deepflow-agent:latest',
+    'deepflow-agent',
+  ])('reject: an image %s is not called old', (image) => {
     const r = review(pod({ owner: 'ReplicaSet', containers: [agent({ image, env: [deprecated()] })] }));
     expect(r.denial).toBe(denied('container "deepflow-agent"'));
   });
@@ -333,18 +408,21 @@ describe('deprecatedEnv', () => {
   test('warn: allowed with a warning, the variable left in place, the decision still applied', () => {
     const r = review(pod({ containers: [agent({ env: [deprecated()] }), app()] }), cfg({ deprecatedEnv: 'warn' }));
     expect(r.allowed).toBe(true);
-    expect(r.warnings).toEqual([
-      deprecatedWarning('container "deepflow-agent"', ''),
-    ]);
+    expect(r.warnings).toEqual([deprecatedWarning('container "deepflow-agent"', '')]);
     expect(envOf(r.pod)).toEqual([deprecated(), policyEnv('watch-disabled')]);
   });
 
   test('warn: an init container', () => {
-    const r = review(pod({ owner: 'DaemonSet', annotations: { [REASON]: 'normal/default' }, initContainers: [{ name: 'init', env: [deprecated('')] }] }), cfg({ deprecatedEnv: 'warn' }));
+    const r = review(
+      pod({
+        owner: 'DaemonSet',
+        annotations: { [REASON]: 'normal/default' },
+        initContainers: [{ name: 'init', env: [deprecated('')] }],
+      }),
+      cfg({ deprecatedEnv: 'warn' }),
+    );
     expect(r).toMatchObject({ allowed: true, patch: [] });
-    expect(r.warnings).toEqual([
-      deprecatedWarning('init container "init"', ''),
-    ]);
+    expect(r.warnings).toEqual([deprecatedWarning('init container "init"', '')]);
   });
 
   test('migrate: replaced in place by K8S_WATCH_POLICY=<spelling>', () => {
@@ -355,7 +433,9 @@ describe('deprecatedEnv', () => {
     expect(r.allowed).toBe(true);
     expect(envOf(r.pod)).toEqual([ev('A', '1'), policyEnv('watch-only'), ev('B', '2')]);
     expect(r.pod.metadata?.annotations?.[REASON]).toBe('only-watch/migrated');
-    expect(r.warnings).toEqual(['container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE replaced by K8S_WATCH_POLICY=watch-only']);
+    expect(r.warnings).toEqual([
+      'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE replaced by K8S_WATCH_POLICY=watch-only',
+    ]);
     expect(r.injected).toBeUndefined();
   });
 
@@ -377,11 +457,16 @@ describe('deprecatedEnv', () => {
       { op: 'add', path: '/metadata/annotations', value: { [REASON]: 'watch-disabled/migrated' } },
       { op: 'remove', path: '/spec/containers/0/env/0' },
     ]);
-    expect(r.warnings).toEqual(['container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE removed; its K8S_WATCH_POLICY is kept']);
+    expect(r.warnings).toEqual([
+      'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE removed; its K8S_WATCH_POLICY is kept',
+    ]);
   });
 
   test('migrate: a watcher keeps the migrated value, which is what the rules give', () => {
-    const r = review(pod({ owner: 'ReplicaSet', containers: [agent({ env: [deprecated()] })] }), cfg({ deprecatedEnv: 'migrate' }));
+    const r = review(
+      pod({ owner: 'ReplicaSet', containers: [agent({ env: [deprecated()] })] }),
+      cfg({ deprecatedEnv: 'migrate' }),
+    );
     expect(envOf(r.pod)).toEqual([policyEnv('watch-only')]);
     expect(r.pod.metadata?.annotations?.[REASON]).toBe('only-watch/watcher-deployment');
   });
@@ -410,7 +495,11 @@ describe('deprecatedEnv', () => {
 
   test('migrate: a non-agent container only warns', () => {
     const r = review(
-      pod({ owner: 'ReplicaSet', initContainers: [{ name: 'init', env: [deprecated()] }], containers: [agent(), app('web', { env: [deprecated()] })] }),
+      pod({
+        owner: 'ReplicaSet',
+        initContainers: [{ name: 'init', env: [deprecated()] }],
+        containers: [agent(), app('web', { env: [deprecated()] })],
+      }),
       cfg({ deprecatedEnv: 'migrate' }),
     );
     expect(r.warnings).toEqual([
@@ -434,7 +523,10 @@ describe('deprecatedEnv', () => {
   });
 
   test('migrate: an agent older than v6.6.6 is not migrated (it reads only the old variable), with a warning', () => {
-    const r = review(pod({ owner: 'ReplicaSet', containers: [agent({ image: 'deepflow-agent:v6.6.4', env: [deprecated()] })] }), cfg({ deprecatedEnv: 'migrate' }));
+    const r = review(
+      pod({ owner: 'ReplicaSet', containers: [agent({ image: 'deepflow-agent:v6.6.4', env: [deprecated()] })] }),
+      cfg({ deprecatedEnv: 'migrate' }),
+    );
     expect(envOf(r.pod)).toEqual([deprecated(), policyEnv('watch-only')]);
     expect(r.warnings).toEqual([
       'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is deprecated and makes agents from v6.6.6 on exit (not migrated: this agent reads only ONLY_WATCH_K8S_RESOURCE); ' +
@@ -443,22 +535,35 @@ describe('deprecatedEnv', () => {
   });
 
   test('migrate: a native sidecar agent is migrated', () => {
-    const r = review(pod({ owner: 'ReplicaSet', containers: [istio()], initContainers: [nativeSidecar(agent({ env: [deprecated()] }))] }), cfg({ deprecatedEnv: 'migrate' }));
+    const r = review(
+      pod({
+        owner: 'ReplicaSet',
+        containers: [istio()],
+        initContainers: [nativeSidecar(agent({ env: [deprecated()] }))],
+      }),
+      cfg({ deprecatedEnv: 'migrate' }),
+    );
     expect(envOf(r.pod)).toEqual([policyEnv('watch-only')]);
   });
 });
 
 describe('invalidPolicy', () => {
-  test.each(['WATCH-ONLY', 'onlywatch', 'normal', 'disabled', ' only-watch'])('reject: K8S_WATCH_POLICY=%j is denied', (value) => {
-    const r = review(pod({ containers: [agent({ env: [policyEnv(value)] })] }));
-    expect(r.allowed).toBe(false);
-    expect(r.denial).toBe(
-      `container "deepflow-agent": K8S_WATCH_POLICY=${JSON.stringify(value)} is not a value the agent knows (it would silently run as normal); use watch-only or watch-disabled`,
-    );
-  });
+  test.each(['WATCH-ONLY', 'onlywatch', 'normal', 'disabled', ' only-watch'])(
+    'reject: K8S_WATCH_POLICY=%j is denied',
+    (value) => {
+      const r = review(pod({ containers: [agent({ env: [policyEnv(value)] })] }));
+      expect(r.allowed).toBe(false);
+      expect(r.denial).toBe(
+        `container "deepflow-agent": K8S_WATCH_POLICY=${JSON.stringify(value)} is not a value the agent knows (it would silently run as normal); use watch-only or watch-disabled`,
+      );
+    },
+  );
 
   test('reject: the fix names the configured spelling', () => {
-    const r = review(pod({ initContainers: [nativeSidecar(agent({ env: [policyEnv('x')] }))] }), cfg({ onlyWatchValue: 'only-watch' }));
+    const r = review(
+      pod({ initContainers: [nativeSidecar(agent({ env: [policyEnv('x')] }))] }),
+      cfg({ onlyWatchValue: 'only-watch' }),
+    );
     expect(r.denial).toBe(
       'init container "deepflow-agent": K8S_WATCH_POLICY="x" is not a value the agent knows (it would silently run as normal); use only-watch or watch-disabled',
     );
@@ -471,12 +576,22 @@ describe('invalidPolicy', () => {
   });
 
   test('the variable on a non-agent container is not checked', () => {
-    expect(review(pod({ owner: 'DaemonSet', containers: [agent(), istio()], initContainers: [app('init', { env: [policyEnv('x')] })] })).allowed).toBe(true);
+    expect(
+      review(
+        pod({
+          owner: 'DaemonSet',
+          containers: [agent(), istio()],
+          initContainers: [app('init', { env: [policyEnv('x')] })],
+        }),
+      ).allowed,
+    ).toBe(true);
   });
 
   test.each(['only_watch', 'Only-Watch', 'watcher', ''])('reject: label %j is denied', (value) => {
     const r = review(pod({ labels: { [POLICY]: value } }));
-    expect(r.denial).toBe(`label deepflow.io/k8s-watch-policy: invalid value ${JSON.stringify(value)}; use one of watch-only, only-watch, watch-disabled, normal`);
+    expect(r.denial).toBe(
+      `label deepflow.io/k8s-watch-policy: invalid value ${JSON.stringify(value)}; use one of watch-only, only-watch, watch-disabled, normal`,
+    );
   });
 
   test('reject: an invalid label is denied even with injection disabled', () => {
@@ -486,12 +601,17 @@ describe('invalidPolicy', () => {
   test('warn: an invalid label is a warning and the next rules decide', () => {
     const r = review(pod({ labels: { [POLICY]: 'WATCH-ONLY' }, owner: 'ReplicaSet' }), cfg({ invalidPolicy: 'warn' }));
     expect(r.allowed).toBe(true);
-    expect(r.warnings).toEqual(['label deepflow.io/k8s-watch-policy: invalid value "WATCH-ONLY"; use one of watch-only, only-watch, watch-disabled, normal']);
+    expect(r.warnings).toEqual([
+      'label deepflow.io/k8s-watch-policy: invalid value "WATCH-ONLY"; use one of watch-only, only-watch, watch-disabled, normal',
+    ]);
     expect(r.pod.metadata?.annotations?.[REASON]).toBe('only-watch/watcher-deployment');
   });
 
   test('warn: an invalid env with a default decision is kept with one warning', () => {
-    const r = review(pod({ owner: 'DaemonSet', containers: [agent({ env: [policyEnv('watch_only')] })] }), cfg({ invalidPolicy: 'warn' }));
+    const r = review(
+      pod({ owner: 'DaemonSet', containers: [agent({ env: [policyEnv('watch_only')] })] }),
+      cfg({ invalidPolicy: 'warn' }),
+    );
     expect(r).toMatchObject({ allowed: true });
     expect(envOf(r.pod)).toEqual([policyEnv('watch_only')]);
     expect(r.pod.metadata?.annotations?.[REASON]).toBe('normal/explicit-env');
@@ -501,7 +621,10 @@ describe('invalidPolicy', () => {
   });
 
   test('warn + override: an invalid env is replaced by the decision', () => {
-    const r = review(pod({ owner: 'ReplicaSet', containers: [agent({ env: [policyEnv('watch_only')] })] }), cfg({ invalidPolicy: 'warn', explicitEnv: 'override' }));
+    const r = review(
+      pod({ owner: 'ReplicaSet', containers: [agent({ env: [policyEnv('watch_only')] })] }),
+      cfg({ invalidPolicy: 'warn', explicitEnv: 'override' }),
+    );
     expect(envOf(r.pod)).toEqual([policyEnv('watch-only')]);
     expect(r.warnings).toEqual([
       'container "deepflow-agent": K8S_WATCH_POLICY="watch_only" is not a value the agent knows (it would silently run as normal); use watch-only or watch-disabled',
@@ -510,7 +633,10 @@ describe('invalidPolicy', () => {
   });
 
   test('warn + respect: an invalid env is kept', () => {
-    const r = review(pod({ owner: 'ReplicaSet', containers: [agent({ env: [policyEnv('watch_only')] })] }), cfg({ invalidPolicy: 'warn' }));
+    const r = review(
+      pod({ owner: 'ReplicaSet', containers: [agent({ env: [policyEnv('watch_only')] })] }),
+      cfg({ invalidPolicy: 'warn' }),
+    );
     expect(envOf(r.pod)).toEqual([policyEnv('watch_only')]);
     expect(r.warnings).toHaveLength(2);
     expect(r.warnings[1]).toBe(
@@ -520,12 +646,15 @@ describe('invalidPolicy', () => {
 });
 
 describe('explicitEnv', () => {
-  const watcherWith = (value: string) => pod({ owner: 'ReplicaSet', containers: [agent({ env: [ev('RUST_LOG', 'info'), policyEnv(value)] })] });
+  const watcherWith = (value: string) =>
+    pod({ owner: 'ReplicaSet', containers: [agent({ env: [ev('RUST_LOG', 'info'), policyEnv(value)] })] });
 
   test('respect: a different valid value is kept with a warning', () => {
     const r = review(watcherWith('watch-disabled'));
     expect(r).toMatchObject({ allowed: true });
-    expect(r.patch).toEqual([{ op: 'add', path: '/metadata/annotations', value: { [REASON]: 'watch-disabled/explicit-env' } }]);
+    expect(r.patch).toEqual([
+      { op: 'add', path: '/metadata/annotations', value: { [REASON]: 'watch-disabled/explicit-env' } },
+    ]);
     expect(r.warnings).toEqual([
       'container "deepflow-agent": K8S_WATCH_POLICY=watch-disabled kept (explicitEnv respect); the webhook would set only-watch (watcher-deployment)',
     ]);
@@ -544,7 +673,10 @@ describe('explicitEnv', () => {
   });
 
   test('override to normal removes the variable', () => {
-    const p = pod({ labels: { [POLICY]: 'normal' }, containers: [agent({ env: [ev('A', '1'), policyEnv('watch-only'), ev('B', '2')] }), app()] });
+    const p = pod({
+      labels: { [POLICY]: 'normal' },
+      containers: [agent({ env: [ev('A', '1'), policyEnv('watch-only'), ev('B', '2')] }), app()],
+    });
     const r = review(p, cfg({ explicitEnv: 'override' }));
     expect(envOf(r.pod)).toEqual([ev('A', '1'), ev('B', '2')]);
     expect(r.pod.metadata?.annotations?.[REASON]).toBe('normal/label');
@@ -555,7 +687,9 @@ describe('explicitEnv', () => {
   });
 
   test('respect: label normal keeps an explicit value with a warning', () => {
-    const r = review(pod({ labels: { [POLICY]: 'normal' }, containers: [agent({ env: [policyEnv('watch-disabled')] })] }));
+    const r = review(
+      pod({ labels: { [POLICY]: 'normal' }, containers: [agent({ env: [policyEnv('watch-disabled')] })] }),
+    );
     expect(envOf(r.pod)).toEqual([policyEnv('watch-disabled')]);
     expect(r.pod.metadata?.annotations?.[REASON]).toBe('watch-disabled/explicit-env');
     expect(r.warnings).toEqual([
@@ -564,7 +698,10 @@ describe('explicitEnv', () => {
   });
 
   test.each(['respect', 'override'] as const)('%s: rule 6 (default) never overrides nor warns', (mode) => {
-    const r = review(pod({ owner: 'DaemonSet', containers: [agent({ env: [policyEnv('watch-only')] })] }), cfg({ explicitEnv: mode }));
+    const r = review(
+      pod({ owner: 'DaemonSet', containers: [agent({ env: [policyEnv('watch-only')] })] }),
+      cfg({ explicitEnv: mode }),
+    );
     expect(r).toMatchObject({ allowed: true, warnings: [] });
     expect(envOf(r.pod)).toEqual([policyEnv('watch-only')]);
     expect(r.pod.metadata?.annotations?.[REASON]).toBe('only-watch/explicit-env');
@@ -593,7 +730,12 @@ describe('explicitEnv', () => {
   });
 
   test('two agents: one kept, one injected', () => {
-    const r = review(pod({ owner: 'ReplicaSet', containers: [agent({ env: [policyEnv('watch-disabled')] }), agent({ name: 'agent-2' })] }));
+    const r = review(
+      pod({
+        owner: 'ReplicaSet',
+        containers: [agent({ env: [policyEnv('watch-disabled')] }), agent({ name: 'agent-2' })],
+      }),
+    );
     expect(envOf(r.pod)).toEqual([policyEnv('watch-disabled')]);
     expect(envOf(r.pod, 'agent-2')).toEqual([policyEnv('watch-only')]);
     expect(r.warnings).toHaveLength(1);

@@ -1,10 +1,24 @@
 import { describe, expect, test } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
-import { applyStep, nextStep, rotationPolicy, splitPem, type RotationPolicy, type TlsMaterial } from '../../src/certs/rotation.js';
-import { materialOf, secretWith } from '../../src/certs/tls_secret.js';
+import {
+  applyStep,
+  nextStep,
+  rotationPolicy,
+  splitPem,
+  type RotationPolicy,
+  type TlsMaterial,
+} from '../../src/certs/rotation.ts';
+import { materialOf, secretWith } from '../../src/certs/tls_secret.ts';
 
 const S = 1000;
-const policy: RotationPolicy = { hosts: ['svc.ns.svc', '127.0.0.1'], caValidityMs: 90 * S, servingValidityMs: 30 * S, caRenewBeforeMs: 30 * S, servingRenewBeforeMs: 10 * S, graceMs: 3 * S };
+const policy: RotationPolicy = {
+  hosts: ['svc.ns.svc', '127.0.0.1'],
+  caValidityMs: 90 * S,
+  servingValidityMs: 30 * S,
+  caRenewBeforeMs: 30 * S,
+  servingRenewBeforeMs: 10 * S,
+  graceMs: 3 * S,
+};
 const T0 = Date.parse('2026-11-22T04:00:00Z');
 
 async function created(): Promise<TlsMaterial> {
@@ -14,7 +28,9 @@ async function created(): Promise<TlsMaterial> {
 describe('nextStep: the life of self-managed certificates', () => {
   test('nothing or garbage: create; a fresh set: nothing to do', async () => {
     expect(nextStep(undefined, policy, T0, false)).toBe('create');
-    expect(nextStep({ ca: { cert: 'x', key: 'y' }, cert: 'x', key: 'y', bundle: 'x' }, policy, T0, true)).toBe('create');
+    expect(nextStep({ ca: { cert: 'x', key: 'y' }, cert: 'x', key: 'y', bundle: 'x' }, policy, T0, true)).toBe(
+      'create',
+    );
     const m = await created();
     expect(nextStep(m, policy, T0 + 1 * S, true)).toBe('none');
     expect(new X509Certificate(m.cert).checkIssued(new X509Certificate(m.ca.cert))).toBe(true);
@@ -54,7 +70,9 @@ describe('nextStep: the life of self-managed certificates', () => {
     expect(nextStep(m, policy, now + 8 * S, true)).toBe('drop-old-ca');
     const dropped = (await applyStep('drop-old-ca', m, policy, now + 8 * S))!;
     expect(splitPem(dropped.bundle)).toEqual([expect.stringContaining('BEGIN CERTIFICATE')]);
-    expect(new X509Certificate(splitPem(dropped.bundle)[0]!).fingerprint256).toBe(new X509Certificate(m.ca.cert).fingerprint256);
+    expect(new X509Certificate(splitPem(dropped.bundle)[0]!).fingerprint256).toBe(
+      new X509Certificate(m.ca.cert).fingerprint256,
+    );
   });
 
   test('an expired CA is replaced outright', async () => {
@@ -67,7 +85,15 @@ describe('the TLS Secret', () => {
     const m = (await applyStep('stage-ca', await created(), policy, T0 + 61 * S))!;
     const secret = secretWith(undefined, 'ns', 'tls', m, { 'app.kubernetes.io/managed-by': 'k8s-watch-policy' });
     expect(secret.type).toBe('kubernetes.io/tls');
-    expect(Object.keys(secret.data!).sort()).toEqual(['ca-bundle.crt', 'ca.crt', 'ca.key', 'next-ca.crt', 'next-ca.key', 'tls.crt', 'tls.key']);
+    expect(Object.keys(secret.data!).sort()).toEqual([
+      'ca-bundle.crt',
+      'ca.crt',
+      'ca.key',
+      'next-ca.crt',
+      'next-ca.key',
+      'tls.crt',
+      'tls.key',
+    ]);
     expect(materialOf(secret)).toEqual(m);
     expect(materialOf({ data: { 'tls.crt': 'eA==' } })).toBeUndefined();
   });

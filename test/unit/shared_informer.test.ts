@@ -4,16 +4,26 @@
  * compaction, disconnects, failures.
  */
 import { describe, expect, test } from '@jest/globals';
-import { RestConfig } from '../../src/kube/rest_config.js';
-import { isTombstone } from '../../src/kube/delta_fifo.js';
-import { SharedInformerFactory } from '../../src/kube/informer_factory.js';
-import { NAMESPACE_INDEX, namespaceIndex, NODE_NAME_INDEX, nodeNameIndex } from '../../src/kube/indexers.js';
-import type { KubeObject, Pod } from '../../src/kube/objects.js';
-import { Reflector } from '../../src/kube/reflector.js';
-import { ApiError } from '../../src/kube/rest.js';
-import { SharedInformer, stripManagedFields } from '../../src/kube/shared_informer.js';
-import { objectKey, Store } from '../../src/kube/store.js';
-import { testLogger, WARN, ERROR, eventually, pod, FakeApiServer, recorder, informerOn, storeMatches } from '../support/in_memory_api.js';
+import { RestConfig } from '../../src/kube/rest_config.ts';
+import { isTombstone } from '../../src/kube/delta_fifo.ts';
+import { SharedInformerFactory } from '../../src/kube/informer_factory.ts';
+import { NAMESPACE_INDEX, namespaceIndex, NODE_NAME_INDEX, nodeNameIndex } from '../../src/kube/indexers.ts';
+import type { KubeObject, Pod } from '../../src/kube/objects.ts';
+import { Reflector } from '../../src/kube/reflector.ts';
+import { ApiError } from '../../src/kube/rest.ts';
+import { SharedInformer, stripManagedFields } from '../../src/kube/shared_informer.ts';
+import { objectKey, Store } from '../../src/kube/store.ts';
+import {
+  testLogger,
+  WARN,
+  ERROR,
+  eventually,
+  pod,
+  FakeApiServer,
+  recorder,
+  informerOn,
+  storeMatches,
+} from '../support/in_memory_api.ts';
 
 describe('SharedInformer on an in-memory API server', () => {
   test('paginated initial list, then watch events in order; the store follows', async () => {
@@ -65,7 +75,11 @@ describe('SharedInformer on an in-memory API server', () => {
         thrown++;
         throw new Error('boom');
       },
-      update: () => Promise.reject(new Error('async boom')).then(() => void thrown++, (e) => (thrown++, Promise.reject(e))),
+      update: () =>
+        Promise.reject(new Error('async boom')).then(
+          () => void thrown++,
+          (e) => (thrown++, Promise.reject(e)),
+        ),
       delete: () => {
         thrown++;
         throw new Error('boom');
@@ -169,10 +183,25 @@ describe('SharedInformer on an in-memory API server', () => {
     server.compact(); // and the history is gone: the re-watch gets 410
     await eventually('the relist', () => informer.reflector.stats.relists === 1 && server.openWatches === 1);
     await eventually('the events', () => calls.length === 6);
-    expect(calls).toEqual(['add ns/a@101', 'add ns/b@102', 'add ns/c@103', 'update ns/c@103->105', 'add ns/d@106', 'tombstone ns/b@102']);
+    expect(calls).toEqual([
+      'add ns/a@101',
+      'add ns/b@102',
+      'add ns/c@103',
+      'update ns/c@103->105',
+      'add ns/d@106',
+      'tombstone ns/b@102',
+    ]);
     expect(storeMatches(informer, server)()).toBe(true);
-    expect(lines.some((l) => l.msg === 'watch expired (410 Gone); relisting' && /too old resource version/.test(String(l.err)))).toBe(true);
-    expect(lines.filter((l) => l.level === WARN && l.msg === 'list/watch failed; retrying').map((l) => l.err)).toEqual(['socket hang up', 'connect ECONNREFUSED', 'connect ECONNREFUSED']);
+    expect(
+      lines.some(
+        (l) => l.msg === 'watch expired (410 Gone); relisting' && /too old resource version/.test(String(l.err)),
+      ),
+    ).toBe(true);
+    expect(lines.filter((l) => l.level === WARN && l.msg === 'list/watch failed; retrying').map((l) => l.err)).toEqual([
+      'socket hang up',
+      'connect ECONNREFUSED',
+      'connect ECONNREFUSED',
+    ]);
     await informer.stop();
   });
 
@@ -195,7 +224,8 @@ describe('SharedInformer on an in-memory API server', () => {
   test('errors back off and retry, forever, each one logged; bookmarks advance the resourceVersion', async () => {
     const server = new FakeApiServer();
     server.create(pod('ns', 'a'));
-    for (let i = 0; i < 4; i++) server.listFailures.push(new ApiError(500, `GET /api/v1/pods: 500 etcd unavailable ${i}`));
+    for (let i = 0; i < 4; i++)
+      server.listFailures.push(new ApiError(500, `GET /api/v1/pods: 500 etcd unavailable ${i}`));
     const { logger, at } = testLogger();
     const informer = informerOn(server, logger);
     const { calls, handler } = recorder<Pod>();
@@ -248,7 +278,11 @@ describe('SharedInformer on an in-memory API server', () => {
 
     const failing = new FakeApiServer();
     failing.listFailures.push(...Array.from({ length: 1000 }, () => new Error('ECONNREFUSED')));
-    const stuck = new SharedInformer<Pod>({ listerWatcher: failing, logger: testLogger().logger, backoff: { initialMs: 60_000 } });
+    const stuck = new SharedInformer<Pod>({
+      listerWatcher: failing,
+      logger: testLogger().logger,
+      backoff: { initialMs: 60_000 },
+    });
     stuck.start();
     const synced = stuck.waitForSync();
     await eventually('a failure', () => stuck.reflector.stats.failures === 1);
@@ -286,7 +320,12 @@ describe('SharedInformer on an in-memory API server', () => {
     stripped.start();
     slim.start();
     await Promise.all([stripped.waitForSync(), slim.waitForSync()]);
-    expect(stripped.indexer.get('ns/a')?.metadata).toEqual({ namespace: 'ns', name: 'a', labels: { app: 'x' }, resourceVersion: '101' });
+    expect(stripped.indexer.get('ns/a')?.metadata).toEqual({
+      namespace: 'ns',
+      name: 'a',
+      labels: { app: 'x' },
+      resourceVersion: '101',
+    });
     expect(slim.indexer.get('ns/a')).toEqual({ key: 'ns/a', node: 'n1' });
     expect(stripManagedFields({ metadata: { name: 'x', managedFields: [] } })).toEqual({ metadata: { name: 'x' } });
     await Promise.all([stripped.stop(), slim.stop()]);
@@ -297,7 +336,13 @@ describe('SharedInformer on an in-memory API server', () => {
     server.create(pod('ns', 'a'));
     server.create(pod('ns', 'b'));
     const store = new Store<string>();
-    const reflector = new Reflector<string>({ listerWatcher: server, store, transform: (o) => String(o.metadata?.resourceVersion), logger: testLogger().logger, backoff: { initialMs: 1 } });
+    const reflector = new Reflector<string>({
+      listerWatcher: server,
+      store,
+      transform: (o) => String(o.metadata?.resourceVersion),
+      logger: testLogger().logger,
+      backoff: { initialMs: 1 },
+    });
     const run = reflector.run();
     expect(await reflector.waitForSync()).toBe(true);
     await eventually('the watch', () => server.openWatches === 1);
@@ -306,7 +351,10 @@ describe('SharedInformer on an in-memory API server', () => {
     server.create(pod('ns', 'c'));
     server.compact();
     await eventually('the relist', () => reflector.stats.lists === 2);
-    expect([...store.entries()]).toEqual([['ns/b', '102'], ['ns/c', '104']]);
+    expect([...store.entries()]).toEqual([
+      ['ns/b', '102'],
+      ['ns/c', '104'],
+    ]);
     reflector.stop();
     await run;
   });
@@ -330,8 +378,12 @@ describe('SharedInformerFactory', () => {
     expect(a.indexer.byIndex(NODE_NAME_INDEX, 'x')).toEqual([]);
     const slim = (o: KubeObject) => o.metadata?.name;
     factory.informer({ path: '/api/v1/nodes', transform: slim });
-    expect(factory.informer({ path: '/api/v1/nodes', transform: slim })).toBe(factory.informer({ path: '/api/v1/nodes' }));
-    expect(() => factory.informer({ path: '/api/v1/nodes', transform: (o: KubeObject) => o.metadata?.uid })).toThrow(/another transform/);
+    expect(factory.informer({ path: '/api/v1/nodes', transform: slim })).toBe(
+      factory.informer({ path: '/api/v1/nodes' }),
+    );
+    expect(() => factory.informer({ path: '/api/v1/nodes', transform: (o: KubeObject) => o.metadata?.uid })).toThrow(
+      /another transform/,
+    );
     await factory.stop();
     expect(() => factory.informer({ path: '/api/v1/pods' })).toThrow(/stopped/);
     expect(await factory.waitForCacheSync()).toBe(false);

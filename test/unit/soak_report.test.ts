@@ -1,7 +1,7 @@
 /** The soak's report (test/soak/report.ts), its command line (main.ts) and the product names it spells (product_names.ts). */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import * as labels from '../../src/policy/labels.js';
+import * as labels from '../../src/policy/labels.ts';
 import { parseArgs } from '../soak/main.ts';
 import * as names from '../soak/product_names.ts';
 import { classRows, formatMemory, formatTable, memoryByReplica, percentile } from '../soak/report.ts';
@@ -39,8 +39,20 @@ test('classRows: one row per class and one for violations before any fault', () 
     ],
   );
   expect(rows.map((r) => r.class)).toEqual([...FAULT_CLASSES, 'none']);
-  expect(rows.find((r) => r.class === 'etcd-kill')).toMatchObject({ count: 2, converged: 2, p50Ms: 1000, p99Ms: 3000, maxMs: 3000, violations: 0 });
-  expect(rows.find((r) => r.class === 'leader-kill')).toMatchObject({ count: 1, converged: 0, p50Ms: undefined, violations: 1 });
+  expect(rows.find((r) => r.class === 'etcd-kill')).toMatchObject({
+    count: 2,
+    converged: 2,
+    p50Ms: 1000,
+    p99Ms: 3000,
+    maxMs: 3000,
+    violations: 0,
+  });
+  expect(rows.find((r) => r.class === 'leader-kill')).toMatchObject({
+    count: 1,
+    converged: 0,
+    p50Ms: undefined,
+    violations: 1,
+  });
   expect(rows.at(-1)).toMatchObject({ violations: 1 });
   const table = formatTable(rows);
   expect(table.split('\n')[0]).toMatch(/^fault class\s+count\s+converged\s+p50 s\s+p99 s\s+max s\s+violations$/);
@@ -49,10 +61,22 @@ test('classRows: one row per class and one for violations before any fault', () 
 
 describe('parseArgs', () => {
   test('flags', () => {
-    expect(parseArgs(['--minutes', '3', '--seed', '7', '--json', 'out.json', '--keep'])).toEqual({ minutes: 3, seed: 7, json: 'out.json', keep: true });
+    expect(parseArgs(['--minutes', '3', '--seed', '7', '--json', 'out.json', '--keep'])).toEqual({
+      minutes: 3,
+      seed: 7,
+      json: 'out.json',
+      keep: true,
+    });
     expect(parseArgs(['--help'])).toBe('help');
   });
-  test.each([[['--minutes']], [['--minutes', 'x']], [['--minutes', '0']], [['--seed', '-1']], [['--json']], [['--bogus']]])('bad command line %j', (argv) => {
+  test.each([
+    [['--minutes']],
+    [['--minutes', 'x']],
+    [['--minutes', '0']],
+    [['--seed', '-1']],
+    [['--json']],
+    [['--bogus']],
+  ])('bad command line %j', (argv) => {
     expect(parseArgs(argv)).toEqual(expect.stringMatching(/must|needs|unknown/));
   });
   test('property: any command line is parsed or refused, never throws', () => {
@@ -60,7 +84,7 @@ describe('parseArgs', () => {
   });
 });
 
-test('the names the soak spells are the product\'s', () => {
+test("the names the soak spells are the product's", () => {
   expect(names.WATCHER_LABEL).toBe(labels.WATCHER_LABEL);
   expect(names.REASON_ANNOTATION).toBe(labels.REASON_ANNOTATION);
   expect(names.INJECTION_LABEL).toBe(labels.INJECTION_LABEL);
@@ -70,7 +94,12 @@ test('the names the soak spells are the product\'s', () => {
 });
 
 describe('memoryByReplica', () => {
-  const m = (samples: number, firstMiB: number, lastMiB: number, maxMiB: number) => ({ samples, firstMiB, lastMiB, maxMiB });
+  const m = (samples: number, firstMiB: number, lastMiB: number, maxMiB: number) => ({
+    samples,
+    firstMiB,
+    lastMiB,
+    maxMiB,
+  });
 
   test('one row per replica: its incarnations counted, the highest RSS, the longest-lived incarnation', () => {
     const rows = memoryByReplica({
@@ -80,8 +109,20 @@ describe('memoryByReplica', () => {
       'soak-controller-0#3': m(2, 24, 78, 78),
     });
     expect(rows).toEqual([
-      { replica: 'soak-controller-0', incarnations: 3, samples: 46, maxMiB: 90, longest: { key: 'soak-controller-0#2', samples: 40, firstMiB: 81, lastMiB: 86 } },
-      { replica: 'webhook-1', incarnations: 1, samples: 10, maxMiB: 85, longest: { key: 'webhook-1#1', samples: 10, firstMiB: 80, lastMiB: 84 } },
+      {
+        replica: 'soak-controller-0',
+        incarnations: 3,
+        samples: 46,
+        maxMiB: 90,
+        longest: { key: 'soak-controller-0#2', samples: 40, firstMiB: 81, lastMiB: 86 },
+      },
+      {
+        replica: 'webhook-1',
+        incarnations: 1,
+        samples: 10,
+        maxMiB: 85,
+        longest: { key: 'webhook-1#1', samples: 10, firstMiB: 80, lastMiB: 84 },
+      },
     ]);
     expect(formatMemory(rows).split('\n')).toEqual([
       '  rss soak-controller-0: max 90 MiB over 3 process(es), 46 samples; longest-lived soak-controller-0#2: 81 -> 86 MiB (40 samples)',
@@ -90,14 +131,22 @@ describe('memoryByReplica', () => {
   });
 
   test('property: every incarnation is counted once, and no row claims more than its incarnations reached', () => {
-    const entry = fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 1, max: 99 }), fc.integer({ min: 1, max: 500 }), fc.integer({ min: 1, max: 200 }));
+    const entry = fc.tuple(
+      fc.constantFrom('a', 'b', 'c'),
+      fc.integer({ min: 1, max: 99 }),
+      fc.integer({ min: 1, max: 500 }),
+      fc.integer({ min: 1, max: 200 }),
+    );
     fc.assert(
       fc.property(fc.uniqueArray(entry, { selector: ([r, i]) => `${r}#${i}` }), (entries) => {
-        const memory = Object.fromEntries(entries.map(([r, i, samples, mib]) => [`${r}#${i}`, m(samples, mib, mib, mib)]));
+        const memory = Object.fromEntries(
+          entries.map(([r, i, samples, mib]) => [`${r}#${i}`, m(samples, mib, mib, mib)]),
+        );
         const rows = memoryByReplica(memory);
         expect(rows.reduce((n, r) => n + r.incarnations, 0)).toBe(entries.length);
         expect(rows.reduce((n, r) => n + r.samples, 0)).toBe(entries.reduce((n, [, , s]) => n + s, 0));
-        for (const r of rows) expect(r.maxMiB).toBe(Math.max(...entries.filter(([x]) => x === r.replica).map(([, , , mib]) => mib)));
+        for (const r of rows)
+          expect(r.maxMiB).toBe(Math.max(...entries.filter(([x]) => x === r.replica).map(([, , , mib]) => mib)));
       }),
     );
   });

@@ -17,15 +17,20 @@ describe('rng', () => {
 
   test('int stays in its bounds, shuffle keeps the elements', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: -50, max: 50 }), fc.integer({ min: 0, max: 50 }), (seed, min, span) => {
-        const r = rng(seed);
-        for (let i = 0; i < 20; i++) {
-          const n = r.int(min, min + span);
-          expect(n).toBeGreaterThanOrEqual(min);
-          expect(n).toBeLessThanOrEqual(min + span);
-        }
-        expect(r.shuffle([1, 2, 3, 4, 5]).sort()).toEqual([1, 2, 3, 4, 5]);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: -50, max: 50 }),
+        fc.integer({ min: 0, max: 50 }),
+        (seed, min, span) => {
+          const r = rng(seed);
+          for (let i = 0; i < 20; i++) {
+            const n = r.int(min, min + span);
+            expect(n).toBeGreaterThanOrEqual(min);
+            expect(n).toBeLessThanOrEqual(min + span);
+          }
+          expect(r.shuffle([1, 2, 3, 4, 5]).sort()).toEqual([1, 2, 3, 4, 5]);
+        },
+      ),
     );
   });
 
@@ -66,7 +71,8 @@ describe('planFaults', () => {
           expect(f.gapMs).toBeGreaterThanOrEqual(2000);
           expect(f.gapMs).toBeLessThanOrEqual(8000);
           expect([0, 1]).toContain(f.replica);
-          if (f.class === 'leader-pause' || f.class === 'leader-network-cut') expect(f.holdMs).toBeGreaterThan(LEASE.leaseMs);
+          if (f.class === 'leader-pause' || f.class === 'leader-network-cut')
+            expect(f.holdMs).toBeGreaterThan(LEASE.leaseMs);
           expect(f.freezeAfterMs).toBeLessThanOrEqual(f.class === 'leader-pause' ? 400 : 0);
           if (f.class === 'leader-network-delay') expect(f.delayMs).toBeGreaterThanOrEqual(200);
           else expect(f.delayMs).toBe(0);
@@ -76,7 +82,16 @@ describe('planFaults', () => {
   });
 
   test('the plan of a given seed (a change here changes what a recorded seed replays)', () => {
-    expect(planFaults(20261205, 8, LEASE).map((f) => f.class)).toEqual(['leader-pause', 'webhook-kill', 'leader-network-cut', 'etcd-kill', 'leader-network-delay', 'apiserver-kill', 'leader-kill', 'webhook-kill']);
+    expect(planFaults(20261205, 8, LEASE).map((f) => f.class)).toEqual([
+      'leader-pause',
+      'webhook-kill',
+      'leader-network-cut',
+      'etcd-kill',
+      'leader-network-delay',
+      'apiserver-kill',
+      'leader-kill',
+      'webhook-kill',
+    ]);
   });
 });
 
@@ -86,5 +101,7 @@ describe('startsNext', () => {
     [FAULT_CLASSES.length - 1, 10_000_000, 60_000, true],
     [FAULT_CLASSES.length, 59_999, 60_000, true],
     [FAULT_CLASSES.length, 60_000, 60_000, false],
-  ])('fault %i after %i ms of a %i ms budget: %s', (index, elapsed, budget, starts) => expect(startsNext(index, elapsed, budget)).toBe(starts));
+  ])('fault %i after %i ms of a %i ms budget: %s', (index, elapsed, budget, starts) =>
+    expect(startsNext(index, elapsed, budget)).toBe(starts),
+  );
 });

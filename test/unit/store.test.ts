@@ -1,9 +1,9 @@
 /** The indexed store of the informer layer (client-go's cache.Indexer). */
 import { describe, expect, test } from '@jest/globals';
-import { NAMESPACE_INDEX, namespaceIndex, NODE_NAME_INDEX, nodeNameIndex } from '../../src/kube/indexers.js';
-import type { Pod } from '../../src/kube/objects.js';
-import { objectKey, Store } from '../../src/kube/store.js';
-import { pod } from '../support/in_memory_api.js';
+import { NAMESPACE_INDEX, namespaceIndex, NODE_NAME_INDEX, nodeNameIndex } from '../../src/kube/indexers.ts';
+import type { Pod } from '../../src/kube/objects.ts';
+import { objectKey, Store } from '../../src/kube/store.ts';
+import { pod } from '../support/in_memory_api.ts';
 
 describe('Store: an indexer', () => {
   test('get, list, listKeys, size, set replaces, delete removes', () => {

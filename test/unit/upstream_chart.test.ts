@@ -7,9 +7,9 @@ import { describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { defaultConfig } from '../../src/config/config.js';
-import { elect } from '../../src/watcher_election/elect.js';
-import type { Node, Pod } from '../../src/kube/objects.js';
+import { defaultConfig } from '../../src/config/config.ts';
+import { elect } from '../../src/watcher_election/elect.ts';
+import type { Node, Pod } from '../../src/kube/objects.ts';
 
 const GOLDEN_DIR = fileURLToPath(new URL('../golden/', import.meta.url));
 
@@ -33,7 +33,8 @@ function running(name: string): { pods: Pod[]; nodes: Node[] } {
   return { pods, nodes };
 }
 
-const standing = (election: ReturnType<typeof elect>) => Object.fromEntries(election.candidates.map((c) => [c.name, `${c.policy}/${c.reason}`]));
+const standing = (election: ReturnType<typeof elect>) =>
+  Object.fromEntries(election.candidates.map((c) => [c.name, `${c.policy}/${c.reason}`]));
 
 describe('the upstream deepflow-agent chart, admitted and running', () => {
   test('defaults: the watcher Deployment watches; DaemonSet agents on ordinary nodes are the fallback', () => {
@@ -52,7 +53,13 @@ describe('the upstream deepflow-agent chart, admitted and running', () => {
     const { pods, nodes } = running('upstream-agent-7.1');
     const designSpelling = pods.map((p) =>
       p.metadata?.name?.startsWith('deepflow-agent-watcher')
-        ? { ...p, spec: { ...p.spec, containers: [{ ...p.spec!.containers![0]!, env: [{ name: 'K8S_WATCH_POLICY', value: 'only-watch' }] }] } }
+        ? {
+            ...p,
+            spec: {
+              ...p.spec,
+              containers: [{ ...p.spec!.containers![0]!, env: [{ name: 'K8S_WATCH_POLICY', value: 'only-watch' }] }],
+            },
+          }
         : p,
     );
     const election = elect(designSpelling, nodes, undefined, defaultConfig());

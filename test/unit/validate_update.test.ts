@@ -6,9 +6,9 @@
  * so that objects predating the webhook can still be scaled and deleted.
  */
 import { describe, expect, test } from '@jest/globals';
-import { validateController, type AdmissionRequest } from '../../src/webhook/admission_review.js';
-import type { Container, KubeObject } from '../../src/kube/objects.js';
-import { agent, app, cfg, clone, deepFreeze, ev } from './fixtures.js';
+import { validateController, type AdmissionRequest } from '../../src/webhook/admission_review.ts';
+import type { Container, KubeObject } from '../../src/kube/objects.ts';
+import { agent, app, cfg, clone, deepFreeze, ev } from './fixtures.ts';
 
 const UID = 'a3c1e7f0-1d2b-4c5e-8f90-123456789abc';
 
@@ -40,7 +40,10 @@ function cronJob(containers: Container[] = [badAgent()]): KubeObject {
     apiVersion: 'batch/v1',
     kind: 'CronJob',
     metadata: { name: 'agent-check', namespace: 'deepflow' },
-    spec: { schedule: '*/5 * * * *', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers } } } } },
+    spec: {
+      schedule: '*/5 * * * *',
+      jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers } } } },
+    },
   };
 }
 
@@ -75,8 +78,14 @@ describe('validateController on UPDATE of a controller whose template carries ON
     ['nothing changed', () => {}],
     ['only replicas changed (a scale)', (o) => (o.spec.replicas = 5)],
     ['only the object labels changed', (o) => (o.metadata.labels = { app: 'deepflow-watcher', team: 'observability' })],
-    ['only annotations and finalizers changed', (o) => Object.assign(o.metadata, { annotations: { owner: 'ops' }, finalizers: ['example.com/hold'] })],
-    ['only status and generation changed', (o) => Object.assign(o, { status: { replicas: 1 } }, { metadata: { ...o.metadata, generation: 4 } })],
+    [
+      'only annotations and finalizers changed',
+      (o) => Object.assign(o.metadata, { annotations: { owner: 'ops' }, finalizers: ['example.com/hold'] }),
+    ],
+    [
+      'only status and generation changed',
+      (o) => Object.assign(o, { status: { replicas: 1 } }, { metadata: { ...o.metadata, generation: 4 } }),
+    ],
   ])('allowed with a warning when the template is unchanged: %s', (_name, edit) => {
     const old = deployment();
     const outcome = validateController(request('UPDATE', changed(old, edit), old), options);
@@ -88,7 +97,14 @@ describe('validateController on UPDATE of a controller whose template carries ON
   test('the template compares by content, not by key order', () => {
     const old = deployment();
     const template = (old.spec as any).template;
-    const reordered = { ...old, spec: { template: { spec: template.spec, metadata: template.metadata }, selector: (old.spec as any).selector, replicas: 2 } };
+    const reordered = {
+      ...old,
+      spec: {
+        template: { spec: template.spec, metadata: template.metadata },
+        selector: (old.spec as any).selector,
+        replicas: 2,
+      },
+    };
     const outcome = validateController(request('UPDATE', reordered, old), options);
     expect(outcome.response.response).toEqual(allowedWith([UNCHANGED]));
   });
@@ -96,7 +112,10 @@ describe('validateController on UPDATE of a controller whose template carries ON
   test.each<[string, (o: any) => void]>([
     ['the image changed', (o) => (o.spec.template.spec.containers[0].image = 'deepflow-agent:v6.7')],
     ['a template label was added', (o) => (o.spec.template.metadata.labels.tier = 'watch')],
-    ['kubectl rollout restart (a template annotation)', (o) => (o.spec.template.metadata.annotations = { 'kubectl.kubernetes.io/restartedAt': '2026-01-01T00:00:00Z' })],
+    [
+      'kubectl rollout restart (a template annotation)',
+      (o) => (o.spec.template.metadata.annotations = { 'kubectl.kubernetes.io/restartedAt': '2026-01-01T00:00:00Z' }),
+    ],
     ['the deprecated value changed', (o) => (o.spec.template.spec.containers[0].env[0].value = 'false')],
     ['a container was added', (o) => o.spec.template.spec.containers.push(app())],
   ])('denied when the template changes: %s', (_name, edit) => {
@@ -108,7 +127,9 @@ describe('validateController on UPDATE of a controller whose template carries ON
 
   test('denied when there is no oldObject to compare with', () => {
     expect(validateController(request('UPDATE', deployment()), options).response.response).toEqual(denied(DENIAL));
-    expect(validateController(request('UPDATE', deployment(), null), options).response.response).toEqual(denied(DENIAL));
+    expect(validateController(request('UPDATE', deployment(), null), options).response.response).toEqual(
+      denied(DENIAL),
+    );
   });
 
   test('denied when the oldObject has no template', () => {
@@ -133,24 +154,36 @@ describe('validateController on UPDATE of a controller whose template carries ON
   test('a CronJob is compared on spec.jobTemplate.spec.template', () => {
     const old = cronJob();
     const suspended = changed(old, (o) => (o.spec.suspend = true));
-    expect(validateController(request('UPDATE', suspended, old), options).response.response).toEqual(allowedWith([UNCHANGED]));
+    expect(validateController(request('UPDATE', suspended, old), options).response.response).toEqual(
+      allowedWith([UNCHANGED]),
+    );
     const edited = changed(old, (o) => (o.spec.jobTemplate.spec.template.spec.restartPolicy = 'OnFailure'));
     expect(validateController(request('UPDATE', edited, old), options).response.response).toEqual(denied(DENIAL));
   });
 
   test('the earlier warnings come first and every denial reason is kept', () => {
     const config = cfg({ invalidPolicy: 'warn' });
-    const containers = [agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'true'), ev('K8S_WATCH_POLICY', 'WATCH-ONLY')] }), app('sidecar', { env: [ev('ONLY_WATCH_K8S_RESOURCE', '')] })];
+    const containers = [
+      agent({ env: [ev('ONLY_WATCH_K8S_RESOURCE', 'true'), ev('K8S_WATCH_POLICY', 'WATCH-ONLY')] }),
+      app('sidecar', { env: [ev('ONLY_WATCH_K8S_RESOURCE', '')] }),
+    ];
     const old = deployment(containers);
     const both =
       `${DENIAL}; container "sidecar": ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); ` +
       'remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)';
-    const invalid = 'container "deepflow-agent": K8S_WATCH_POLICY="WATCH-ONLY" is not a value the agent knows (it would silently run as normal); use watch-only or watch-disabled';
+    const invalid =
+      'container "deepflow-agent": K8S_WATCH_POLICY="WATCH-ONLY" is not a value the agent knows (it would silently run as normal); use watch-only or watch-disabled';
     const scaled = changed(old, (o) => (o.spec.replicas = 0));
     expect(validateController(request('UPDATE', scaled, old), { config }).response.response).toEqual(
-      allowedWith([invalid, `${both} (allowed because its pod template is unchanged; the next change of the pod template is refused)`]),
+      allowedWith([
+        invalid,
+        `${both} (allowed because its pod template is unchanged; the next change of the pod template is refused)`,
+      ]),
     );
-    expect(validateController(request('CREATE', old), { config }).response.response).toEqual({ ...denied(both), warnings: [invalid] });
+    expect(validateController(request('CREATE', old), { config }).response.response).toEqual({
+      ...denied(both),
+      warnings: [invalid],
+    });
   });
 
   test('an UPDATE that removes the deprecated variable is allowed without warnings', () => {
@@ -166,7 +199,10 @@ describe('validateController on UPDATE of a controller whose template carries ON
 
   test('an UPDATE that removes the deprecated variable but keeps the default rolling update is allowed with the surge warning', () => {
     const old = deployment();
-    const fixed = changed(old, (o) => (o.spec.template.spec.containers[0].env = [ev('K8S_WATCH_POLICY', 'watch-only')]));
+    const fixed = changed(
+      old,
+      (o) => (o.spec.template.spec.containers[0].env = [ev('K8S_WATCH_POLICY', 'watch-only')]),
+    );
     const outcome = validateController(request('UPDATE', fixed, old), options);
     expect(outcome.result).toBe('unchanged');
     expect(outcome.response.response).toEqual(allowedWith([SURGE]));
@@ -174,7 +210,10 @@ describe('validateController on UPDATE of a controller whose template carries ON
 
   test('an UPDATE that sets the other spelling is allowed with the respelling warning (and the surge warning)', () => {
     const old = deployment();
-    const fixed = changed(old, (o) => (o.spec.template.spec.containers[0].env = [ev('K8S_WATCH_POLICY', 'only-watch')]));
+    const fixed = changed(
+      old,
+      (o) => (o.spec.template.spec.containers[0].env = [ev('K8S_WATCH_POLICY', 'only-watch')]),
+    );
     const outcome = validateController(request('UPDATE', fixed, old), options);
     expect(outcome.result).toBe('unchanged');
     expect(outcome.response.response).toEqual(
@@ -199,13 +238,23 @@ describe('validateController on UPDATE of a controller whose template carries ON
 
   test('an UPDATE that introduces the deprecated variable is denied', () => {
     const old = deployment([agent()]);
-    const broken = changed(old, (o) => (o.spec.template.spec.containers[0].env = [ev('ONLY_WATCH_K8S_RESOURCE', 'true')]));
+    const broken = changed(
+      old,
+      (o) => (o.spec.template.spec.containers[0].env = [ev('ONLY_WATCH_K8S_RESOURCE', 'true')]),
+    );
     expect(validateController(request('UPDATE', broken, old), options).response.response).toEqual(denied(DENIAL));
   });
 
   test('with deprecatedEnv: warn the UPDATE is allowed with the plain warning, not the grace one', () => {
     const old = deployment();
-    const outcome = validateController(request('UPDATE', changed(old, (o) => (o.spec.template.spec.containers[0].image = 'x')), old), { config: cfg({ deprecatedEnv: 'warn' }) });
+    const outcome = validateController(
+      request(
+        'UPDATE',
+        changed(old, (o) => (o.spec.template.spec.containers[0].image = 'x')),
+        old,
+      ),
+      { config: cfg({ deprecatedEnv: 'warn' }) },
+    );
     expect(outcome.response.response).toEqual(
       allowedWith([
         'container "deepflow-agent": ONLY_WATCH_K8S_RESOURCE is deprecated and makes agents from v6.6.6 on exit; remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first)',
@@ -222,7 +271,11 @@ describe('validateController on CREATE is always denied for such a template', ()
     ['a Deployment', deployment(), undefined],
     ['a CronJob', cronJob(), undefined],
     ['with an identical oldObject', deployment(), deployment()],
-    ['with deletionTimestamp set', changed(deployment(), (o) => (o.metadata.deletionTimestamp = '2026-01-01T00:00:00Z')), undefined],
+    [
+      'with deletionTimestamp set',
+      changed(deployment(), (o) => (o.metadata.deletionTimestamp = '2026-01-01T00:00:00Z')),
+      undefined,
+    ],
   ])('%s', (_name, object, old) => {
     const outcome = validateController(request('CREATE', object, old), options);
     expect(outcome.result).toBe('denied');

@@ -1,17 +1,22 @@
 /** `k8s-watch-policy elect`: who would be the Kubernetes watcher (DESIGN §7). */
 import { Option, type Command } from 'commander';
-import type { Node, Pod } from '../../kube/objects.js';
-import { EXIT_NO_WATCHER, EXIT_OK } from '../exit_codes.js';
-import { watcherRef } from '../options.js';
-import { loadCliConfig, writeStdout } from '../process.js';
+import type { Node, Pod } from '../../kube/objects.ts';
+import { EXIT_NO_WATCHER, EXIT_OK } from '../exit_codes.ts';
+import { watcherRef } from '../options.ts';
+import { loadCliConfig, writeStdout } from '../process.ts';
 
-async function runElect(opts: { file: string; config?: string; current?: { namespace: string; name: string }; output: 'json' | 'text' }): Promise<number> {
+async function runElect(opts: {
+  file: string;
+  config?: string;
+  current?: { namespace: string; name: string };
+  output: 'json' | 'text';
+}): Promise<number> {
   // Loaded when the command runs: every command shares main.ts, and the webhook's process should
   // not carry the offline commands' modules (yaml, the election) in its RSS.
   const [{ elect }, { flattenLists, parseDocuments, readInput }, { electionJson, electionText }] = await Promise.all([
-    import('../../watcher_election/elect.js'),
-    import('../documents.js'),
-    import('../elect_output.js'),
+    import('../../watcher_election/elect.ts'),
+    import('../documents.ts'),
+    import('../elect_output.ts'),
   ]);
   const cfg = await loadCliConfig(opts.config);
   const objects = flattenLists(parseDocuments(await readInput(opts.file), opts.file === '-' ? '<stdin>' : opts.file));
@@ -30,5 +35,5 @@ export function addElectCommand(program: Command, run: (action: () => Promise<nu
     .option('--config <file>', 'config file')
     .option('--current <namespace/name>', 'the current watcher, for stickiness', watcherRef)
     .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'text']).default('text'))
-    .action((opts) => run(() => runElect(opts)));
+    .action((opts: Parameters<typeof runElect>[0]) => run(() => runElect(opts)));
 }

@@ -3,13 +3,13 @@
  * cluster, read through the API server with the kubeconfig as kubectl reads it (no port-forward).
  */
 import { Option, type Command } from 'commander';
-import { defaultConfig, type Config } from '../../config/config.js';
-import { ConfigError } from '../../config/parse.js';
-import type { RestConfig } from '../../kube/rest_config.js';
-import { errorMessage } from '../../log.js';
-import { CliError, EXIT_CONFIG, EXIT_SOFTWARE } from '../exit_codes.js';
-import { watcherRef } from '../options.js';
-import { loadCluster, writeStdout } from '../process.js';
+import { defaultConfig, type Config } from '../../config/config.ts';
+import { ConfigError } from '../../config/parse.ts';
+import type { RestConfig } from '../../kube/rest_config.ts';
+import { errorMessage } from '../../log.ts';
+import { CliError, EXIT_CONFIG, EXIT_SOFTWARE } from '../exit_codes.ts';
+import { watcherRef } from '../options.ts';
+import { loadCluster, writeStdout } from '../process.ts';
 
 interface ClusterFlags {
   kubeconfig?: string;
@@ -30,8 +30,13 @@ async function cluster(flags: ClusterFlags): Promise<RestConfig> {
   return kc;
 }
 
-async function configOf(kc: RestConfig, flags: ClusterFlags, step: (what: string, count: number) => void, namespace?: string): Promise<{ config: Config; source: string }> {
-  const { chooseConfig } = await import('../../report/cluster_state.js');
+async function configOf(
+  kc: RestConfig,
+  flags: ClusterFlags,
+  step: (what: string, count: number) => void,
+  namespace?: string,
+): Promise<{ config: Config; source: string }> {
+  const { chooseConfig } = await import('../../report/cluster_state.ts');
   try {
     return await chooseConfig(kc, flags.config, namespace, step);
   } catch (err) {
@@ -53,24 +58,47 @@ async function reading<T>(what: () => Promise<T>): Promise<T> {
 const colorOf = (flags: ClusterFlags) => flags.color && process.stdout.isTTY === true && !process.env.NO_COLOR;
 
 async function runStatus(flags: ClusterFlags & { lease?: { namespace: string; name: string } }): Promise<number> {
-  const [state, { statusReport }, render] = await Promise.all([import('../../report/cluster_state.js'), import('../../report/status_report.js'), import('../../report/render.js')]);
+  const [state, { statusReport }, render] = await Promise.all([
+    import('../../report/cluster_state.ts'),
+    import('../../report/status_report.ts'),
+    import('../../report/render.ts'),
+  ]);
   const kc = await cluster(flags);
   const step = progress;
   const report = await reading(async () => {
     // The controller first: its namespace holds the installation's ConfigMap.
     let controller = await state.readController(kc, defaultConfig(), flags.lease);
     const { config, source } = await configOf(kc, flags, step, controller.watcherLease?.metadata.namespace);
-    if (!flags.lease && controller.watcherLease && controller.watcherLease.metadata.name !== config.election.leaseName) controller = await state.readController(kc, config);
+    if (!flags.lease && controller.watcherLease && controller.watcherLease.metadata.name !== config.election.leaseName)
+      controller = await state.readController(kc, config);
     // The election needs every agent of its namespaces, whatever -n shows.
-    const [pods, nodes, webhook] = await Promise.all([state.readAgentPods(kc, config, undefined, step), state.readNodes(kc, step), state.readWebhook(kc)]);
-    return statusReport({ config, configSource: source, pods, nodes, ...controller, webhook, ...(flags.namespace && { namespace: flags.namespace }) });
+    const [pods, nodes, webhook] = await Promise.all([
+      state.readAgentPods(kc, config, undefined, step),
+      state.readNodes(kc, step),
+      state.readWebhook(kc),
+    ]);
+    return statusReport({
+      config,
+      configSource: source,
+      pods,
+      nodes,
+      ...controller,
+      webhook,
+      ...(flags.namespace && { namespace: flags.namespace }),
+    });
   });
-  await writeStdout(flags.output === 'text' ? render.statusText(report, colorOf(flags)) : render.formatReport(report, flags.output));
+  await writeStdout(
+    flags.output === 'text' ? render.statusText(report, colorOf(flags)) : render.formatReport(report, flags.output),
+  );
   return report.exitCode;
 }
 
 async function runAudit(flags: ClusterFlags): Promise<number> {
-  const [state, { auditReport }, render] = await Promise.all([import('../../report/cluster_state.js'), import('../../report/audit_report.js'), import('../../report/render.js')]);
+  const [state, { auditReport }, render] = await Promise.all([
+    import('../../report/cluster_state.ts'),
+    import('../../report/audit_report.ts'),
+    import('../../report/render.ts'),
+  ]);
   const kc = await cluster(flags);
   const step = progress;
   const namespace = flags.allNamespaces ? undefined : flags.namespace;
@@ -82,9 +110,19 @@ async function runAudit(flags: ClusterFlags): Promise<number> {
       state.readControllers(kc, namespace, config, step),
       state.readOptedInNamespaces(kc),
     ]);
-    return auditReport({ config, configSource: source, pods, nodes, controllers, ...(optedIn && { optedInNamespaces: optedIn }), ...(namespace && { namespace }) });
+    return auditReport({
+      config,
+      configSource: source,
+      pods,
+      nodes,
+      controllers,
+      ...(optedIn && { optedInNamespaces: optedIn }),
+      ...(namespace && { namespace }),
+    });
   });
-  await writeStdout(flags.output === 'text' ? render.auditText(report, colorOf(flags)) : render.formatReport(report, flags.output));
+  await writeStdout(
+    flags.output === 'text' ? render.auditText(report, colorOf(flags)) : render.formatReport(report, flags.output),
+  );
   return report.exitCode;
 }
 
@@ -92,7 +130,10 @@ function clusterOptions(command: Command): Command {
   return command
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else in-cluster)')
     .option('--context <name>', 'kubeconfig context (default: its current context)')
-    .option('-n, --namespace <namespace>', 'only the agent pods of this namespace (status: in the table; the election is the whole scope\'s)')
+    .option(
+      '-n, --namespace <namespace>',
+      "only the agent pods of this namespace (status: in the table; the election is the whole scope's)",
+    )
     .option('--config <file>', "config file (default: the installed chart's ConfigMap, else the defaults)")
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']).default('text'))
     .option('--no-color', 'no colours, also on a terminal (NO_COLOR does the same)');
@@ -102,18 +143,26 @@ export function addStatusCommand(program: Command, run: (action: () => Promise<n
   clusterOptions(
     program
       .command('status')
-      .description('the published watcher, the controller, every agent pod with its policy and standing, the webhook, the active warnings (exit 0 healthy, 1 warning, 2 no watcher)'),
+      .description(
+        'the published watcher, the controller, every agent pod with its policy and standing, the webhook, the active warnings (exit 0 healthy, 1 warning, 2 no watcher)',
+      ),
   )
-    .option('--lease <namespace/name>', 'the Lease that publishes the watcher (default: found by its annotations)', watcherRef)
-    .action((opts) => run(() => runStatus(opts)));
+    .option(
+      '--lease <namespace/name>',
+      'the Lease that publishes the watcher (default: found by its annotations)',
+      watcherRef,
+    )
+    .action((opts: Parameters<typeof runStatus>[0]) => run(() => runStatus(opts)));
 }
 
 export function addAuditCommand(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
   clusterOptions(
     program
       .command('audit')
-      .description('every agent pod and pod controller: what it runs with now, what the webhook would decide today, the drift and what to do (exit 1 on drift)'),
+      .description(
+        'every agent pod and pod controller: what it runs with now, what the webhook would decide today, the drift and what to do (exit 1 on drift)',
+      ),
   )
     .option('-A, --all-namespaces', 'all namespaces (the default without -n)')
-    .action((opts) => run(() => runAudit(opts)));
+    .action((opts: ClusterFlags) => run(() => runAudit(opts)));
 }

@@ -101,7 +101,12 @@ export function cniConflist(dirs: NodeDirs): string {
           isGateway: true,
           ipMasq: true,
           hairpinMode: true,
-          ipam: { type: 'host-local', ranges: [[{ subnet: POD_CIDR }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: dirs.cniIpam },
+          ipam: {
+            type: 'host-local',
+            ranges: [[{ subnet: POD_CIDR }]],
+            routes: [{ dst: '0.0.0.0/0' }],
+            dataDir: dirs.cniIpam,
+          },
         },
         { type: 'portmap', capabilities: { portMappings: true } },
       ],
@@ -127,12 +132,21 @@ export function kubeletConfig(dirs: NodeDirs, ports: NodePorts, caCertPath: stri
       healthzPort: ports.kubeletHealthz,
       readOnlyPort: 0,
       // The API server authenticates with the cluster's client certificate; no anonymous access.
-      authentication: { anonymous: { enabled: false }, webhook: { enabled: false }, x509: { clientCAFile: caCertPath } },
+      authentication: {
+        anonymous: { enabled: false },
+        webhook: { enabled: false },
+        x509: { clientCAFile: caCertPath },
+      },
       authorization: { mode: 'AlwaysAllow' },
       podLogsDir: dirs.podLogs,
       registerWithTaints: [REAL_NODE_TAINT],
       // A shared development machine: evict only when it is really short.
-      evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '1%', 'imagefs.available': '1%', 'nodefs.inodesFree': '1%' },
+      evictionHard: {
+        'memory.available': '100Mi',
+        'nodefs.available': '1%',
+        'imagefs.available': '1%',
+        'nodefs.inodesFree': '1%',
+      },
       // The locally built images (the chart's, the pause image) have no registry to come back from.
       imageGCHighThresholdPercent: 100,
       imageGCLowThresholdPercent: 99,

@@ -44,16 +44,24 @@ export function which(command: string): string | undefined {
  */
 export function nodeHostProblem(install = true): string | undefined {
   if (process.platform !== 'linux') return `the real node needs Linux (this is ${process.platform})`;
-  if (process.getuid?.() !== 0) return 'the real node needs root (containerd, the kubelet and kube-proxy manage mounts, cgroups and iptables)';
+  if (process.getuid?.() !== 0)
+    return 'the real node needs root (containerd, the kubelet and kube-proxy manage mounts, cgroups and iptables)';
   if (!existsSync('/sys/fs/cgroup')) return 'the real node needs cgroups (/sys/fs/cgroup is missing)';
-  if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay')) return 'the real node needs the overlay filesystem (containerd\'s overlayfs snapshotter)';
+  if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay'))
+    return "the real node needs the overlay filesystem (containerd's overlayfs snapshotter)";
   let missing = Object.entries(NEEDED).filter(([command]) => !which(command));
   if (missing.length > 0 && install && existsSync('/usr/bin/apt-get')) {
     const packages = [...new Set(missing.map(([, pkg]) => pkg))];
     log(`installing ${packages.join(', ')} (apt-get)`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     const update = spawnSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env });
-    const r = update.status === 0 ? spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: ['ignore', 'ignore', 'inherit'], env }) : update;
+    const r =
+      update.status === 0
+        ? spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], {
+            stdio: ['ignore', 'ignore', 'inherit'],
+            env,
+          })
+        : update;
     if (r.status !== 0) return `apt-get could not install ${packages.join(', ')} (exit ${r.status})`;
     missing = Object.entries(NEEDED).filter(([command]) => !which(command));
   }
@@ -76,7 +84,14 @@ export interface HostBefore {
 }
 
 /** Paths the node's processes create outside its directory when they are missing. */
-export const OUTSIDE_PATHS = ['/run/containerd', '/var/lib/cni', '/var/log/containers', '/var/log/pods', '/run/netns', '/var/run/netns'];
+export const OUTSIDE_PATHS = [
+  '/run/containerd',
+  '/var/lib/cni',
+  '/var/log/containers',
+  '/var/log/pods',
+  '/run/netns',
+  '/var/run/netns',
+];
 
 export function cgroupMounts(): string[] {
   return readFileSync('/proc/self/mounts', 'utf8')
@@ -139,8 +154,10 @@ export function iptablesDifferences(family: IptablesFamily, before: string, afte
     const where = `${family} table ${name}`;
     for (const [chain, policy] of a.chains) {
       const had = b.chains.get(chain);
-      if (had === undefined && policy !== 'ACCEPT') out.push(`${where} has a new chain ${chain}${policy === '-' ? '' : ` (policy ${policy})`}`);
-      else if (had !== undefined && had !== policy) out.push(`${where} chain ${chain} has policy ${policy}, was ${had}`);
+      if (had === undefined && policy !== 'ACCEPT')
+        out.push(`${where} has a new chain ${chain}${policy === '-' ? '' : ` (policy ${policy})`}`);
+      else if (had !== undefined && had !== policy)
+        out.push(`${where} chain ${chain} has policy ${policy}, was ${had}`);
     }
     for (const [chain, policy] of b.chains) {
       if (!a.chains.has(chain) && policy !== 'ACCEPT') out.push(`${where} lost the chain ${chain}`);
@@ -232,9 +249,11 @@ export function recordHost(): HostBefore {
 export function hostDifferences(before: HostBefore, after: HostBefore): string[] {
   const out: string[] = [];
   for (const [name, value] of Object.entries(before.sysctls)) {
-    if (after.sysctls[name] !== value) out.push(`sysctl ${name.replaceAll('/', '.')} is ${after.sysctls[name]}, was ${value}`);
+    if (after.sysctls[name] !== value)
+      out.push(`sysctl ${name.replaceAll('/', '.')} is ${after.sysctls[name]}, was ${value}`);
   }
-  for (const family of ['iptables', 'ip6tables'] as const) out.push(...iptablesDifferences(family, before.iptables[family], after.iptables[family]));
+  for (const family of ['iptables', 'ip6tables'] as const)
+    out.push(...iptablesDifferences(family, before.iptables[family], after.iptables[family]));
   const linksAdded = after.links.filter((l) => !before.links.includes(l));
   if (linksAdded.length > 0) out.push(`new network links ${linksAdded.join(', ')}`);
   for (const route of multisetMinus(after.routes, before.routes)) out.push(`a new route ${route}`);

@@ -11,7 +11,17 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kubectl } from '../kubectl.ts';
@@ -19,9 +29,38 @@ import { STATE_DIR } from '../paths.ts';
 import { SERVICE_CIDR } from '../components.ts';
 import { kubeconfigYaml, nodeClientPair, type Pki } from '../pki.ts';
 import { isRunning, runningPid, startProcess, stopProcess, waitFor } from '../processes.ts';
-import { CNI_NETWORK, cniConflist, containerdConfig, kubeletConfig, kubeProxyConfig, nodeDirs, PAUSE_IMAGE, REAL_NODE_NAME, REAL_NODE_TAINT, type NodePorts } from './config.ts';
-import { CNI_BIN_DIR, cgroupMounts, linkNames, mountsUnder, netnsNames, recordHost, removeMountedPath, which, writeSysctl, type HostBefore } from './host.ts';
-import { inNodeNetns, NODE_LINK, NODE_NETNS_SYSCTLS, nodeNetwork, nodeNetworkSetup, type NodeNetwork } from './network.ts';
+import {
+  CNI_NETWORK,
+  cniConflist,
+  containerdConfig,
+  kubeletConfig,
+  kubeProxyConfig,
+  nodeDirs,
+  PAUSE_IMAGE,
+  REAL_NODE_NAME,
+  REAL_NODE_TAINT,
+  type NodePorts,
+} from './config.ts';
+import {
+  CNI_BIN_DIR,
+  cgroupMounts,
+  linkNames,
+  mountsUnder,
+  netnsNames,
+  recordHost,
+  removeMountedPath,
+  which,
+  writeSysctl,
+  type HostBefore,
+} from './host.ts';
+import {
+  inNodeNetns,
+  NODE_LINK,
+  NODE_NETNS_SYSCTLS,
+  nodeNetwork,
+  nodeNetworkSetup,
+  type NodeNetwork,
+} from './network.ts';
 
 export const NODE_PROCESSES = ['containerd', 'kubelet', 'kube-proxy'];
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -41,12 +80,20 @@ export interface RealNode {
 
 function run(command: string, args: string[], what: string, input?: string): string {
   const r = spawnSync(command, args, { encoding: 'utf8', input, timeout: 300_000, maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`${what} failed (${command} ${args.join(' ')}: exit ${r.status ?? r.signal}): ${(r.stderr || r.stdout || String(r.error ?? '')).trim().slice(-800)}`);
+  if (r.status !== 0)
+    throw new Error(
+      `${what} failed (${command} ${args.join(' ')}: exit ${r.status ?? r.signal}): ${(r.stderr || r.stdout || String(r.error ?? '')).trim().slice(-800)}`,
+    );
   return r.stdout;
 }
 
 export function ctr(args: string[], input?: string): string {
-  return run(which('ctr') ?? 'ctr', ['--address', dirs().containerdSocket, '--namespace', 'k8s.io', ...args], `ctr ${args[0] ?? ''}`, input);
+  return run(
+    which('ctr') ?? 'ctr',
+    ['--address', dirs().containerdSocket, '--namespace', 'k8s.io', ...args],
+    `ctr ${args[0] ?? ''}`,
+    input,
+  );
 }
 
 /**
@@ -62,10 +109,20 @@ function pauseArchive(cacheDir: string): string {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(join(work, 'rootfs'), { recursive: true });
   try {
-    run('gcc', ['-static', '-Os', '-s', '-o', join(work, 'rootfs', 'pause'), join(HERE, 'pause.c')], 'compiling the pause binary');
+    run(
+      'gcc',
+      ['-static', '-Os', '-s', '-o', join(work, 'rootfs', 'pause'), join(HERE, 'pause.c')],
+      'compiling the pause binary',
+    );
     const tarFlags = ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0'];
-    run('tar', [...tarFlags, '-cf', join(work, 'layer.tar'), '-C', join(work, 'rootfs'), 'pause'], 'packing the pause layer');
-    const layerDigest = createHash('sha256').update(readFileSync(join(work, 'layer.tar'))).digest('hex');
+    run(
+      'tar',
+      [...tarFlags, '-cf', join(work, 'layer.tar'), '-C', join(work, 'rootfs'), 'pause'],
+      'packing the pause layer',
+    );
+    const layerDigest = createHash('sha256')
+      .update(readFileSync(join(work, 'layer.tar')))
+      .digest('hex');
     const config = {
       architecture: process.arch === 'arm64' ? 'arm64' : 'amd64',
       os: 'linux',
@@ -76,8 +133,15 @@ function pauseArchive(cacheDir: string): string {
     const configJson = JSON.stringify(config);
     const configName = `${createHash('sha256').update(configJson).digest('hex')}.json`;
     writeFileSync(join(work, configName), configJson);
-    writeFileSync(join(work, 'manifest.json'), JSON.stringify([{ Config: configName, RepoTags: [PAUSE_IMAGE], Layers: ['layer.tar'] }]));
-    run('tar', [...tarFlags, '-cf', `${archive}.tmp`, '-C', work, 'manifest.json', configName, 'layer.tar'], 'packing the pause image');
+    writeFileSync(
+      join(work, 'manifest.json'),
+      JSON.stringify([{ Config: configName, RepoTags: [PAUSE_IMAGE], Layers: ['layer.tar'] }]),
+    );
+    run(
+      'tar',
+      [...tarFlags, '-cf', `${archive}.tmp`, '-C', work, 'manifest.json', configName, 'layer.tar'],
+      'packing the pause image',
+    );
     writeFileSync(archive, readFileSync(`${archive}.tmp`));
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -94,9 +158,14 @@ export function importImage(archive: string): void {
 /** Makes the node's network namespace and joins it to the host (a namespace left by a crash is made anew). */
 function upNodeNetwork(net: NodeNetwork): void {
   if (netnsNames().includes(net.netns)) downNodeNetwork(net);
-  for (const args of nodeNetworkSetup(net, SERVICE_CIDR)) run('ip', args, `setting up the node's network (ip ${args.join(' ')})`);
+  for (const args of nodeNetworkSetup(net, SERVICE_CIDR))
+    run('ip', args, `setting up the node's network (ip ${args.join(' ')})`);
   for (const [name, value] of Object.entries(NODE_NETNS_SYSCTLS)) {
-    run('nsenter', [`--net=/run/netns/${net.netns}`, '--', 'sh', '-c', `echo ${value} > /proc/sys/${name}`], `setting ${name} in the node's namespace`);
+    run(
+      'nsenter',
+      [`--net=/run/netns/${net.netns}`, '--', 'sh', '-c', `echo ${value} > /proc/sys/${name}`],
+      `setting ${name} in the node's namespace`,
+    );
   }
 }
 
@@ -108,9 +177,26 @@ function downNodeNetwork(net: NodeNetwork): void {
 }
 
 /** Starts what is not running of the real node and waits for the Node to be Ready. */
-export async function upNode(bin: string, pki: Pki, server: string, ports: NodePorts, cacheDir: string): Promise<RealNode> {
+export async function upNode(
+  bin: string,
+  pki: Pki,
+  server: string,
+  ports: NodePorts,
+  cacheDir: string,
+): Promise<RealNode> {
   const d = dirs();
-  for (const dir of [d.base, d.containerdRoot, d.containerdState, d.cniConf, d.cniIpam, d.kubeletRoot, d.kubeletCerts, d.podLogs, cacheDir]) mkdirSync(dir, { recursive: true });
+  for (const dir of [
+    d.base,
+    d.containerdRoot,
+    d.containerdState,
+    d.cniConf,
+    d.cniIpam,
+    d.kubeletRoot,
+    d.kubeletCerts,
+    d.podLogs,
+    cacheDir,
+  ])
+    mkdirSync(dir, { recursive: true });
   if (!existsSync(hostBeforeFile())) writeFileSync(hostBeforeFile(), JSON.stringify(recordHost(), null, 2));
   const net = network();
   upNodeNetwork(net);
@@ -125,7 +211,14 @@ export async function upNode(bin: string, pki: Pki, server: string, ports: NodeP
   writeFileSync(join(d.cniConf, '10-kwp.conflist'), cniConflist(d));
   if (!isRunning('containerd')) {
     startProcess('containerd', which('containerd')!, ['--config', containerdToml], process.env, netns);
-    await waitFor('containerd', () => existsSync(d.containerdSocket) && spawnSync(which('ctr')!, ['--address', d.containerdSocket, 'version']).status === 0, 30_000, 'containerd');
+    await waitFor(
+      'containerd',
+      () =>
+        existsSync(d.containerdSocket) &&
+        spawnSync(which('ctr')!, ['--address', d.containerdSocket, 'version']).status === 0,
+      30_000,
+      'containerd',
+    );
     log(`containerd started (pid ${runningPid('containerd')})`);
   }
   if (!ctr(['images', 'ls', '-q']).split('\n').includes(PAUSE_IMAGE)) {
@@ -135,20 +228,30 @@ export async function upNode(bin: string, pki: Pki, server: string, ports: NodeP
 
   const nodePair = await nodeClientPair(REAL_NODE_NAME);
   const kubeletKubeconfig = join(d.base, 'kubelet.kubeconfig');
-  writeFileSync(kubeletKubeconfig, kubeconfigYaml(nodeServer, pki, { ...nodePair, user: `system:node:${REAL_NODE_NAME}` }, 'kubernetes'), { mode: 0o600 });
+  writeFileSync(
+    kubeletKubeconfig,
+    kubeconfigYaml(nodeServer, pki, { ...nodePair, user: `system:node:${REAL_NODE_NAME}` }, 'kubernetes'),
+    { mode: 0o600 },
+  );
   const kubeletYaml = join(d.base, 'kubelet.json');
   writeFileSync(kubeletYaml, kubeletConfig(d, ports, pki.caCertPath, ip));
   if (!isRunning('kubelet')) {
-    startProcess('kubelet', join(bin, 'kubelet'), [
-      `--config=${kubeletYaml}`,
-      `--kubeconfig=${kubeletKubeconfig}`,
-      `--root-dir=${d.kubeletRoot}`,
-      `--cert-dir=${d.kubeletCerts}`,
-      `--hostname-override=${REAL_NODE_NAME}`,
-      `--node-ip=${ip}`,
-      '--node-labels=k8s-watch-policy.test/real-node=true,type=real',
-      '--v=1',
-    ], process.env, netns);
+    startProcess(
+      'kubelet',
+      join(bin, 'kubelet'),
+      [
+        `--config=${kubeletYaml}`,
+        `--kubeconfig=${kubeletKubeconfig}`,
+        `--root-dir=${d.kubeletRoot}`,
+        `--cert-dir=${d.kubeletCerts}`,
+        `--hostname-override=${REAL_NODE_NAME}`,
+        `--node-ip=${ip}`,
+        '--node-labels=k8s-watch-policy.test/real-node=true,type=real',
+        '--v=1',
+      ],
+      process.env,
+      netns,
+    );
     log(`kubelet started (pid ${runningPid('kubelet')})`);
   }
   const proxyKubeconfig = join(d.base, 'kube-proxy.kubeconfig');
@@ -159,17 +262,31 @@ export async function upNode(bin: string, pki: Pki, server: string, ports: NodeP
     startProcess('kube-proxy', join(bin, 'kube-proxy'), [`--config=${proxyYaml}`, '--v=1'], process.env, netns);
     log(`kube-proxy started (pid ${runningPid('kube-proxy')})`);
   }
-  await waitFor(`node ${REAL_NODE_NAME} Ready`, () => {
-    const r = kubectl(bin, ['get', 'node', REAL_NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
-    return r.status === 0 && r.stdout.trim() === 'True';
-  }, 120_000, 'kubelet');
-  log(`real node ${REAL_NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)} s (network namespace ${net.netns}, InternalIP ${ip}; taint ${REAL_NODE_TAINT.key}=${REAL_NODE_TAINT.value}:${REAL_NODE_TAINT.effect})`);
+  await waitFor(
+    `node ${REAL_NODE_NAME} Ready`,
+    () => {
+      const r = kubectl(bin, [
+        'get',
+        'node',
+        REAL_NODE_NAME,
+        '-o',
+        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+      ]);
+      return r.status === 0 && r.stdout.trim() === 'True';
+    },
+    120_000,
+    'kubelet',
+  );
+  log(
+    `real node ${REAL_NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)} s (network namespace ${net.netns}, InternalIP ${ip}; taint ${REAL_NODE_TAINT.key}=${REAL_NODE_TAINT.value}:${REAL_NODE_TAINT.effect})`,
+  );
   return { name: REAL_NODE_NAME, internalIp: ip, netns: net.netns, ports };
 }
 
 function rmdirTree(dir: string): void {
   if (!existsSync(dir)) return;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) rmdirTree(join(dir, entry.name));
+  for (const entry of readdirSync(dir, { withFileTypes: true }))
+    if (entry.isDirectory()) rmdirTree(join(dir, entry.name));
   try {
     rmdirSync(dir); // cgroup directories go with rmdir, files and all
   } catch (err) {
@@ -203,8 +320,20 @@ export async function downNode(bin: string, apiUp: boolean): Promise<void> {
   if (!nodeExists()) return;
   if (apiUp && isRunning('kubelet')) {
     // The kubelet stops its pods' containers and sandboxes (and the CNI tears their network down).
-    kubectl(bin, ['delete', 'pods', '--all-namespaces', '--field-selector', `spec.nodeName=${REAL_NODE_NAME}`, '--grace-period=1', '--wait=false']);
-    await waitFor('the real node\'s containers to stop', () => !isRunning('containerd') || ctr(['tasks', 'ls', '-q']).trim() === '', 60_000).catch((err: Error) => log(err.message));
+    kubectl(bin, [
+      'delete',
+      'pods',
+      '--all-namespaces',
+      '--field-selector',
+      `spec.nodeName=${REAL_NODE_NAME}`,
+      '--grace-period=1',
+      '--wait=false',
+    ]);
+    await waitFor(
+      "the real node's containers to stop",
+      () => !isRunning('containerd') || ctr(['tasks', 'ls', '-q']).trim() === '',
+      60_000,
+    ).catch((err: Error) => log(err.message));
   }
   if (await stopProcess('kube-proxy')) log('kube-proxy stopped');
   if (await stopProcess('kubelet')) log('kubelet stopped');
@@ -225,19 +354,24 @@ export async function downNode(bin: string, apiUp: boolean): Promise<void> {
   downNodeNetwork(network());
   if (apiUp) kubectl(bin, ['delete', 'node', REAL_NODE_NAME, '--ignore-not-found', '--wait=false']);
 
-  const before: HostBefore | undefined = existsSync(hostBeforeFile()) ? JSON.parse(readFileSync(hostBeforeFile(), 'utf8')) : undefined;
+  const before: HostBefore | undefined = existsSync(hostBeforeFile())
+    ? JSON.parse(readFileSync(hostBeforeFile(), 'utf8'))
+    : undefined;
   for (const mount of mountsUnder([d.base, '/run/containerd'])) spawnSync('umount', ['-l', mount]);
   for (const ns of netnsNames().filter((n) => n.startsWith('cni-') && !(before?.netns ?? []).includes(n))) {
     spawnSync('ip', ['netns', 'delete', ns]);
   }
   if (before) {
-    for (const cgroup of cgroupMounts().map((m) => `${m}/kubepods`)) if (before.absent.includes(cgroup)) rmdirTree(cgroup);
+    for (const cgroup of cgroupMounts().map((m) => `${m}/kubepods`))
+      if (before.absent.includes(cgroup)) rmdirTree(cgroup);
     for (const [name, value] of Object.entries(before.sysctls)) writeSysctl(name, value);
     for (const path of before.absent.filter((p) => !p.startsWith('/sys/'))) removeMountedPath(path);
   }
   // What the node's processes left in shared places that existed before.
   const results = '/var/lib/cni/results';
-  if (existsSync(results)) for (const f of readdirSync(results).filter((f) => f.startsWith(`${CNI_NETWORK}-`))) rmSync(join(results, f), { force: true });
+  if (existsSync(results))
+    for (const f of readdirSync(results).filter((f) => f.startsWith(`${CNI_NETWORK}-`)))
+      rmSync(join(results, f), { force: true });
   if (existsSync('/var/log/containers')) {
     for (const link of readdirSync('/var/log/containers')) {
       const path = join('/var/log/containers', link);
@@ -264,7 +398,8 @@ export function nodeLeftovers(): string[] {
   if (mounts.length > 0) out.push(`still mounted: ${mounts.join(', ')}`);
   const net = network();
   if (netnsNames().includes(net.netns)) out.push(`its network namespace ${net.netns} is still there`);
-  if (linkNames().includes(net.hostDevice)) out.push(`the host's end of its veth pair ${net.hostDevice} is still there`);
+  if (linkNames().includes(net.hostDevice))
+    out.push(`the host's end of its veth pair ${net.hostDevice} is still there`);
   if (existsSync(d.base)) out.push(`${d.base} is still there`);
   return out;
 }
