@@ -7,15 +7,16 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readState } from '../cluster/cluster.ts';
-import { KUBECONFIG, PKI_DIR } from '../cluster/paths.ts';
+import { KUBECONFIG, PKI_DIR, STATE_DIR } from '../cluster/paths.ts';
 import { defaultConfig } from '../../src/config/config.ts';
 import { POLICY_LABEL, WATCHER_LABEL } from '../../src/policy/labels.ts';
 import { apply, eventually, getJson, kubectl } from '../e2e/harness.ts';
+import { CLI } from '../support/processes.ts';
 import { NAMESPACE, releaseValues, RELEASE } from './release.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -172,6 +173,60 @@ describe('helm upgrade', () => {
       .map((r) => r.body.metadata?.name);
     expect(withoutPolicy).toEqual([]);
     process.stderr.write(`[e2e:node] ${results.length} pods created during helm upgrade, none refused\n`);
+  });
+});
+
+/**
+ * The commands of the README: every `kubectl` command in it that reads or labels, and the uninstall
+ * line, as an operator copies them. Lines of its sh blocks and code spans that begin with `kubectl `.
+ */
+function readmeCommands(): string[] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.split('\n'));
+  const spans = [...readme.matchAll(/`(kubectl [^`]+)`/g)].map((m) => m[1]!);
+  return [...blocks, ...spans].map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l.startsWith('kubectl '));
+}
+
+describe('the README', () => {
+  test('its kubectl commands run against the release: the read-only ones, the plugin and the namespace label', () => {
+    const bin = readState()!.bin;
+    const pluginDir = join(STATE_DIR, 'plugin-bin');
+    mkdirSync(pluginDir, { recursive: true });
+    rmSync(join(pluginDir, 'kubectl-watch_policy'), { force: true });
+    symlinkSync(CLI, join(pluginDir, 'kubectl-watch_policy'));
+    apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'deepflow' } }]);
+    const env = { ...process.env, KUBECONFIG, PATH: `${bin}:${pluginDir}:${process.env.PATH ?? ''}` };
+    const commands = readmeCommands().filter(
+      (c) => /^kubectl (get|label namespace|watch-policy|-n \S+ get) /.test(c) || c === 'kubectl watch-policy status',
+    );
+    const ran = commands.map((command) => {
+      const r = spawnSync('sh', ['-c', command], { env, encoding: 'utf8', timeout: 120_000 });
+      return { command, status: r.status, stderr: (r.stderr ?? '').trim().slice(0, 300) };
+    });
+    kubectl(['delete', 'namespace', 'deepflow', '--wait=false']);
+    // status and audit exit 1 on a warning or drift, which the release's test agents may have; 2 would be no watcher.
+    const failed = ran.filter(
+      (r) => !(r.status === 0 || (/watch-policy (status|audit)/.test(r.command) && r.status === 1)),
+    );
+    expect(failed).toEqual([]);
+    expect(ran.map((r) => r.command)).toEqual(
+      expect.arrayContaining([
+        'kubectl watch-policy status',
+        'kubectl watch-policy audit -A',
+        `kubectl get lease ${WATCHER_LEASE} -n ${NAMESPACE} -o yaml`,
+        `kubectl get pods -A -l ${WATCHER_LABEL}=true`,
+        'kubectl label namespace deepflow deepflow.io/k8s-watch-policy-injection=enabled',
+      ]),
+    );
+    expect(getJson(['get', 'namespace', 'deepflow']).metadata.labels).toMatchObject({
+      'deepflow.io/k8s-watch-policy-injection': 'enabled',
+    });
+  });
+
+  test('its install and uninstall lines name the release and namespace this suite installs', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain(`helm install ${RELEASE} charts/k8s-watch-policy -n ${NAMESPACE} --create-namespace`);
+    expect(readme).toContain(`helm uninstall ${RELEASE} -n ${NAMESPACE}\n`);
   });
 });
 
