@@ -1,5 +1,6 @@
-/** The controller's plain-HTTP endpoints: GET /status (JSON), /healthz, /readyz, /metrics. */
+/** The controller's plain-HTTP endpoints, an express 5 app: GET /status (JSON), /healthz, /readyz, /metrics. */
 import { createServer, type Server } from 'node:http';
+import { plainApp } from '../http/plain_app.ts';
 import { listen, sendMetrics, urlOf } from '../http/serve.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
@@ -23,32 +24,30 @@ export async function startStatusServer({
   registry,
 }: StatusServerOptions): Promise<{ server: Server; url: string; close: (drainDelayMs?: number) => Promise<void> }> {
   let draining = false;
-  const server = createServer((req, res) => {
-    if (draining) res.setHeader('connection', 'close');
-    const path = req.url?.split('?')[0];
-    if (req.method !== 'GET') return void res.writeHead(405, { allow: 'GET' }).end();
-    switch (path) {
-      case '/status':
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status(), null, 2) + '\n');
-        return;
-      case '/healthz':
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-        return;
-      case '/readyz': {
-        const ready = status().synced && !draining;
-        res
-          .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
-          .end(ready ? 'ok' : draining ? 'shutting down' : 'caches not synced');
-        return;
-      }
-      case '/metrics':
-        return sendMetrics(res, registry);
-      default:
-        res
-          .writeHead(404, { 'content-type': 'text/plain' })
-          .end('not found: GET /status, /healthz, /readyz, /metrics\n');
-    }
+  const app = plainApp();
+  app.use((req, res, next) => {
+    if (draining) res.set('connection', 'close');
+    if (req.method === 'GET' || req.method === 'HEAD') return next();
+    res.status(405).set('allow', 'GET').end();
   });
+  app.get('/status', (_req, res) => {
+    res.type('application/json').send(JSON.stringify(status(), null, 2) + '\n');
+  });
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok');
+  });
+  app.get('/readyz', (_req, res) => {
+    const ready = status().synced && !draining;
+    res
+      .status(ready ? 200 : 503)
+      .type('text/plain')
+      .send(ready ? 'ok' : draining ? 'shutting down' : 'caches not synced');
+  });
+  app.get('/metrics', (_req, res) => sendMetrics(res, registry));
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('not found: GET /status, /healthz, /readyz, /metrics\n');
+  });
+  const server = createServer(app);
   const address = await listen(server, port, host);
   const close = async (drainDelayMs = 0) => {
     draining = true;

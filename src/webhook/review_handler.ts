@@ -1,8 +1,8 @@
 /**
  * `POST /mutate` and `POST /validate`: one AdmissionReview in, one out, on Node's own request and
- * response objects (app.ts routes them here). No framework on this path: express (router,
- * request/response prototypes, body-parser, res.json) cost about 20 % of the server's CPU per
- * review (docs/bench/history.md).
+ * response objects (app.ts routes them here, before its express app sees them). No framework on
+ * this path: express (router, request/response prototypes, body-parser, res.json) cost about 20 %
+ * of the server's CPU per review (docs/bench/history.md).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {

@@ -10,6 +10,7 @@
  */
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { plainApp } from '../http/plain_app.ts';
 import { listen, sendMetrics, urlOf } from '../http/serve.ts';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -125,11 +126,14 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     socket.once('close', () => silent.delete(socket));
   });
 
-  const metricsServer = createHttpServer((req, res) => {
-    if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics')
-      return sendMetrics(res, metrics.registry, (err) => logger.error({ err }, 'cannot render metrics'));
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
+  const metricsApp = plainApp();
+  metricsApp.get('/metrics', (_req, res) =>
+    sendMetrics(res, metrics.registry, (err) => logger.error({ err }, 'cannot render metrics')),
+  );
+  metricsApp.use((_req, res) => {
+    res.status(404).type('text/plain').send('not found: GET /metrics\n');
   });
+  const metricsServer = createHttpServer(metricsApp);
 
   let httpsAddress: AddressInfo;
   let metricsAddress: AddressInfo;

@@ -128,6 +128,8 @@ describe('bad input gets a JSON reason and never a crash', () => {
       ['PUT', '/mutate'],
       ['GET', '/'],
       ['DELETE', '/readyz'],
+      ['GET', '/healthz/'],
+      ['GET', '/HEALTHZ'],
     ]) {
       const other = await send(server.url, { method: method!, path: path!, body: '{"x":1}', ca });
       expect([method, path, other.status, other.headers['content-type'], other.json.error]).toEqual([
