@@ -97,7 +97,7 @@ const USAGE = `usage: npm run bench:admission -- [options]   (or node bench/admi
                      MALLOC_ARENA_MAX=2) or Node's defaults         (BENCH_HEAP, chart)
   --target-ratio X   webhook/bare throughput target                 (0.8)
   --target-p99 MS    p99 target at --rate                           (5)
-  --target-idle-rss MB   the webhook's RSS before any review        (65)
+  --target-idle-rss MB   the webhook's RSS before any review        (85)
   --target-load-rss MB   the webhook's RSS after the closed loop    (100)
 `;
 
@@ -146,7 +146,7 @@ function parseOptions(argv: string[]): Options {
     strict: values.strict ?? env.BENCH_STRICT === '1',
     targetRatio: num('target-ratio', values['target-ratio'], 'BENCH_TARGET_RATIO', 0.8),
     targetP99: num('target-p99', values['target-p99'], 'BENCH_TARGET_P99', 5),
-    targetIdleRss: num('target-idle-rss', values['target-idle-rss'], 'BENCH_TARGET_IDLE_RSS', 65),
+    targetIdleRss: num('target-idle-rss', values['target-idle-rss'], 'BENCH_TARGET_IDLE_RSS', 85),
     targetLoadRss: num('target-load-rss', values['target-load-rss'], 'BENCH_TARGET_LOAD_RSS', 100),
     heap: heapOption(values.heap ?? env.BENCH_HEAP ?? 'chart'),
   };
