@@ -3,9 +3,9 @@
  * label) equal to the trusted CA bundle, so that a `helm upgrade` or a GitOps tool that resets it
  * is corrected within seconds. Only configurations matching the selector are ever touched.
  */
-import type { RestConfig } from '../kube/rest_config.ts';
+import type { RestConfig } from '../kube/rest/config.ts';
 import type { KubeObject } from '../kube/objects.ts';
-import { kubeRequest } from '../kube/rest.ts';
+import { kubeRequest } from '../kube/rest/request.ts';
 import type { Logger } from '../log.ts';
 
 interface WebhookConfiguration extends KubeObject {

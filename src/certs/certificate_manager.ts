@@ -6,9 +6,9 @@
  * the trusted bundle. It re-checks every `intervalMs`, so a reset caBundle is repaired within it.
  */
 import { SECRETS, resourcePath } from '../kube/paths.ts';
-import type { RestConfig } from '../kube/rest_config.ts';
-import { LeaderElector } from '../kube/leader_election.ts';
-import { isNotFound, kubeRequest } from '../kube/rest.ts';
+import type { RestConfig } from '../kube/rest/config.ts';
+import { LeaderElector } from '../kube/leaderelection/elector.ts';
+import { isNotFound, kubeRequest } from '../kube/rest/request.ts';
 import { errorMessage, type Logger } from '../log.ts';
 import { injectCaBundle } from './ca_bundle_injector.ts';
 import { applyStep, nextStep, type RotationPolicy } from './rotation.ts';

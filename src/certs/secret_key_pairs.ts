@@ -4,9 +4,9 @@
  * only the leader writes the Secret (certificate_manager.ts).
  */
 import { SECRETS, resourcePath } from '../kube/paths.ts';
-import type { RestConfig } from '../kube/rest_config.ts';
-import { Reflector } from '../kube/reflector.ts';
-import { Store } from '../kube/store.ts';
+import type { RestConfig } from '../kube/rest/config.ts';
+import { Reflector } from '../kube/cache/reflector.ts';
+import { Store } from '../kube/cache/store.ts';
 import { errorMessage, type Logger } from '../log.ts';
 import { keyPairOf, type KeyPair, type KeyPairSource } from './key_pair.ts';
 import { materialOf, type Secret } from './tls_secret.ts';

@@ -2,7 +2,7 @@
 import type { Config } from '../config/config.ts';
 import { loadConfig } from '../config/load.ts';
 import { ConfigError } from '../config/parse.ts';
-import type { RestConfig } from '../kube/rest_config.ts';
+import type { RestConfig } from '../kube/rest/config.ts';
 import { errorMessage, type Logger } from '../log.ts';
 import { CliError, EXIT_CONFIG, EXIT_OK } from './exit_codes.ts';
 
@@ -18,7 +18,7 @@ export async function loadCliConfig(file: string | undefined): Promise<Config> {
 
 /** The cluster: --kubeconfig, else $KUBECONFIG, else the pod's service account; undefined when none. */
 export async function loadCluster(kubeconfig: string | undefined, context?: string): Promise<RestConfig | undefined> {
-  const { loadRestConfig } = await import('../kube/kubeconfig.ts');
+  const { loadRestConfig } = await import('../kube/rest/kubeconfig.ts');
   try {
     return await loadRestConfig(kubeconfig, process.env, context);
   } catch (err) {

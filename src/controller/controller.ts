@@ -10,16 +10,16 @@
  * DeprecatedEnv) are the ones the server does not raise.
  */
 import { PODS, resourcePath } from '../kube/paths.ts';
-import type { RestConfig } from '../kube/rest_config.ts';
+import type { RestConfig } from '../kube/rest/config.ts';
 import { allContainers } from '../agent/agent_containers.ts';
 import { hasEnv } from '../agent/container_env.ts';
 import type { Config } from '../config/config.ts';
 import type { PodFactsCache } from '../watcher_election/candidates.ts';
 import { ASSIGNMENT_NOTE, elect, type Election, type WatcherRef } from '../watcher_election/elect.ts';
-import { SharedInformerFactory } from '../kube/informer_factory.ts';
-import { LeaderElector } from '../kube/leader_election.ts';
+import { SharedInformerFactory } from '../kube/cache/informer_factory.ts';
+import { LeaderElector } from '../kube/leaderelection/elector.ts';
 import type { KubeObject, Pod } from '../kube/objects.ts';
-import type { SharedInformer } from '../kube/shared_informer.ts';
+import type { SharedInformer } from '../kube/cache/shared_informer.ts';
 import { errorMessage, type Logger } from '../log.ts';
 import { DEPRECATED_ENV, WATCHER_LABEL } from '../policy/labels.ts';
 import { POLICIES } from '../policy/policy.ts';

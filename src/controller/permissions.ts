@@ -3,8 +3,8 @@
  * server (SelfSubjectAccessReview) so that a missing one is named at start, not discovered as a
  * stream of 403s later.
  */
-import type { RestConfig } from '../kube/rest_config.ts';
-import { kubeRequest } from '../kube/rest.ts';
+import type { RestConfig } from '../kube/rest/config.ts';
+import { kubeRequest } from '../kube/rest/request.ts';
 
 export interface Permission {
   verb: string;

@@ -4,8 +4,8 @@
  * AbortSignal: once leadership is lost, no further write goes out.
  */
 import { EVENTS, LEASES, PODS, resourcePath } from '../kube/paths.ts';
-import type { RestConfig } from '../kube/rest_config.ts';
-import { isConflict, isNotFound, kubeRequest } from '../kube/rest.ts';
+import type { RestConfig } from '../kube/rest/config.ts';
+import { isConflict, isNotFound, kubeRequest } from '../kube/rest/request.ts';
 import { WATCHER_LABEL } from '../policy/labels.ts';
 import { errorMessage, type Logger } from '../log.ts';
 import type { Action, PodRef } from './publication.ts';

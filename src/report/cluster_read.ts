@@ -4,8 +4,8 @@
  * that memory follows the number of agents, not the size of the cluster's pods.
  */
 import type { KubeObject, Lease, Node, Pod } from '../kube/objects.ts';
-import type { RestConfig } from '../kube/rest_config.ts';
-import { ApiError, kubeRequest } from '../kube/rest.ts';
+import type { RestConfig } from '../kube/rest/config.ts';
+import { ApiError, kubeRequest } from '../kube/rest/request.ts';
 
 export const PAGE_SIZE = 500;
 

@@ -1,6 +1,7 @@
 /**
- * admission.k8s.io/v1 AdmissionReview in and out: parsing a request body (with a reason for
- * every way it can be wrong) and answering it with the pure review of a pod or a pod template.
+ * admission.k8s.io/v1 AdmissionReview on the wire: parsing a request body (with a reason for every
+ * way it can be wrong) and building the answer to it from a review. The endpoints that review are
+ * mutate.ts and validate.ts; the HTTP transport is review_handler.ts.
  */
 import type { Operation } from 'fast-json-patch';
 import { isRecord, type KubeObject } from '../kube/objects.ts';
@@ -14,8 +15,8 @@ import {
   ShapeError,
   string,
 } from './object_shape.ts';
-import { isPodController, podTemplateOf, reviewTemplate, TEMPLATE_KINDS } from '../admission/pod_template.ts';
-import { reviewPod, type PodReview, type ReviewOptions } from '../admission/review_pod.ts';
+import { isPodController, TEMPLATE_KINDS } from '../admission/pod_template.ts';
+import type { PodReview } from '../admission/review_pod.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 
@@ -148,53 +149,12 @@ export interface AdmissionOutcome {
   review?: PodReview;
 }
 
-/** The kind of the object under review: its own `kind`, else the request's. */
+export /** The kind of the object under review: its own `kind`, else the request's. */
 function kindOf(object: Record<string, unknown>, request: { kind: { kind: string } }): string {
   return typeof object.kind === 'string' ? object.kind : request.kind.kind;
 }
 
-/**
- * Whether two JSON values are equal, walked without recursion and at most `maxDepth` levels deep
- * (deeper counts as different): the old and the new object of an UPDATE share nothing, and their
- * nesting is the caller's to choose.
- */
-export function sameJson(a: unknown, b: unknown, maxDepth = 100): boolean {
-  const stack: [unknown, unknown, number][] = [[a, b, 0]];
-  while (stack.length > 0) {
-    const [x, y, depth] = stack.pop()!;
-    if (x === y) continue;
-    if (
-      typeof x !== 'object' ||
-      typeof y !== 'object' ||
-      x === null ||
-      y === null ||
-      Array.isArray(x) !== Array.isArray(y) ||
-      depth >= maxDepth
-    )
-      return false;
-    const xs = x as Record<string, unknown>;
-    const ys = y as Record<string, unknown>;
-    const keys = Object.keys(xs);
-    if (keys.length !== Object.keys(ys).length) return false;
-    for (const k of keys) {
-      if (!Object.hasOwn(ys, k)) return false;
-      stack.push([xs[k], ys[k], depth + 1]);
-    }
-  }
-  return true;
-}
-
-function templateUnchanged(request: AdmissionRequest): boolean {
-  const before = isRecord(request.oldObject)
-    ? podTemplateOf({ ...request.oldObject, kind: kindOf(request.oldObject, request) })
-    : undefined;
-  const after = isRecord(request.object)
-    ? podTemplateOf({ ...request.object, kind: kindOf(request.object, request) })
-    : undefined;
-  return before !== undefined && after !== undefined && sameJson(before, after);
-}
-
-function answer(uid: string, review: PodReview | undefined, patch: Operation[] | undefined): AdmissionOutcome {
+export function answer(uid: string, review: PodReview | undefined, patch: Operation[] | undefined): AdmissionOutcome {
   const response: AdmissionResponse = { uid, allowed: review?.allowed ?? true };
   if (review && !review.allowed) response.status = { code: 403, message: review.denial ?? 'denied' };
   if (patch && patch.length > 0) {
@@ -208,57 +168,4 @@ function answer(uid: string, review: PodReview | undefined, patch: Operation[] |
     response: { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response },
     ...(review && { review }),
   };
-}
-
-/** `/mutate`: Pods on CREATE are reviewed and patched; anything else is allowed untouched. */
-export function mutatePod(request: AdmissionRequest, options: ReviewOptions): AdmissionOutcome {
-  if (
-    request.kind.kind !== 'Pod' ||
-    request.operation !== 'CREATE' ||
-    request.subResource ||
-    !isRecord(request.object)
-  ) {
-    return answer(request.uid, undefined, undefined);
-  }
-  // The decision does not depend on the namespace (opt-in is the webhook's namespaceSelector),
-  // so the pod is reviewed exactly as sent and the patch applies to it.
-  const review = reviewPod(request.object, options);
-  return answer(request.uid, review, review.patch);
-}
-
-/**
- * `/validate`: pod controllers on CREATE and UPDATE are validated on their template; never patched.
- *
- * An UPDATE that leaves a bad template as it was (a label change, a scale, the garbage collector
- * removing a finalizer) or that touches an object being deleted is allowed with the findings as
- * warnings: refusing it would wedge objects that predate the webhook, even their deletion. The
- * next change of the template is refused.
- */
-export function validateController(request: AdmissionRequest, options: ReviewOptions): AdmissionOutcome {
-  const object = request.object;
-  if (!isRecord(object) || request.subResource || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) {
-    return answer(request.uid, undefined, undefined);
-  }
-  const kind = kindOf(object, request);
-  if (!isPodController(kind)) return answer(request.uid, undefined, undefined);
-  const namespace = object.metadata?.namespace ?? request.namespace;
-  const reviewed = reviewTemplate(
-    { ...object, kind, metadata: { ...object.metadata, ...(namespace && { namespace }) } },
-    options,
-  );
-  const review = reviewed?.review;
-  if (
-    review &&
-    !review.allowed &&
-    request.operation === 'UPDATE' &&
-    (object.metadata?.deletionTimestamp || templateUnchanged(request))
-  ) {
-    const why = object.metadata?.deletionTimestamp ? 'the object is being deleted' : 'its pod template is unchanged';
-    const warnings = [
-      ...review.warnings,
-      `${review.denial} (allowed because ${why}; the next change of the pod template is refused)`,
-    ];
-    return answer(request.uid, { ...review, allowed: true, warnings }, undefined);
-  }
-  return answer(request.uid, review, undefined);
 }

@@ -7,7 +7,8 @@
 import type { NextFunction, Request, Response, Express } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { plainApp } from '../http/plain_app.ts';
-import { mutatePod, validateController } from './admission_review.ts';
+import { mutatePod } from './mutate.ts';
+import { validateController } from './validate.ts';
 import type { ReviewOptions } from '../admission/review_pod.ts';
 import type { Logger } from '../log.ts';
 import type { WebhookMetrics } from './metrics.ts';

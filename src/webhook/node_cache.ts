@@ -2,10 +2,10 @@
  * The webhook's node cache: the labels of every node, kept by a reflector, so that rule 5 can
  * tell a DaemonSet pod bound to a virtual node from one on an ordinary node.
  */
-import type { RestConfig } from '../kube/rest_config.ts';
+import type { RestConfig } from '../kube/rest/config.ts';
 import type { NodeLookup } from '../kube/node_lookup.ts';
-import { Reflector } from '../kube/reflector.ts';
-import { Store } from '../kube/store.ts';
+import { Reflector } from '../kube/cache/reflector.ts';
+import { Store } from '../kube/cache/store.ts';
 import type { NodeInfo } from '../kube/objects.ts';
 import type { Logger } from '../log.ts';
 

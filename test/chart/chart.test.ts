@@ -247,7 +247,7 @@ describe('what is installed', () => {
     expect(c.env).toEqual([
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-      // The heap caps measured by bench:election (RSS < 150 MB with 5,000 agents).
+      // The heap caps measured by bench:failover (RSS < 150 MB with 5,000 agents).
       { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --max-old-space-size=64' },
       { name: 'MALLOC_ARENA_MAX', value: '2' },
     ]);

@@ -7,9 +7,9 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { stringify } from 'yaml';
-import { inClusterConfig, loadKubeconfigFiles, loadRestConfig } from '../../src/kube/kubeconfig.ts';
-import { kubeRequest } from '../../src/kube/rest.ts';
-import { TOKEN_FILE_REREAD_MS } from '../../src/kube/rest_config.ts';
+import { inClusterConfig, loadKubeconfigFiles, loadRestConfig } from '../../src/kube/rest/kubeconfig.ts';
+import { kubeRequest } from '../../src/kube/rest/request.ts';
+import { TOKEN_FILE_REREAD_MS } from '../../src/kube/rest/config.ts';
 import { json, startFakeApiServer, type FakeApiServer } from './fake_api_server.ts';
 
 let server: FakeApiServer;

@@ -1,14 +1,14 @@
 /**
- * One watch stream (src/kube/watch.ts) against a TLS server that writes what kube-apiserver
+ * One watch stream (src/kube/rest/watch.ts) against a TLS server that writes what kube-apiserver
  * writes, and what it writes when things go wrong: lines split across chunks, an error status,
  * silence, a reset connection.
  */
 import { afterAll, beforeAll, beforeEach, expect, test } from '@jest/globals';
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { ApiError } from '../../src/kube/rest.ts';
-import { RestConfig } from '../../src/kube/rest_config.ts';
-import { openWatch } from '../../src/kube/watch.ts';
+import { ApiError } from '../../src/kube/rest/request.ts';
+import { RestConfig } from '../../src/kube/rest/config.ts';
+import { openWatch } from '../../src/kube/rest/watch.ts';
 import { json, startFakeApiServer, type FakeApiServer } from './fake_api_server.ts';
 
 let server: FakeApiServer;

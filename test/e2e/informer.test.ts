@@ -6,13 +6,13 @@
  * ConfigMaps carry the test objects: no controller and no admission webhook acts on them.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { loadRestConfig } from '../../src/kube/kubeconfig.ts';
-import type { RestConfig } from '../../src/kube/rest_config.ts';
+import { loadRestConfig } from '../../src/kube/rest/kubeconfig.ts';
+import type { RestConfig } from '../../src/kube/rest/config.ts';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SharedInformerFactory } from '../../src/kube/informer_factory.ts';
-import { NAMESPACE_INDEX, namespaceIndex } from '../../src/kube/indexers.ts';
+import { SharedInformerFactory } from '../../src/kube/cache/informer_factory.ts';
+import { NAMESPACE_INDEX, namespaceIndex } from '../../src/kube/cache/indexers.ts';
 import {
   KubeListerWatcher,
   type ListerWatcher,
@@ -21,10 +21,10 @@ import {
   type WatchHandle,
   type WatchObject,
   type WatchOptions,
-} from '../../src/kube/listwatch.ts';
+} from '../../src/kube/cache/listwatch.ts';
 import type { KubeObject } from '../../src/kube/objects.ts';
-import { kubeRequest } from '../../src/kube/rest.ts';
-import { isTombstone, SharedInformer, type EventHandler } from '../../src/kube/shared_informer.ts';
+import { kubeRequest } from '../../src/kube/rest/request.ts';
+import { isTombstone, SharedInformer, type EventHandler } from '../../src/kube/cache/shared_informer.ts';
 import { createLogger } from '../../src/log.ts';
 import { KUBECONFIG, LOG_DIR, PID_DIR, STATE_FILE } from '../cluster/paths.ts';
 import { eventually, kubectl, kubectlAsync, sleep } from './harness.ts';

@@ -4,7 +4,7 @@
  *
  * The timing rules themselves (observed-time expiry whatever renewTime says, the renew deadline,
  * a paused leader, jitter, no write after leadership is lost) are unit-tested on a fake clock and
- * an in-memory lock (test/unit/leader_elector.test.ts). The cases here are the ones that need the
+ * an in-memory lock (test/unit/leader_election_elector.test.ts). The cases here are the ones that need the
  * real thing: the Lease on the wire, 409 Conflict from kube-apiserver, a process killed without
  * release, a connection cut.
  *
@@ -16,11 +16,11 @@
 import { afterAll, afterEach, beforeAll, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { RestConfig } from '../../src/kube/rest_config.ts';
-import { loadRestConfig } from '../../src/kube/kubeconfig.ts';
-import { LeaderElector, LeadershipLost, type LeaderElectorSettings } from '../../src/kube/leader_election.ts';
+import type { RestConfig } from '../../src/kube/rest/config.ts';
+import { loadRestConfig } from '../../src/kube/rest/kubeconfig.ts';
+import { LeaderElector, LeadershipLost, type LeaderElectorSettings } from '../../src/kube/leaderelection/elector.ts';
 import type { Lease } from '../../src/kube/objects.ts';
-import { ApiError, kubeRequest } from '../../src/kube/rest.ts';
+import { ApiError, kubeRequest } from '../../src/kube/rest/request.ts';
 import { createLogger } from '../../src/log.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
 import { tcpRelay } from '../support/tcp_relay.ts';
@@ -270,8 +270,8 @@ function childElector(
       }
       return next(spec, ctx);
     }});
-    const { LeaderElector } = await import(${JSON.stringify(src('kube/leader_election.ts'))});
-    const { loadRestConfig } = await import(${JSON.stringify(src('kube/kubeconfig.ts'))});
+    const { LeaderElector } = await import(${JSON.stringify(src('kube/leaderelection/elector.ts'))});
+    const { loadRestConfig } = await import(${JSON.stringify(src('kube/rest/kubeconfig.ts'))});
     const { createLogger } = await import(${JSON.stringify(src('log.ts'))});
     const elector = new LeaderElector({
       kc: await loadRestConfig(${JSON.stringify(KUBECONFIG)}), namespace: ${JSON.stringify(NS)}, name: ${JSON.stringify(lease)},

@@ -9,14 +9,18 @@ import { parseArgs } from 'node:util';
 import { admissionBody } from './cases.ts';
 import { checkCase, type FuzzResult } from './check.ts';
 import type * as AdmissionReviewModule from '../../src/webhook/admission_review.ts';
+import type * as MutateModule from '../../src/webhook/mutate.ts';
+import type * as ValidateModule from '../../src/webhook/validate.ts';
 import type * as InjectModule from '../../src/cli/inject.ts';
 import type * as ConfigModule from '../../src/config/config.ts';
 
 // The built modules (npm run fuzz builds first), typed as their sources.
 const dist = (path: string) => new URL(`../../dist/${path}`, import.meta.url).href;
-const { BadAdmissionReview, mutatePod, parseAdmissionReview, validateController } = (await import(
+const { BadAdmissionReview, parseAdmissionReview } = (await import(
   dist('webhook/admission_review.js')
 )) as typeof AdmissionReviewModule;
+const { mutatePod } = (await import(dist('webhook/mutate.js'))) as typeof MutateModule;
+const { validateController } = (await import(dist('webhook/validate.js'))) as typeof ValidateModule;
 const { injectDocuments } = (await import(dist('cli/inject.js'))) as typeof InjectModule;
 const { defaultConfig } = (await import(dist('config/config.js'))) as typeof ConfigModule;
 

@@ -4,9 +4,9 @@
  * configurations the chart ships. Typed as the sources they are built from.
  */
 import { fileURLToPath } from 'node:url';
-import type * as RestModule from '../../src/kube/rest.ts';
-import type * as WatchModule from '../../src/kube/watch.ts';
-import type * as KubeconfigModule from '../../src/kube/kubeconfig.ts';
+import type * as RestModule from '../../src/kube/rest/request.ts';
+import type * as WatchModule from '../../src/kube/rest/watch.ts';
+import type * as KubeconfigModule from '../../src/kube/rest/kubeconfig.ts';
 import type * as ElectModule from '../../src/watcher_election/elect.ts';
 import type * as ConfigParseModule from '../../src/config/parse.ts';
 import type * as WebhookConfigurationModule from '../../src/webhook/webhook_configuration.ts';
@@ -18,7 +18,7 @@ type Elect = typeof ElectModule;
 type ConfigParse = typeof ConfigParseModule;
 type WebhookConfiguration = typeof WebhookConfigurationModule;
 
-export type { RestConfig } from '../../src/kube/rest_config.ts';
+export type { RestConfig } from '../../src/kube/rest/config.ts';
 export type { Config } from '../../src/config/config.ts';
 
 export interface Product {
@@ -34,9 +34,9 @@ const dist = (path: string) => import(fileURLToPath(new URL(`../../dist/${path}`
 
 export async function loadProduct(): Promise<Product> {
   const [rest, watch, kubeconfig, elect, config, webhookConfiguration] = await Promise.all([
-    dist('kube/rest.js'),
-    dist('kube/watch.js'),
-    dist('kube/kubeconfig.js'),
+    dist('kube/rest/request.js'),
+    dist('kube/rest/watch.js'),
+    dist('kube/rest/kubeconfig.js'),
     dist('watcher_election/elect.js'),
     dist('config/parse.js'),
     dist('webhook/webhook_configuration.js'),

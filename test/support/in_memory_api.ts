@@ -3,8 +3,8 @@
  * list pages, watch streams with resourceVersions, bookmarks, compaction, disconnects), and the
  * helpers those tests share: a capturing logger, a recorder of handler calls, an informer on it.
  */
-import { isTombstone } from '../../src/kube/delta_fifo.ts';
-import { NAMESPACE_INDEX, namespaceIndex, NODE_NAME_INDEX, nodeNameIndex } from '../../src/kube/indexers.ts';
+import { isTombstone } from '../../src/kube/cache/deltas.ts';
+import { NAMESPACE_INDEX, namespaceIndex, NODE_NAME_INDEX, nodeNameIndex } from '../../src/kube/cache/indexers.ts';
 import type {
   ListerWatcher,
   ListOptions,
@@ -12,10 +12,10 @@ import type {
   WatchHandle,
   WatchObject,
   WatchOptions,
-} from '../../src/kube/listwatch.ts';
+} from '../../src/kube/cache/listwatch.ts';
 import type { KubeObject, Pod } from '../../src/kube/objects.ts';
-import { SharedInformer, type EventHandler } from '../../src/kube/shared_informer.ts';
-import { objectKey } from '../../src/kube/store.ts';
+import { SharedInformer, type EventHandler } from '../../src/kube/cache/shared_informer.ts';
+import { objectKey } from '../../src/kube/cache/store.ts';
 import { createLogger } from '../../src/log.ts';
 import { eventually as waitFor, sleep } from './wait.ts';
 

@@ -3,12 +3,11 @@ import type { Operation } from 'fast-json-patch';
 import {
   ADMISSION_API_VERSION,
   BadAdmissionReview,
-  mutatePod,
   parseAdmissionReview,
-  sameJson,
-  validateController,
   type AdmissionRequest,
 } from '../../src/webhook/admission_review.ts';
+import { mutatePod } from '../../src/webhook/mutate.ts';
+import { sameJson, validateController } from '../../src/webhook/validate.ts';
 import type { KubeObject, Pod } from '../../src/kube/objects.ts';
 import { agent, app, applyTo, cfg, clone, deepFreeze, ev, istio, owner, REASON } from './fixtures.ts';
 

@@ -7,12 +7,9 @@
 import { expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import fastJsonPatch from 'fast-json-patch';
-import {
-  BadAdmissionReview,
-  mutatePod,
-  parseAdmissionReview,
-  validateController,
-} from '../../src/webhook/admission_review.ts';
+import { BadAdmissionReview, parseAdmissionReview } from '../../src/webhook/admission_review.ts';
+import { mutatePod } from '../../src/webhook/mutate.ts';
+import { validateController } from '../../src/webhook/validate.ts';
 import { injectDocuments } from '../../src/cli/inject.ts';
 import { defaultConfig } from '../../src/config/config.ts';
 import { admissionBody } from '../fuzz/cases.ts';

@@ -11,10 +11,10 @@ import type {
   WatchHandle,
   WatchObject,
   WatchOptions,
-} from '../../src/kube/listwatch.ts';
-import { backoffDelay, HEALTHY_WATCH_MS, Reflector, type BackoffOptions } from '../../src/kube/reflector.ts';
-import { ApiError } from '../../src/kube/rest.ts';
-import { Store } from '../../src/kube/store.ts';
+} from '../../src/kube/cache/listwatch.ts';
+import { backoffDelay, HEALTHY_WATCH_MS, Reflector, type BackoffOptions } from '../../src/kube/cache/reflector.ts';
+import { ApiError } from '../../src/kube/rest/request.ts';
+import { Store } from '../../src/kube/cache/store.ts';
 import { createLogger } from '../../src/log.ts';
 import { FakeClock } from '../support/fake_clock.ts';
 

@@ -4,15 +4,15 @@
  * compaction, disconnects, failures.
  */
 import { describe, expect, test } from '@jest/globals';
-import { RestConfig } from '../../src/kube/rest_config.ts';
-import { isTombstone } from '../../src/kube/delta_fifo.ts';
-import { SharedInformerFactory } from '../../src/kube/informer_factory.ts';
-import { NAMESPACE_INDEX, namespaceIndex, NODE_NAME_INDEX, nodeNameIndex } from '../../src/kube/indexers.ts';
+import { RestConfig } from '../../src/kube/rest/config.ts';
+import { isTombstone } from '../../src/kube/cache/deltas.ts';
+import { SharedInformerFactory } from '../../src/kube/cache/informer_factory.ts';
+import { NAMESPACE_INDEX, namespaceIndex, NODE_NAME_INDEX, nodeNameIndex } from '../../src/kube/cache/indexers.ts';
 import type { KubeObject, Pod } from '../../src/kube/objects.ts';
-import { Reflector } from '../../src/kube/reflector.ts';
-import { ApiError } from '../../src/kube/rest.ts';
-import { SharedInformer, stripManagedFields } from '../../src/kube/shared_informer.ts';
-import { objectKey, Store } from '../../src/kube/store.ts';
+import { Reflector } from '../../src/kube/cache/reflector.ts';
+import { ApiError } from '../../src/kube/rest/request.ts';
+import { SharedInformer, stripManagedFields } from '../../src/kube/cache/shared_informer.ts';
+import { objectKey, Store } from '../../src/kube/cache/store.ts';
 import {
   testLogger,
   WARN,

@@ -1,8 +1,8 @@
 /** The indexed store of the informer layer (client-go's cache.Indexer). */
 import { describe, expect, test } from '@jest/globals';
-import { NAMESPACE_INDEX, namespaceIndex, NODE_NAME_INDEX, nodeNameIndex } from '../../src/kube/indexers.ts';
+import { NAMESPACE_INDEX, namespaceIndex, NODE_NAME_INDEX, nodeNameIndex } from '../../src/kube/cache/indexers.ts';
 import type { Pod } from '../../src/kube/objects.ts';
-import { objectKey, Store } from '../../src/kube/store.ts';
+import { objectKey, Store } from '../../src/kube/cache/store.ts';
 import { pod } from '../support/in_memory_api.ts';
 
 describe('Store: an indexer', () => {

@@ -6,7 +6,8 @@
  * so that objects predating the webhook can still be scaled and deleted.
  */
 import { describe, expect, test } from '@jest/globals';
-import { validateController, type AdmissionRequest } from '../../src/webhook/admission_review.ts';
+import type { AdmissionRequest } from '../../src/webhook/admission_review.ts';
+import { validateController } from '../../src/webhook/validate.ts';
 import type { Container, KubeObject } from '../../src/kube/objects.ts';
 import { agent, app, cfg, clone, deepFreeze, ev } from './fixtures.ts';
 

@@ -4,7 +4,7 @@
  * generated clients would turn them into classes with Date fields.
  */
 import { request } from 'node:https';
-import type { RestConfig } from './rest_config.ts';
+import type { RestConfig } from './config.ts';
 
 export class ApiError extends Error {
   constructor(

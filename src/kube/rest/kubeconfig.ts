@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { RestConfig, type RestConfigOptions } from './rest_config.ts';
+import { RestConfig, type RestConfigOptions } from './config.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 

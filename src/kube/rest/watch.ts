@@ -6,8 +6,8 @@
  */
 import { request } from 'node:https';
 import type { IncomingMessage } from 'node:http';
-import { apiError, withQuery, type Query } from './rest.ts';
-import type { RestConfig } from './rest_config.ts';
+import { apiError, withQuery, type Query } from './request.ts';
+import type { RestConfig } from './config.ts';
 
 export interface WatchStream {
   /** Ends the stream; `onDone` is not called afterwards. */

@@ -36,11 +36,11 @@
  * (client-go also calls it when stopped before ever leading); onNewLeader is not called for an
  * empty holder; a paused leader neither renews nor releases once its deadlines have passed.
  */
-import type { RestConfig } from './rest_config.ts';
-import { errorMessage as message, type Logger } from '../log.ts';
-import { isConflict, isNotFound } from './rest.ts';
-import { formatMicroTime } from './objects.ts';
-import { systemClock, type Clock, type TimerHandle } from './clock.ts';
+import type { RestConfig } from '../rest/config.ts';
+import { errorMessage as message, type Logger } from '../../log.ts';
+import { isConflict, isNotFound } from '../rest/request.ts';
+import { formatMicroTime } from '../objects.ts';
+import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import {
   LeaseLock,
   type LeaderElectionRecord,

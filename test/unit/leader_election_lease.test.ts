@@ -6,10 +6,10 @@ import {
   leaseDurationSeconds,
   LeaseObservation,
   validateTimings,
-} from '../../src/kube/leader_election.ts';
+} from '../../src/kube/leaderelection/elector.ts';
 import { formatMicroTime } from '../../src/kube/objects.ts';
 import type { Lease } from '../../src/kube/objects.ts';
-import { recordOf, snapshotOf, specOf, type LeaseSnapshot } from '../../src/kube/lease_lock.ts';
+import { recordOf, snapshotOf, specOf, type LeaseSnapshot } from '../../src/kube/leaderelection/lease_lock.ts';
 
 function snapshot(resourceVersion: string, spec: Lease['spec']): LeaseSnapshot {
   return snapshotOf({ metadata: { name: 'l', namespace: 'n', resourceVersion }, spec });

@@ -11,7 +11,7 @@
  *      and timed to /readyz 200 (caches synced) and to the first published Lease; its RSS after
  *      sync and after a minute of steady state; then failover again, at that size.
  *
- *   npm run bench:election -- [--phases failover,scale] [--trials 30] [--sizes 1000,5000]
+ *   npm run bench:failover -- [--phases failover,scale] [--trials 30] [--sizes 1000,5000]
  *                             [--scale-trials 20] [--steady 60] [--replicas 1] [--watchers 3]
  *                             [--cluster-dir DIR] [--node-lease S] [--heap chart|node] [--keep-cluster|--down] [--cpu-prof DIR]
  *                             [--heap-snapshot DIR] [--logs DIR] [--strict]
@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchCommandLine, sleep, type BenchCommandLine } from './options.ts';
 import { chartHeap } from './chart_heap.ts';
-import { children, Controller } from './election/controller.ts';
+import { children, Controller } from './watcher_failover/controller.ts';
 import { ApiError, clusterFiles, Kube, pool, type ClusterFiles, type Json, type WatchEvent } from './kube.ts';
 import {
   AGENT_APP,
@@ -39,7 +39,7 @@ import {
   WATCHER_APP,
   WATCHER_LABEL,
   watcherDeployment,
-} from './election/objects.ts';
+} from './watcher_failover/objects.ts';
 import { componentFlag, cpuBetween, cpuSample, type CpuCores } from './proc.ts';
 import { fmt, table } from './report.ts';
 import { clusterCommand, clusterRunning } from './cluster.ts';
@@ -86,7 +86,7 @@ interface Options {
   targetRss: number;
 }
 
-const USAGE = `usage: npm run bench:election -- [options]   (or node bench/election.ts [options])
+const USAGE = `usage: npm run bench:failover -- [options]   (or node bench/watcher_failover.ts [options])
 
   --phases LIST       failover,scale                                        (BENCH_PHASES, failover,scale)
   --trials N          failover trials on the small cluster                  (BENCH_TRIALS, 30)
@@ -114,7 +114,7 @@ const USAGE = `usage: npm run bench:election -- [options]   (or node bench/elect
   --target-rss MB     controller RSS target at the largest size             (150)
 `;
 
-const cli: BenchCommandLine = benchCommandLine('bench:election', USAGE);
+const cli: BenchCommandLine = benchCommandLine('bench:failover', USAGE);
 const usage: (message: string) => never = cli.usage;
 
 function parseOptions(argv: string[]): Options {
@@ -962,7 +962,7 @@ process.on('exit', () => {
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => {
     process.stderr.write(
-      `\nbench:election: ${signal}: stopping the controllers (the cluster and its benchmark objects are left; the next run cleans them up)\n`,
+      `\nbench:failover: ${signal}: stopping the controllers (the cluster and its benchmark objects are left; the next run cleans them up)\n`,
     );
     for (const child of children) child.kill('SIGTERM');
     setTimeout(() => process.exit(130), 2000).unref();
@@ -977,7 +977,7 @@ async function main(): Promise<number> {
   const load = loadavg()
     .map((l) => l.toFixed(2))
     .join(' ');
-  log(`bench:election  ${date}  node ${process.version}  ${cpus} CPUs  load ${load}  cluster ${opts.clusterDir}`);
+  log(`bench:failover  ${date}  node ${process.version}  ${cpus} CPUs  load ${load}  cluster ${opts.clusterDir}`);
 
   let startedCluster = false;
   const running = clusterRunning(opts.clusterDir);
@@ -1347,7 +1347,7 @@ function resultJson(
   notes: string[],
 ) {
   return {
-    bench: 'election',
+    bench: 'watcher-failover',
     date,
     node: process.version,
     cpus,
@@ -1441,7 +1441,7 @@ async function pollFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`bench:election: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`bench:failover: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },
 );

@@ -9,8 +9,8 @@
  * compacted away) relists; every other error retries with exponential backoff and jitter,
  * forever. It never stops silently: every failure is logged, and `stop()` is the only way out.
  */
-import type { RestConfig } from './rest_config.ts';
-import { errorMessage, type Logger } from '../log.ts';
+import type { RestConfig } from '../rest/config.ts';
+import { errorMessage, type Logger } from '../../log.ts';
 import {
   KubeListerWatcher,
   type ListerWatcher,
@@ -18,9 +18,9 @@ import {
   type WatchHandle,
   type WatchObject,
 } from './listwatch.ts';
-import type { KubeObject } from './objects.ts';
-import { ApiError } from './rest.ts';
-import { systemClock, type Clock } from './clock.ts';
+import type { KubeObject } from '../objects.ts';
+import { ApiError } from '../rest/request.ts';
+import { systemClock, type Clock } from '../clock.ts';
 import { objectKey } from './store.ts';
 
 /**

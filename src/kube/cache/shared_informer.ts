@@ -7,16 +7,16 @@
  * and the list (adds for new keys, updates for changed objects, deletes with a
  * DeletedFinalStateUnknown tombstone for the objects that vanished while the watch was down).
  */
-import type { Logger } from '../log.ts';
-import { replaceDeltas, type Delta } from './delta_fifo.ts';
+import type { Logger } from '../../log.ts';
+import { replaceDeltas, type Delta } from './deltas.ts';
 import type { Indexers } from './indexers.ts';
-import type { KubeObject } from './objects.ts';
+import type { KubeObject } from '../objects.ts';
 import { ProcessorListener, type EventHandler, type ListenerOptions, type Notification } from './processor_listener.ts';
 import { Reflector, type ListWatchSource, type ReflectorStore, type ReflectorTuning } from './reflector.ts';
 import { Store, type Indexer } from './store.ts';
 
 export type { EventHandler } from './processor_listener.ts';
-export { DeletedFinalStateUnknown, finalState, isTombstone } from './delta_fifo.ts';
+export { DeletedFinalStateUnknown, finalState, isTombstone } from './deltas.ts';
 
 /** Applied to every object before it is stored; it may modify its argument and return it. */
 export type TransformFunc<T> = (object: KubeObject) => T;

@@ -7,7 +7,7 @@
  * the API server, before any transform), so a transform may drop `metadata` entirely.
  */
 import type { IndexFunc, Indexers } from './indexers.ts';
-import type { KubeObject } from './objects.ts';
+import type { KubeObject } from '../objects.ts';
 
 /** client-go's MetaNamespaceKeyFunc: `namespace/name`, or `name` for cluster-scoped objects. */
 export function objectKey(object: KubeObject): string {

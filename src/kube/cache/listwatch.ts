@@ -6,10 +6,10 @@
  * stream). The interface exists so that the reflector's state machine runs unchanged
  * against any source of list pages and watch events.
  */
-import type { KubeObject } from './objects.ts';
-import { kubeRequest } from './rest.ts';
-import type { RestConfig } from './rest_config.ts';
-import { openWatch } from './watch.ts';
+import type { KubeObject } from '../objects.ts';
+import { kubeRequest } from '../rest/request.ts';
+import type { RestConfig } from '../rest/config.ts';
+import { openWatch } from '../rest/watch.ts';
 
 export interface ListOptions {
   limit?: number;

@@ -9,15 +9,15 @@ import {
   LeadershipLost,
   type Attempt,
   type LeaderElectorSettings,
-} from '../../src/kube/leader_election.ts';
+} from '../../src/kube/leaderelection/elector.ts';
 import type {
   LeaderElectionRecord,
   LockRequestOptions,
   LockSnapshot,
   ResourceLock,
-} from '../../src/kube/lease_lock.ts';
+} from '../../src/kube/leaderelection/lease_lock.ts';
 import { formatMicroTime } from '../../src/kube/objects.ts';
-import { ApiError } from '../../src/kube/rest.ts';
+import { ApiError } from '../../src/kube/rest/request.ts';
 import { createLogger } from '../../src/log.ts';
 import { FakeClock } from '../support/fake_clock.ts';
 

@@ -8,10 +8,10 @@
  * writer lost the race and must read again. The lock never retries and never decides anything;
  * the elector (leader_election.ts) does.
  */
-import type { RestConfig } from './rest_config.ts';
-import type { Lease } from './objects.ts';
-import { LEASES, resourcePath } from './paths.ts';
-import { isNotFound, kubeRequest } from './rest.ts';
+import type { RestConfig } from '../rest/config.ts';
+import type { Lease } from '../objects.ts';
+import { LEASES, resourcePath } from '../paths.ts';
+import { isNotFound, kubeRequest } from '../rest/request.ts';
 
 /** What leader election reads from and writes to the Lease spec (client-go LeaderElectionRecord). */
 export interface LeaderElectionRecord {

@@ -9,7 +9,7 @@
  * vanished while the watch was down (as {@link DeletedFinalStateUnknown} tombstones).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { isRecord } from './objects.ts';
+import { isRecord } from '../objects.ts';
 
 /**
  * A deletion the informer did not witness: the object was in the store, and the relist after a

@@ -3,10 +3,10 @@
  * asks for the same collection (path, label selector, field selector) gets the same informer,
  * hence one list+watch and one store however many consumers there are.
  */
-import type { RestConfig } from './rest_config.ts';
-import type { Logger } from '../log.ts';
+import type { RestConfig } from '../rest/config.ts';
+import type { Logger } from '../../log.ts';
 import type { Indexers } from './indexers.ts';
-import type { KubeObject } from './objects.ts';
+import type { KubeObject } from '../objects.ts';
 import type { ResourceSelector } from './listwatch.ts';
 import type { ReflectorTuning } from './reflector.ts';
 import { SharedInformer, type TransformFunc } from './shared_informer.ts';

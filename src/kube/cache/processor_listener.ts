@@ -5,8 +5,8 @@
  * nobody but itself. The queue is unbounded, as in client-go: a handler that never returns makes
  * its own queue grow, which is logged.
  */
-import type { Logger } from '../log.ts';
-import type { DeletedFinalStateUnknown } from './delta_fifo.ts';
+import type { Logger } from '../../log.ts';
+import type { DeletedFinalStateUnknown } from './deltas.ts';
 
 /**
  * What a consumer of a shared informer implements (client-go ResourceEventHandler). Handlers may

@@ -1,8 +1,8 @@
 /** The deltas of a relist: what a replaced list means for the handlers (client-go's DeltaFIFO.Replace). */
 import { describe, expect, test } from '@jest/globals';
-import { DeletedFinalStateUnknown, isTombstone, replaceDeltas, sameVersion } from '../../src/kube/delta_fifo.ts';
+import { DeletedFinalStateUnknown, isTombstone, replaceDeltas, sameVersion } from '../../src/kube/cache/deltas.ts';
 import type { Pod } from '../../src/kube/objects.ts';
-import { Store } from '../../src/kube/store.ts';
+import { Store } from '../../src/kube/cache/store.ts';
 import { pod } from '../support/in_memory_api.ts';
 
 describe('replaceDeltas: what a relist means for the handlers', () => {

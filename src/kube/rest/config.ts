@@ -4,7 +4,7 @@
  * config, so lists, watches and writes reuse connections (and TLS sessions) instead of
  * handshaking per request.
  *
- * Built by {@link ../kube/kubeconfig.ts} from a kubeconfig file or the in-cluster service account.
+ * Built by {@link ./kubeconfig.ts} from a kubeconfig file or the in-cluster service account.
  * @kubernetes/client-node is not loaded for this: it costs ~80 MB of RSS and a second of start-up
  * (bench/README.md), for the two things the controller and the webhook need from it.
  */
