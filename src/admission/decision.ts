@@ -10,12 +10,12 @@
  *
  * A watcher Deployment running on serverless nodes is still a watcher: rule 4 comes before 5.
  */
-import { agentContainers } from '../agent/agent_containers.ts';
 import type { Config } from '../config/config.ts';
 import type { Pod } from '../kube/objects.ts';
 import { INJECTION_LABEL, POLICY_LABEL } from '../policy/labels.ts';
 import { parsePolicyLabel, type Policy } from '../policy/policy.ts';
 import type { NodeLookup } from '../kube/node_lookup.ts';
+import { podView, type PodView } from './pod_view.ts';
 import { matchServerless, type ServerlessRule } from './serverless_rule.ts';
 import { matchWatcher, type WatcherRule } from './watcher_rule.ts';
 
@@ -35,11 +35,16 @@ export interface Decision {
 }
 
 export function decide(pod: Pod, config: Config, nodes?: NodeLookup): Decision {
-  const labels = pod.metadata?.labels ?? {};
+  return decideView(podView(pod, config, nodes), config);
+}
+
+/** {@link decide} over a view of the pod the caller computed already. */
+export function decideView(view: PodView, config: Config): Decision {
+  const labels = view.labels;
   if (labels[INJECTION_LABEL] === 'disabled') {
     return { policy: 'normal', rule: 'disabled', detail: `pod label ${INJECTION_LABEL}=disabled`, affirmative: false };
   }
-  if (agentContainers(pod.spec, config.agent).length === 0) {
+  if (view.agents.length === 0) {
     return { policy: 'normal', rule: 'no-agent', detail: 'no agent container', affirmative: false };
   }
   const labelled = labels[POLICY_LABEL] === undefined ? undefined : parsePolicyLabel(labels[POLICY_LABEL]);
@@ -51,9 +56,9 @@ export function decide(pod: Pod, config: Config, nodes?: NodeLookup): Decision {
       affirmative: true,
     };
   }
-  const watcher = matchWatcher(pod, config);
+  const watcher = matchWatcher(view, config);
   if (watcher) return { policy: 'only-watch', ...watcher, affirmative: true };
-  const serverless = matchServerless(pod, config, nodes);
+  const serverless = matchServerless(view, config);
   if (serverless) return { policy: 'watch-disabled', ...serverless, affirmative: true };
   return { policy: 'normal', rule: 'default', detail: 'no rule matched', affirmative: false };
 }

@@ -18,13 +18,10 @@
  * `ds-injection` annotation; the sidecars injected from it into application pods are caught by
  * the sidecar rule when the webhook is reinvoked.
  */
-import { applicationContainers } from '../agent/agent_containers.ts';
 import type { Config } from '../config/config.ts';
-import type { NodeLookup } from '../kube/node_lookup.ts';
 import type { NodeSelectorTerm, Pod } from '../kube/objects.ts';
 import { firstWildcardMatch, wildcardMatches } from '../selector/selectors.ts';
-import { controllerKind } from './owner.ts';
-import { targetNodeName } from './target_node.ts';
+import type { PodView } from './pod_view.ts';
 import type { RuleMatch } from './watcher_rule.ts';
 
 export type ServerlessRule =
@@ -56,23 +53,24 @@ function affinityRequiresServerless(pod: Pod, config: Config): string | undefine
   return found.every((f) => f !== undefined) ? found[0] : undefined;
 }
 
-export function matchServerless(pod: Pod, config: Config, nodes?: NodeLookup): RuleMatch<ServerlessRule> | undefined {
+export function matchServerless(view: PodView, config: Config): RuleMatch<ServerlessRule> | undefined {
   const s = config.serverless;
+  const { pod } = view;
   const spec = pod.spec;
   // A DaemonSet pod is one node's agent: only that node decides. Template-wide markers (TKE's
   // ds-injection annotation, pod labels, a second container, a toleration that every copy carries)
   // would otherwise make the copies on ordinary nodes, the natural watchers, watch-disabled.
-  const daemonSet = controllerKind(pod) === 'DaemonSet';
+  const daemonSet = view.controller === 'DaemonSet';
   if (!daemonSet) {
-    const app = s.sidecar ? applicationContainers(spec, config.agent)[0] : undefined;
+    const app = s.sidecar ? view.applications[0] : undefined;
     if (app)
       return {
         rule: 'serverless-sidecar',
         detail: `agent shares the pod with container ${JSON.stringify(app.container.name)}`,
       };
-    const label = firstWildcardMatch(s.podLabels, pod.metadata?.labels);
+    const label = firstWildcardMatch(s.podLabels, view.labels);
     if (label) return { rule: 'serverless-pod-label', detail: `pod label ${label}` };
-    const annotation = firstWildcardMatch(s.podAnnotations, pod.metadata?.annotations);
+    const annotation = firstWildcardMatch(s.podAnnotations, view.annotations);
     if (annotation) return { rule: 'serverless-pod-annotation', detail: `pod annotation ${annotation}` };
   }
   const selector = firstWildcardMatch(s.nodeSelectors, spec?.nodeSelector);
@@ -80,8 +78,7 @@ export function matchServerless(pod: Pod, config: Config, nodes?: NodeLookup): R
   const affinity = affinityRequiresServerless(pod, config);
   if (affinity) return { rule: 'serverless-node-selector', detail: `required node affinity ${affinity}` };
 
-  const nodeName = targetNodeName(pod);
-  const node = nodeName !== undefined && nodes ? nodes(nodeName) : undefined;
+  const node = view.targetNode;
   if (node) {
     const nodeLabel = firstWildcardMatch(s.nodeLabels, node.labels);
     return nodeLabel
