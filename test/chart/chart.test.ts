@@ -22,7 +22,7 @@ import {
   selects,
   template,
   templateError,
-} from './helm.ts';
+} from '../support/helm.ts';
 
 const EXAMPLES = ['values-ordinary.yaml', 'values-serverless.yaml'].map((f) => join(ROOT, 'examples', f));
 const CERT_MANAGER = { values: { certificates: { mode: 'certManager' } }, apiVersions: ['cert-manager.io/v1'] };

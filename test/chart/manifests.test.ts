@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { helmBinary, parseManifests, ROOT, template } from './helm.ts';
+import { helmBinary, parseManifests, ROOT, template } from '../support/helm.ts';
 
 const GENERATE = join(ROOT, 'webhook', 'generate.mjs');
 const generate = (args: string[]) => {

@@ -7,7 +7,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { requiredPermissions } from '../../src/controller/permissions.ts';
-import { FULLNAME, NAMESPACE, ofKind, ROOT, template, type TemplateOptions } from './helm.ts';
+import { FULLNAME, NAMESPACE, ofKind, ROOT, template, type TemplateOptions } from '../support/helm.ts';
 
 type Component = 'webhook' | 'controller';
 /** cluster: a ClusterRole; release: a Role in the release namespace; election: a Role in a config.election namespace. */

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { exited, killAll, REPO, requireBuild, run, start, tempDir } from './helpers.ts';
+import { exited, killAll, REPO, requireBuild, run, start, tempDir } from '../support/cli.ts';
 import { freePort } from '../support/free_port.ts';
 
 jest.setTimeout(120_000);

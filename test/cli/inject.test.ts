@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { stringify } from 'yaml';
-import { json, killAll, lines, requireBuild, run, tempDir, yamlDocs } from './helpers.ts';
+import { json, killAll, lines, requireBuild, run, tempDir, yamlDocs } from '../support/cli.ts';
+import { agentContainer } from '../support/objects.ts';
 
 // Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has
 // its own shorter timeout (helpers.ts), so a hang fails with the command line rather than here.
@@ -21,7 +22,7 @@ const SURGE = (spelling = 'watch-only'): string =>
 
 type Obj = Record<string, any>;
 
-const agent = (env?: Obj[]): Obj => ({ name: 'deepflow-agent', image: AGENT_IMAGE, ...(env && { env }) });
+const agent = (env?: Obj[]): Obj => agentContainer(AGENT_IMAGE, env);
 const policyEnv = (value: string): Obj => ({ name: 'K8S_WATCH_POLICY', value });
 
 const configMap: Obj = {

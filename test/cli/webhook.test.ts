@@ -10,7 +10,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { exited, killAll, lines, REPO, requireBuild, run, start, tempDir } from './helpers.ts';
+import { exited, killAll, lines, REPO, requireBuild, run, start, tempDir } from '../support/cli.ts';
 import { freePort } from '../support/free_port.ts';
 
 // Every call of the CLI starts a Node process (about 1 s on a busy 2-core machine); each call has

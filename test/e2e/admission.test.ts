@@ -9,7 +9,17 @@ import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import { webhookConfigurations } from '../../src/webhook/webhook_configuration.ts';
 import { ORDINARY_NODES, VIRTUAL_NODES } from '../cluster/nodes.ts';
-import { apply, eventually, freePort, getJson, kubectl, kubectlAsync, kubectlOk, WebhookProcess } from './harness.ts';
+import {
+  apply,
+  eventually,
+  freePort,
+  getJson,
+  kubectl,
+  kubectlAsync,
+  kubectlOk,
+  WebhookProcess,
+} from '../support/cluster_harness.ts';
+import { agentContainer, type EnvEntry } from '../support/objects.ts';
 
 const NAME = 'k8s-watch-policy';
 const AGENT_IMAGE = 'registry.example.com:5000/deepflow-ce/deepflow-agent:v6.6';
@@ -41,11 +51,7 @@ const namespace = (name: string, optIn: boolean) => ({
   metadata: { name, labels: optIn ? { 'deepflow.io/k8s-watch-policy-injection': 'enabled' } : {} },
 });
 
-const agent = (env: { name: string; value: string }[] = []) => ({
-  name: 'deepflow-agent',
-  image: AGENT_IMAGE,
-  ...(env.length && { env }),
-});
+const agent = (env: EnvEntry[] = []) => agentContainer(AGENT_IMAGE, env);
 
 function deployment(
   ns: string,

@@ -9,7 +9,17 @@ import { X509Certificate } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { webhookConfigurations } from '../../src/webhook/webhook_configuration.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
-import { apply, CLI, eventually, freePort, getJson, kubectl, kubectlAsync, kubectlOk, sleep } from './harness.ts';
+import {
+  apply,
+  CLI,
+  eventually,
+  freePort,
+  getJson,
+  kubectl,
+  kubectlAsync,
+  kubectlOk,
+  sleep,
+} from '../support/cluster_harness.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `kwp-certs-${RUN}`;

@@ -3,7 +3,7 @@ import { expect, test } from '@jest/globals';
 import { components, nodeLeaseSeconds } from '../cluster/components.ts';
 import { moduleVersions } from '../cluster/paths.ts';
 import { ORDINARY_NODES, VIRTUAL_NODES } from '../cluster/nodes.ts';
-import { getJson, kubectl } from './harness.ts';
+import { getJson, kubectl } from '../support/cluster_harness.ts';
 
 test('kube-apiserver reports the release it was built from', () => {
   const version = getJson(['version']);

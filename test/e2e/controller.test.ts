@@ -10,13 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KUBECONFIG } from '../cluster/paths.ts';
 import { ControllerProcess } from '../support/processes.ts';
-import { apply, CLI, eventually, getJson, kubectl, kubectlOk, sleep } from './harness.ts';
+import { apply, CLI, eventually, getJson, kubectl, kubectlOk, sleep } from '../support/cluster_harness.ts';
+import { agentContainer, FAKE_AGENT_IMAGE, policyEnv } from '../support/objects.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const SYSTEM = `kwp-system-${RUN}`;
 const AGENTS = `kwp-agents-${RUN}`;
 const LEASE = 'k8s-watcher';
-const IMAGE = 'registry.example.com/deepflow-ce/deepflow-agent:v6.6';
+const IMAGE = FAKE_AGENT_IMAGE;
 const dir = mkdtempSync(join(tmpdir(), 'kwp-controller-'));
 const configFile = join(dir, 'config.yaml');
 
@@ -56,11 +57,7 @@ function labelled(): string[] {
   );
 }
 
-const agent = (policy?: string) => ({
-  name: 'deepflow-agent',
-  image: IMAGE,
-  ...(policy && { env: [{ name: 'K8S_WATCH_POLICY', value: policy }] }),
-});
+const agent = (policy?: string) => agentContainer(IMAGE, policyEnv(policy));
 
 const daemonSet = (name: string, nodeSelector: Record<string, string> = { type: 'kwok' }) => ({
   apiVersion: 'apps/v1',

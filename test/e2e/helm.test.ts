@@ -15,7 +15,17 @@ import { parse, parseAllDocuments } from 'yaml';
 import { requiredPermissions } from '../../src/controller/permissions.ts';
 import { readState } from '../cluster/cluster.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
-import { apply, CLI, eventually, freePort, getJson, kubectl, kubectlOk, terminate, type Run } from './harness.ts';
+import {
+  apply,
+  CLI,
+  eventually,
+  freePort,
+  getJson,
+  kubectl,
+  kubectlOk,
+  terminate,
+  type Run,
+} from '../support/cluster_harness.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHART = join(ROOT, 'charts', 'k8s-watch-policy');

@@ -27,7 +27,7 @@ import { kubeRequest } from '../../src/kube/rest/request.ts';
 import { isTombstone, SharedInformer, type EventHandler } from '../../src/kube/cache/shared_informer.ts';
 import { createLogger } from '../../src/log.ts';
 import { KUBECONFIG, LOG_DIR, PID_DIR, STATE_FILE } from '../cluster/paths.ts';
-import { eventually, kubectl, kubectlAsync, sleep } from './harness.ts';
+import { eventually, kubectl, kubectlAsync, sleep } from '../support/cluster_harness.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `e2e-informer-${RUN}`;

@@ -25,7 +25,7 @@ import { createLogger } from '../../src/log.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
 import { tcpRelay } from '../support/tcp_relay.ts';
 import { eventually } from '../support/wait.ts';
-import { kubectl, kubectlOk, sleep } from './harness.ts';
+import { kubectl, kubectlOk, sleep } from '../support/cluster_harness.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `e2e-leader-${RUN}`;

@@ -17,7 +17,7 @@ import { stringify } from 'yaml';
 import { webhookConfigurations } from '../../src/webhook/webhook_configuration.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
 import { ControllerProcess } from '../support/processes.ts';
-import { apply, eventually, kubectl, WebhookProcess } from '../e2e/harness.ts';
+import { apply, eventually, kubectl, WebhookProcess } from '../support/cluster_harness.ts';
 
 export interface Installation {
   /** Where the controller publishes the watcher Lease. */

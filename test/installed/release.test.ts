@@ -6,8 +6,9 @@
  * kind cluster with the chart's pods in `npm run e2e:kind` (see installation.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { apply, eventually, getJson, kubectl } from '../e2e/harness.ts';
+import { apply, eventually, getJson, kubectl } from '../support/cluster_harness.ts';
 import { installation, type Installation } from './installation.ts';
+import { agentContainer, type EnvEntry } from '../support/objects.ts';
 
 let inst: Installation;
 
@@ -19,11 +20,7 @@ afterAll(async () => {
   await inst?.stop();
 });
 
-const agent = (env: { name: string; value: string }[] = []) => ({
-  name: 'deepflow-agent',
-  image: inst.image,
-  ...(env.length > 0 && { env }),
-});
+const agent = (env: EnvEntry[] = []) => agentContainer(inst.image, env);
 
 function workload(
   kind: 'Deployment' | 'DaemonSet',

@@ -12,8 +12,9 @@ import { stringify } from 'yaml';
 import { readState } from '../cluster/cluster.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
 import { CLI } from '../support/processes.ts';
-import { apply, eventually, getJson, kubectl, kubectlOk } from '../e2e/harness.ts';
+import { apply, eventually, getJson, kubectl, kubectlOk } from '../support/cluster_harness.ts';
 import { installation, type Installation } from './installation.ts';
+import { agentContainer, type EnvEntry } from '../support/objects.ts';
 
 let inst: Installation;
 let dir: string;
@@ -71,11 +72,7 @@ const status = () => {
 };
 const kinds = (json: any): string[] => json.warnings.map((w: any) => w.kind).sort();
 
-const agent = (env: { name: string; value: string }[] = []) => ({
-  name: 'deepflow-agent',
-  image: inst.image,
-  ...(env.length > 0 && { env }),
-});
+const agent = (env: EnvEntry[] = []) => agentContainer(inst.image, env);
 
 function deployment(name: string, namespace: string, containers: unknown[], replicas = 1) {
   return {

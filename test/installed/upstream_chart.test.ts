@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { eventually, getJson, kubectl } from '../e2e/harness.ts';
+import { eventually, getJson, kubectl } from '../support/cluster_harness.ts';
 import { installation, type Installation } from './installation.ts';
 
 let inst: Installation;

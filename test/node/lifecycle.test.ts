@@ -15,9 +15,10 @@ import { readState } from '../cluster/cluster.ts';
 import { KUBECONFIG, PKI_DIR, STATE_DIR } from '../cluster/paths.ts';
 import { defaultConfig } from '../../src/config/config.ts';
 import { POLICY_LABEL, WATCHER_LABEL } from '../../src/policy/labels.ts';
-import { apply, eventually, getJson, kubectl } from '../e2e/harness.ts';
+import { apply, eventually, getJson, kubectl } from '../support/cluster_harness.ts';
 import { CLI } from '../support/processes.ts';
 import { NAMESPACE, releaseValues, RELEASE } from './release.ts';
+import { agentContainer, FAKE_AGENT_IMAGE } from '../support/objects.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -34,7 +35,7 @@ const agentPod = (name: string, labels: Record<string, string>) => ({
   kind: 'Pod',
   metadata: { name, namespace: AGENTS, labels },
   spec: {
-    containers: [{ name: 'deepflow-agent', image: 'registry.example.com/deepflow-ce/deepflow-agent:v6.6' }],
+    containers: [agentContainer(FAKE_AGENT_IMAGE)],
     terminationGracePeriodSeconds: 0,
   },
 });

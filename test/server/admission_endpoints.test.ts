@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import fastJsonPatch from 'fast-json-patch';
 import type { NodeInfo } from '../../src/kube/objects.ts';
 import type { WebhookServer } from '../../src/webhook/server.ts';
-import { capturingLogger, decodePatch, fixture, send, startTestWebhook } from './helpers.ts';
+import { capturingLogger, decodePatch, fixture, send, startTestWebhook } from '../support/webhook_server.ts';
 
 let server: WebhookServer;
 let ca: string;

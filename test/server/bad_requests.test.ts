@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { connect } from 'node:tls';
 import type { WebhookServer } from '../../src/webhook/server.ts';
-import { fixture, send, startTestWebhook } from './helpers.ts';
+import { fixture, send, startTestWebhook } from '../support/webhook_server.ts';
 
 let server: WebhookServer;
 let ca: string;

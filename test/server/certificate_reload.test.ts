@@ -6,7 +6,7 @@ import { generateCertificates, type CertificateBundle } from '../../src/certs/ge
 import type { CertificateReloader } from '../../src/webhook/certificate_reloader.ts';
 import type { WebhookServer } from '../../src/webhook/server.ts';
 import { eventually } from '../support/wait.ts';
-import { capturingLogger, fixture, replaceKeyPair, send, startTestWebhook } from './helpers.ts';
+import { capturingLogger, fixture, replaceKeyPair, send, startTestWebhook } from '../support/webhook_server.ts';
 
 let server: WebhookServer;
 let first: CertificateBundle;

@@ -12,7 +12,7 @@ import { generateCertificates } from '../../src/certs/generate.ts';
 import { keyPairOf, type KeyPair, type KeyPairSource } from '../../src/certs/key_pair.ts';
 import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.ts';
 import { defaultConfig } from '../../src/config/config.ts';
-import { capturingLogger } from './helpers.ts';
+import { capturingLogger } from '../support/webhook_server.ts';
 
 let server: WebhookServer | undefined;
 afterAll(async () => server?.close());

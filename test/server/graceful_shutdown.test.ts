@@ -1,6 +1,6 @@
 import { expect, test } from '@jest/globals';
 import { request } from 'node:https';
-import { fixture, send, startTestWebhook } from './helpers.ts';
+import { fixture, send, startTestWebhook } from '../support/webhook_server.ts';
 import { connect } from 'node:tls';
 
 test('close() stops accepting, lets the review in flight finish, then resolves', async () => {

@@ -1,7 +1,7 @@
 /** What TLS the webhook accepts: 1.2 with ECDHE and AEAD suites only, and 1.3 (Mozilla "intermediate"). */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { connect, type ConnectionOptions } from 'node:tls';
-import { startTestWebhook } from './helpers.ts';
+import { startTestWebhook } from '../support/webhook_server.ts';
 
 let url: URL;
 let ca: string;

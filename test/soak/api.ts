@@ -1,7 +1,8 @@
 /** The soak's own client of kube-apiserver: the product's request and watch code with the admin credentials. */
 import type { Product, RestConfig } from './product.ts';
 
-type Json = Record<string, any>;
+/** A Kubernetes object or list as the soak reads it: JSON whose shape each check asserts itself. */
+export type Json = Record<string, any>;
 
 export class Api {
   readonly product: Product;

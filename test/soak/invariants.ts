@@ -4,8 +4,7 @@
  */
 import type { AuditRecord } from './audit.ts';
 import { REASON_ANNOTATION, WATCHER_LABEL } from './product_names.ts';
-
-type Json = Record<string, any>;
+import type { Json } from './api.ts';
 
 export interface PodKey {
   namespace: string;

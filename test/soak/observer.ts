@@ -4,11 +4,9 @@
  * never two pods labelled as the watcher at once (1a), and every agent pod carries the webhook's
  * reason annotation (3).
  */
-import type { Api } from './api.ts';
+import type { Api, Json } from './api.ts';
 import type { History } from './history.ts';
 import { annotationProblem, LabelledPods } from './invariants.ts';
-
-type Json = Record<string, any>;
 
 export class Observer {
   readonly labelled = new LabelledPods();

@@ -14,7 +14,7 @@ import { runningPid } from '../cluster/processes.ts';
 import { freePort } from '../support/free_port.ts';
 import { tcpRelay, type TcpRelay } from '../support/tcp_relay.ts';
 import { sleep } from '../support/wait.ts';
-import { Api } from './api.ts';
+import { Api, type Json } from './api.ts';
 import { auditPolicy, parseAuditLog } from './audit.ts';
 import { balancer } from './balancer.ts';
 import { inject, leader, type FaultTargets } from './faults.ts';
@@ -48,8 +48,6 @@ import {
 } from './report.ts';
 import { FAULT_CLASSES, planFaults, startsNext, type Fault } from './schedule.ts';
 import { namespace, NAMESPACE, Workload } from './workload.ts';
-
-type Json = Record<string, any>;
 
 const SYSTEM_NAMESPACE = 'soak-system';
 const LEADER_LEASE = 'k8s-watch-policy-controller';

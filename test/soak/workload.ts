@@ -5,12 +5,11 @@
  * the webhook must refuse), and kwok nodes added, removed and turned NotReady. Every choice comes
  * from the seeded PRNG.
  */
-import type { Api } from './api.ts';
+import type { Api, Json } from './api.ts';
 import { DEPRECATED_ENV, INJECTION_LABEL, ROLE_LABEL, WATCHER_LABEL } from './product_names.ts';
 import type { Rng } from './prng.ts';
 import { isAgentPod } from './invariants.ts';
-
-type Json = Record<string, any>;
+import { agentContainer, type EnvEntry } from '../support/objects.ts';
 
 export const NAMESPACE = 'soak';
 export const AGENT_IMAGE = 'registry.example/deepflow/deepflow-agent:v7.1.0';
@@ -22,7 +21,7 @@ const APPS = ['app-0', 'app-1'];
 
 const ns = (path: string) => `/api/v1/namespaces/${NAMESPACE}/${path}`;
 const apps = (path: string) => `/apis/apps/v1/namespaces/${NAMESPACE}/${path}`;
-const agent = (env: Json[] = []) => ({ name: 'deepflow-agent', image: AGENT_IMAGE, ...(env.length && { env }) });
+const agent = (env: EnvEntry[] = []) => agentContainer(AGENT_IMAGE, env);
 
 export function namespace(): Json {
   return {

@@ -9,7 +9,7 @@ import {
 import { mutatePod } from '../../src/webhook/mutate.ts';
 import { sameJson, validateController } from '../../src/webhook/validate.ts';
 import type { KubeObject, Pod } from '../../src/kube/objects.ts';
-import { agent, app, applyTo, cfg, clone, deepFreeze, ev, istio, owner, REASON } from './fixtures.ts';
+import { agent, app, applyTo, cfg, clone, deepFreeze, ev, istio, owner, REASON } from '../support/fixtures.ts';
 
 const UID = '705ab4f5-6393-11e8-b7cc-42010a800002';
 

@@ -9,7 +9,7 @@ import {
   isNativeSidecar,
 } from '../../src/agent/agent_containers.ts';
 import type { Container, PodSpec } from '../../src/kube/objects.ts';
-import { agent, AGENT_IMAGE, app, cfg, istio, nativeSidecar } from './fixtures.ts';
+import { agent, AGENT_IMAGE, app, cfg, istio, nativeSidecar } from '../support/fixtures.ts';
 
 const A = cfg().agent;
 

@@ -19,7 +19,7 @@ import {
   POLICY,
   ROLE,
   VIRTUAL_NODE,
-} from './fixtures.ts';
+} from '../support/fixtures.ts';
 
 interface Row {
   name: string;

@@ -26,7 +26,7 @@ import { injectDocuments, type ReviewedObject } from '../../src/cli/inject.ts';
 import { defaultConfig } from '../../src/config/config.ts';
 import { parseConfig } from '../../src/config/parse.ts';
 import type { KubeObject, Pod } from '../../src/kube/objects.ts';
-import { applyTo, clone, deepFreeze } from './fixtures.ts';
+import { applyTo, clone, deepFreeze } from '../support/fixtures.ts';
 
 const GOLDEN_DIR = fileURLToPath(new URL('../golden/', import.meta.url));
 const UPDATE = process.env.UPDATE_GOLDEN === '1';

@@ -6,7 +6,7 @@ import { describe, expect, test } from '@jest/globals';
 import { parseDocuments, writeDocuments } from '../../src/cli/documents.ts';
 import { injectDocuments } from '../../src/cli/inject.ts';
 import type { KubeObject } from '../../src/kube/objects.ts';
-import { agent, app, cfg, deepFreeze, ev, kubeNode, pod, REASON } from './fixtures.ts';
+import { agent, app, cfg, deepFreeze, ev, kubeNode, pod, REASON } from '../support/fixtures.ts';
 
 const DENIAL =
   'ONLY_WATCH_K8S_RESOURCE is no longer supported (agents from v6.6.6 on exit when they find it); remove it and set K8S_WATCH_POLICY=watch-only (agents older than v6.6.6 read only ONLY_WATCH_K8S_RESOURCE: upgrade them first, or set deprecatedEnv: warn)';

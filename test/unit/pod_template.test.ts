@@ -3,7 +3,7 @@ import { isPodController, reviewTemplate, TEMPLATE_KINDS } from '../../src/admis
 import type { Rule } from '../../src/admission/decision.ts';
 import type { Container, KubeObject } from '../../src/kube/objects.ts';
 import type { Policy } from '../../src/policy/policy.ts';
-import { agent, app, cfg, clone, deepFreeze, ev, INJECTION, istio, REASON } from './fixtures.ts';
+import { agent, app, cfg, clone, deepFreeze, ev, INJECTION, istio, REASON } from '../support/fixtures.ts';
 
 const API_VERSIONS: Record<string, string> = {
   Deployment: 'apps/v1',

@@ -23,7 +23,7 @@ import {
   REASON,
   ROLE,
   VIRTUAL_NODE,
-} from './fixtures.ts';
+} from '../support/fixtures.ts';
 
 const NUM_RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
 

@@ -8,7 +8,7 @@ import { auditReport } from '../../src/report/audit_report.ts';
 import { auditText, painter, statusText } from '../../src/report/render.ts';
 import { statusReport, type StatusInput } from '../../src/report/status_report.ts';
 import type { Lease, Pod } from '../../src/kube/objects.ts';
-import { agent, app, cfg, ev, kubeNode, owner, REASON, runningPod } from './fixtures.ts';
+import { agent, app, cfg, ev, kubeNode, owner, REASON, runningPod } from '../support/fixtures.ts';
 
 const GOLDEN = new URL('../fixtures/report/', import.meta.url);
 function golden(name: string, actual: string): void {

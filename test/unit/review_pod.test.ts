@@ -23,7 +23,7 @@ import {
   REASON,
   ROLE,
   VIRTUAL_NODE,
-} from './fixtures.ts';
+} from '../support/fixtures.ts';
 
 /**
  * Reviews a deep-frozen copy of `p` and checks the invariants every review must keep: the input

@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { trimNode, trimPod } from '../../src/controller/trim_pod.ts';
 import { elect } from '../../src/watcher_election/elect.ts';
 import type { KubeObject, Node, Pod } from '../../src/kube/objects.ts';
-import { agent, app, cfg, ev, evFrom, istio, kubeNode, nativeSidecar, runningPod } from './fixtures.ts';
+import { agent, app, cfg, ev, evFrom, istio, kubeNode, nativeSidecar, runningPod } from '../support/fixtures.ts';
 
 const T = (minute: number) => `2024-05-01T10:${String(minute).padStart(2, '0')}:00Z`;
 

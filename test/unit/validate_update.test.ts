@@ -9,7 +9,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { AdmissionRequest } from '../../src/webhook/admission_review.ts';
 import { validateController } from '../../src/webhook/validate.ts';
 import type { Container, KubeObject } from '../../src/kube/objects.ts';
-import { agent, app, cfg, clone, deepFreeze, ev } from './fixtures.ts';
+import { agent, app, cfg, clone, deepFreeze, ev } from '../support/fixtures.ts';
 
 const UID = 'a3c1e7f0-1d2b-4c5e-8f90-123456789abc';
 

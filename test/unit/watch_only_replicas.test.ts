@@ -6,7 +6,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { surgePods, watchOnlyReplicaWarnings } from '../../src/admission/watch_only_replicas.ts';
 import type { Container, KubeObject, Pod } from '../../src/kube/objects.ts';
-import { agent, app, cfg, ev, evFrom, pod } from './fixtures.ts';
+import { agent, app, cfg, ev, evFrom, pod } from '../support/fixtures.ts';
 
 const FLAP =
   'the DeepFlow server hands the watch to any watch-only agent, so several of them keep taking it from each other';

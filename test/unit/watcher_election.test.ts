@@ -3,7 +3,7 @@ import { candidatePods, podPolicy } from '../../src/watcher_election/candidates.
 import { elect, type Election, type WatcherRef } from '../../src/watcher_election/elect.ts';
 import type { Config } from '../../src/config/config.ts';
 import type { Node, Pod } from '../../src/kube/objects.ts';
-import { agent, app, cfg, ev, evFrom, kubeNode, nativeSidecar, runningPod } from './fixtures.ts';
+import { agent, app, cfg, ev, evFrom, kubeNode, nativeSidecar, runningPod } from '../support/fixtures.ts';
 
 const T = (minute: number) => `2024-05-01T10:${String(minute).padStart(2, '0')}:00Z`;
 

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readState } from '../cluster/cluster.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
-import { freePort } from '../support/free_port.ts';
-import { CLI, terminate } from '../support/processes.ts';
-import { eventually, sleep } from '../support/wait.ts';
+import { freePort } from './free_port.ts';
+import { CLI, terminate } from './processes.ts';
+import { eventually, sleep } from './wait.ts';
 
 // The suites take these from here; they live in test/support/.
 export { CLI, eventually, freePort, sleep, terminate };
