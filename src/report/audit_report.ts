@@ -6,7 +6,7 @@
 import { agentContainers, allContainers } from '../agent/agent_containers.ts';
 import { findEnv, literalValue, policyOfEnv } from '../agent/container_env.ts';
 import { reviewTemplate } from '../admission/pod_template.ts';
-import { reviewPod, type PodReview } from '../admission/review_pod.ts';
+import { reviewPod, type PodReview, type ReviewOptions } from '../admission/review_pod.ts';
 import type { Config } from '../config/config.ts';
 import { nodeLookupOf } from '../kube/node_lookup.ts';
 import type { KubeObject, Node, Pod } from '../kube/objects.ts';
@@ -133,57 +133,61 @@ export function auditReport(input: AuditInput): AuditReport {
   for (const pod of input.pods) {
     if (agentContainers(pod.spec, config.agent).length === 0) continue;
     const w = workloadOf(pod);
-    rows.push(
-      rowOf(
-        'Pod',
-        pod,
-        `${w.kind}/${w.name}`,
-        reviewPod(pod, options),
-        config,
-        true,
-        optedIn(pod.metadata?.namespace, pod.metadata?.labels),
-      ),
-    );
+    const opted = optedIn(pod.metadata?.namespace, pod.metadata?.labels);
+    rows.push(rowOf('Pod', pod, `${w.kind}/${w.name}`, reviewPod(pod, options), config, true, opted));
   }
   for (const object of input.controllers) {
-    const reviewed = reviewTemplate(object, options);
-    if (!reviewed || agentContainers(reviewed.review.pod.spec, config.agent).length === 0) continue;
-    const template = {
-      ...reviewed.review.pod,
-      metadata: {
-        ...reviewed.review.pod.metadata,
-        name: object.metadata?.name ?? '',
-        namespace: object.metadata?.namespace ?? '',
-      },
-    };
-    const original = {
-      ...template,
-      spec:
-        (object as { spec?: { template?: Pod } }).spec?.template?.spec ??
-        (object as { spec?: { jobTemplate?: { spec?: { template?: Pod } } } }).spec?.jobTemplate?.spec?.template
-          ?.spec ??
-        {},
-    };
-    rows.push(
-      rowOf(
-        object.kind ?? '',
-        original,
-        `${object.kind}/${object.metadata?.name ?? ''}`,
-        reviewed.review,
-        config,
-        false,
-        optedIn(object.metadata?.namespace, template.metadata?.labels),
-      ),
-    );
+    const row = controllerRow(object, options, optedIn);
+    if (row) rows.push(row);
   }
-  // By namespace, then pod controllers before pods, then kind and name.
-  const order = (r: AuditRow) => [r.namespace, r.kind === 'Pod' ? '1' : '0', r.kind, r.name];
-  rows.sort((a, b) => {
-    const [x, y] = [order(a), order(b)];
-    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
-    return 0;
-  });
+  rows.sort(byNamespaceThenControllers);
+  return {
+    config: input.configSource,
+    namespace: input.namespace ?? null,
+    rows,
+    actions: actionsFor(rows),
+    exitCode: rows.some((r) => r.drift.length > 0) ? 1 : 0,
+  };
+}
 
+/** A pod controller's row: its template as the webhook would admit it, if it runs an agent. */
+function controllerRow(
+  object: KubeObject,
+  options: ReviewOptions,
+  optedIn: (namespace: string | undefined, labels: Record<string, string> | undefined) => boolean,
+): AuditRow | undefined {
+  const reviewed = reviewTemplate(object, options);
+  if (!reviewed || agentContainers(reviewed.review.pod.spec, options.config.agent).length === 0) return undefined;
+  const template = {
+    ...reviewed.review.pod,
+    metadata: {
+      ...reviewed.review.pod.metadata,
+      name: object.metadata?.name ?? '',
+      namespace: object.metadata?.namespace ?? '',
+    },
+  };
+  const original = {
+    ...template,
+    spec:
+      (object as { spec?: { template?: Pod } }).spec?.template?.spec ??
+      (object as { spec?: { jobTemplate?: { spec?: { template?: Pod } } } }).spec?.jobTemplate?.spec?.template?.spec ??
+      {},
+  };
+  const workload = `${object.kind}/${object.metadata?.name ?? ''}`;
+  const opted = optedIn(object.metadata?.namespace, template.metadata?.labels);
+  return rowOf(object.kind ?? '', original, workload, reviewed.review, options.config, false, opted);
+}
+
+/** By namespace, then pod controllers before pods, then kind and name. */
+function byNamespaceThenControllers(a: AuditRow, b: AuditRow): number {
+  const order = (r: AuditRow) => [r.namespace, r.kind === 'Pod' ? '1' : '0', r.kind, r.name];
+  const [x, y] = [order(a), order(b)];
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
+  return 0;
+}
+
+/** What to do about the drift: fix a template, opt a namespace in, restart or recreate. */
+function actionsFor(rows: readonly AuditRow[]): string[] {
   const actions = new Set<string>();
   for (const row of rows) {
     const [kind, name] = row.workload.split('/') as [string, string];
@@ -193,27 +197,18 @@ export function auditReport(input: AuditInput): AuditReport {
         `fix the pod template of ${row.workload} in ${row.namespace} (${row.drift.filter((d) => d !== 'policy' && d !== 'reason-missing').join(', ')}): kubectl edit ${kind.toLowerCase()}/${name} ${where}`,
       );
     }
-    if (
-      row.kind === 'Pod' &&
-      row.drift.some((d) => d === 'policy' || d === 'reason-missing' || d === 'duplicate-entries')
-    ) {
-      // Recreated pods of a namespace that is not opted in are not reviewed either.
-      if (!row.optedIn)
-        actions.add(
-          `opt namespace ${row.namespace} in, or its pods are never reviewed: kubectl label namespace ${row.namespace} ${INJECTION_LABEL}=enabled`,
-        );
+    const recreate = row.drift.some((d) => d === 'policy' || d === 'reason-missing' || d === 'duplicate-entries');
+    if (row.kind !== 'Pod' || !recreate) continue;
+    // Recreated pods of a namespace that is not opted in are not reviewed either.
+    if (!row.optedIn)
       actions.add(
-        ROLLABLE.has(kind)
-          ? `kubectl rollout restart ${kind.toLowerCase()}/${name} ${where}`
-          : `recreate pod ${row.name} (${row.workload}): kubectl delete pod ${row.name} ${where}${kind === 'Pod' ? ', then create it again' : ''}`,
+        `opt namespace ${row.namespace} in, or its pods are never reviewed: kubectl label namespace ${row.namespace} ${INJECTION_LABEL}=enabled`,
       );
-    }
+    actions.add(
+      ROLLABLE.has(kind)
+        ? `kubectl rollout restart ${kind.toLowerCase()}/${name} ${where}`
+        : `recreate pod ${row.name} (${row.workload}): kubectl delete pod ${row.name} ${where}${kind === 'Pod' ? ', then create it again' : ''}`,
+    );
   }
-  return {
-    config: input.configSource,
-    namespace: input.namespace ?? null,
-    rows,
-    actions: [...actions],
-    exitCode: rows.some((r) => r.drift.length > 0) ? 1 : 0,
-  };
+  return [...actions];
 }

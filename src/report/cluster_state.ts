@@ -166,6 +166,32 @@ function getText(url: string, ca: string | undefined, timeoutMs: number): Promis
 /** The product's webhook configurations, where they send reviews, and whether that answers. */
 export async function readWebhook(kc: RestConfig): Promise<WebhookState> {
   const unreadable: string[] = [];
+  const found = await readWebhookConfigurations(kc, unreadable);
+  const endpoints: WebhookEndpoint[] = found.flatMap(({ kind, object }) =>
+    (object.webhooks ?? []).map((w) => {
+      const s = w.clientConfig?.service;
+      return {
+        webhook: `${kind}/${object.metadata?.name}: ${w.name}`,
+        target: s ? `service ${s.namespace}/${s.name}:${s.port ?? 443}` : (w.clientConfig?.url ?? '(none)'),
+      };
+    }),
+  );
+  const state: WebhookState = {
+    configurations: found.map(({ kind, object }) => `${kind}/${object.metadata?.name}`),
+    endpoints,
+  };
+  const first = found[0]?.object.webhooks?.[0]?.clientConfig;
+  if (first?.service) await readWebhookService(kc, first.service, state, unreadable);
+  else if (first?.url) state.answers = await answersAt(first.url, first.caBundle);
+  if (unreadable.length > 0) state.unreadable = unreadable;
+  return state;
+}
+
+/** Both kinds of webhook configuration that name a webhook of the product's domain. */
+async function readWebhookConfigurations(
+  kc: RestConfig,
+  unreadable: string[],
+): Promise<{ kind: string; object: WebhookConfiguration }[]> {
   const found: { kind: string; object: WebhookConfiguration }[] = [];
   for (const [kind, path] of [
     ['MutatingWebhookConfiguration', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations'],
@@ -179,62 +205,53 @@ export async function readWebhook(kc: RestConfig): Promise<WebhookState> {
     if (list.error) unreadable.push(`${kind}s: ${list.error}`);
     for (const object of list.items) found.push({ kind, object });
   }
-  const endpoints: WebhookEndpoint[] = [];
-  for (const { kind, object } of found) {
-    for (const w of object.webhooks ?? []) {
-      const s = w.clientConfig?.service;
-      endpoints.push({
-        webhook: `${kind}/${object.metadata?.name}: ${w.name}`,
-        target: s ? `service ${s.namespace}/${s.name}:${s.port ?? 443}` : (w.clientConfig?.url ?? '(none)'),
-      });
-    }
-  }
-  const state: WebhookState = {
-    configurations: found.map(({ kind, object }) => `${kind}/${object.metadata?.name}`),
-    endpoints,
-    ...(unreadable.length > 0 && { unreadable }),
-  };
-  const first = found[0]?.object.webhooks?.[0]?.clientConfig;
-  if (!first) return state;
-  if (first.service) {
-    const { namespace, name, port = 443 } = first.service;
-    const slices = await listAll(
+  return found;
+}
+
+/** A Service-backed webhook: its ready endpoints, and its /readyz through the API server's service proxy. */
+async function readWebhookService(
+  kc: RestConfig,
+  { namespace, name, port = 443 }: { namespace: string; name: string; port?: number },
+  state: WebhookState,
+  unreadable: string[],
+): Promise<void> {
+  const slices = await listAll(
+    kc,
+    resourcePath(ENDPOINT_SLICES, namespace),
+    (o) => o as { endpoints?: { conditions?: { ready?: boolean } }[] } & KubeObject,
+    { labelSelector: `kubernetes.io/service-name=${name}` },
+  );
+  if (slices.error) unreadable.push(`EndpointSlices: ${slices.error}`);
+  else
+    state.readyEndpoints = slices.items
+      .flatMap((s) => s.endpoints ?? [])
+      .filter((e) => e.conditions?.ready !== false).length;
+  try {
+    const text = await kubeRequest<string>(
       kc,
-      resourcePath(ENDPOINT_SLICES, namespace),
-      (o) => o as { endpoints?: { conditions?: { ready?: boolean } }[] } & KubeObject,
-      { labelSelector: `kubernetes.io/service-name=${name}` },
+      'GET',
+      `${resourcePath(SERVICES, namespace)}/https:${encodeURIComponent(name)}:${port}/proxy/readyz`,
+      { timeoutMs: 5_000 },
     );
-    if (slices.error) unreadable.push(`EndpointSlices: ${slices.error}`);
-    else
-      state.readyEndpoints = slices.items
-        .flatMap((s) => s.endpoints ?? [])
-        .filter((e) => e.conditions?.ready !== false).length;
-    try {
-      const text = await kubeRequest<string>(
-        kc,
-        'GET',
-        `${resourcePath(SERVICES, namespace)}/https:${encodeURIComponent(name)}:${port}/proxy/readyz`,
-        { timeoutMs: 5_000 },
-      );
-      state.answers = {
-        ok: String(text).trim() === 'ok',
-        detail: `GET /readyz through the API server: ${String(text).trim().slice(0, 80)}`,
-      };
-    } catch (err) {
-      state.answers = { ok: false, detail: `GET /readyz through the API server: ${errorMessage(err).slice(0, 200)}` };
-    }
-  } else if (first.url) {
-    const ca = first.caBundle ? Buffer.from(first.caBundle, 'base64').toString('utf8') : undefined;
-    const url = new URL('/readyz', first.url).href;
-    try {
-      const r = await getText(url, ca, 5_000);
-      state.answers = { ok: r.status === 200, detail: `GET ${url}: ${r.status} ${r.text.trim().slice(0, 80)}` };
-    } catch (err) {
-      state.answers = { ok: false, detail: `GET ${url}: ${errorMessage(err)}` };
-    }
+    state.answers = {
+      ok: String(text).trim() === 'ok',
+      detail: `GET /readyz through the API server: ${String(text).trim().slice(0, 80)}`,
+    };
+  } catch (err) {
+    state.answers = { ok: false, detail: `GET /readyz through the API server: ${errorMessage(err).slice(0, 200)}` };
   }
-  if (unreadable.length > 0) state.unreadable = unreadable;
-  return state;
+}
+
+/** A URL webhook: whether GET /readyz answers there, trusting its caBundle. */
+async function answersAt(url: string, caBundle: string | undefined): Promise<NonNullable<WebhookState['answers']>> {
+  const ca = caBundle ? Buffer.from(caBundle, 'base64').toString('utf8') : undefined;
+  const readyz = new URL('/readyz', url).href;
+  try {
+    const r = await getText(readyz, ca, 5_000);
+    return { ok: r.status === 200, detail: `GET ${readyz}: ${r.status} ${r.text.trim().slice(0, 80)}` };
+  } catch (err) {
+    return { ok: false, detail: `GET ${readyz}: ${errorMessage(err)}` };
+  }
 }
 
 /** The namespaces opted in by label; undefined when they cannot be listed. */

@@ -108,69 +108,11 @@ export function statusReport(input: StatusInput): StatusReport {
   const [ns, name] = published?.holder?.split('/') ?? [];
   const current = ns && name ? { namespace: ns, name, ...(published?.uid && { uid: published.uid }) } : undefined;
   const election = elect(input.pods, input.nodes, current, config);
-  const warnings: StatusWarning[] = [];
-  const warn = (kind: WarningKind, message: string) => warnings.push({ kind, message });
-  const spelling = config.onlyWatchValue;
-
-  if (!election.watcher) {
-    const why =
-      election.candidates.length === 0
-        ? 'no agent pod found'
-        : `none of ${election.candidates.length} agent pods is eligible`;
-    warn(
-      'no-watcher',
-      `${why}: no deepflow-agent should watch the Kubernetes API; add a watcher Deployment (one agent pod with K8S_WATCH_POLICY=${spelling}) or agents that may watch`,
-    );
-  }
-  const watchOnly = election.candidates.filter((c) => c.eligible && c.policy === 'only-watch');
-  if (watchOnly.length > 1) {
-    warn(
-      'several-watch-only',
-      `${watchOnly.length} eligible agent pods run K8S_WATCH_POLICY=${spelling} (${watchOnly
-        .map((c) => `${c.namespace}/${c.name}`)
-        .slice(0, 5)
-        .join(', ')}): the DeepFlow server hands the watch to each in turn; run one watcher pod`,
-    );
-  }
-  const deprecated = election.candidates.filter((c) => c.reason === 'deprecated-env');
-  if (deprecated.length > 0) {
-    warn(
-      'deprecated-env',
-      `${deprecated.length} agent pods still carry ONLY_WATCH_K8S_RESOURCE (${deprecated
-        .map((c) => `${c.namespace}/${c.name}`)
-        .slice(0, 5)
-        .join(', ')}): agents from v6.6.6 on exit; remove it and set K8S_WATCH_POLICY=${spelling}`,
-    );
-  }
-  if (!watcherLease)
-    warn(
-      'no-controller',
-      'no watcher Lease found: the controller is not installed or has not published yet (status shows the election computed here)',
-    );
-  else if (!leaderLease?.spec?.holderIdentity)
-    warn(
-      'no-controller',
-      `no controller replica leads (the leader Lease has no holder): the watcher Lease ${key(watcherLease)} is not kept current`,
-    );
-  if (published && election.watcher && published.holder !== `${election.watcher.namespace}/${election.watcher.name}`) {
-    warn(
-      'published-differs',
-      `the Lease names ${published.holder ?? 'no watcher'}, the rules give ${election.watcher.namespace}/${election.watcher.name} now (the controller is catching up, or cannot write)`,
-    );
-  }
-  if (webhook.configurations.length === 0)
-    warn(
-      'webhook-not-registered',
-      'no webhook configuration of k8s-watch-policy is registered: new agent pods get no K8S_WATCH_POLICY',
-    );
-  else if (webhook.readyEndpoints === 0)
-    warn(
-      'webhook-no-endpoints',
-      'the webhook Service has no ready endpoint: with failurePolicy Fail, agent pods in opted-in namespaces are refused',
-    );
-  else if (webhook.answers && !webhook.answers.ok)
-    warn('webhook-not-answering', `the webhook does not answer: ${webhook.answers.detail}`);
-
+  const warnings = [
+    ...electionWarnings(election, config.onlyWatchValue),
+    ...controllerWarnings(input, published, election),
+    ...webhookWarnings(webhook),
+  ];
   const replicas = input.controllerPods.map((p) => ({ name: p.metadata?.name ?? '', ready: ready(p) }));
   return {
     config: input.configSource,
@@ -191,4 +133,102 @@ export function statusReport(input: StatusInput): StatusReport {
     exitCode: !election.watcher ? 2 : warnings.length > 0 ? 1 : 0,
     note: ASSIGNMENT_NOTE,
   };
+}
+
+type Election = ReturnType<typeof elect>;
+const warning = (kind: WarningKind, message: string): StatusWarning => ({ kind, message });
+const podList = (candidates: readonly CandidateReport[]) =>
+  candidates
+    .map((c) => `${c.namespace}/${c.name}`)
+    .slice(0, 5)
+    .join(', ');
+
+/** What the election says is wrong: no watcher, several watch-only agents, the deprecated variable. */
+export function electionWarnings(election: Election, spelling: string): StatusWarning[] {
+  const out: StatusWarning[] = [];
+  if (!election.watcher) {
+    const why =
+      election.candidates.length === 0
+        ? 'no agent pod found'
+        : `none of ${election.candidates.length} agent pods is eligible`;
+    out.push(
+      warning(
+        'no-watcher',
+        `${why}: no deepflow-agent should watch the Kubernetes API; add a watcher Deployment (one agent pod with K8S_WATCH_POLICY=${spelling}) or agents that may watch`,
+      ),
+    );
+  }
+  const watchOnly = election.candidates.filter((c) => c.eligible && c.policy === 'only-watch');
+  if (watchOnly.length > 1) {
+    out.push(
+      warning(
+        'several-watch-only',
+        `${watchOnly.length} eligible agent pods run K8S_WATCH_POLICY=${spelling} (${podList(watchOnly)}): the DeepFlow server hands the watch to each in turn; run one watcher pod`,
+      ),
+    );
+  }
+  const deprecated = election.candidates.filter((c) => c.reason === 'deprecated-env');
+  if (deprecated.length > 0) {
+    out.push(
+      warning(
+        'deprecated-env',
+        `${deprecated.length} agent pods still carry ONLY_WATCH_K8S_RESOURCE (${podList(deprecated)}): agents from v6.6.6 on exit; remove it and set K8S_WATCH_POLICY=${spelling}`,
+      ),
+    );
+  }
+  return out;
+}
+
+/** What is wrong with the controller: not installed, no leader, or a published watcher the rules do not give. */
+export function controllerWarnings(
+  { watcherLease, leaderLease }: Pick<StatusInput, 'watcherLease' | 'leaderLease'>,
+  published: StatusReport['published'],
+  election: Election,
+): StatusWarning[] {
+  const out: StatusWarning[] = [];
+  if (!watcherLease)
+    out.push(
+      warning(
+        'no-controller',
+        'no watcher Lease found: the controller is not installed or has not published yet (status shows the election computed here)',
+      ),
+    );
+  else if (!leaderLease?.spec?.holderIdentity)
+    out.push(
+      warning(
+        'no-controller',
+        `no controller replica leads (the leader Lease has no holder): the watcher Lease ${key(watcherLease)} is not kept current`,
+      ),
+    );
+  const elected = election.watcher && `${election.watcher.namespace}/${election.watcher.name}`;
+  if (published && elected && published.holder !== elected) {
+    out.push(
+      warning(
+        'published-differs',
+        `the Lease names ${published.holder ?? 'no watcher'}, the rules give ${elected} now (the controller is catching up, or cannot write)`,
+      ),
+    );
+  }
+  return out;
+}
+
+/** What is wrong with the webhook: not registered, no ready endpoint, not answering. */
+export function webhookWarnings(webhook: WebhookState): StatusWarning[] {
+  if (webhook.configurations.length === 0)
+    return [
+      warning(
+        'webhook-not-registered',
+        'no webhook configuration of k8s-watch-policy is registered: new agent pods get no K8S_WATCH_POLICY',
+      ),
+    ];
+  if (webhook.readyEndpoints === 0)
+    return [
+      warning(
+        'webhook-no-endpoints',
+        'the webhook Service has no ready endpoint: with failurePolicy Fail, agent pods in opted-in namespaces are refused',
+      ),
+    ];
+  if (webhook.answers && !webhook.answers.ok)
+    return [warning('webhook-not-answering', `the webhook does not answer: ${webhook.answers.detail}`)];
+  return [];
 }

@@ -58,6 +58,36 @@ function charsetOf(params: string[]): string | undefined {
   return undefined;
 }
 
+/** Why the headers alone refuse the request, if they do: media type, charset, encoding, declared size. */
+function headerProblem(req: IncomingMessage, limit: number): { status: 400 | 413; message: string } | undefined {
+  const contentType = req.headers['content-type'];
+  const [type = '', ...params] = (contentType ?? '').split(';');
+  if (type.trim().toLowerCase() !== 'application/json')
+    return { status: 400, message: `Content-Type must be application/json, got ${JSON.stringify(contentType ?? '')}` };
+  const charset = charsetOf(params);
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+    return { status: 400, message: `unsupported charset "${charset.toUpperCase()}"` };
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  if (encoding !== 'identity') return { status: 400, message: `unsupported content encoding "${encoding}"` };
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) return { status: 413, message: tooLarge(limit) };
+  return undefined;
+}
+
+const tooLarge = (limit: number) => `request body is larger than ${limit} bytes`;
+
+/** The body's chunks as JSON (an empty body is `{}`); a BodyError when it is not JSON. */
+function parseJson(chunks: Buffer[], size: number): unknown {
+  const buffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  chunks.length = 0;
+  try {
+    const text = buffer.toString('utf8');
+    return text.trim() === '' ? {} : JSON.parse(text);
+  } catch (e) {
+    throw new BodyError(400, `body is not valid JSON: ${(e as Error).message.slice(0, 200)}`);
+  }
+}
+
 /**
  * Checks the headers, reads and parses the body; an empty body is `{}`. Rejects with a
  * {@link BodyError}. The bytes read count against `inflight` until the body is parsed or refused.
@@ -84,28 +114,25 @@ export function readJsonBody(req: IncomingMessage, limit: number, inflight?: Inf
       req.once('end', settle).once('close', settle).once('error', settle);
       req.resume();
     };
-    const contentType = req.headers['content-type'];
-    const [type = '', ...params] = (contentType ?? '').split(';');
-    if (type.trim().toLowerCase() !== 'application/json')
-      return fail(400, `Content-Type must be application/json, got ${JSON.stringify(contentType ?? '')}`);
-    const charset = charsetOf(params);
-    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
-      return fail(400, `unsupported charset "${charset.toUpperCase()}"`);
-    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
-    if (encoding !== 'identity') return fail(400, `unsupported content encoding "${encoding}"`);
-    const tooLarge = `request body is larger than ${limit} bytes`;
-    const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > limit) return fail(413, tooLarge, false);
+    const refused = headerProblem(req, limit);
+    if (refused) return fail(refused.status, refused.message, refused.status !== 413);
 
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    /** Ends the read once: the bytes taken no longer count. */
+    const end = (settle: () => void) => {
+      if (done) return;
+      done = true;
+      giveBack();
+      settle();
+    };
     req.on('data', (chunk: Buffer) => {
       if (done) return;
       size += chunk.length;
       if (size > limit) {
         done = true;
-        return fail(413, tooLarge);
+        return fail(413, tooLarge(limit));
       }
       const counted = Math.min(chunk.length, size - UNCOUNTED_BYTES);
       if (inflight && counted > 0) {
@@ -117,33 +144,17 @@ export function readJsonBody(req: IncomingMessage, limit: number, inflight?: Inf
       }
       chunks.push(chunk);
     });
-    req.once('end', () => {
-      if (done) return;
-      done = true;
-      const buffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      chunks.length = 0;
-      try {
-        const text = buffer.toString('utf8');
-        if (text.trim() === '') return resolve({});
-        resolve(JSON.parse(text));
-      } catch (e) {
-        reject(new BodyError(400, `body is not valid JSON: ${(e as Error).message.slice(0, 200)}`));
-      } finally {
-        giveBack();
-      }
-    });
+    req.once('end', () =>
+      end(() => {
+        try {
+          resolve(parseJson(chunks, size));
+        } catch (e) {
+          reject(e instanceof Error ? e : new Error(String(e)));
+        }
+      }),
+    );
     // A client that goes away mid-body ends the read: its bytes no longer count.
-    req.once('close', () => {
-      if (done) return;
-      done = true;
-      giveBack();
-      reject(new BodyError(400, 'the request was closed before its body ended'));
-    });
-    req.once('error', (err) => {
-      if (done) return;
-      done = true;
-      giveBack();
-      reject(new BodyError(400, `cannot read the request body: ${err.message}`));
-    });
+    req.once('close', () => end(() => reject(new BodyError(400, 'the request was closed before its body ended'))));
+    req.once('error', (err) => end(() => reject(new BodyError(400, `cannot read the request body: ${err.message}`))));
   });
 }

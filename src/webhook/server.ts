@@ -8,7 +8,8 @@
  * follow readiness after a few seconds). Then it stops accepting, closes idle keep-alive
  * connections, lets the reviews in flight finish, and closes both servers.
  */
-import { createServer as createHttpServer } from 'node:http';
+import type { Express } from 'express';
+import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { plainApp } from '../http/plain_app.ts';
 import { listen, sendMetrics, urlOf } from '../http/serve.ts';
@@ -95,8 +96,6 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     maxInflightBytes: options.maxInflightBytes ?? 2 * (options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
   });
-
-  let https: HttpsServer | undefined;
   const certificates: KeyPairSource =
     options.keyPairs ??
     (await CertificateReloader.start({
@@ -104,36 +103,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       logger,
       ...(options.certPollIntervalMs !== undefined && { pollIntervalMs: options.certPollIntervalMs }),
     }));
-  certificates.onChange((pair) => https?.setSecureContext(secureContextOptions(pair)));
-  // A Secret usually holds the pair already: its first read (bounded) saves making a throwaway one.
-  if (certificates.pair === undefined)
-    await certificates.firstRead?.(AbortSignal.timeout(options.firstReadTimeoutMs ?? FIRST_READ_TIMEOUT_MS));
-  // Until the first pair is known (a Secret not made yet), serve a throwaway one and stay unready.
-  const initial = certificates.pair ?? (await throwawayKeyPair());
-  https = createHttpsServer({ ...secureContextOptions(initial), requestTimeout: 30_000, headersTimeout: 10_000 }, app);
-  // The first pair may have come while the throwaway one was being made, when onChange had no
-  // server to give it to: without this the replica turned ready serving the throwaway certificate
-  // (found on a real node: every review failed "certificate is valid for localhost").
-  const arrived = certificates.pair;
-  if (arrived !== undefined && arrived !== initial) https.setSecureContext(secureContextOptions(arrived));
-  https.keepAliveTimeout = 65_000; // longer than kube-apiserver's idle timeout, so it closes first
-  // Connections that have not sent a byte of a request yet: closeIdleConnections() leaves them
-  // open, so a client's spare keep-alive connections held shutdown to its 15 s cap.
-  const silent = new Set<Socket>();
-  https.on('secureConnection', (socket: Socket) => {
-    silent.add(socket);
-    socket.once('data', () => silent.delete(socket));
-    socket.once('close', () => silent.delete(socket));
-  });
-
-  const metricsApp = plainApp();
-  metricsApp.get('/metrics', (_req, res) =>
-    sendMetrics(res, metrics.registry, (err) => logger.error({ err }, 'cannot render metrics')),
-  );
-  metricsApp.use((_req, res) => {
-    res.status(404).type('text/plain').send('not found: GET /metrics\n');
-  });
-  const metricsServer = createHttpServer(metricsApp);
+  const { https, silent } = await httpsServer(certificates, app, options);
+  const metricsServer = createHttpServer(metricsApp(metrics, logger));
 
   let httpsAddress: AddressInfo;
   let metricsAddress: AddressInfo;
@@ -150,9 +121,73 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const url = urlOf('https', httpsAddress);
   const metricsUrl = urlOf('http', metricsAddress);
   logger.info({ url, metricsUrl, certificateNotAfter: certificates.pair?.notAfter ?? null }, 'webhook listening');
+  const close = closer({ https, silent, metricsServer, certificates, state, logger, options });
+  return { url, metricsUrl, https, metrics, certificates, state, close };
+}
 
+/**
+ * The HTTPS server with the first key pair, following the source's changes. Until the first pair
+ * is known (a Secret not made yet), it serves a throwaway one (and the webhook stays unready).
+ * `silent`: the connections that have not sent a byte of a request yet.
+ */
+async function httpsServer(
+  certificates: KeyPairSource,
+  app: RequestListener,
+  options: WebhookServerOptions,
+): Promise<{ https: HttpsServer; silent: Set<Socket> }> {
+  let https: HttpsServer | undefined;
+  certificates.onChange((pair) => https?.setSecureContext(secureContextOptions(pair)));
+  // A Secret usually holds the pair already: its first read (bounded) saves making a throwaway one.
+  if (certificates.pair === undefined)
+    await certificates.firstRead?.(AbortSignal.timeout(options.firstReadTimeoutMs ?? FIRST_READ_TIMEOUT_MS));
+  const initial = certificates.pair ?? (await throwawayKeyPair());
+  https = createHttpsServer({ ...secureContextOptions(initial), requestTimeout: 30_000, headersTimeout: 10_000 }, app);
+  // The first pair may have come while the throwaway one was being made, when onChange had no
+  // server to give it to: without this the replica turned ready serving the throwaway certificate
+  // (found on a real node: every review failed "certificate is valid for localhost").
+  const arrived = certificates.pair;
+  if (arrived !== undefined && arrived !== initial) https.setSecureContext(secureContextOptions(arrived));
+  https.keepAliveTimeout = 65_000; // longer than kube-apiserver's idle timeout, so it closes first
+  // closeIdleConnections() leaves the silent connections open, so a client's spare keep-alive
+  // connections held shutdown to its 15 s cap: they are tracked and destroyed on close.
+  const silent = new Set<Socket>();
+  https.on('secureConnection', (socket: Socket) => {
+    silent.add(socket);
+    socket.once('data', () => silent.delete(socket));
+    socket.once('close', () => silent.delete(socket));
+  });
+  return { https, silent };
+}
+
+/** The plain-HTTP metrics port: GET /metrics, anything else a plain-text 404. */
+function metricsApp(metrics: WebhookMetrics, logger: Logger): Express {
+  const app = plainApp();
+  app.get('/metrics', (_req, res) =>
+    sendMetrics(res, metrics.registry, (err) => logger.error({ err }, 'cannot render metrics')),
+  );
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('not found: GET /metrics\n');
+  });
+  return app;
+}
+
+interface Closing {
+  https: HttpsServer;
+  silent: Set<Socket>;
+  metricsServer: HttpServer;
+  certificates: KeyPairSource;
+  state: WebhookState;
+  logger: Logger;
+  options: WebhookServerOptions;
+}
+
+/**
+ * The webhook's close, once however often it is called: unready at once, still answering for the
+ * drain delay, then the reviews in flight finish (at most the shutdown timeout) and both servers close.
+ */
+function closer({ https, silent, metricsServer, certificates, state, logger, options }: Closing): () => Promise<void> {
   let closed: Promise<void> | undefined;
-  const close = () =>
+  return () =>
     (closed ??= (async () => {
       state.ready = false;
       state.closing = true;
@@ -162,15 +197,14 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         await delay(drainDelayMs);
       }
       await certificates.stop();
-      const server = https;
-      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      const drained = new Promise<void>((resolve) => https.close(() => resolve()));
       const closeIdle = () => {
-        server.closeIdleConnections();
+        https.closeIdleConnections();
         for (const socket of silent) socket.destroy();
       };
       closeIdle();
       const idleSweep = setInterval(closeIdle, 100);
-      const deadline = setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs ?? 15_000);
+      const deadline = setTimeout(() => https.closeAllConnections(), options.shutdownTimeoutMs ?? 15_000);
       await drained;
       clearInterval(idleSweep);
       clearTimeout(deadline);
@@ -179,6 +213,4 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       await metricsClosed;
       logger.info('webhook stopped');
     })());
-
-  return { url, metricsUrl, https, metrics, certificates, state, close };
 }

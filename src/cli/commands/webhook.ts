@@ -101,7 +101,7 @@ async function runWebhook(opts: WebhookFlags): Promise<number> {
 }
 
 export function addWebhookCommand(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
-  program
+  const command = program
     .command('webhook')
     .description('run the HTTPS admission webhook (POST /mutate, POST /validate) and the metrics server')
     .option('--config <file>', 'config file (DESIGN §4); defaults apply without it')
@@ -123,7 +123,13 @@ export function addWebhookCommand(program: Command, run: (action: () => Promise<
       5_000,
     )
     .option('--kubeconfig <file>', 'cluster for the node cache (default: $KUBECONFIG, else in-cluster, else none)')
-    .option('--no-node-cache', 'do not watch nodes (the target node of a pod stays unknown)')
+    .option('--no-node-cache', 'do not watch nodes (the target node of a pod stays unknown)');
+  selfManagedCertificateOptions(command).action((opts: WebhookFlags) => run(() => runWebhook(opts)));
+}
+
+/** The flags of self-managed certificates (`--tls-secret` and what goes with it). */
+function selfManagedCertificateOptions(command: Command): Command {
+  return command
     .option(
       '--tls-secret <name>',
       'self-managed certificates: keep the CA and serving certificate in this Secret (instead of --cert-dir)',
@@ -160,6 +166,5 @@ export function addWebhookCommand(program: Command, run: (action: () => Promise<
       'how often the leader checks the certificates and caBundle',
       duration,
       10_000,
-    )
-    .action((opts: WebhookFlags) => run(() => runWebhook(opts)));
+    );
 }
