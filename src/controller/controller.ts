@@ -10,70 +10,42 @@
  * DeprecatedEnv) are the ones the server does not raise.
  */
 import { PODS, resourcePath } from '../kube/paths.ts';
-import type { RestConfig } from '../kube/rest/config.ts';
 import { allContainers } from '../agent/agent_containers.ts';
 import { hasEnv } from '../agent/container_env.ts';
-import type { Config } from '../config/config.ts';
 import type { PodFactsCache } from '../watcher_election/candidates.ts';
 import { ASSIGNMENT_NOTE, elect, type Election, type WatcherRef } from '../watcher_election/elect.ts';
 import { SharedInformerFactory } from '../kube/cache/informer_factory.ts';
 import { LeaderElector } from '../kube/leaderelection/elector.ts';
 import type { KubeObject, Pod } from '../kube/objects.ts';
 import type { SharedInformer } from '../kube/cache/shared_informer.ts';
-import { errorMessage, type Logger } from '../log.ts';
+import { errorMessage } from '../log.ts';
 import { DEPRECATED_ENV, WATCHER_LABEL } from '../policy/labels.ts';
 import { POLICIES } from '../policy/policy.ts';
 import { Coalescer } from './coalescer.ts';
-import type { ControllerMetrics } from './metrics.ts';
 import { planPublication, type PodRef, type PublishedWatcher } from './publication.ts';
 import { Publisher } from './publisher.ts';
 import { trimNode, trimPod } from './trim_pod.ts';
 import { QUIET, stepWatchOnlyAlarm, type WatchOnlyAlarmState } from './watch_only_alarm.ts';
 import type { Lease } from '../kube/objects.ts';
 import { publishedWatcher } from './watcher_lease.ts';
+import type { ControllerOptions } from './controller_options.ts';
+import type { ControllerStatus } from './status_server.ts';
 
-export interface ControllerOptions {
-  kc: RestConfig;
-  config: Config;
-  /** The controller's own namespace: both Leases live there. */
-  namespace: string;
-  /** This replica (the pod name). */
-  identity: string;
-  /** The Lease the replicas elect their leader with. */
-  leaderLeaseName: string;
-  logger: Logger;
-  metrics: ControllerMetrics;
-  leaderElection?: { leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
-  /** Re-run the election this often even without events, to repair drift (default 30 s). */
-  resyncMs?: number;
-  /** Elections start at least this far apart (default 200 ms): see Coalescer. */
-  minElectionIntervalMs?: number;
-  /** Called when this replica loses leadership (the process should exit and restart). */
-  onLostLeadership?: () => void;
-  /** How long more than one eligible watch-only agent may run before `MultipleWatchOnlyAgents` (default 60 s). */
-  multipleWatchOnlyGraceMs?: number;
-  /** A monotonic clock in milliseconds (default `performance.now`); for the grace period. */
-  now?: () => number;
-}
-
-export interface ControllerStatus {
-  identity: string;
-  leader: string | null;
-  isLeader: boolean;
-  synced: boolean;
-  watcher: Election['watcher'];
-  reason: Election['reason'] | null;
-  candidates: Election['candidates'];
-  published: PublishedWatcher | null;
-  /** What the published election means for DeepFlow (the same sentence as `elect`'s). */
-  note: string;
-}
+export type { ControllerOptions } from './controller_options.ts';
+import { recordDeprecatedEnv, recordMultipleWatchOnly } from './alarm_events.ts';
 
 const refOf = (pod: Pod): PodRef => ({
   namespace: pod.metadata?.namespace ?? '',
   name: pod.metadata?.name ?? '',
   uid: pod.metadata?.uid ?? '',
 });
+
+/** What an election showed besides the watcher: the pods with the old variable, the watch-only agents, the alarm. */
+interface Observed {
+  deprecated: Pod[];
+  watchOnly: Election['candidates'];
+  raised: boolean;
+}
 
 function currentOf(published: PublishedWatcher | undefined): WatcherRef | undefined {
   const [namespace, name] = published?.holder?.split('/') ?? [];
@@ -186,20 +158,27 @@ export class WatcherController {
     return this.podInformers.flatMap((i) => i.indexer.list()).filter((p) => p.spec !== undefined);
   }
 
-  /** One election: compute, publish when leading, update metrics. */
+  /** One election: compute, update metrics and alarms, publish and report when leading. */
   private async reconcile(): Promise<void> {
     if (!this.synced) return;
     const started = process.hrtime.bigint();
     const signal = this.leading;
-    const { config, metrics, logger } = this.o;
     // The leader re-adopts the published watcher once and then tracks its own writes; followers
     // read it each time, so that their /status shows the election with its stickiness.
     if (signal ? !this.lease : true) this.lease = await this.publisher.readLease(signal);
     const published = publishedWatcher(this.lease);
     const pods = this.agentPods();
-    const election = elect(pods, this.nodeInformer.indexer.list(), currentOf(published), config, this.podFacts);
+    const nodes = this.nodeInformer.indexer.list();
+    const election = elect(pods, nodes, currentOf(published), this.o.config, this.podFacts);
     this.last = election;
+    const observed = this.observe(election, pods);
+    if (signal && !signal.aborted) await this.lead(election, published, pods, observed, signal);
+    this.o.metrics.electionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
 
+  /** The metrics of an election, and the step of the several-watch-only alarm (rechecked when due). */
+  private observe(election: Election, pods: readonly Pod[]): Observed {
+    const { metrics } = this.o;
     const counts = new Map<string, number>();
     for (const c of election.candidates)
       counts.set(`${c.policy}/${c.eligible}`, (counts.get(`${c.policy}/${c.eligible}`) ?? 0) + 1);
@@ -212,99 +191,68 @@ export class WatcherController {
     metrics.deprecatedEnvPods.set(deprecated.length);
     metrics.watcherElected.set(election.watcher ? 1 : 0);
     const watchOnly = election.candidates.filter((c) => c.eligible && c.policy === 'only-watch');
-    const alarm = stepWatchOnlyAlarm(
-      this.watchOnlyAlarm,
-      watchOnly.length,
-      this.now(),
-      this.o.multipleWatchOnlyGraceMs ?? 60_000,
-    );
+    const alarm = stepWatchOnlyAlarm(this.watchOnlyAlarm, watchOnly.length, this.now(), this.graceMs);
     this.watchOnlyAlarm = alarm.state;
     metrics.multipleWatchOnlyAgents.set(alarm.state.raised ? 1 : 0);
     if (!alarm.state.raised) this.watchOnlyReported = false;
     clearTimeout(this.watchOnlyRecheck);
     if (alarm.dueInMs !== undefined)
       this.watchOnlyRecheck = setTimeout(() => this.coalescer.request(), alarm.dueInMs).unref();
-
-    if (signal && !signal.aborted) {
-      const labelled = pods.filter((p) => p.metadata?.labels?.[WATCHER_LABEL] === 'true').map(refOf);
-      const actions = planPublication(election, published, labelled, config.onlyWatchValue);
-      if (actions.length > 0) {
-        const before = published?.holder;
-        this.lease = await this.publisher.execute(actions, this.lease, signal).catch((err: unknown) => {
-          this.lease = undefined; // re-read next time (a 409 means someone else wrote it)
-          throw err;
-        });
-        const after = publishedWatcher(this.lease);
-        if (published && before !== after?.holder) metrics.transitions.inc();
-        if (actions.some((a) => a.type === 'lease')) {
-          logger.info(
-            { watcher: after?.holder ?? null, reason: election.reason, transitions: after?.transitions },
-            election.watcher ? 'watcher elected' : 'no watcher',
-          );
-        }
-      }
-      // Once per fall, like the NoWatcherCandidate Event; the metric shows it meanwhile.
-      if (!election.watcher && !this.warnedNoWatcher)
-        logger.warn({ candidates: election.candidates.length }, 'no agent pod is eligible to watch Kubernetes');
-      this.warnedNoWatcher = !election.watcher;
-      // Reported by whichever replica leads once the grace period has passed, also after a failed
-      // publication or a change of leader: not only at the moment the alarm became due.
-      if (alarm.state.raised && !this.watchOnlyReported) {
-        this.watchOnlyReported = true;
-        await this.raiseMultipleWatchOnly(watchOnly, signal);
-      }
-      const present = new Set(deprecated.map((p) => p.metadata?.uid ?? ''));
-      for (const uid of this.reportedDeprecated) if (!present.has(uid)) this.reportedDeprecated.delete(uid);
-      for (const pod of deprecated) {
-        const ref = refOf(pod);
-        if (this.reportedDeprecated.has(ref.uid)) continue;
-        // Best effort, like every Event: a namespace being deleted must not stall the election.
-        await this.publisher
-          .recordEvent(
-            { apiVersion: 'v1', kind: 'Pod', ...ref },
-            'Warning',
-            'DeprecatedEnv',
-            `${DEPRECATED_ENV} is no longer supported and makes the agent exit; remove it and set K8S_WATCH_POLICY=${config.onlyWatchValue}`,
-            signal,
-          )
-          .then(
-            () => this.reportedDeprecated.add(ref.uid),
-            (err: unknown) =>
-              logger.warn(
-                { err: errorMessage(err), pod: `${ref.namespace}/${ref.name}` },
-                'cannot record DeprecatedEnv event',
-              ),
-          );
-      }
-    }
-    metrics.electionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    return { deprecated, watchOnly, raised: alarm.state.raised };
   }
 
-  /** DESIGN §6 rule 6, once per occurrence: a log line and a Warning Event on the watcher Lease. */
-  private async raiseMultipleWatchOnly(
-    pods: readonly { namespace: string; name: string }[],
+  private get graceMs(): number {
+    return this.o.multipleWatchOnlyGraceMs ?? 60_000;
+  }
+
+  /** The leader's share: publish the election, warn of no watcher, raise the alarms' Events. */
+  private async lead(
+    election: Election,
+    published: PublishedWatcher | undefined,
+    pods: readonly Pod[],
+    observed: Observed,
     signal: AbortSignal,
   ): Promise<void> {
-    const { config, logger, namespace } = this.o;
-    const names = pods.map((p) => `${p.namespace}/${p.name}`);
-    const graceS = Math.round((this.o.multipleWatchOnlyGraceMs ?? 60_000) / 1000);
-    const message =
-      `${names.length} eligible agent pods run K8S_WATCH_POLICY=${config.onlyWatchValue} for more than ${graceS} s (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}): ` +
-      'the DeepFlow server hands the watch to each of them in turn; run one watcher pod (replicas: 1, and maxSurge: 0 or Recreate)';
-    logger.warn(
-      { pods: names.slice(0, 20), count: names.length },
-      'several watch-only agents: DeepFlow will flap between them',
-    );
-    const involved = {
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      namespace,
-      name: config.election.leaseName,
-      ...(this.lease?.metadata?.uid && { uid: this.lease.metadata.uid }),
-    };
-    await this.publisher
-      .recordEvent(involved, 'Warning', 'MultipleWatchOnlyAgents', message, signal)
-      .catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'cannot record MultipleWatchOnlyAgents event'));
+    const { config, logger } = this.o;
+    await this.publish(election, published, pods, signal);
+    // Once per fall, like the NoWatcherCandidate Event; the metric shows it meanwhile.
+    if (!election.watcher && !this.warnedNoWatcher)
+      logger.warn({ candidates: election.candidates.length }, 'no agent pod is eligible to watch Kubernetes');
+    this.warnedNoWatcher = !election.watcher;
+    const alarms = { publisher: this.publisher, logger, onlyWatchValue: config.onlyWatchValue, signal };
+    // Reported by whichever replica leads once the grace period has passed, also after a failed
+    // publication or a change of leader: not only at the moment the alarm became due.
+    if (observed.raised && !this.watchOnlyReported) {
+      this.watchOnlyReported = true;
+      const lease = { namespace: this.o.namespace, name: config.election.leaseName, uid: this.lease?.metadata?.uid };
+      await recordMultipleWatchOnly(alarms, observed.watchOnly, this.graceMs, lease);
+    }
+    await recordDeprecatedEnv(alarms, observed.deprecated.map(refOf), this.reportedDeprecated);
+  }
+
+  /** The writes that make the Lease and the label say what the election says. */
+  private async publish(
+    election: Election,
+    published: PublishedWatcher | undefined,
+    pods: readonly Pod[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    const labelled = pods.filter((p) => p.metadata?.labels?.[WATCHER_LABEL] === 'true').map(refOf);
+    const actions = planPublication(election, published, labelled, this.o.config.onlyWatchValue);
+    if (actions.length === 0) return;
+    const before = published?.holder;
+    this.lease = await this.publisher.execute(actions, this.lease, signal).catch((err: unknown) => {
+      this.lease = undefined; // re-read next time (a 409 means someone else wrote it)
+      throw err;
+    });
+    const after = publishedWatcher(this.lease);
+    if (published && before !== after?.holder) this.o.metrics.transitions.inc();
+    if (actions.some((a) => a.type === 'lease')) {
+      this.o.logger.info(
+        { watcher: after?.holder ?? null, reason: election.reason, transitions: after?.transitions },
+        election.watcher ? 'watcher elected' : 'no watcher',
+      );
+    }
   }
 
   status(): ControllerStatus {

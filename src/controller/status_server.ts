@@ -4,7 +4,22 @@ import { plainApp } from '../http/plain_app.ts';
 import { listen, sendMetrics, urlOf } from '../http/serve.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
-import type { ControllerStatus } from './controller.ts';
+import type { Election } from '../watcher_election/elect.ts';
+import type { PublishedWatcher } from './publication.ts';
+
+/** The controller's view, as GET /status serves it. */
+export interface ControllerStatus {
+  identity: string;
+  leader: string | null;
+  isLeader: boolean;
+  synced: boolean;
+  watcher: Election['watcher'];
+  reason: Election['reason'] | null;
+  candidates: Election['candidates'];
+  published: PublishedWatcher | null;
+  /** What the published election means for DeepFlow (the same sentence as `elect`'s). */
+  note: string;
+}
 
 export interface StatusServerOptions {
   host: string;

@@ -7,7 +7,7 @@ import { expect, test } from '@jest/globals';
 import { Agent } from 'node:https';
 import { Registry } from 'prom-client';
 import { startStatusServer } from '../../src/controller/status_server.ts';
-import type { ControllerStatus } from '../../src/controller/controller.ts';
+import type { ControllerStatus } from '../../src/controller/status_server.ts';
 import { fixture, send, startTestWebhook, type Reply } from '../support/webhook_server.ts';
 
 test('under continuous load, close() with a drain delay: not ready at once, every review still answered, then refused', async () => {

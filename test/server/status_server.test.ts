@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Counter, Registry } from 'prom-client';
 import { startStatusServer } from '../../src/controller/status_server.ts';
-import type { ControllerStatus } from '../../src/controller/controller.ts';
+import type { ControllerStatus } from '../../src/controller/status_server.ts';
 
 let server: Awaited<ReturnType<typeof startStatusServer>>;
 let synced = false;

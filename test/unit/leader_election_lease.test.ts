@@ -6,7 +6,7 @@ import {
   leaseDurationSeconds,
   LeaseObservation,
   validateTimings,
-} from '../../src/kube/leaderelection/elector.ts';
+} from '../../src/kube/leaderelection/lease_observation.ts';
 import { formatMicroTime } from '../../src/kube/objects.ts';
 import type { Lease } from '../../src/kube/objects.ts';
 import { recordOf, snapshotOf, specOf, type LeaseSnapshot } from '../../src/kube/leaderelection/lease_lock.ts';

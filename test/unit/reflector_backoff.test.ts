@@ -12,7 +12,8 @@ import type {
   WatchObject,
   WatchOptions,
 } from '../../src/kube/cache/listwatch.ts';
-import { backoffDelay, HEALTHY_WATCH_MS, Reflector, type BackoffOptions } from '../../src/kube/cache/reflector.ts';
+import { HEALTHY_WATCH_MS, Reflector } from '../../src/kube/cache/reflector.ts';
+import { backoffDelay, type BackoffOptions } from '../../src/kube/cache/reflector_options.ts';
 import { ApiError } from '../../src/kube/rest/request.ts';
 import { Store } from '../../src/kube/cache/store.ts';
 import { createLogger } from '../../src/log.ts';

@@ -8,7 +8,7 @@ import type { Logger } from '../../log.ts';
 import type { Indexers } from './indexers.ts';
 import type { KubeObject } from '../objects.ts';
 import type { ResourceSelector } from './listwatch.ts';
-import type { ReflectorTuning } from './reflector.ts';
+import type { ReflectorTuning } from './reflector_options.ts';
 import { SharedInformer, type TransformFunc } from './shared_informer.ts';
 
 export interface InformerOptions<T> extends ResourceSelector {

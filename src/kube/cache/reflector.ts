@@ -9,124 +9,15 @@
  * compacted away) relists; every other error retries with exponential backoff and jitter,
  * forever. It never stops silently: every failure is logged, and `stop()` is the only way out.
  */
-import type { RestConfig } from '../rest/config.ts';
 import { errorMessage, type Logger } from '../../log.ts';
-import {
-  KubeListerWatcher,
-  type ListerWatcher,
-  type ResourceSelector,
-  type WatchHandle,
-  type WatchObject,
-} from './listwatch.ts';
-import type { KubeObject } from '../objects.ts';
-import { ApiError } from '../rest/request.ts';
+import type { ListerWatcher, WatchHandle, WatchObject } from './listwatch.ts';
+import { backoffDelay, listerWatcherOf, type ReflectorOptions, type ReflectorStats } from './reflector_options.ts';
+import { Gone, statusCodeOf, WatchFailure } from './watch_errors.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { objectKey } from './store.ts';
 
-/**
- * What a reflector writes to (client-go's Store as a reflector sees it). `Store` is one (it
- * simply applies the writes); a SharedInformer is another (it turns them into events).
- */
-export interface ReflectorStore<T> {
-  add(key: string, obj: T): void;
-  update(key: string, obj: T): void;
-  /** `obj` is the object's final state, from the DELETED event. */
-  delete(key: string, obj: T): void;
-  /** The complete content after a (re)list, in list order. */
-  replace(items: [string, T][], resourceVersion: string): void;
-}
-
-/** The API server collection to list and watch, or any other {@link ListerWatcher}. */
-export type ListWatchSource = ({ kc: RestConfig } & ResourceSelector) | { listerWatcher: ListerWatcher };
-
-export function listerWatcherOf(source: ListWatchSource): ListerWatcher {
-  if ('listerWatcher' in source && source.listerWatcher) return source.listerWatcher;
-  const { kc, path, labelSelector, fieldSelector } = source as { kc: RestConfig } & ResourceSelector;
-  return new KubeListerWatcher(kc, {
-    path,
-    ...(labelSelector && { labelSelector }),
-    ...(fieldSelector && { fieldSelector }),
-  });
-}
-
-export interface BackoffOptions {
-  /** The first delay (default 500 ms); doubled on each consecutive failure ... */
-  initialMs?: number;
-  /** ... up to this (default 30 s). Each delay is then scaled by a random factor in [0.5, 1). */
-  maxMs?: number;
-}
-
-/**
- * The wait after the `failures`-th consecutive failure (1 for the first):
- * min(maxMs, initialMs × 2^(failures-1)) scaled by 0.5 + random/2, rounded to the millisecond.
- */
-export function backoffDelay(
-  failures: number,
-  { initialMs = 500, maxMs = 30_000 }: BackoffOptions = {},
-  random: () => number = Math.random,
-): number {
-  const base = Math.min(maxMs, initialMs * 2 ** Math.min(Math.max(failures, 1) - 1, 30));
-  return Math.round(base * (0.5 + random() / 2));
-}
-
-export interface ReflectorTuning {
-  /** Items per list page (default 500). */
-  pageSize?: number;
-  /** Server-side timeout of each watch; default random in [300, 600) s, like client-go. */
-  watchTimeoutSeconds?: number;
-  backoff?: BackoffOptions;
-  /** Backoff waits, jitter and watch durations (default: {@link systemClock}). */
-  clock?: Clock;
-}
-
-export type ReflectorOptions<T> = ListWatchSource &
-  ReflectorTuning & {
-    store: ReflectorStore<T>;
-    /** Applied to every object before it is stored (keep only what is read). */
-    transform: (object: KubeObject) => T;
-    logger: Logger;
-    /** Called after each change to the store (list, add, update, delete). */
-    onChange?: () => void;
-  };
-
-/** Counters, for logs, metrics and tests. */
-export interface ReflectorStats {
-  /** Complete lists (the first one included). */
-  lists: number;
-  /** Complete lists after the first one (after a 410, or a watch error that calls for one). */
-  relists: number;
-  /** Watch requests sent. */
-  watches: number;
-  /** ADDED, MODIFIED and DELETED events applied. */
-  events: number;
-  bookmarks: number;
-  /** Failures (each one logged as a warning); a 410 that simply relists is not one. */
-  failures: number;
-}
-
-/** The resourceVersion is no longer available: relist. */
-class Gone extends Error {}
-/** Any other failure of a list or watch: back off, then go on. */
-class WatchFailure extends Error {
-  constructor(
-    message: string,
-    /** Relist rather than re-watch from the same resourceVersion. */
-    readonly relist = false,
-  ) {
-    super(message);
-  }
-}
-
 /** A watch that ran at least this long before it failed resets the backoff. */
 export const HEALTHY_WATCH_MS = 10_000;
-
-function statusCodeOf(err: unknown): number | undefined {
-  if (err instanceof ApiError) return err.status;
-  const e = err as { statusCode?: unknown; code?: unknown } | null | undefined;
-  if (typeof e?.statusCode === 'number') return e.statusCode;
-  if (typeof e?.code === 'number') return e.code;
-  return undefined;
-}
 
 export class Reflector<T> {
   readonly listerWatcher: ListerWatcher;
@@ -329,23 +220,8 @@ export class Reflector<T> {
       };
       const onDone = (err?: unknown) => {
         if (settled) return;
-        if (err === undefined || err === null) {
-          if (received === 0 && this.clock.monotonic() - started < 1000)
-            return finish(new WatchFailure('very short watch: closed within a second without any event'));
-          this.log.debug({ resourceVersion: this.resourceVersion, events: received }, 'watch closed; re-watching');
-          return finish();
-        }
-        if (statusCodeOf(err) === 410) return finish(new Gone(errorMessage(err)));
-        if (established && (err as { name?: string }).name === 'TimeoutError') {
-          // The idle limit (WatchIdleTimeout), set past the server-side timeout: the server
-          // should have ended this watch already, so the connection is likely dead. Re-watch.
-          this.log.warn(
-            { resourceVersion: this.resourceVersion },
-            'watch silent past its timeout (connection lost?); re-watching',
-          );
-          return finish();
-        }
-        finish(err);
+        const failure = this.watchEnded(err, received, this.clock.monotonic() - started, established);
+        finish(failure);
       };
       const { resourceVersion } = this;
       this.listerWatcher.watch({ resourceVersion, allowWatchBookmarks: true, timeoutSeconds }, onEvent, onDone).then(
@@ -360,6 +236,31 @@ export class Reflector<T> {
         (err: unknown) => finish(err),
       );
     });
+  }
+
+  /**
+   * How a watch that ended is taken: undefined to re-watch from the last resourceVersion (a normal
+   * close, or a connection silent past the server-side timeout), {@link Gone} to relist, or the
+   * failure to back off from.
+   */
+  private watchEnded(err: unknown, received: number, elapsedMs: number, established: boolean): unknown {
+    if (err === undefined || err === null) {
+      if (received === 0 && elapsedMs < 1000)
+        return new WatchFailure('very short watch: closed within a second without any event');
+      this.log.debug({ resourceVersion: this.resourceVersion, events: received }, 'watch closed; re-watching');
+      return undefined;
+    }
+    if (statusCodeOf(err) === 410) return new Gone(errorMessage(err));
+    if (established && (err as { name?: string }).name === 'TimeoutError') {
+      // The idle limit (WatchIdleTimeout), set past the server-side timeout: the server should
+      // have ended this watch already, so the connection is likely dead. Re-watch.
+      this.log.warn(
+        { resourceVersion: this.resourceVersion },
+        'watch silent past its timeout (connection lost?); re-watching',
+      );
+      return undefined;
+    }
+    return err;
   }
 
   private apply(type: string, object: WatchObject): void {

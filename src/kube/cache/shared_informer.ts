@@ -12,7 +12,8 @@ import { replaceDeltas, type Delta } from './deltas.ts';
 import type { Indexers } from './indexers.ts';
 import type { KubeObject } from '../objects.ts';
 import { ProcessorListener, type EventHandler, type ListenerOptions, type Notification } from './processor_listener.ts';
-import { Reflector, type ListWatchSource, type ReflectorStore, type ReflectorTuning } from './reflector.ts';
+import { Reflector } from './reflector.ts';
+import type { ListWatchSource, ReflectorStore, ReflectorTuning } from './reflector_options.ts';
 import { Store, type Indexer } from './store.ts';
 
 export type { EventHandler } from './processor_listener.ts';

@@ -29,166 +29,18 @@
  * calls onStoppedLeading, and `run()` resolves: like client-go it does not try to acquire again
  * in the same run (the process exits, or calls `run()` again).
  *
- * Deviations from client-go, all on the safe side: the renew deadline is anchored on the last
- * successful renewal instead of the start of a renewal round; a deleted Lease or a re-read showing
- * another holder ends leadership immediately instead of after renewDeadline; the signal is aborted
- * before the release instead of after; onStoppedLeading is called only after onStartedLeading was
- * (client-go also calls it when stopped before ever leading); onNewLeader is not called for an
- * empty holder; a paused leader neither renews nor releases once its deadlines have passed.
+ * Where it departs from client-go, always on the safe side: docs/reliability.md (Leader election).
  */
-import type { RestConfig } from '../rest/config.ts';
 import { errorMessage as message, type Logger } from '../../log.ts';
-import { isConflict, isNotFound } from '../rest/request.ts';
-import { formatMicroTime } from '../objects.ts';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
-import {
-  LeaseLock,
-  type LeaderElectionRecord,
-  type LockRequestOptions,
-  type LockSnapshot,
-  type ResourceLock,
-} from './lease_lock.ts';
+import { LeaseLock, type LockRequestOptions, type LockSnapshot, type ResourceLock } from './lease_lock.ts';
+import { jitteredPeriod, LeadershipLost, LeaseObservation, validateTimings } from './lease_observation.ts';
+import { releaseLock, tryAcquireOrRenew, type Attempt, type RoundContext } from './lease_round.ts';
+import type { LeaderElectorOptions } from './elector_options.ts';
 
-/** The Lease the elector locks by default (a {@link LeaseLock} is made of it). */
-export interface LeaseTarget {
-  kc: RestConfig;
-  /** Namespace and name of the Lease. */
-  namespace: string;
-  name: string;
-  /** Unique per process (e.g. `<pod name>_<random>`): two processes with one identity would both lead. */
-  identity: string;
-  lock?: never;
-}
-
-/** Any other lock (client-go LeaderElectionConfig.Lock); the identity is the lock's. */
-export interface LockTarget {
-  lock: ResourceLock;
-  kc?: never;
-  namespace?: never;
-  name?: never;
-  identity?: never;
-}
-
-/** Everything but the lock. */
-export interface LeaderElectorSettings {
-  /** How long a non-leader waits, after it last observed a change of the lease, before taking it over (default 15 s). */
-  leaseDurationMs?: number;
-  /** How long the leader keeps leading without a successful renewal (default 10 s). */
-  renewDeadlineMs?: number;
-  /** Wait between attempts (default 2 s; acquisition adds up to 1.2 × this as jitter). */
-  retryPeriodMs?: number;
-  /** Release the lease when leadership ends while still holding it (default true). */
-  releaseOnCancel?: boolean;
-  logger: Logger;
-  /** Called once leadership is acquired; `signal` is aborted the moment it is lost. A rejection ends leadership. */
-  onStartedLeading: (signal: AbortSignal) => void | Promise<void>;
-  /** Called once leadership has ended (after the release, if any). */
-  onStoppedLeading: () => void;
-  /** Called when a new (non-empty) holder is observed, this elector included. */
-  onNewLeader?: (identity: string) => void;
-  /** Deadlines, waits, jitter and the times written to the lock (default: {@link systemClock}). */
-  clock?: Clock;
-}
-
-export type LeaderElectorOptions = (LeaseTarget | LockTarget) & LeaderElectorSettings;
-
-/** client-go wait.Jitter factor of the acquire loop. */
-export const JITTER_FACTOR = 1.2;
-
-/** The reason of the aborted leadership signal. */
-export class LeadershipLost extends Error {
-  constructor(readonly reason: string) {
-    super(`leadership lost: ${reason}`);
-    this.name = 'LeadershipLost';
-  }
-}
-
-/** The wait before the next acquisition attempt: retryPeriod + up to JITTER_FACTOR × retryPeriod. */
-export function jitteredPeriod(retryPeriodMs: number, random: () => number = Math.random): number {
-  return retryPeriodMs + random() * JITTER_FACTOR * retryPeriodMs;
-}
-
-/** The timing constraints of client-go's NewLeaderElector; throws on violation. */
-export function validateTimings(leaseDurationMs: number, renewDeadlineMs: number, retryPeriodMs: number): void {
-  for (const [name, value] of Object.entries({ leaseDurationMs, renewDeadlineMs, retryPeriodMs })) {
-    if (!Number.isFinite(value) || value <= 0)
-      throw new Error(`leader election: ${name} must be a positive number, got ${value}`);
-  }
-  if (leaseDurationMs <= renewDeadlineMs)
-    throw new Error(
-      `leader election: leaseDurationMs (${leaseDurationMs}) must be greater than renewDeadlineMs (${renewDeadlineMs})`,
-    );
-  if (renewDeadlineMs <= JITTER_FACTOR * retryPeriodMs) {
-    throw new Error(
-      `leader election: renewDeadlineMs (${renewDeadlineMs}) must be greater than ${JITTER_FACTOR} × retryPeriodMs (${retryPeriodMs})`,
-    );
-  }
-}
-
-/** The lease duration written to the record: whole seconds, rounded up so that nobody waits less than configured. */
-export function leaseDurationSeconds(leaseDurationMs: number): number {
-  return Math.max(1, Math.ceil(leaseDurationMs / 1000));
-}
-
-/**
- * What a candidate knows of the lease by its own clock: the record it last observed and the local
- * monotonic time at which it observed it change. Pure: the caller passes `now` (clock.monotonic()).
- */
-export class LeaseObservation {
-  private key: string | undefined;
-  private at = 0;
-  snapshot: LockSnapshot | undefined;
-
-  /** Records what was read or written; returns whether it differs from the previous observation. */
-  observe(snapshot: LockSnapshot, now: number): boolean {
-    const r = snapshot.record;
-    const key = JSON.stringify([
-      snapshot.resourceVersion,
-      r.holderIdentity,
-      r.renewTime,
-      r.acquireTime,
-      r.leaseDurationSeconds,
-      r.leaseTransitions,
-    ]);
-    this.snapshot = snapshot;
-    if (key === this.key) return false;
-    this.key = key;
-    this.at = now;
-    return true;
-  }
-
-  /** The local time of the last observed change (undefined before the first observation). */
-  get observedAt(): number | undefined {
-    return this.key === undefined ? undefined : this.at;
-  }
-
-  get holder(): string {
-    return this.snapshot?.record.holderIdentity ?? '';
-  }
-
-  /**
-   * Whether the observed holder's promise has run out by the local clock: the record's
-   * leaseDurationSeconds (or `fallbackMs` when it has none) since the last observed change. The
-   * renewTime in the record is never looked at.
-   */
-  expired(now: number, fallbackMs: number): boolean {
-    if (this.key === undefined) return false;
-    const seconds = this.snapshot?.record.leaseDurationSeconds ?? 0;
-    const durationMs = seconds > 0 ? seconds * 1000 : fallbackMs;
-    return this.at + durationMs < now;
-  }
-}
-
-/** The outcome of one {@link LeaderElector.tryAcquireOrRenew} round. */
-export type Attempt =
-  | { ok: true }
-  /** Another holder whose lease has not expired (acquisition) or who took it over (renewal). */
-  | { ok: false; kind: 'held'; holder: string }
-  /** Leading, and the Lease no longer exists. */
-  | { ok: false; kind: 'deleted' }
-  /** Our conditional write lost to a concurrent one (409). */
-  | { ok: false; kind: 'conflict' }
-  | { ok: false; kind: 'error'; error: unknown };
+export { LeadershipLost } from './lease_observation.ts';
+export type { Attempt } from './lease_round.ts';
+export type { LeaderElectorOptions, LeaderElectorSettings } from './elector_options.ts';
 
 export class LeaderElector {
   readonly identity: string;
@@ -211,6 +63,8 @@ export class LeaderElector {
   /** clock.monotonic() at which the last successful acquisition or renewal was sent. */
   private lastRenewSentAt = 0;
   private reportedLeader = '';
+  /** What a round of {@link tryAcquireOrRenew} reads and records. */
+  private readonly round: RoundContext;
 
   constructor(private readonly options: LeaderElectorOptions) {
     const {
@@ -232,6 +86,15 @@ export class LeaderElector {
     this.lock = lock;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger.child({ lease: this.lock.describe(), identity: this.identity });
+    this.round = {
+      lock,
+      identity: this.identity,
+      leaseDurationMs,
+      clock: this.clock,
+      logger: this.logger,
+      observation: this.observation,
+      observe: (snapshot) => this.observe(snapshot),
+    };
   }
 
   /**
@@ -273,14 +136,8 @@ export class LeaderElector {
 
   private async runOnce(): Promise<void> {
     this.leading = undefined;
-    this.logger.info(
-      {
-        leaseDurationMs: this.leaseDurationMs,
-        renewDeadlineMs: this.renewDeadlineMs,
-        retryPeriodMs: this.retryPeriodMs,
-      },
-      'attempting to acquire the leader lease',
-    );
+    const { leaseDurationMs, renewDeadlineMs, retryPeriodMs } = this;
+    this.logger.info({ leaseDurationMs, renewDeadlineMs, retryPeriodMs }, 'attempting to acquire the leader lease');
     if (!(await this.acquire())) return;
 
     const leading = new AbortController();
@@ -433,122 +290,11 @@ export class LeaderElector {
    * the leader (renew it). run() calls it; public so that tests can drive single rounds.
    */
   async tryAcquireOrRenew(leading: boolean, request: LockRequestOptions = {}): Promise<Attempt> {
-    const now = formatMicroTime(new Date(this.clock.now()));
-    const duration = leaseDurationSeconds(this.leaseDurationMs);
-    const known = this.observation.snapshot;
-
-    // 1. The leader's fast path: update the version it wrote last.
-    if (leading && known) {
-      try {
-        this.observe(
-          await this.lock.update(
-            known,
-            { ...known.record, holderIdentity: this.identity, leaseDurationSeconds: duration, renewTime: now },
-            request,
-          ),
-        );
-        return { ok: true };
-      } catch (err) {
-        if (isNotFound(err)) return { ok: false, kind: 'deleted' };
-        if (!isConflict(err)) return { ok: false, kind: 'error', error: err };
-        this.logger.debug('the lease changed since the last renewal (409 Conflict): reading it again');
-      }
-    }
-
-    // 2. Read the lease, or create it.
-    let current: LockSnapshot | undefined;
-    try {
-      current = await this.lock.get(request);
-    } catch (err) {
-      return { ok: false, kind: 'error', error: err };
-    }
-    if (!current) {
-      if (leading) return { ok: false, kind: 'deleted' };
-      try {
-        this.observe(
-          await this.lock.create(
-            {
-              holderIdentity: this.identity,
-              leaseDurationSeconds: duration,
-              acquireTime: now,
-              renewTime: now,
-              leaseTransitions: 0,
-            },
-            request,
-          ),
-        );
-        return { ok: true };
-      } catch (err) {
-        return isConflict(err) ? { ok: false, kind: 'conflict' } : { ok: false, kind: 'error', error: err };
-      }
-    }
-    this.observe(current);
-
-    // 3. Decide from the record and the local time of its last observed change.
-    const record = current.record;
-    let next: LeaderElectionRecord;
-    if (leading) {
-      if (record.holderIdentity !== this.identity) return { ok: false, kind: 'held', holder: record.holderIdentity };
-      next = { ...record, leaseDurationSeconds: duration, renewTime: now };
-    } else {
-      const holder = record.holderIdentity;
-      if (holder && holder !== this.identity && !this.observation.expired(this.clock.monotonic(), this.leaseDurationMs))
-        return { ok: false, kind: 'held', holder };
-      if (holder && holder !== this.identity)
-        this.logger.info({ holder }, 'the lease has expired by local observation: taking it over');
-      next = {
-        holderIdentity: this.identity,
-        leaseDurationSeconds: duration,
-        acquireTime: now,
-        renewTime: now,
-        leaseTransitions: holder === this.identity ? record.leaseTransitions : record.leaseTransitions + 1,
-      };
-    }
-
-    // 4. The conditional write: 409 means somebody wrote the lease after we read it.
-    try {
-      this.observe(await this.lock.update(current, next, request));
-      return { ok: true };
-    } catch (err) {
-      if (isConflict(err)) return { ok: false, kind: 'conflict' };
-      if (leading && isNotFound(err)) return { ok: false, kind: 'deleted' };
-      return { ok: false, kind: 'error', error: err };
-    }
+    return tryAcquireOrRenew(this.round, leading, request);
   }
 
-  /**
-   * client-go release(): clears the holder (leaseDurationSeconds 1) if the lease is still ours as
-   * last observed, and still ours by the local clock: once leaseDuration has passed since the last
-   * successful renewal was sent (a process paused that long), others may hold it, and it is left
-   * to expire.
-   */
-  private async release(): Promise<void> {
-    const known = this.observation.snapshot;
-    if (!known || known.record.holderIdentity !== this.identity) return;
-    if (this.clock.monotonic() >= this.lastRenewSentAt + this.leaseDurationMs) {
-      this.logger.warn(
-        'not releasing the leader lease: its duration has run out since the last renewal (it expires on its own)',
-      );
-      return;
-    }
-    const now = formatMicroTime(new Date(this.clock.now()));
-    try {
-      this.observe(
-        await this.lock.update(
-          known,
-          {
-            holderIdentity: '',
-            leaseDurationSeconds: 1,
-            acquireTime: now,
-            renewTime: now,
-            leaseTransitions: known.record.leaseTransitions,
-          },
-          { timeoutMs: this.renewDeadlineMs },
-        ),
-      );
-      this.logger.info('released the leader lease');
-    } catch (err) {
-      this.logger.warn({ err: message(err) }, 'failed to release the leader lease (it expires on its own)');
-    }
+  /** client-go release(): see {@link releaseLock}. */
+  private release(): Promise<void> {
+    return releaseLock(this.round, this.lastRenewSentAt, this.renewDeadlineMs);
   }
 }

@@ -47,13 +47,7 @@ export async function openWatch(
   return new Promise<WatchStream>((resolve, reject) => {
     const req = request(url, options, (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;
-      if (status !== 200) {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => reject(apiError(`watch ${path}`, status, Buffer.concat(chunks).toString('utf8'))));
-        res.on('error', reject);
-        return;
-      }
+      if (status !== 200) return refused(res, `watch ${path}`, status, reject);
       established = true;
       resolve({
         abort: () => {
@@ -62,26 +56,20 @@ export async function openWatch(
         },
       });
       res.setEncoding('utf8');
-      let buffer = '';
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) !== -1) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          if (line.trim() === '') continue;
-          let event: { type?: unknown; object?: unknown };
-          try {
-            event = JSON.parse(line) as { type?: unknown; object?: unknown };
-          } catch {
-            done(new Error(`watch ${path}: a line of the stream is not JSON: ${line.slice(0, 100)}`));
-            req.destroy();
-            return;
-          }
-          if (aborted || finished) return;
-          onEvent(String(event.type), event.object);
+      const lines = lineReader((line) => {
+        let event: { type?: unknown; object?: unknown };
+        try {
+          event = JSON.parse(line) as { type?: unknown; object?: unknown };
+        } catch {
+          done(new Error(`watch ${path}: a line of the stream is not JSON: ${line.slice(0, 100)}`));
+          req.destroy();
+          return false;
         }
+        if (aborted || finished) return false;
+        onEvent(String(event.type), event.object);
+        return true;
       });
+      res.on('data', lines);
       res.on('end', () => done());
       res.on('error', (err) => done(err));
       res.on('close', () =>
@@ -94,4 +82,29 @@ export async function openWatch(
     req.on('error', (err) => (established ? done(err) : reject(err)));
     req.end();
   });
+}
+
+/**
+ * A `data` handler that hands each complete, non-blank line of a stream to `onLine`, in order,
+ * until `onLine` returns false (the rest of that chunk is dropped).
+ */
+function lineReader(onLine: (line: string) => boolean): (chunk: string) => void {
+  let buffer = '';
+  return (chunk) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) !== -1) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (line.trim() !== '' && !onLine(line)) return;
+    }
+  };
+}
+
+/** A watch the server refused: rejects with its ApiError once the body (the Status) has been read. */
+function refused(res: IncomingMessage, what: string, status: number, reject: (err: unknown) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => reject(apiError(what, status, Buffer.concat(chunks).toString('utf8'))));
+  res.on('error', reject);
 }
