@@ -613,6 +613,45 @@ describe('values.schema.json and the program agree on the config', () => {
   });
 });
 
+describe('webhook.hostNetwork (managed clusters whose control plane cannot reach pod IPs)', () => {
+  const webhookPod = (values: object) =>
+    find(template({ values }), 'Deployment', `${FULLNAME}-webhook`).spec.template.spec;
+
+  test('off by default: the pod network, the default DNS policy', () => {
+    const spec = webhookPod({});
+    expect([spec.hostNetwork, spec.dnsPolicy]).toEqual([undefined, undefined]);
+  });
+
+  test("on: the node's network, ClusterFirstWithHostNet so that Service names still resolve, the chosen ports", () => {
+    const spec = webhookPod({ webhook: { hostNetwork: true, port: 10260, metricsPort: 10261 } });
+    expect([spec.hostNetwork, spec.dnsPolicy]).toEqual([true, 'ClusterFirstWithHostNet']);
+    expect(spec.containers[0].ports.map((p: any) => p.containerPort)).toEqual([10260, 10261]);
+    expect(spec.containers[0].readinessProbe.httpGet.port).toBe(10260);
+  });
+
+  test("the kubelet's port is allowed in the pod network, where nothing else uses it", () => {
+    expect(webhookPod({ webhook: { port: 10250 } }).containers[0].ports[0].containerPort).toBe(10250);
+  });
+});
+
+describe('networkPolicy', () => {
+  test('off by default', () => {
+    expect(template().filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
+  });
+
+  test('on: one per component, selecting its pods, admitting exactly the ports its containers serve', () => {
+    const objects = template({ values: { networkPolicy: { enabled: true }, webhook: { port: 10250 } } });
+    for (const component of ['webhook', 'controller']) {
+      const policy = find(objects, 'NetworkPolicy', `${FULLNAME}-${component}`);
+      const pod = find(objects, 'Deployment', `${FULLNAME}-${component}`).spec.template;
+      expect(selects(policy.spec.podSelector.matchLabels, pod.metadata.labels)).toBe(true);
+      expect(policy.spec.policyTypes).toEqual(['Ingress']);
+      const served = pod.spec.containers[0].ports.map((p: any) => p.containerPort).sort();
+      expect(policy.spec.ingress[0].ports.map((p: any) => p.port).sort()).toEqual(served);
+    }
+  });
+});
+
 describe('values the schema refuses, with a message that names them', () => {
   test.each([
     [
@@ -633,6 +672,16 @@ describe('values the schema refuses, with a message that names them', () => {
       /\/config\/serverless\/podLabels\/a~1b/,
     ],
     ['webhook replicas < 1', { webhook: { replicas: 0 } }, /\/webhook\/replicas.*minimum/],
+    [
+      "host network on the kubelet's port",
+      { webhook: { hostNetwork: true, port: 10250 } },
+      /\/webhook\/port.*(not|must not)/,
+    ],
+    [
+      "host network with metrics on kube-proxy's port",
+      { webhook: { hostNetwork: true, port: 10260, metricsPort: 10249 } },
+      /\/webhook\/metricsPort.*(not|must not)/,
+    ],
     ['controller replicas < 1', { controller: { replicas: 0 } }, /\/controller\/replicas.*minimum/],
     [
       'a controller heap too small to start',

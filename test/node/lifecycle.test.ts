@@ -231,6 +231,40 @@ describe('the README', () => {
   });
 });
 
+describe('webhook.hostNetwork', () => {
+  test("in the node's network on a free port: the pod's IP is the node's, and agent pods are admitted and patched", async () => {
+    // One replica: the port is the node's, and the real node is the only node the chart's pods go to.
+    const upgrade = helm([
+      'upgrade',
+      RELEASE,
+      join(ROOT, 'charts', 'k8s-watch-policy'),
+      '-n',
+      NAMESPACE,
+      ...releaseValues(),
+      ...['--set', 'webhook.hostNetwork=true', '--set', 'webhook.replicas=1'],
+      ...['--set', 'webhook.port=10260', '--set', 'webhook.metricsPort=10261'],
+      ...['--wait', '--timeout', '4m'],
+    ]);
+    expect([upgrade.status, upgrade.stderr.trim()]).toEqual([0, '']);
+    const pods = getJson([
+      'get',
+      'pods',
+      '-n',
+      NAMESPACE,
+      '-l',
+      `app.kubernetes.io/component=webhook,${INSTANCE}`,
+    ]).items.filter((p: any) => !p.metadata.deletionTimestamp);
+    expect(pods.map((p: any) => [p.spec.hostNetwork, p.spec.dnsPolicy, p.status.podIP])).toEqual([
+      [true, 'ClusterFirstWithHostNet', pods[0].status.hostIP],
+    ]);
+    const created = await createPod(`host-network-${RUN}`);
+    expect([created.status, policyOf(created.body)]).toEqual([201, 'watch-disabled']);
+    process.stderr.write(
+      `[e2e:node] the webhook on the node's network at ${pods[0].status.podIP}:10260 admitted and patched a pod\n`,
+    );
+  });
+});
+
 describe('helm uninstall', () => {
   test('leaves nothing of the release: no objects in its namespace, no cluster-wide objects, no webhook in the way', async () => {
     const manifest = helm(['get', 'manifest', RELEASE, '-n', NAMESPACE]);
