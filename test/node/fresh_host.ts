@@ -20,8 +20,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 process.env.K8S_WATCH_POLICY_CLUSTER_DIR = join(ROOT, '.cluster', 'fresh-host');
 
 const { down, kubectl, readState, up } = await import('../cluster/cluster.ts');
-const { hostDifferences, iptablesSave, recordHost, iptablesRulesText: rules } = await import('../cluster/node/host.ts');
-const { nodeLeftovers } = await import('../cluster/node/real_node.ts');
+const { iptablesSave, recordHost, iptablesRulesText: rules } = await import('../cluster/node/host.ts');
+const { leftAfterDown } = await import('../cluster/node/real_node.ts');
 const { PAUSE_IMAGE, REAL_NODE_NAME, REAL_NODE_TAINT } = await import('../cluster/node/config.ts');
 
 const ROUNDS = 2;
@@ -43,7 +43,6 @@ function pausePod(name: string): string {
 
 async function round(n: number): Promise<string[]> {
   const before = recordHost();
-  const saved = { iptables: rules(before.iptables.iptables), ip6tables: rules(before.iptables.ip6tables) };
   step(`round ${n}: up --node`);
   const state = await up({ node: true });
   const pod = `fresh-host-${n}`;
@@ -62,13 +61,7 @@ async function round(n: number): Promise<string[]> {
   step(`round ${n}: pod ${pod} Running on ${REAL_NODE_NAME} at ${ip}; down`);
   kubectl(state.bin, ['delete', `pod/${pod}`, '-n', 'default', '--grace-period=0', '--force', '--wait=false']);
   await down();
-  const after = recordHost();
-  const left = [...nodeLeftovers(), ...hostDifferences(before, after)];
-  for (const family of ['iptables', 'ip6tables'] as const) {
-    if (rules(after.iptables[family]) !== saved[family])
-      left.push(`${family}-save differs from before up --node:\n${rules(after.iptables[family])}`);
-  }
-  return left;
+  return leftAfterDown(before);
 }
 
 async function main(): Promise<number> {

@@ -24,10 +24,9 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // Its own cluster: a developer's cluster in .cluster stays as it is, and no earlier test's objects are here.
 process.env.K8S_WATCH_POLICY_CLUSTER_DIR ??= join(ROOT, '.cluster', 'node-e2e');
 
-const { hostDifferences, iptablesRulesText, nodeHostProblem, recordHost, removeMountedPath } =
-  await import('../cluster/node/host.ts');
+const { nodeHostProblem, recordHost, removeMountedPath } = await import('../cluster/node/host.ts');
 const { down, readState, up } = await import('../cluster/cluster.ts');
-const { importImage, nodeLeftovers } = await import('../cluster/node/real_node.ts');
+const { importImage, leftAfterDown } = await import('../cluster/node/real_node.ts');
 const { IMAGE_REPOSITORY, IMAGE_TAG, NAMESPACE, releaseValues, RELEASE } = await import('./release.ts');
 const { REAL_NODE_NAME } = await import('../cluster/node/config.ts');
 const { KUBECONFIG, STATE_DIR } = await import('../cluster/paths.ts');
@@ -123,16 +122,7 @@ async function main(): Promise<number> {
       step('removing the cluster and the real node');
       await down();
       // down must leave the host as it was: no process, mount, bridge, chain, sysctl or directory of the node.
-      const hostAfter = recordHost();
-      const left = [...nodeLeftovers(), ...hostDifferences(hostBefore, hostAfter)];
-      // The node lives in a namespace of its own: the host's tables are exactly as they were, not merely equivalent.
-      for (const family of ['iptables', 'ip6tables'] as const) {
-        const [was, now] = [
-          iptablesRulesText(hostBefore.iptables[family]),
-          iptablesRulesText(hostAfter.iptables[family]),
-        ];
-        if (now !== was) left.push(`${family}-save differs from before:\n--- before\n${was}\n--- after\n${now}`);
-      }
+      const left = leftAfterDown(hostBefore);
       if (left.length > 0) {
         step(`down left the host changed:\n  ${left.join('\n  ')}`);
         status = 1;

@@ -18,6 +18,7 @@ import {
   hostDifferences,
   iptablesDifferences,
   iptablesRulesText,
+  iptablesTextDifferences,
   parseIptablesSave,
   type HostBefore,
 } from '../cluster/node/host.ts';
@@ -259,5 +260,29 @@ describe('hostDifferences', () => {
       'new network namespaces cni-1234',
       'left behind /sys/fs/cgroup/cpu/kubepods',
     ]);
+  });
+});
+
+describe('iptablesTextDifferences: exactly as before, for a host the node never touches', () => {
+  const record = (ip6tables: string): HostBefore => ({
+    sysctls: {},
+    iptables: { iptables: '', ip6tables },
+    links: [],
+    routes: [],
+    netns: [],
+    absent: [],
+  });
+
+  test('the same rules with other counters and comments are the same', () => {
+    const counted = AFTER_FIRST_RUN_IP6.replaceAll('[0:0]', '[9:540]').replace(/^# Generated.*$/m, '# later');
+    expect(iptablesTextDifferences(record(AFTER_FIRST_RUN_IP6), record(counted))).toEqual([]);
+  });
+
+  test('a table that appears empty is a change here (iptablesDifferences lets it pass)', () => {
+    const empty = '*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\nCOMMIT\n';
+    expect(iptablesDifferences('ip6tables', FRESH_IP6, empty)).toEqual([]);
+    const found = iptablesTextDifferences(record(FRESH_IP6), record(empty));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/^ip6tables-save differs from before:[\s\S]*\*mangle/);
   });
 });

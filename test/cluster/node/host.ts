@@ -264,3 +264,15 @@ export function hostDifferences(before: HostBefore, after: HostBefore): string[]
   if (appeared.length > 0) out.push(`left behind ${appeared.join(', ')}`);
   return out;
 }
+
+/**
+ * The families whose iptables-save text (comments and counters aside) differs between two records:
+ * stricter than {@link iptablesDifferences}, for a host the node never touches (it lives in a
+ * namespace of its own), where even an empty table appearing is a change.
+ */
+export function iptablesTextDifferences(before: HostBefore, after: HostBefore): string[] {
+  return (['iptables', 'ip6tables'] as const).flatMap((family) => {
+    const [was, now] = [iptablesRulesText(before.iptables[family]), iptablesRulesText(after.iptables[family])];
+    return now === was ? [] : [`${family}-save differs from before:\n--- before\n${was}\n--- after\n${now}`];
+  });
+}

@@ -51,6 +51,8 @@ import {
   removeMountedPath,
   which,
   writeSysctl,
+  hostDifferences,
+  iptablesTextDifferences,
   type HostBefore,
 } from './host.ts';
 import {
@@ -402,4 +404,14 @@ export function nodeLeftovers(): string[] {
     out.push(`the host's end of its veth pair ${net.hostDevice} is still there`);
   if (existsSync(d.base)) out.push(`${d.base} is still there`);
   return out;
+}
+
+/**
+ * What `down` left of the node or changed on the host since `before` (empty when nothing): its
+ * processes, shims, mounts and namespace, and every sysctl, rule, link, route, network namespace
+ * and path; iptables-save must be the same text.
+ */
+export function leftAfterDown(before: HostBefore): string[] {
+  const after = recordHost();
+  return [...nodeLeftovers(), ...hostDifferences(before, after), ...iptablesTextDifferences(before, after)];
 }
