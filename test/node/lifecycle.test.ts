@@ -46,6 +46,17 @@ function helm(args: string[]): { status: number; stdout: string; stderr: string 
   return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
 }
 
+/** `helm upgrade` of the release with its values and these `--set`s, waiting for the rollout. */
+const upgradeRelease = (sets: string[]) =>
+  helm([
+    'upgrade',
+    RELEASE,
+    join(ROOT, 'charts', 'k8s-watch-policy'),
+    ...['-n', NAMESPACE, ...releaseValues()],
+    ...sets.flatMap((v) => ['--set', v]),
+    ...['--wait', '--timeout', '4m'],
+  ]);
+
 /** POST a pod straight to the API server (admin credentials): status code and the stored pod or the error. */
 function createPod(name: string): Promise<{ status: number; body: any }> {
   const state = readState()!;
@@ -136,20 +147,9 @@ describe('helm upgrade', () => {
     const clients = [client(0), client(1)];
     // Some creations before the rollout starts, so that the clients are known to work.
     await eventually('pods created before the upgrade', () => results.length >= 10, 60_000);
-    const upgrade = helm([
-      'upgrade',
-      RELEASE,
-      join(ROOT, 'charts', 'k8s-watch-policy'),
-      '-n',
-      NAMESPACE,
-      ...releaseValues(),
-      '--set',
+    const upgrade = upgradeRelease([
       `webhook.podAnnotations.kwp-rollout=${RUN}`,
-      '--set',
       `controller.podAnnotations.kwp-rollout=${RUN}`,
-      '--wait',
-      '--timeout',
-      '4m',
     ]);
     // And some after the last old replica is gone.
     const after = results.length;
@@ -234,16 +234,11 @@ describe('the README', () => {
 describe('webhook.hostNetwork', () => {
   test("in the node's network on a free port: the pod's IP is the node's, and agent pods are admitted and patched", async () => {
     // One replica: the port is the node's, and the real node is the only node the chart's pods go to.
-    const upgrade = helm([
-      'upgrade',
-      RELEASE,
-      join(ROOT, 'charts', 'k8s-watch-policy'),
-      '-n',
-      NAMESPACE,
-      ...releaseValues(),
-      ...['--set', 'webhook.hostNetwork=true', '--set', 'webhook.replicas=1'],
-      ...['--set', 'webhook.port=10260', '--set', 'webhook.metricsPort=10261'],
-      ...['--wait', '--timeout', '4m'],
+    const upgrade = upgradeRelease([
+      'webhook.hostNetwork=true',
+      'webhook.replicas=1',
+      'webhook.port=10260',
+      'webhook.metricsPort=10261',
     ]);
     expect([upgrade.status, upgrade.stderr.trim()]).toEqual([0, '']);
     const pods = getJson([
