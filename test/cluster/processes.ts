@@ -45,16 +45,33 @@ function readPidFile(name: string): PidFile | undefined {
 }
 
 /**
- * Whether the pid runs the binary it was started with (false for a dead or reused pid), or still
- * runs the nsenter that is about to exec it.
+ * Whether a process, seen through its /proc/<pid>/cmdline and /proc/<pid>/stat, runs `binary`
+ * (false for a dead, zombie or reused pid), or still runs the nsenter that is about to exec it.
+ * An empty cmdline with a live, user-space stat is a process inside execve: the kernel has
+ * swapped in the new program but not yet set its arguments. nsenter → containerd passes through
+ * that instant, and reading it as "exited" failed a run on a loaded machine.
  */
-function runs({ pid, binary }: PidFile): boolean {
+export function processRuns(cmdline: string, stat: string | undefined, binary: string): boolean {
+  const argv = cmdline.split('\0');
+  if (argv[0] === binary || (argv[0]!.endsWith('nsenter') && argv.includes(binary))) return true;
+  if (cmdline !== '' || stat === undefined) return false;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const [state, flags] = [fields[0], Number(fields[6])];
+  const KERNEL_THREAD = 0x00200000; // PF_KTHREAD: a pid reused by a kernel thread also has no cmdline
+  return state !== 'Z' && state !== 'X' && (flags & KERNEL_THREAD) === 0;
+}
+
+function readProc(pid: number, file: string): string | undefined {
   try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return cmdline[0] === binary || (cmdline[0]!.endsWith('nsenter') && cmdline.includes(binary));
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+function runs({ pid, binary }: PidFile): boolean {
+  const cmdline = readProc(pid, 'cmdline');
+  return cmdline !== undefined && processRuns(cmdline, readProc(pid, 'stat'), binary);
 }
 
 export function isRunning(name: string): boolean {
