@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { get } from 'node:https';
 import { webhookConfigurations } from '../../src/webhook/webhook_configuration.ts';
 import { KUBECONFIG } from '../cluster/paths.ts';
 import {
@@ -39,6 +40,15 @@ const caBundles = (): string[] =>
   ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration'].flatMap((kind) =>
     getJson(['get', kind, NAME]).webhooks.map((w: any) => w.clientConfig.caBundle ?? ''),
   );
+
+/** GET /readyz of the webhook: its status code, or 0 while it does not listen yet. */
+const readyz = (at = port) =>
+  new Promise<number>((resolve) => {
+    get({ host: '127.0.0.1', port: at, path: '/readyz', rejectUnauthorized: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', () => resolve(0));
+  });
 
 const pod = (name: string) => ({
   apiVersion: 'v1',
@@ -103,20 +113,15 @@ test('first start with no Secret: the Secret is created, the CA injected, and po
   const serving = new X509Certificate(pem(data['tls.crt']));
   expect(serving.checkIssued(ca)).toBe(true);
   expect(serving.checkIP('127.0.0.1')).toBe('127.0.0.1');
-  await eventually('the caBundle injected into every webhook', () =>
-    caBundles().every((b) => b === data['ca-bundle.crt']),
-  );
-  const created = await eventually(
-    'a pod admitted through the webhook',
-    async () => {
-      const r = await kubectlAsync(
-        ['create', '--dry-run=server', '-o', 'json', '-f', '-'],
-        JSON.stringify(pod('first')),
-      );
-      return r.status === 0 && JSON.parse(r.stdout);
-    },
-    30_000,
-  );
+  // Ready means admission works: the first 200 of /readyz comes only once the caBundle trusts the
+  // served certificate, so a create at that moment is reviewed (no refusal window after install).
+  await eventually('/readyz 200', async () => {
+    return (await readyz()) === 200;
+  });
+  expect(caBundles().every((b) => b === data['ca-bundle.crt'])).toBe(true);
+  const r = await kubectlAsync(['create', '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify(pod('first')));
+  expect(r.stderr).toBe('');
+  const created = JSON.parse(r.stdout);
   expect(created.spec.containers[1].env).toEqual([{ name: 'K8S_WATCH_POLICY', value: 'watch-disabled' }]);
 }, 90_000);
 
@@ -174,3 +179,59 @@ test('a caBundle reset by someone else is repaired within seconds', async () => 
   );
   expect(output).toContain('caBundle updated');
 });
+
+test('a replica is not ready while a caBundle it is gated on does not trust what it serves', async () => {
+  // A second replica (a follower: the first holds the certificate Lease, so it injects nothing),
+  // gated on a configuration of its own whose caBundle is another CA's.
+  const gated = `${NAME}-gate`;
+  const { generateCa } = await import('../../src/certs/generate.ts');
+  const other = await generateCa(86_400_000);
+  const { validating } = webhookConfigurations({
+    name: gated,
+    clientConfig: (path) => ({
+      url: `https://127.0.0.1:1${path}`,
+      caBundle: Buffer.from(other.cert).toString('base64'),
+    }),
+    excludeNamespaces: [],
+    failurePolicy: 'Ignore',
+    timeoutSeconds: 1,
+    labels: { 'e2e.deepflow.io/certificates-gate': RUN },
+  });
+  const config = validating as any;
+  config.webhooks = config.webhooks.slice(0, 1);
+  config.webhooks[0].namespaceSelector = { matchLabels: { 'e2e.deepflow.io/none': RUN } }; // reviews nothing
+  apply([config]);
+  const port2 = await freePort();
+  // prettier-ignore
+  const args = [CLI, 'webhook', '--kubeconfig', KUBECONFIG, '--no-node-cache', '--drain-delay', '0', '--host', '127.0.0.1', '--port', String(port2), '--metrics-port', String(await freePort()),
+    '--tls-secret', SECRET, '--tls-namespace', NS, '--tls-dns', 'localhost,127.0.0.1', '--webhook-selector', `e2e.deepflow.io/certificates-gate=${RUN}`, '--identity', `e2e-${RUN}-2`];
+  const replica = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  replica.stdout.on('data', (c: Buffer) => (log += c));
+  replica.stderr.on('data', (c: Buffer) => (log += c));
+  try {
+    await eventually('the replica finds the caBundle untrusting', () =>
+      log.includes('does not trust the served certificate yet'),
+    );
+    expect(await readyz(port2)).toBe(503);
+    kubectlOk([
+      'patch',
+      'validatingwebhookconfiguration',
+      gated,
+      '--type=json',
+      '-p',
+      JSON.stringify([
+        { op: 'replace', path: '/webhooks/0/clientConfig/caBundle', value: secretData()!['ca-bundle.crt'] },
+      ]),
+    ]);
+    await eventually('/readyz 200 once the caBundle trusts it', async () => (await readyz(port2)) === 200, 15_000);
+    await eventually('the log says why it turned ready', () =>
+      log.includes('the webhook configurations trust the served certificate: ready'),
+    );
+  } finally {
+    const exited = new Promise((r) => replica.once('exit', r));
+    replica.kill('SIGTERM');
+    await exited;
+    kubectl(['delete', 'validatingwebhookconfiguration', gated, '--ignore-not-found']);
+  }
+}, 60_000);

@@ -25,11 +25,13 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 process.env.K8S_WATCH_POLICY_CLUSTER_DIR ??= join(ROOT, '.cluster', 'node-e2e');
 
 const { nodeHostProblem, recordHost, removeMountedPath } = await import('../cluster/node/host.ts');
-const { down, readState, up } = await import('../cluster/cluster.ts');
+const { down, kubectl, readState, up } = await import('../cluster/cluster.ts');
 const { importImage, leftAfterDown } = await import('../cluster/node/real_node.ts');
 const { IMAGE_REPOSITORY, IMAGE_TAG, NAMESPACE, releaseValues, RELEASE } = await import('./release.ts');
 const { REAL_NODE_NAME } = await import('../cluster/node/config.ts');
 const { KUBECONFIG, STATE_DIR } = await import('../cluster/paths.ts');
+const { AFTER_INSTALL_NAMESPACE, AFTER_INSTALL_OPT_IN, createFromNow, describeAfterInstall } =
+  await import('./after_install.ts');
 
 const keep = process.argv.includes('--keep');
 const step = (what: string) => process.stderr.write(`[e2e:node] ${what}\n`);
@@ -73,6 +75,7 @@ async function main(): Promise<number> {
     step(`importing the image into the node's containerd`);
     importImage(archive);
     const helm = join(state.bin, 'helm');
+    await optedInNamespace(state.bin, AFTER_INSTALL_NAMESPACE);
     step(
       `helm install ${RELEASE} -n ${NAMESPACE} (image ${IMAGE_REPOSITORY}:${IMAGE_TAG}, pull policy Never, on ${REAL_NODE_NAME})`,
     );
@@ -96,6 +99,14 @@ async function main(): Promise<number> {
       return 1;
     }
     step(`installed and Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const afterInstall = await createFromNow(AFTER_INSTALL_NAMESPACE, 10_000);
+    step(`after install: ${describeAfterInstall(afterInstall)}`);
+    // Gone before the release suite, which counts the cluster's agent pods.
+    kubectl(state.bin, ['delete', 'namespace', AFTER_INSTALL_NAMESPACE, '--wait=true', '--timeout=120s']);
+    if (afterInstall.wrong.length > 0) {
+      diagnose(state.bin);
+      return 1;
+    }
     const env = {
       ...process.env,
       NODE_OPTIONS: '--experimental-vm-modules',
@@ -134,6 +145,18 @@ async function main(): Promise<number> {
     step(`${status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s`);
   }
   return status;
+}
+
+/** An opted-in namespace with its default ServiceAccount (pods cannot be created before it exists). */
+async function optedInNamespace(bin: string, name: string): Promise<void> {
+  const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: AFTER_INSTALL_OPT_IN } };
+  const applied = kubectl(bin, ['apply', '-f', '-'], JSON.stringify(namespace));
+  if (applied.status !== 0) throw new Error(`cannot create the namespace ${name}: ${applied.stderr.trim()}`);
+  const deadline = Date.now() + 60_000;
+  while (kubectl(bin, ['get', 'serviceaccount', 'default', '-n', name]).status !== 0) {
+    if (Date.now() > deadline) throw new Error(`the namespace ${name} got no default ServiceAccount in 60 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** Runs test/node/fresh_host.ts in a new network namespace (no iptables table, no route out), then deletes it. */

@@ -31,16 +31,17 @@ interface WebhookFlags {
 
 /** The webhook's cluster-side parts: the node cache and the self-managed certificates. */
 async function clusterServices(opts: WebhookFlags, logger: Logger) {
-  const [{ NodeCache }, { SecretKeyPairs }, { CertificateManager }] = await Promise.all([
+  const [{ NodeCache }, { SecretKeyPairs }, { CertificateManager }, { CaBundleGate }] = await Promise.all([
     import('../../webhook/node_cache.ts'),
     import('../../certs/secret_key_pairs.ts'),
     import('../../certs/certificate_manager.ts'),
+    import('../../certs/ca_bundle_gate.ts'),
   ]);
   const kc = await loadCluster(opts.kubeconfig);
   if (!kc) return undefined;
   const nodeCache = opts.nodeCache ? new NodeCache(kc, logger) : undefined;
   if (nodeCache) void nodeCache.start().then(() => logger.info({ nodes: nodeCache.size }, 'node cache synced'));
-  if (!opts.tlsSecret) return { nodeCache };
+  if (!opts.tlsSecret) return { nodeCache, ...(nodeCache && { dependenciesReady: () => nodeCache.hasSynced }) };
   // Self-managed certificates: every replica serves the Secret's pair; the leader maintains it.
   const keyPairs = new SecretKeyPairs(kc, opts.tlsNamespace, opts.tlsSecret, logger);
   const manager = new CertificateManager({
@@ -53,7 +54,11 @@ async function clusterServices(opts: WebhookFlags, logger: Logger) {
     ...(opts.webhookSelector && { webhookSelector: opts.webhookSelector }),
     policy: rotationPolicy(opts.tlsDns, opts.caValidity, opts.servingValidity),
   });
-  return { nodeCache, keyPairs, manager };
+  // Ready only once the configurations trust what this replica serves (no refusals after install).
+  const gate = opts.webhookSelector ? new CaBundleGate(kc, opts.webhookSelector, keyPairs, logger) : undefined;
+  gate?.start();
+  const dependenciesReady = () => (nodeCache?.hasSynced ?? true) && (gate?.trusted ?? true);
+  return { nodeCache, keyPairs, manager, gate, dependenciesReady };
 }
 
 async function runWebhook(opts: WebhookFlags): Promise<number> {
@@ -69,12 +74,11 @@ async function runWebhook(opts: WebhookFlags): Promise<number> {
     throw new CliError('--tls-secret needs --tls-dns (the names the API server calls the webhook by)', EXIT_USAGE);
   const cluster =
     (opts.nodeCache || opts.tlsSecret) && clusterConfigured ? await clusterServices(opts, logger) : undefined;
-  const nodeCache = cluster?.nodeCache;
-  const keyPairs = cluster?.keyPairs;
-  const manager = cluster?.manager;
+  const { nodeCache, keyPairs, manager, gate } = cluster ?? {};
   if (!nodeCache)
     logger.info('no node cache: the target node of a pod is not looked up (rule serverless-node-label is off)');
   manager?.start();
+  const dependenciesReady = cluster?.dependenciesReady;
   let server;
   try {
     server = await startWebhookServer({
@@ -87,7 +91,8 @@ async function runWebhook(opts: WebhookFlags): Promise<number> {
       ...(opts.maxBodyBytes !== undefined && { maxBodyBytes: opts.maxBodyBytes }),
       ...(opts.maxInflightBytes !== undefined && { maxInflightBytes: opts.maxInflightBytes }),
       drainDelayMs: opts.drainDelay,
-      ...(nodeCache && { nodes: nodeCache.lookup, dependenciesReady: () => nodeCache.hasSynced }),
+      ...(nodeCache && { nodes: nodeCache.lookup }),
+      ...(dependenciesReady && { dependenciesReady }),
       ...(keyPairs && { keyPairs }),
     });
   } catch (err) {
@@ -97,7 +102,7 @@ async function runWebhook(opts: WebhookFlags): Promise<number> {
     if (e.code === 'EADDRINUSE') throw new CliError(`cannot listen: ${e.message}`, EXIT_SOFTWARE);
     throw new CliError(`cannot start the webhook: ${e.message}`, EXIT_SOFTWARE);
   }
-  return untilSignal(logger, () => Promise.all([server.close(), nodeCache?.stop(), manager?.stop()]));
+  return untilSignal(logger, () => Promise.all([server.close(), nodeCache?.stop(), manager?.stop(), gate?.stop()]));
 }
 
 export function addWebhookCommand(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
