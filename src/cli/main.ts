@@ -12,6 +12,7 @@ import { addControllerCommand } from './commands/controller.ts';
 import { addElectCommand } from './commands/elect.ts';
 import { addInjectCommand } from './commands/inject.ts';
 import { addAuditCommand } from './commands/audit.ts';
+import { addCheckCommand } from './commands/check.ts';
 import { addStatusCommand } from './commands/status.ts';
 import { addWebhookCommand } from './commands/webhook.ts';
 import { errorMessage } from '../log.ts';
@@ -36,6 +37,7 @@ function buildProgram(name: string, setExit: (code: number) => void): Command {
     addElectCommand,
     addStatusCommand,
     addAuditCommand,
+    addCheckCommand,
     addCertsCommand,
   ])
     add(program, run);

@@ -12,12 +12,13 @@ import { ConfigError, parseConfig } from '../config/parse.ts';
 import { trimNode } from '../controller/trim_pod.ts';
 import type { KubeObject, Lease, Node, Pod } from '../kube/objects.ts';
 import type { RestConfig } from '../kube/rest/config.ts';
-import { ENDPOINT_SLICES, PODS, resourcePath, SERVICES } from '../kube/paths.ts';
+import { PODS, resourcePath, SERVICES } from '../kube/paths.ts';
 import { kubeRequest } from '../kube/rest/request.ts';
 import { errorMessage } from '../log.ts';
 import { INJECTION_LABEL, LEASE_ELECTION_REASON } from '../policy/labels.ts';
 import { WEBHOOK_DOMAIN } from '../webhook/webhook_configuration.ts';
 import { asLease, listAll } from './cluster_read.ts';
+import { readReadyEndpoints } from './endpoint_slices.ts';
 import type { WebhookEndpoint, WebhookState } from './status_report.ts';
 
 export type Progress = (what: string, count: number) => void;
@@ -138,9 +139,10 @@ export async function readController(
   return { watcherLease, ...(leaderLease && { leaderLease }), controllerPods: pods.items };
 }
 
-interface WebhookConfiguration extends KubeObject {
+export interface WebhookConfiguration extends KubeObject {
   webhooks?: {
     name: string;
+    failurePolicy?: string;
     clientConfig?: {
       url?: string;
       caBundle?: string;
@@ -188,7 +190,7 @@ export async function readWebhook(kc: RestConfig): Promise<WebhookState> {
 }
 
 /** Both kinds of webhook configuration that name a webhook of the product's domain. */
-async function readWebhookConfigurations(
+export async function readWebhookConfigurations(
   kc: RestConfig,
   unreadable: string[],
 ): Promise<{ kind: string; object: WebhookConfiguration }[]> {
@@ -215,17 +217,9 @@ async function readWebhookService(
   state: WebhookState,
   unreadable: string[],
 ): Promise<void> {
-  const slices = await listAll(
-    kc,
-    resourcePath(ENDPOINT_SLICES, namespace),
-    (o) => o as { endpoints?: { conditions?: { ready?: boolean } }[] } & KubeObject,
-    { labelSelector: `kubernetes.io/service-name=${name}` },
-  );
-  if (slices.error) unreadable.push(`EndpointSlices: ${slices.error}`);
-  else
-    state.readyEndpoints = slices.items
-      .flatMap((s) => s.endpoints ?? [])
-      .filter((e) => e.conditions?.ready !== false).length;
+  const endpoints = await readReadyEndpoints(kc, namespace, name);
+  if (endpoints.error) unreadable.push(`EndpointSlices: ${endpoints.error}`);
+  else state.readyEndpoints = endpoints.ready;
   try {
     const text = await kubeRequest<string>(
       kc,

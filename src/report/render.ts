@@ -1,6 +1,7 @@
 /** The reports as text (aligned tables, coloured on a terminal), JSON or YAML. */
 import { stringify } from 'yaml';
 import type { AuditReport } from './audit_report.ts';
+import type { CheckReport } from './check_report.ts';
 import type { StatusReport } from './status_report.ts';
 
 export type OutputFormat = 'text' | 'json' | 'yaml';
@@ -36,7 +37,7 @@ function table(
   );
 }
 
-export function formatReport(report: StatusReport | AuditReport, format: 'json' | 'yaml'): string {
+export function formatReport(report: StatusReport | AuditReport | CheckReport, format: 'json' | 'yaml'): string {
   return format === 'json' ? JSON.stringify(report, null, 2) + '\n' : stringify(report, { lineWidth: 0 });
 }
 
@@ -118,4 +119,27 @@ export function auditText(r: AuditReport, color: boolean): string {
   out.push(drifting === 0 ? paint('no drift', 'green') : paint(`${drifting} with drift; to do:`, 'yellow'));
   for (const a of r.actions) out.push(`  ${a}`);
   return out.join('\n') + '\n';
+}
+
+const MARK = {
+  ok: ['ok', 'green'],
+  warning: ['warn', 'yellow'],
+  failure: ['FAIL', 'red'],
+  skipped: ['skip', 'dim'],
+} as const;
+
+/** One line a finding, its fix indented under it; the verdict last. */
+export function checkText(r: CheckReport, color: boolean): string {
+  const paint = painter(color);
+  const lines = r.findings.flatMap((f) => {
+    const [mark, style] = MARK[f.status];
+    const head = `${paint(mark.padEnd(4), style)}  ${f.name}: ${f.seen}`;
+    return f.fix ? [head, `      fix: ${f.fix}`] : [head];
+  });
+  const count = (s: string) => r.findings.filter((f) => f.status === s).length;
+  const verdict =
+    r.exitCode === 0
+      ? paint('all checks passed', 'green')
+      : `${count('failure')} failure(s), ${count('warning')} warning(s)`;
+  return `${lines.join('\n')}\n\n${verdict}\n`;
 }

@@ -119,3 +119,23 @@ async function localInstallation(agents: string): Promise<Installation> {
     },
   };
 }
+
+/**
+ * The installation's config as the chart ships it, a ConfigMap in the release namespace (`status`,
+ * `audit` and `check` read it there); a release installed by Helm has its own already.
+ */
+export function shipConfig(inst: Installation, config: unknown): void {
+  if (!inst.ownsConfig) return;
+  apply([
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'k8s-watch-policy-config',
+        namespace: inst.releaseNamespace,
+        labels: { 'app.kubernetes.io/part-of': 'k8s-watch-policy' },
+      },
+      data: { 'config.yaml': stringify(config) },
+    },
+  ]);
+}

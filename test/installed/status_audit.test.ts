@@ -4,16 +4,12 @@
  * output, as a DeepFlow operator runs them (the kubectl plugin on PATH).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { readState } from '../cluster/cluster.ts';
-import { KUBECONFIG } from '../cluster/paths.ts';
-import { CLI } from '../support/processes.ts';
 import { apply, eventually, getJson, kubectl, kubectlOk } from '../support/cluster_harness.ts';
-import { installation, type Installation } from './installation.ts';
+import { installation, shipConfig, type Installation } from './installation.ts';
+import { plugin as runPlugin, pluginDir } from './plugin.ts';
 import { agentContainer, type EnvEntry } from '../support/objects.ts';
 
 let inst: Installation;
@@ -25,28 +21,14 @@ const REASON = 'deepflow.io/k8s-watch-policy-reason';
 
 beforeAll(async () => {
   inst = await installation();
-  dir = mkdtempSync(join(tmpdir(), 'kwp-status-'));
-  // The plugin as kubectl finds it: kubectl-watch_policy on PATH.
-  symlinkSync(CLI, join(dir, 'kubectl-watch_policy'));
+  dir = pluginDir('kwp-status-'); // the plugin as kubectl finds it: kubectl-watch_policy on PATH
   legacy = `${inst.agentsNamespace}-legacy`;
   apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: legacy } }]); // not opted in: nothing reviews its pods
   // The installation's config, as the chart would ship it: a ConfigMap in the release namespace.
   const config = { election: { namespaces: [inst.agentsNamespace], leaseName: inst.leaseName } };
   configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, stringify(config));
-  if (inst.ownsConfig)
-    apply([
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: {
-          name: 'k8s-watch-policy-config',
-          namespace: inst.releaseNamespace,
-          labels: { 'app.kubernetes.io/part-of': 'k8s-watch-policy' },
-        },
-        data: { 'config.yaml': stringify(config) },
-      },
-    ]);
+  shipConfig(inst, config);
 }, 120_000);
 
 afterAll(async () => {
@@ -55,16 +37,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** `kubectl watch-policy ...`, with the local cluster's kubectl and the plugin on PATH. */
-function plugin(args: string[]): { code: number; stdout: string; stderr: string } {
-  const bin = readState()!.bin;
-  const r = spawnSync(join(bin, 'kubectl'), ['watch-policy', ...args], {
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...process.env, PATH: `${dir}:${bin}:${process.env.PATH}`, KUBECONFIG, NO_COLOR: '1' },
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const plugin = (args: string[]) => runPlugin(dir, args);
 
 const status = () => {
   const r = plugin(['status', '--lease', `${inst.releaseNamespace}/${inst.leaseName}`, '-o', 'json']);

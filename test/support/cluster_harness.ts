@@ -87,10 +87,14 @@ export class WebhookProcess {
     return `https://127.0.0.1:${this.port}`;
   }
 
-  async makeCertificates(): Promise<string> {
-    const r = spawnSync(process.execPath, [CLI, 'certs', '--out', this.certDir, '--dns', 'localhost,127.0.0.1'], {
-      encoding: 'utf8',
-    });
+  /** Writes a CA and a serving certificate of `days` (default: the CLI's 365); returns the CA's file. */
+  async makeCertificates(days?: number): Promise<string> {
+    const validity = days === undefined ? [] : ['--days', String(days)];
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'certs', '--out', this.certDir, '--dns', 'localhost,127.0.0.1', ...validity],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0) throw new Error(`certs failed: ${r.stderr}`);
     return join(this.certDir, 'ca.crt');
   }
