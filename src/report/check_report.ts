@@ -148,7 +148,9 @@ function replicasFinding(input: CheckInput): Finding[] {
 /** Why a dry-run create failed, and what fixes that. */
 function admissionFix(error: string, input: CheckInput): string {
   if (/x509|certificate/i.test(error)) return 'the caBundle does not trust the webhook: see the ca-bundle finding';
-  if (/no endpoints|connection refused|no route|service.*not found/i.test(error))
+  // No ready endpoint explains any error (a replica that just went may time out rather than refuse).
+  const down = input.service?.readyEndpoints === 0;
+  if (down || /no endpoints|connection refused|no route|service.*not found/i.test(error))
     return `start the webhook: kubectl -n ${input.release?.namespace ?? '<namespace>'} get pods -l app.kubernetes.io/component=webhook`;
   if (/timeout|deadline|context canceled|i\/o timeout/i.test(error))
     return `the API server cannot reach the webhook's pods: on EKS with a custom CNI ${helmSet(input, 'webhook.hostNetwork=true')}; on GKE private clusters open the webhook port to the control plane (chart README, Managed clusters)`;

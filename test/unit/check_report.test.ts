@@ -43,7 +43,10 @@ function healthy(): CheckInput {
     ],
     service: { ports: [443], readyEndpoints: 2 },
     served: { cert: served, from: 'endpoint 10.244.0.7:9443' },
-    admission: { namespace: 'agents', pod: { policy: 'watch-disabled', reason: 'watch-disabled/label', deprecatedLeft: false } },
+    admission: {
+      namespace: 'agents',
+      pod: { policy: 'watch-disabled', reason: 'watch-disabled/label', deprecatedLeft: false },
+    },
     deprecated: {
       namespace: 'agents',
       error:
@@ -129,6 +132,16 @@ describe('each broken case: its finding, a fix, and the exit code', () => {
       /deepflow-agnet.*ignores every agent/,
     ],
     [
+      'no ready endpoint and a timeout: the fix starts the webhook, not the network',
+      (i) => {
+        i.service!.readyEndpoints = 0;
+        i.admission = { namespace: 'agents', error: 'failed calling webhook: context deadline exceeded' };
+      },
+      'admission',
+      'failure',
+      /deadline exceeded/,
+    ],
+    [
       'the webhook cannot be reached (a managed control plane)',
       (i) =>
         (i.admission = {
@@ -193,6 +206,14 @@ describe('each broken case: its finding, a fix, and the exit code', () => {
     expect(found[0]!.fix).toBeTruthy();
     expect(checkReport(input).exitCode).toBe(status === 'failure' ? 2 : 1);
   });
+});
+
+test('a timeout with ready endpoints points at the network (hostNetwork, the GKE firewall); without, at the pods', () => {
+  const input = healthy();
+  input.admission = { namespace: 'agents', error: 'failed calling webhook: context deadline exceeded' };
+  expect(finding(input, 'admission')[0]!.fix).toContain('webhook.hostNetwork=true');
+  input.service!.readyEndpoints = 0;
+  expect(finding(input, 'admission')[0]!.fix).toMatch(/^start the webhook: kubectl -n deepflow-system get pods/);
 });
 
 test('the fixes name the release and its namespace', () => {
