@@ -7,7 +7,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { requiredPermissions } from '../../src/controller/permissions.ts';
-import { FULLNAME, NAMESPACE, ofKind, ROOT, template, type TemplateOptions } from '../support/helm.ts';
+import { FULLNAME, NAMESPACE, ofKind, RELEASE, ROOT, template, type TemplateOptions } from '../support/helm.ts';
 
 type Component = 'webhook' | 'controller';
 /** cluster: a ClusterRole; release: a Role in the release namespace; election: a Role in a config.election namespace. */
@@ -328,4 +328,68 @@ test('every allow-list entry is used by some rendering (the list documents what 
   const used = new Set<Allowed>();
   for (const objects of rendered.values()) for (const g of grants(objects)) used.add(allowedBy(g)!);
   expect(ALLOW_LIST.filter((a) => !used.has(a)).map((a) => a.why)).toEqual([]);
+});
+
+describe('helm test', () => {
+  const hooks = template({ tests: true }).filter((o) => o.metadata?.labels?.['app.kubernetes.io/component'] === 'test');
+  const rulesOf = (kind: string, namespace?: string) =>
+    hooks.find((o) => o.kind === kind && (namespace === undefined || o.metadata.namespace === namespace)).rules;
+  const CHECK_NS = `${RELEASE}-check`;
+
+  test('every object is a test hook, deleted when the test passes and before the next run', () => {
+    expect(hooks.map((o) => o.kind).sort()).toEqual(
+      [
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'Namespace',
+        'Pod',
+        'Role',
+        'Role',
+        'RoleBinding',
+        'RoleBinding',
+        'ServiceAccount',
+      ].sort(),
+    );
+    for (const o of hooks)
+      expect(o.metadata.annotations).toMatchObject({
+        'helm.sh/hook': 'test',
+        'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded',
+      });
+    expect(template().some((o) => o.metadata?.labels?.['app.kubernetes.io/component'] === 'test')).toBe(false);
+  });
+
+  test('check reads, never Secrets, and creates pods only in its own opted-in namespace', () => {
+    expect(rulesOf('ClusterRole')).toEqual([
+      {
+        apiGroups: ['admissionregistration.k8s.io'],
+        resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'],
+        verbs: ['list'],
+      },
+      { apiGroups: [''], resources: ['pods', 'nodes', 'namespaces'], verbs: ['list'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['list'] },
+    ]);
+    expect(rulesOf('Role', NAMESPACE)).toEqual([
+      { apiGroups: [''], resources: ['services'], resourceNames: [`${FULLNAME}-webhook`], verbs: ['get'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list'] },
+    ]);
+    expect(rulesOf('Role', CHECK_NS)).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['create'] }]);
+    expect(JSON.stringify(hooks)).not.toContain('secrets');
+    const namespace = hooks.find((o) => o.kind === 'Namespace');
+    expect(namespace.metadata).toMatchObject({
+      name: CHECK_NS,
+      labels: { 'deepflow.io/k8s-watch-policy-injection': 'enabled' },
+    });
+    const pod = hooks.find((o) => o.kind === 'Pod');
+    expect(pod.spec.serviceAccountName).toBe(`${FULLNAME}-check`);
+    expect(pod.spec.containers[0].args).toEqual([
+      'check',
+      '--namespace',
+      CHECK_NS,
+      '--config',
+      '/etc/k8s-watch-policy/config.yaml',
+      '--no-color',
+    ]);
+    for (const binding of hooks.filter((o) => /Binding$/.test(o.kind)))
+      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: `${FULLNAME}-check`, namespace: NAMESPACE }]);
+  });
 });

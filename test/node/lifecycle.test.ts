@@ -8,17 +8,17 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readState } from '../cluster/cluster.ts';
-import { KUBECONFIG, PKI_DIR, STATE_DIR } from '../cluster/paths.ts';
+import { KUBECONFIG, STATE_DIR } from '../cluster/paths.ts';
 import { defaultConfig } from '../../src/config/config.ts';
 import { POLICY_LABEL, WATCHER_LABEL } from '../../src/policy/labels.ts';
 import { apply, eventually, getJson, kubectl } from '../support/cluster_harness.ts';
 import { CLI } from '../support/processes.ts';
 import { NAMESPACE, releaseValues, RELEASE } from './release.ts';
-import { agentContainer, FAKE_AGENT_IMAGE } from '../support/objects.ts';
+import { agentPod as podOf, createAgentPod, policyOf } from './agent_pods.ts';
+import { plugin, pluginDir } from '../installed/plugin.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -29,16 +29,8 @@ const WATCHER = `watcher-${RUN}`;
 /** The watcher Lease the chart's controller publishes (the default config's name). */
 const WATCHER_LEASE = defaultConfig().election.leaseName;
 
-/** An agent pod of the agents namespace (fake image: kwok runs it; the real node's taint keeps it off). */
-const agentPod = (name: string, labels: Record<string, string>) => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: { name, namespace: AGENTS, labels },
-  spec: {
-    containers: [agentContainer(FAKE_AGENT_IMAGE)],
-    terminationGracePeriodSeconds: 0,
-  },
-});
+const agentPod = (name: string, labels: Record<string, string>) => podOf(AGENTS, name, labels);
+const createPod = (name: string) => createAgentPod(AGENTS, name);
 
 function helm(args: string[]): { status: number; stdout: string; stderr: string } {
   const bin = process.env.HELM ?? join(readState()!.bin, 'helm');
@@ -57,34 +49,6 @@ const upgradeRelease = (sets: string[]) =>
     ...['--wait', '--timeout', '4m'],
   ]);
 
-/** POST a pod straight to the API server (admin credentials): status code and the stored pod or the error. */
-function createPod(name: string): Promise<{ status: number; body: any }> {
-  const state = readState()!;
-  const body = JSON.stringify(agentPod(name, { app: 'churn', [POLICY_LABEL]: 'watch-disabled' }));
-  return new Promise((resolve) => {
-    const req = request(
-      new URL(`/api/v1/namespaces/${AGENTS}/pods`, state.server),
-      {
-        method: 'POST',
-        ca: readFileSync(join(PKI_DIR, 'ca.crt')),
-        cert: readFileSync(join(PKI_DIR, 'admin.crt')),
-        key: readFileSync(join(PKI_DIR, 'admin.key')),
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        agent: false,
-        timeout: 60_000,
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('no answer in 60 s')));
-    req.on('error', (err) => resolve({ status: 0, body: { message: err.message } }));
-    req.end(body);
-  });
-}
-
 /** The watcher Lease's holder and since when. */
 const watcherLease = (): { holder?: string; acquireTime?: string } => {
   const lease = getJson(['get', 'lease', WATCHER_LEASE, '-n', NAMESPACE]);
@@ -95,10 +59,6 @@ const watcherLabelled = (): string[] =>
     (p: any) => `${p.metadata.namespace}/${p.metadata.name}`,
   );
 
-const policyOf = (pod: any): string | undefined =>
-  pod.spec?.containers
-    ?.find((c: any) => c.name === 'deepflow-agent')
-    ?.env?.find((e: any) => e.name === 'K8S_WATCH_POLICY')?.value;
 const replicaSetsOf = (component: string): string[] =>
   getJson(['get', 'pods', '-n', NAMESPACE, '-l', `app.kubernetes.io/component=${component},${INSTANCE}`])
     .items.filter((p: any) => !p.metadata.deletionTimestamp && p.status.phase === 'Running')
@@ -189,31 +149,35 @@ function readmeCommands(): string[] {
 }
 
 describe('the README', () => {
-  test('its kubectl commands run against the release: the read-only ones, the plugin and the namespace label', () => {
+  test('its kubectl commands run against the release: the read-only ones, the plugin and the namespace label', async () => {
     const bin = readState()!.bin;
-    const pluginDir = join(STATE_DIR, 'plugin-bin');
-    mkdirSync(pluginDir, { recursive: true });
-    rmSync(join(pluginDir, 'kubectl-watch_policy'), { force: true });
-    symlinkSync(CLI, join(pluginDir, 'kubectl-watch_policy'));
+    const plugins = join(STATE_DIR, 'plugin-bin');
+    mkdirSync(plugins, { recursive: true });
+    rmSync(join(plugins, 'kubectl-watch_policy'), { force: true });
+    symlinkSync(CLI, join(plugins, 'kubectl-watch_policy'));
+    // The controller's rollout by the upgrade above settled (a leader again), as after an install.
+    await eventually('a settled release', () => plugin(plugins, ['check', '-n', AGENTS]).code === 0, 120_000);
     apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'deepflow' } }]);
-    const env = { ...process.env, KUBECONFIG, PATH: `${bin}:${pluginDir}:${process.env.PATH ?? ''}` };
+    const env = { ...process.env, KUBECONFIG, PATH: `${bin}:${plugins}:${process.env.PATH ?? ''}` };
     const commands = readmeCommands().filter(
       (c) => /^kubectl (get|label namespace|watch-policy|-n \S+ get) /.test(c) || c === 'kubectl watch-policy status',
     );
     const ran = commands.map((command) => {
       const r = spawnSync('sh', ['-c', command], { env, encoding: 'utf8', timeout: 120_000 });
-      return { command, status: r.status, stderr: (r.stderr ?? '').trim().slice(0, 300) };
+      const output = r.status === 0 ? '' : `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().slice(0, 2000);
+      return { command, status: r.status, output };
     });
     kubectl(['delete', 'namespace', 'deepflow', '--wait=false']);
-    // status and audit exit 1 on a warning or drift, which the release's test agents may have; 2 would be no watcher.
+    // status, audit and check exit 1 on a warning or drift, which the release's test agents may have; 2 would be no watcher.
     const failed = ran.filter(
-      (r) => !(r.status === 0 || (/watch-policy (status|audit)/.test(r.command) && r.status === 1)),
+      (r) => !(r.status === 0 || (/watch-policy (status|audit|check)/.test(r.command) && r.status === 1)),
     );
     expect(failed).toEqual([]);
     expect(ran.map((r) => r.command)).toEqual(
       expect.arrayContaining([
         'kubectl watch-policy status',
         'kubectl watch-policy audit -A',
+        'kubectl watch-policy check',
         `kubectl get lease ${WATCHER_LEASE} -n ${NAMESPACE} -o yaml`,
         `kubectl get pods -A -l ${WATCHER_LABEL}=true`,
         'kubectl label namespace deepflow deepflow.io/k8s-watch-policy-injection=enabled',
@@ -222,13 +186,165 @@ describe('the README', () => {
     expect(getJson(['get', 'namespace', 'deepflow']).metadata.labels).toMatchObject({
       'deepflow.io/k8s-watch-policy-injection': 'enabled',
     });
-  });
+  }, 180_000);
 
   test('its install and uninstall lines name the release and namespace this suite installs', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     expect(readme).toContain(`helm install ${RELEASE} charts/k8s-watch-policy -n ${NAMESPACE} --create-namespace`);
     expect(readme).toContain(`helm uninstall ${RELEASE} -n ${NAMESPACE}\n`);
   });
+});
+
+describe('kubectl watch-policy check and helm test', () => {
+  const plugins = () => pluginDir('kwp-node-check-');
+  let dir: string;
+  beforeAll(() => void (dir = plugins()));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const check = (args: string[] = ['-n', AGENTS]) => {
+    const r = plugin(dir, ['check', ...args, '-o', 'json']);
+    const findings: { name: string; status: string; seen: string; fix?: string }[] = r.stdout
+      ? JSON.parse(r.stdout).findings
+      : [];
+    return { code: r.code, findings, stderr: r.stderr, bad: findings.filter((f) => /warning|failure/.test(f.status)) };
+  };
+  const healthy = () => {
+    let last: unknown;
+    return eventually(
+      'check exit 0',
+      () => {
+        const c = check();
+        last = c.bad;
+        return c.code === 0;
+      },
+      { timeoutMs: 120_000, explain: () => last },
+    );
+  };
+  const scale = (component: string, replicas: number) =>
+    kubectl(['scale', 'deployment', `${FULLNAME}-${component}`, '-n', NAMESPACE, `--replicas=${replicas}`]);
+
+  test('helm test runs check in a pod of the release: it passes on a healthy release', async () => {
+    await healthy();
+    const r = helm(['test', RELEASE, '-n', NAMESPACE, '--timeout', '3m']);
+    expect([r.status, r.stderr.trim()]).toEqual([0, '']);
+    expect(r.stdout).toMatch(new RegExp(`TEST SUITE: +${FULLNAME}-check\\n[\\s\\S]*Phase: +Succeeded`));
+    // Passed, so every hook is gone: nothing of the test outlives the release.
+    expect(kubectl(['get', 'pod', `${FULLNAME}-check`, '-n', NAMESPACE]).status).not.toBe(0);
+  }, 240_000);
+
+  test('from the host: healthy gives exit 0, every finding ok', async () => {
+    await healthy();
+    const r = check();
+    expect([r.code, r.bad]).toEqual([0, []]);
+    expect(r.findings.map((f) => f.name)).toEqual(
+      expect.arrayContaining(['webhook-service', 'webhook-replicas', 'serving-names', 'ca-certificate']),
+    );
+  }, 180_000);
+
+  /** Checks until every finding named is bad at once; the result of that check. */
+  const checkUntilBad = (...names: string[]) =>
+    eventually(
+      names.join(' and '),
+      () => {
+        const c = check();
+        return names.every((n) => c.bad.some((f) => f.name === n)) && c;
+      },
+      120_000,
+    );
+  /** Scales a component to `replicas`, runs `body`, and scales it back to 2 (then waits for a healthy check). */
+  const scaled = async (component: string, replicas: number, body: () => Promise<void>) => {
+    expect(scale(component, replicas).status).toBe(0);
+    try {
+      await body();
+    } finally {
+      scale(component, 2);
+    }
+    await healthy();
+  };
+
+  test(
+    'one webhook replica: the webhook-replicas warning, exit 1',
+    () =>
+      scaled('webhook', 1, async () => {
+        const r = await checkUntilBad('webhook-replicas');
+        expect([r.code, r.bad]).toEqual([
+          1,
+          [expect.objectContaining({ status: 'warning', fix: expect.stringContaining('webhook.replicas=2') })],
+        ]);
+      }),
+    300_000,
+  );
+
+  test(
+    'the webhook scaled to 0: no ready endpoint and admission refused, exit 2',
+    () =>
+      // Both at once: a replica that is draining is no endpoint any more but still answers.
+      scaled('webhook', 0, async () => {
+        const r = await checkUntilBad('webhook-service', 'admission');
+        expect(r.code).toBe(2);
+        expect(r.bad.find((f) => f.name === 'webhook-service')!.seen).toContain('has no ready endpoint');
+        expect(r.bad.find((f) => f.name === 'admission')!.fix).toContain('start the webhook');
+      }),
+    300_000,
+  );
+
+  test('a wrong Service port: the webhook-service failure naming both ports, exit 2', async () => {
+    const service = `${FULLNAME}-webhook`;
+    const patch = (port: number) =>
+      kubectl([
+        'patch',
+        'service',
+        service,
+        '-n',
+        NAMESPACE,
+        '--type=json',
+        '-p',
+        JSON.stringify([{ op: 'replace', path: '/spec/ports/0/port', value: port }]),
+      ]);
+    expect(patch(444).status).toBe(0);
+    try {
+      const r = check();
+      expect(r.code).toBe(2);
+      expect(r.bad.find((f) => f.name === 'webhook-service')!.seen).toContain('on port 443; it serves 444');
+    } finally {
+      patch(443);
+    }
+    await healthy();
+  }, 180_000);
+
+  test(
+    'the controller stopped: the controller failure, exit 2',
+    () =>
+      scaled('controller', 0, async () => {
+        const r = await checkUntilBad('controller');
+        expect(r.code).toBe(2);
+        expect(r.bad.find((f) => f.name === 'controller')).toMatchObject({
+          status: 'failure',
+          fix: expect.stringContaining('component=controller'),
+        });
+      }),
+    300_000,
+  );
+
+  test('no opted-in namespace: the admission failure with the label to set, exit 2', () => {
+    kubectl(['wait', '--for=delete', 'namespace/deepflow', '--timeout=120s']);
+    const opted = getJson(['get', 'namespaces', '-l', 'deepflow.io/k8s-watch-policy-injection=enabled']).items.map(
+      (n: any) => n.metadata.name,
+    );
+    for (const ns of opted) kubectl(['label', 'namespace', ns, 'deepflow.io/k8s-watch-policy-injection-']);
+    try {
+      const r = check([]);
+      expect(r.code).toBe(2);
+      expect(r.bad.find((f) => f.name === 'admission')).toMatchObject({
+        status: 'failure',
+        seen: 'no namespace is opted in: the webhook reviews no pod',
+        fix: expect.stringContaining('deepflow.io/k8s-watch-policy-injection=enabled'),
+      });
+    } finally {
+      for (const ns of opted)
+        kubectl(['label', 'namespace', ns, 'deepflow.io/k8s-watch-policy-injection=enabled', '--overwrite']);
+    }
+  }, 180_000);
 });
 
 describe('webhook.hostNetwork', () => {

@@ -40,6 +40,8 @@ export interface TemplateOptions {
   release?: string;
   namespace?: string;
   apiVersions?: string[];
+  /** Render the `helm test` hooks too (default: only what `helm install` applies). */
+  tests?: boolean;
 }
 
 /** `helm template` arguments; `values` go in on standard input (`--values -`, JSON is YAML), after the files. */
@@ -48,6 +50,7 @@ function templateArgs(o: TemplateOptions): string[] {
   for (const f of o.valuesFiles ?? []) args.push('--values', f);
   if (o.values !== undefined) args.push('--values', '-');
   for (const v of o.apiVersions ?? []) args.push('--api-versions', v);
+  if (!o.tests) args.push('--skip-tests');
   return args;
 }
 
