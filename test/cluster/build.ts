@@ -5,12 +5,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { binDir, GO_MODULE_DIR, moduleVersions } from './paths.ts';
+import { binDir, GO_MODULE_DIR, kubernetesModuleDir, moduleVersions, selectedMinor } from './paths.ts';
 
 export interface Binary {
   name: string;
   pkg: string;
   ldflags: (v: ReturnType<typeof moduleVersions>) => string[];
+  /** kwok and helm come from the default module, whatever the minor (one version across the range). */
+  tool?: true;
 }
 
 function kubernetesVersionFlags(v: ReturnType<typeof moduleVersions>): string[] {
@@ -42,11 +44,13 @@ export const BINARIES: readonly Binary[] = [
     name: 'kwok',
     pkg: 'sigs.k8s.io/kwok/cmd/kwok',
     ldflags: (v) => [`-X sigs.k8s.io/kwok/pkg/consts.Version=${v.kwok}`],
+    tool: true,
   },
   {
     name: 'helm',
     pkg: 'helm.sh/helm/v3/cmd/helm',
     ldflags: (v) => [`-X helm.sh/helm/v3/internal/version.version=${v.helm}`],
+    tool: true,
   },
   // The real node (`up --node`): most of their packages are the control plane's, so they build
   // in about a minute once it is built.
@@ -66,12 +70,12 @@ function goVersion(): string {
   return go.stdout.trim();
 }
 
-function build(binary: Binary, out: string, versions: ReturnType<typeof moduleVersions>): Promise<void> {
-  const ldflags = ['-s', '-w', ...binary.ldflags(versions)].join(' ');
+function build(binary: Binary, out: string, minor: string): Promise<void> {
+  const ldflags = ['-s', '-w', ...binary.ldflags(moduleVersions(minor))].join(' ');
   const args = ['build', '-trimpath', `-ldflags=${ldflags}`, '-o', out, binary.pkg];
   return new Promise((resolve, reject) => {
     const child = spawn('go', args, {
-      cwd: GO_MODULE_DIR,
+      cwd: binary.tool ? GO_MODULE_DIR : kubernetesModuleDir(minor),
       env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly', CGO_ENABLED: '0' },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
@@ -83,11 +87,11 @@ function build(binary: Binary, out: string, versions: ReturnType<typeof moduleVe
 }
 
 /** Makes sure every binary is in the cache; returns the directory. */
-export async function ensureBinaries(): Promise<string> {
-  const dir = binDir();
+export async function ensureBinaries(minor = selectedMinor()): Promise<string> {
+  const dir = binDir(minor);
   const missing = BINARIES.filter((b) => !existsSync(join(dir, b.name)));
   if (missing.length === 0) return dir;
-  const versions = moduleVersions();
+  const versions = moduleVersions(minor);
   log(`building ${missing.map((b) => b.name).join(', ')} with ${goVersion()} into ${dir}`);
   log(
     `kubernetes ${versions.kubernetes}, etcd ${versions.etcd}, kwok ${versions.kwok}, helm ${versions.helm}; the first build takes a while (about 20-40 min on 2 cores)`,
@@ -103,7 +107,7 @@ export async function ensureBinaries(): Promise<string> {
     );
     const tmp = join(dir, `.${binary.name}.tmp`);
     try {
-      await build(binary, tmp, versions);
+      await build(binary, tmp, minor);
       renameSync(tmp, join(dir, binary.name)); // atomic: a cut-off build never leaves a half binary
     } finally {
       clearInterval(ticker);

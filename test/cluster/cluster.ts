@@ -5,7 +5,7 @@
  * and kwok run as local processes on loopback, built from Go modules (see build.ts), the way
  * controller-runtime's envtest and kwokctl's binary runtime do.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { dirname, join } from 'node:path';
 import { ensureBinaries } from './build.ts';
@@ -83,7 +83,15 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
   const bin = await ensureBinaries();
   mkdirSync(STATE_DIR, { recursive: true });
   const pki = await ensurePki();
-  const previous = readState();
+  let previous = readState();
+  if (previous && previous.bin !== bin) {
+    // Another Kubernetes minor (or another build of it): a new cluster, on fresh etcd data (an
+    // etcd 3.6 data directory cannot be opened by 3.5).
+    log(`the cluster ran ${previous.bin}; starting ${bin} on fresh etcd data`);
+    await down();
+    rmSync(join(STATE_DIR, 'etcd'), { recursive: true, force: true });
+    previous = undefined;
+  }
   const allRunning = [...COMPONENT_NAMES, ...(previous?.node ? NODE_PROCESSES : [])].every(isRunning);
   const wanted = !options.node || previous?.node !== undefined;
   if (

@@ -1,4 +1,4 @@
-// etcd, built from go.etcd.io/etcd/server/v3 at the version k8s.io/kubernetes pins.
+// etcd, built from go.etcd.io/etcd/server/v3 at the version k8s.io/kubernetes v1.35.4 pins.
 package main
 
 import (
