@@ -59,9 +59,16 @@ resources:
 /** The files of webhook/, as the chart renders them now. */
 export async function render() {
   const helm = await helmBinary();
-  const r = spawnSync(helm, ['template', RELEASE, CHART, '--namespace', NAMESPACE, '--skip-tests'], {
-    encoding: 'utf8',
-  });
+  // The chart's kubeVersion refuses helm template's default (v1.20): render for the newest tested minor.
+  const { defaultMinor, moduleVersions } = await import('../test/cluster/paths.ts');
+  const kubeVersion = moduleVersions(defaultMinor()).kubernetes;
+  const r = spawnSync(
+    helm,
+    ['template', RELEASE, CHART, '--namespace', NAMESPACE, '--skip-tests', '--kube-version', kubeVersion],
+    {
+      encoding: 'utf8',
+    },
+  );
   if (r.error) throw new Error(`cannot run ${helm}: ${r.error.message} (set HELM=/path/to/helm)`);
   if (r.status !== 0) throw new Error(`helm template failed: ${r.stderr.trim()}`);
   // Not installed by Helm: say so in the labels.

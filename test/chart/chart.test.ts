@@ -48,6 +48,18 @@ describe('helm lint', () => {
   );
 });
 
+describe('kubeVersion', () => {
+  test('the oldest minor e2e:matrix tests installs; an older one is refused with the range', () => {
+    expect(template({ kubeVersion: 'v1.30.0' }).length).toBeGreaterThan(10);
+    expect(template({ kubeVersion: 'v1.37.2' }).length).toBeGreaterThan(10);
+    expect(templateError({ kubeVersion: 'v1.29.15' })).toMatch(
+      /kubeVersion: >=1\.30\.0-0 which is incompatible with Kubernetes v1\.29\.15/,
+    );
+  });
+  test("a managed cluster's pre-release suffix (v1.30.4-eks-a737599) counts as 1.30", () =>
+    expect(template({ kubeVersion: 'v1.30.4-eks-a737599' }).length).toBeGreaterThan(10));
+});
+
 describe('what is installed', () => {
   const objects = template();
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { binDir } from '../cluster/paths.ts';
+import { defaultMinor, moduleVersions } from '../cluster/paths.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CHART = join(ROOT, 'charts', 'k8s-watch-policy');
@@ -40,6 +41,8 @@ export interface TemplateOptions {
   release?: string;
   namespace?: string;
   apiVersions?: string[];
+  /** The cluster version `helm template` assumes (--kube-version; default: the harness's newest). */
+  kubeVersion?: string;
   /** Render the `helm test` hooks too (default: only what `helm install` applies). */
   tests?: boolean;
 }
@@ -51,6 +54,8 @@ function templateArgs(o: TemplateOptions): string[] {
   if (o.values !== undefined) args.push('--values', '-');
   for (const v of o.apiVersions ?? []) args.push('--api-versions', v);
   if (!o.tests) args.push('--skip-tests');
+  // helm template assumes Kubernetes v1.20 unless told, which the chart's kubeVersion refuses.
+  args.push('--kube-version', o.kubeVersion ?? moduleVersions(defaultMinor()).kubernetes);
   return args;
 }
 
