@@ -21,15 +21,14 @@ import {
   readController,
   readNodes,
   readOptedInNamespaces,
+  readServerVersion,
   readWebhookConfigurations,
   type Progress,
 } from './cluster_state.ts';
 import { readReadyEndpoints } from './endpoint_slices.ts';
 import { readServed } from './served_certificate.ts';
 import { statusReport } from './status_report.ts';
-
-/** The Kubernetes minors this release is tested on (test/cluster builds them). */
-export const TESTED_KUBERNETES = { min: '1.36', max: '1.36' };
+import { TESTED_KUBERNETES } from './tested_kubernetes.ts';
 
 export interface CheckFlags {
   config?: string;
@@ -168,7 +167,7 @@ async function readStatusWarnings(kc: RestConfig, config: Config, source: string
 }
 
 export async function readCheck(kc: RestConfig, flags: CheckFlags): Promise<CheckInput> {
-  const version = await kubeRequest<{ gitVersion?: string }>(kc, 'GET', '/version').catch(() => undefined);
+  const version = await readServerVersion(kc);
   const { webhooks, kinds, namespace, release } = await readRegistration(kc);
   const { config, source, error } = await readConfig(kc, flags, namespace);
   const svc = webhooks.find((w) => w.service)?.service;
@@ -181,7 +180,7 @@ export async function readCheck(kc: RestConfig, flags: CheckFlags): Promise<Chec
   ]);
   return {
     now: Date.now(),
-    serverVersion: version?.gitVersion ?? '',
+    serverVersion: version ?? '',
     tested: TESTED_KUBERNETES,
     config: { source, deprecatedEnv: config.deprecatedEnv, ...(error && { error }) },
     ...(release && { release }),

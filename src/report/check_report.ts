@@ -4,6 +4,7 @@
  * good, 1 a warning, 2 a failure. The controller's part reuses what `status` computes.
  */
 import { certificateFindings } from './check_certificates.ts';
+import { rangeText, untestedVersion } from './tested_kubernetes.ts';
 import { fail, ok, skip, warn, type Finding } from './check_finding.ts';
 import { INJECTION_LABEL } from '../policy/labels.ts';
 import type { StatusWarning } from './status_report.ts';
@@ -61,22 +62,13 @@ export function helmSet(input: CheckInput, value: string): string {
     : `set ${value} in the chart's values`;
 }
 
-const minor = (v: string): number[] => (/^v?(\d+)\.(\d+)/.exec(v) ?? []).slice(1, 3).map(Number);
-const cmp = (a: number[], b: number[]) => (a[0]! - b[0]! === 0 ? a[1]! - b[1]! : a[0]! - b[0]!);
-
 export function versionFinding({ serverVersion, tested }: CheckInput): Finding {
   const name = 'kubernetes-version';
   if (!serverVersion) return skip(name, 'the API server did not say its version');
-  const v = minor(serverVersion);
-  const range = tested.min === tested.max ? tested.min : `${tested.min} to ${tested.max}`;
-  if (v.length < 2) return warn(name, `cannot read the version ${serverVersion}`, `use Kubernetes ${range}`);
-  if (cmp(v, minor(tested.min)) < 0 || cmp(v, minor(tested.max)) > 0)
-    return warn(
-      name,
-      `Kubernetes ${serverVersion}: outside the versions this release is tested on (${range})`,
-      `use Kubernetes ${range}, or a k8s-watch-policy release tested on ${v.join('.')}`,
-    );
-  return ok(name, `Kubernetes ${serverVersion} (tested: ${range})`);
+  const untested = untestedVersion(serverVersion, tested);
+  if (untested)
+    return warn(name, untested, `use Kubernetes ${rangeText(tested)}, or a release of k8s-watch-policy tested on it`);
+  return ok(name, `Kubernetes ${serverVersion} (tested: ${rangeText(tested)})`);
 }
 
 export function configFinding(input: CheckInput): Finding {

@@ -290,3 +290,9 @@ export async function readControllers(
   );
   return lists.flatMap((l) => l.items);
 }
+
+/** The API server's gitVersion (v1.36.3); undefined when it does not say. */
+export async function readServerVersion(kc: RestConfig): Promise<string | undefined> {
+  const version = await kubeRequest<{ gitVersion?: string }>(kc, 'GET', '/version').catch(() => undefined);
+  return version?.gitVersion;
+}

@@ -8,6 +8,7 @@ import type { Config } from '../config/config.ts';
 import type { Lease, Node, Pod } from '../kube/objects.ts';
 import { publishedWatcher } from '../controller/watcher_lease.ts';
 import { ASSIGNMENT_NOTE, elect, type CandidateReport, type Watcher } from '../watcher_election/elect.ts';
+import { untestedVersion } from './tested_kubernetes.ts';
 
 export interface WebhookEndpoint {
   /** The configuration and webhook, e.g. `MutatingWebhookConfiguration/k8s-watch-policy: namespace.pods...`. */
@@ -44,6 +45,8 @@ export interface StatusInput {
   webhook: WebhookState;
   /** Namespace the table of agents is limited to (-n), if any; the election is the cluster's. */
   namespace?: string;
+  /** The API server's gitVersion, when it said it. */
+  serverVersion?: string;
 }
 
 export type WarningKind =
@@ -54,7 +57,8 @@ export type WarningKind =
   | 'published-differs'
   | 'webhook-not-registered'
   | 'webhook-no-endpoints'
-  | 'webhook-not-answering';
+  | 'webhook-not-answering'
+  | 'kubernetes-version';
 
 export interface StatusWarning {
   kind: WarningKind;
@@ -112,6 +116,7 @@ export function statusReport(input: StatusInput): StatusReport {
     ...electionWarnings(election, config.onlyWatchValue),
     ...controllerWarnings(input, published, election),
     ...webhookWarnings(webhook),
+    ...versionWarnings(input.serverVersion),
   ];
   const replicas = input.controllerPods.map((p) => ({ name: p.metadata?.name ?? '', ready: ready(p) }));
   return {
@@ -231,4 +236,10 @@ export function webhookWarnings(webhook: WebhookState): StatusWarning[] {
   if (webhook.answers && !webhook.answers.ok)
     return [warning('webhook-not-answering', `the webhook does not answer: ${webhook.answers.detail}`)];
   return [];
+}
+
+/** A server outside the Kubernetes minors this release is tested on. */
+export function versionWarnings(serverVersion: string | undefined): StatusWarning[] {
+  const untested = serverVersion === undefined ? undefined : untestedVersion(serverVersion);
+  return untested ? [warning('kubernetes-version', untested)] : [];
 }

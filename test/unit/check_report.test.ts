@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { generateCa, issueServingCertificate, type CertificateAuthority } from '../../src/certs/generate.ts';
 import { checkReport, type CheckInput } from '../../src/report/check_report.ts';
 import { checkText } from '../../src/report/render.ts';
+import { TESTED_KUBERNETES } from '../../src/report/tested_kubernetes.ts';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-12-06T10:00:00Z');
@@ -33,7 +34,7 @@ function healthy(): CheckInput {
   return {
     now: NOW,
     serverVersion: 'v1.36.3',
-    tested: { min: '1.36', max: '1.36' },
+    tested: TESTED_KUBERNETES,
     config: { source: 'configmap deepflow-system/k8s-watch-policy-config', deprecatedEnv: 'reject' },
     release: { name: 'k8s-watch-policy', namespace: 'deepflow-system' },
     kinds: { mutating: 1, validating: 1 },

@@ -23,10 +23,11 @@ async function runStatus(flags: ClusterFlags & { lease?: { namespace: string; na
     if (!flags.lease && controller.watcherLease && controller.watcherLease.metadata.name !== config.election.leaseName)
       controller = await state.readController(kc, config);
     // The election needs every agent of its namespaces, whatever -n shows.
-    const [pods, nodes, webhook] = await Promise.all([
+    const [pods, nodes, webhook, version] = await Promise.all([
       state.readAgentPods(kc, config, undefined, step),
       state.readNodes(kc, step),
       state.readWebhook(kc),
+      state.readServerVersion(kc),
     ]);
     return statusReport({
       config,
@@ -36,6 +37,7 @@ async function runStatus(flags: ClusterFlags & { lease?: { namespace: string; na
       ...controller,
       webhook,
       ...(flags.namespace && { namespace: flags.namespace }),
+      ...(version && { serverVersion: version }),
     });
   });
   await writeStdout(
