@@ -646,6 +646,24 @@ describe('webhook.hostNetwork (managed clusters whose control plane cannot reach
   });
 });
 
+describe('priorityClassName', () => {
+  const classes = (values?: unknown) =>
+    ['webhook', 'controller'].map(
+      (c) =>
+        find(template(values === undefined ? {} : { values }), 'Deployment', `${FULLNAME}-${c}`).spec.template.spec
+          .priorityClassName,
+    );
+  test('none by default; each component its own when set (system-cluster-critical for the webhook)', () => {
+    expect(classes()).toEqual([undefined, undefined]);
+    expect(
+      classes({
+        webhook: { priorityClassName: 'system-cluster-critical' },
+        controller: { priorityClassName: 'deepflow-high' },
+      }),
+    ).toEqual(['system-cluster-critical', 'deepflow-high']);
+  });
+});
+
 describe('networkPolicy', () => {
   test('off by default', () => {
     expect(template().filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
