@@ -27,6 +27,7 @@ process.env.K8S_WATCH_POLICY_CLUSTER_DIR ??= join(ROOT, '.cluster', 'node-e2e');
 const { nodeHostProblem, recordHost, removeMountedPath } = await import('../cluster/node/host.ts');
 const { down, kubectl, readState, up } = await import('../cluster/cluster.ts');
 const { importImage, leftAfterDown } = await import('../cluster/node/real_node.ts');
+const { waitFor } = await import('../cluster/processes.ts');
 const { IMAGE_REPOSITORY, IMAGE_TAG, NAMESPACE, releaseValues, RELEASE } = await import('./release.ts');
 const { REAL_NODE_NAME } = await import('../cluster/node/config.ts');
 const { KUBECONFIG, STATE_DIR } = await import('../cluster/paths.ts');
@@ -99,7 +100,7 @@ async function main(): Promise<number> {
       return 1;
     }
     step(`installed and Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const afterInstall = await createFromNow(AFTER_INSTALL_NAMESPACE, 10_000);
+    const afterInstall = await createFromNow(AFTER_INSTALL_NAMESPACE, 200);
     step(`after install: ${describeAfterInstall(afterInstall)}`);
     // Gone before the release suite, which counts the cluster's agent pods.
     kubectl(state.bin, ['delete', 'namespace', AFTER_INSTALL_NAMESPACE, '--wait=true', '--timeout=120s']);
@@ -152,11 +153,11 @@ async function optedInNamespace(bin: string, name: string): Promise<void> {
   const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: AFTER_INSTALL_OPT_IN } };
   const applied = kubectl(bin, ['apply', '-f', '-'], JSON.stringify(namespace));
   if (applied.status !== 0) throw new Error(`cannot create the namespace ${name}: ${applied.stderr.trim()}`);
-  const deadline = Date.now() + 60_000;
-  while (kubectl(bin, ['get', 'serviceaccount', 'default', '-n', name]).status !== 0) {
-    if (Date.now() > deadline) throw new Error(`the namespace ${name} got no default ServiceAccount in 60 s`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitFor(
+    `the default ServiceAccount of ${name}`,
+    () => kubectl(bin, ['get', 'serviceaccount', 'default', '-n', name]).status === 0,
+    60_000,
+  );
 }
 
 /** Runs test/node/fresh_host.ts in a new network namespace (no iptables table, no route out), then deletes it. */
