@@ -8,15 +8,10 @@
  * replica unready when a tool resets the bundle would only add "no endpoints" to the outage.
  */
 import type { RestConfig } from '../kube/rest/config.ts';
-import { kubeRequest } from '../kube/rest/request.ts';
 import { errorMessage, type Logger } from '../log.ts';
 import { untrustingWebhooks, type WebhookConfigurationBundles } from './bundle_trust.ts';
-import { WEBHOOK_CONFIGURATION_PATHS } from './ca_bundle_injector.ts';
+import { selectedConfigurations } from './ca_bundle_injector.ts';
 import type { KeyPairSource } from './key_pair.ts';
-
-interface WebhookConfigurationList {
-  items?: { metadata?: { name?: string }; webhooks?: { name: string; clientConfig?: { caBundle?: string } }[] }[];
-}
 
 export class CaBundleGate {
   private open = false;
@@ -66,19 +61,10 @@ export class CaBundleGate {
   }
 
   private async configurations(): Promise<WebhookConfigurationBundles[]> {
-    const out: WebhookConfigurationBundles[] = [];
-    for (const path of WEBHOOK_CONFIGURATION_PATHS) {
-      const list = await kubeRequest<WebhookConfigurationList>(this.kc, 'GET', path, {
-        query: { labelSelector: this.selector },
-        timeoutMs: 5_000,
-      });
-      for (const item of list.items ?? [])
-        out.push({
-          name: item.metadata?.name ?? '',
-          webhooks: (item.webhooks ?? []).map((w) => ({ name: w.name, caBundle: w.clientConfig?.caBundle })),
-        });
-    }
-    return out;
+    return (await selectedConfigurations(this.kc, this.selector)).map(({ config }) => ({
+      name: config.metadata?.name ?? '',
+      webhooks: (config.webhooks ?? []).map((w) => ({ name: w.name, caBundle: w.clientConfig?.caBundle })),
+    }));
   }
 
   stop(): Promise<void> {

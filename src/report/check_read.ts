@@ -171,9 +171,11 @@ export async function readCheck(kc: RestConfig, flags: CheckFlags): Promise<Chec
   const { webhooks, kinds, namespace, release } = await readRegistration(kc);
   const { config, source, error } = await readConfig(kc, flags, namespace);
   const svc = webhooks.find((w) => w.service)?.service;
+  // Read once: the ready count for the Service finding, the addresses for the served certificate.
+  const endpoints = svc ? await readReadyEndpoints(kc, svc.namespace, svc.name) : undefined;
   const [service, served, admission, statusWarnings, agents] = await Promise.all([
-    svc && readService(kc, svc.namespace, svc.name),
-    readServed(kc, webhooks),
+    svc && readService(kc, svc.namespace, svc.name, endpoints!.ready),
+    readServed(kc, webhooks, endpoints?.addresses ?? []),
     readAdmission(kc, config, flags.namespace),
     readStatusWarnings(kc, config, source, flags),
     readAgents(kc, config, flags.progress),
@@ -194,15 +196,19 @@ export async function readCheck(kc: RestConfig, flags: CheckFlags): Promise<Chec
   };
 }
 
-async function readService(kc: RestConfig, namespace: string, name: string): Promise<CheckInput['service']> {
+async function readService(
+  kc: RestConfig,
+  namespace: string,
+  name: string,
+  readyEndpoints: number,
+): Promise<CheckInput['service']> {
   try {
     const svc = await kubeRequest<{ spec?: { ports?: { port: number }[] } }>(
       kc,
       'GET',
       resourcePath(SERVICES, namespace, name),
     );
-    const { ready } = await readReadyEndpoints(kc, namespace, name);
-    return { ports: (svc.spec?.ports ?? []).map((p) => p.port), readyEndpoints: ready };
+    return { ports: (svc.spec?.ports ?? []).map((p) => p.port), readyEndpoints };
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;

@@ -12,7 +12,7 @@ import { kubeRequest } from '../kube/rest/request.ts';
 import { errorMessage } from '../log.ts';
 import type { CheckInput, WebhookView } from './check_report.ts';
 import { listAll } from './cluster_read.ts';
-import { readReadyEndpoints } from './endpoint_slices.ts';
+import type { ReadyEndpoints } from './endpoint_slices.ts';
 
 /** The certificate a TLS server presents (PEM), without trusting it: what the API server will be shown. */
 function peerCertificate(host: string, port: number, servername: string | undefined): Promise<string> {
@@ -84,8 +84,12 @@ async function servedByHandshake(
   return { from: tried.join('; ') };
 }
 
-/** The served certificate: by a handshake with the URL or a ready endpoint, else from the webhook's Secret. */
-export async function readServed(kc: RestConfig, webhooks: WebhookView[]): Promise<CheckInput['served']> {
+/** The served certificate: by a handshake with the URL or one of the Service's ready `addresses`, else from the webhook's Secret. */
+export async function readServed(
+  kc: RestConfig,
+  webhooks: WebhookView[],
+  addresses: ReadyEndpoints['addresses'],
+): Promise<CheckInput['served']> {
   const first = webhooks[0];
   if (!first) return { from: 'no webhook configured' };
   if (first.url) {
@@ -94,7 +98,6 @@ export async function readServed(kc: RestConfig, webhooks: WebhookView[]): Promi
     return servedByHandshake([{ host: url.hostname, port, servername: url.hostname, from: url.host }]);
   }
   const svc = first.service!;
-  const { addresses } = await readReadyEndpoints(kc, svc.namespace, svc.name);
   const servername = `${svc.name}.${svc.namespace}.svc`;
   const shaken = await servedByHandshake(
     addresses.slice(0, 3).map((a) => ({ ...a, servername, from: `endpoint ${a.host}:${a.port}` })),
