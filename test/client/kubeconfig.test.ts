@@ -7,7 +7,12 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { stringify } from 'yaml';
-import { inClusterConfig, loadKubeconfigFiles, loadRestConfig } from '../../src/kube/rest/kubeconfig.ts';
+import {
+  inClusterConfig,
+  loadClientNode,
+  loadKubeconfigFiles,
+  loadRestConfig,
+} from '../../src/kube/rest/kubeconfig.ts';
 import { kubeRequest } from '../../src/kube/rest/request.ts';
 import { TOKEN_FILE_REREAD_MS } from '../../src/kube/rest/config.ts';
 import { json, startFakeApiServer, type FakeApiServer } from './fake_api_server.ts';
@@ -275,6 +280,26 @@ describe('kubeconfig files', () => {
   test('a missing file is an error naming it; no file and no cluster is undefined', async () => {
     await expect(loadRestConfig(join(dir, 'absent'), {})).rejects.toThrow(/absent: ENOENT/);
     await expect(loadRestConfig(undefined, {})).resolves.toBeUndefined();
+  });
+});
+
+describe('@kubernetes/client-node, an optional dependency', () => {
+  test('absent (the release image): an error that names the kubeconfig and what to do', async () => {
+    const missing = Object.assign(new Error("Cannot find package '@kubernetes/client-node'"), {
+      code: 'ERR_MODULE_NOT_FOUND',
+    });
+    await expect(loadClientNode('kubeconfig /k', () => Promise.reject(missing))).rejects.toThrow(
+      /kubeconfig \/k has an exec plugin, an auth-provider or a proxy-url, which need the optional package @kubernetes\/client-node; it is not installed here/,
+    );
+  });
+
+  test('any other failure to load it is not hidden', async () => {
+    await expect(loadClientNode('kubeconfig /k', () => Promise.reject(new TypeError('boom')))).rejects.toThrow('boom');
+  });
+
+  test('installed (npm install): loaded', async () => {
+    const module = await loadClientNode('kubeconfig /k');
+    expect(typeof module.KubeConfig).toBe('function');
   });
 });
 

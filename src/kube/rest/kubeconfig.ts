@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import type * as ClientNode from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { RestConfig, type RestConfigOptions } from './config.ts';
 
@@ -200,6 +201,25 @@ function mergeFile(merged: Merged, path: string): void {
   }
 }
 
+/**
+ * @kubernetes/client-node, an optional dependency: the release image leaves it out (its pods use
+ * in-cluster credentials), so a kubeconfig that needs it there gets this error, not a stack trace.
+ */
+export async function loadClientNode(
+  where: string,
+  load: () => Promise<typeof ClientNode> = () => import('@kubernetes/client-node'),
+): Promise<typeof ClientNode> {
+  try {
+    return await load();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new Error(
+      `${where} has an exec plugin, an auth-provider or a proxy-url, which need the optional package @kubernetes/client-node; it is not installed here (the release image leaves it out): run the CLI where it is (npm install), or use a token or client certificate`,
+      { cause: error },
+    );
+  }
+}
+
 /** Credentials this module does not implement: client-node computes them for every request. */
 async function viaClientNode(
   paths: readonly string[],
@@ -207,7 +227,7 @@ async function viaClientNode(
   where: string,
   contextName: string | undefined,
 ): Promise<RestConfig> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { KubeConfig } = await loadClientNode(where);
   const kc = new KubeConfig();
   const [first, ...rest] = paths;
   kc.loadFromFile(first!);
