@@ -15,6 +15,8 @@ export default {
   projects: [
     // Pure core: no I/O, no network, no child processes.
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    // The release's image, SBOM and chart builders (scripts/release), with GNU tar and helm to read them.
+    { ...common, displayName: 'release', testMatch: ['<rootDir>/test/release/**/*.test.ts'] },
     // The HTTPS webhook server over real TLS, in-process.
     { ...common, displayName: 'server', testMatch: ['<rootDir>/test/server/**/*.test.ts'] },
     // The Helm chart and the plain manifests, rendered with `helm template` (no cluster): the
