@@ -8,6 +8,8 @@ export interface KeyPair {
   /** sha256 of key and certificate, to tell a change from a touch. */
   digest: string;
   notAfter: string;
+  /** When the CA that signed it expires, where the source holds the CA (ca.crt beside tls.crt). */
+  caNotAfter?: string;
 }
 
 /** Where the HTTPS server gets its key pair: files (CertificateReloader) or a Secret (SecretKeyPairs). */
@@ -24,10 +26,21 @@ export interface KeyPairSource {
   stop(): void | Promise<void>;
 }
 
-/** A checked key pair from PEM text: throws when it does not parse or the key does not match the certificate. */
-export function keyPairOf(key: string, cert: string): KeyPair {
+/**
+ * A checked key pair from PEM text: throws when it does not parse or the key does not match the
+ * certificate. `caCert`, when known, gives the CA's expiry (a CA that does not parse is left out).
+ */
+export function keyPairOf(key: string, cert: string, caCert?: string): KeyPair {
   const x509 = new X509Certificate(cert);
   createSecureContext({ key, cert }); // throws when the key does not match the certificate
   const digest = createHash('sha256').update(key).update('\0').update(cert).digest('hex');
-  return { key, cert, digest, notAfter: x509.validTo };
+  const pair: KeyPair = { key, cert, digest, notAfter: x509.validTo };
+  if (caCert) {
+    try {
+      pair.caNotAfter = new X509Certificate(caCert).validTo;
+    } catch {
+      // not a certificate: its expiry is unknown, the pair still serves
+    }
+  }
+  return pair;
 }

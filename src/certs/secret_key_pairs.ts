@@ -53,7 +53,7 @@ export class SecretKeyPairs implements KeyPairSource {
     if (!m) return;
     let pair: KeyPair;
     try {
-      pair = keyPairOf(m.key, m.cert);
+      pair = keyPairOf(m.key, m.cert, m.ca.cert);
     } catch (err) {
       this.logger.error(
         { err: errorMessage(err) },

@@ -11,15 +11,17 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import { keyPairOf, type KeyPair, type KeyPairSource } from '../certs/key_pair.ts';
-import { CERT_FILE, KEY_FILE } from '../certs/write.ts';
+import { CA_CERT_FILE, CERT_FILE, KEY_FILE } from '../certs/write.ts';
 import type { Logger } from '../log.ts';
 
+/** tls.crt and tls.key of the directory, and ca.crt when it is there (cert-manager's Secrets have it). */
 export async function readKeyPair(certDir: string): Promise<KeyPair> {
-  const [cert, key] = await Promise.all([
+  const [cert, key, ca] = await Promise.all([
     readFile(join(certDir, CERT_FILE), 'utf8'),
     readFile(join(certDir, KEY_FILE), 'utf8'),
+    readFile(join(certDir, CA_CERT_FILE), 'utf8').catch(() => undefined),
   ]);
-  return keyPairOf(key, cert);
+  return keyPairOf(key, cert, ca);
 }
 
 export interface CertificateReloaderOptions {

@@ -86,7 +86,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     // Ready once the real key pair is in (and whatever else the caller waits for).
     dependenciesReady: () => certificates?.pair !== undefined && (dependenciesReady?.() ?? true),
   };
-  const metrics = createWebhookMetrics();
+  const metrics = createWebhookMetrics(() => certificates?.pair);
   const reviewOptions = nodes ? { config, nodes } : { config };
   const app = createApp({
     review: () => reviewOptions,

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import fastJsonPatch from 'fast-json-patch';
+import { X509Certificate } from 'node:crypto';
 import type { NodeInfo } from '../../src/kube/objects.ts';
 import type { WebhookServer } from '../../src/webhook/server.ts';
 import { capturingLogger, decodePatch, fixture, send, startTestWebhook } from '../support/webhook_server.ts';
 
 let server: WebhookServer;
 let ca: string;
+let bundle: { cert: string };
 let stop: () => Promise<void>;
 const { logger, lines } = capturingLogger();
 const nodes = new Map<string, NodeInfo>([
@@ -14,7 +16,7 @@ const nodes = new Map<string, NodeInfo>([
 ]);
 
 beforeAll(async () => {
-  ({ server, ca, stop } = await startTestWebhook({ logger, nodes: (name) => nodes.get(name) }));
+  ({ server, ca, bundle, stop } = await startTestWebhook({ logger, nodes: (name) => nodes.get(name) }));
 });
 
 afterAll(() => stop());
@@ -239,6 +241,21 @@ describe('health, readiness, metrics and logs', () => {
     );
     expect(text).toContain('process_resident_memory_bytes');
     expect((await fetch(`${server.metricsUrl}/mutate`)).status).toBe(404);
+  });
+
+  test('the serving certificate and its CA (ca.crt beside tls.crt) expire when the gauge says', async () => {
+    const text = await (await fetch(`${server.metricsUrl}/metrics`)).text();
+    const seconds = (pem: string) => Date.parse(new X509Certificate(pem).validTo) / 1000;
+    const gauge = (which: string) =>
+      Number(
+        new RegExp(
+          `^k8s_watch_policy_certificate_expiry_timestamp_seconds\\{certificate="${which}"\\} (\\S+)$`,
+          'm',
+        ).exec(text)?.[1],
+      );
+    expect(gauge('serving')).toBe(seconds(bundle.cert));
+    expect(gauge('ca')).toBe(seconds(ca));
+    expect(seconds(ca)).not.toBe(seconds(bundle.cert));
   });
 
   test('every review writes exactly one structured log line with uid, resource, name, result and duration', async () => {
