@@ -53,6 +53,14 @@ export default {
       globalTeardown: '<rootDir>/test/installed/global_teardown.mjs',
       setupFilesAfterEnv: ['<rootDir>/test/e2e/timeouts.ts'],
     },
+    // What `npm run release` pushed into e2e:node's registry (signatures, SBOM attestations, the
+    // arm64 image under qemu, a second build): run by `npm run e2e:node` after the release, never alone.
+    {
+      ...common,
+      displayName: 'published',
+      testMatch: ['<rootDir>/test/published/**/*.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/e2e/timeouts.ts'],
+    },
     // The life of a release whose pods run on a real node (helm upgrade under load, helm
     // uninstall): run by `npm run e2e:node` after it has installed the release, never alone.
     {

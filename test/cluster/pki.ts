@@ -142,6 +142,34 @@ export async function clientPair(
 }
 
 /**
+ * A serving pair signed by the cluster CA for these IP addresses (pki/<file>.crt and .key; made
+ * anew each time): the local OCI registry of e2e:node, trusted by containerd, helm and cosign
+ * through the cluster CA.
+ */
+export async function serverPair(file: string, ips: readonly string[]): Promise<{ certPath: string; keyPath: string }> {
+  const certPath = join(PKI_DIR, `${file}.crt`);
+  const keyPath = join(PKI_DIR, `${file}.key`);
+  const ca = { cert: readFileSync(paths().caCertPath, 'utf8'), key: readFileSync(join(PKI_DIR, 'ca.key'), 'utf8') };
+  const now = Date.now();
+  const pair = await selfsigned.generate([{ name: 'commonName', value: file }], {
+    keyType: 'ec',
+    algorithm: 'sha256',
+    notBeforeDate: new Date(now - 3600_000),
+    notAfterDate: new Date(now + 30 * DAY),
+    ca,
+    extensions: [
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: ips.map((ip) => ({ type: 7, ip })) },
+    ],
+  });
+  writeFileSync(certPath, pair.cert);
+  writeFileSync(keyPath, pair.private, { mode: 0o600 });
+  return { certPath, keyPath };
+}
+
+/**
  * A kubeconfig for `server` as the given client pair (the admin's by default). `tlsServerName`:
  * the name to verify the serving certificate by, for an address the certificate does not list
  * (the real node reaches kube-apiserver at the host's end of its veth pair).

@@ -16,7 +16,7 @@ import { defaultConfig } from '../../src/config/config.ts';
 import { POLICY_LABEL, WATCHER_LABEL } from '../../src/policy/labels.ts';
 import { apply, eventually, getJson, kubectl } from '../support/cluster_harness.ts';
 import { CLI } from '../support/processes.ts';
-import { NAMESPACE, releaseValues, RELEASE } from './release.ts';
+import { chartArgs, NAMESPACE, releaseValues, RELEASE } from './release.ts';
 import { agentPod as podOf, createAgentPod, policyOf } from './agent_pods.ts';
 import { plugin, pluginDir } from '../installed/plugin.ts';
 
@@ -35,15 +35,17 @@ const createPod = (name: string) => createAgentPod(AGENTS, name);
 function helm(args: string[]): { status: number; stdout: string; stderr: string } {
   const bin = process.env.HELM ?? join(readState()!.bin, 'helm');
   const r = spawnSync(bin, ['--kubeconfig', KUBECONFIG, ...args], { encoding: 'utf8', timeout: 300_000 });
-  return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
+  // helm names the oci:// chart it pulled on standard error ("Pulled: ...", "Digest: ..."): not a warning.
+  const stderr = (r.stderr ?? String(r.error ?? '')).replace(/^(Pulled|Digest): .*\n?/gm, '');
+  return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr };
 }
 
-/** `helm upgrade` of the release with its values and these `--set`s, waiting for the rollout. */
+/** `helm upgrade` of the release (the published chart) with its values and these `--set`s, waiting for the rollout. */
 const upgradeRelease = (sets: string[]) =>
   helm([
     'upgrade',
     RELEASE,
-    join(ROOT, 'charts', 'k8s-watch-policy'),
+    ...chartArgs(),
     ...['-n', NAMESPACE, ...releaseValues()],
     ...sets.flatMap((v) => ['--set', v]),
     ...['--wait', '--timeout', '4m'],
@@ -190,7 +192,12 @@ describe('the README', () => {
 
   test('its install and uninstall lines name the release and namespace this suite installs', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    expect(readme).toContain(`helm install ${RELEASE} charts/k8s-watch-policy -n ${NAMESPACE} --create-namespace`);
+    // The published chart, as this suite installs it from its own registry (oci://, a version).
+    expect(readme).toMatch(
+      new RegExp(
+        `helm install ${RELEASE} oci://ghcr\\.io/deepflowio/charts/k8s-watch-policy --version \\d+\\.\\d+\\.\\d+ -n ${NAMESPACE} --create-namespace\\n`,
+      ),
+    );
     expect(readme).toContain(`helm uninstall ${RELEASE} -n ${NAMESPACE}\n`);
   });
 });

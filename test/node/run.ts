@@ -1,13 +1,16 @@
 /**
- * `npm run e2e:node`: the chart as users install it, its pods running from the image on a real
- * node. Builds the image (`npm run image`), starts a local cluster of its own with one real node
- * (containerd, kubelet, kube-proxy: `npm run cluster -- up --node`) in .cluster/node-e2e, imports
- * the image into the node's containerd, `helm install`s the chart (image pull policy Never, its
- * pods on the real node), runs the release suite (test/installed) against the release, then the
+ * `npm run e2e:node`: the release as users install it, on a real node. Starts a local cluster of
+ * its own with one real node (containerd, kubelet, kube-proxy: `npm run cluster -- up --node`) in
+ * .cluster/node-e2e and an OCI registry beside it (distribution, TLS by the cluster CA), runs
+ * `npm run release` into that registry with a fresh cosign key, checks what it published
+ * (test/published: signatures, tampering, SBOM attestations, the arm64 image under qemu, a second
+ * build's digests), then `helm install`s the chart from the registry (oci://, the image pulled by
+ * digest by the node's containerd), runs the release suite (test/installed) against it, then the
  * release's life (test/node: `helm upgrade` while pods are created, `helm uninstall`), and removes
- * the cluster and the node. Before all that, the real node on a fresh host (test/node/fresh_host.ts:
- * `up --node` and `down` twice in a new network namespace where no iptables table exists yet).
- * Last, the host must be exactly as it was: iptables rules, links, routes, sysctls, directories.
+ * the cluster, the registry and the node. Before all that, the real node on a fresh host
+ * (test/node/fresh_host.ts: `up --node` and `down` twice in a new network namespace where no
+ * iptables table exists yet). Last, the host must be exactly as it was: iptables rules, links,
+ * routes, sysctls, directories.
  *
  *   npm run e2e:node                 # all of it (root on Linux; installs Debian packages)
  *   npm run e2e:node -- --keep       # leave the cluster up (KUBECONFIG=.cluster/node-e2e/kubeconfig)
@@ -16,7 +19,7 @@
  * cannot be installed) prints one SKIPPED line naming what is missing and exits 0.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,11 +29,13 @@ process.env.K8S_WATCH_POLICY_CLUSTER_DIR ??= join(ROOT, '.cluster', 'node-e2e');
 
 const { nodeHostProblem, recordHost, removeMountedPath } = await import('../cluster/node/host.ts');
 const { down, kubectl, readState, up } = await import('../cluster/cluster.ts');
-const { importImage, leftAfterDown } = await import('../cluster/node/real_node.ts');
+const { leftAfterDown } = await import('../cluster/node/real_node.ts');
 const { waitFor } = await import('../cluster/processes.ts');
-const { IMAGE_REPOSITORY, IMAGE_TAG, NAMESPACE, releaseValues, RELEASE } = await import('./release.ts');
+const { chartArgs, NAMESPACE, releaseValues, RELEASE, RELEASE_VERSION } = await import('./release.ts');
+const { startRegistry } = await import('./registry.ts');
+const { tool } = await import('../../scripts/release/tools.ts');
 const { REAL_NODE_NAME } = await import('../cluster/node/config.ts');
-const { KUBECONFIG, STATE_DIR } = await import('../cluster/paths.ts');
+const { KUBECONFIG, PKI_DIR, STATE_DIR } = await import('../cluster/paths.ts');
 const { AFTER_INSTALL_NAMESPACE, AFTER_INSTALL_OPT_IN, createFromNow, describeAfterInstall } =
   await import('./after_install.ts');
 
@@ -51,18 +56,6 @@ async function main(): Promise<number> {
     return 0;
   }
   mkdirSync(STATE_DIR, { recursive: true });
-  const archive = join(STATE_DIR, `image-${IMAGE_TAG}.tar`);
-  step(`building the image ${IMAGE_REPOSITORY}:${IMAGE_TAG} (npm run image)`);
-  if (
-    run(process.execPath, [
-      join(ROOT, 'scripts', 'image.mjs'),
-      '--tag',
-      `${IMAGE_REPOSITORY}:${IMAGE_TAG}`,
-      '--save',
-      archive,
-    ]) !== 0
-  )
-    return 1;
 
   let status = 1;
   await down(); // what an earlier run kept (--keep) or left: the host is recorded as it is without it
@@ -73,12 +66,12 @@ async function main(): Promise<number> {
     step('starting a local cluster with a real node');
     await up({ node: true });
     const state = readState()!;
-    step(`importing the image into the node's containerd`);
-    importImage(archive);
     const helm = join(state.bin, 'helm');
+    const published = await publish(helm);
+    if (published === undefined) return 1;
     await optedInNamespace(state.bin, AFTER_INSTALL_NAMESPACE);
     step(
-      `helm install ${RELEASE} -n ${NAMESPACE} (image ${IMAGE_REPOSITORY}:${IMAGE_TAG}, pull policy Never, on ${REAL_NODE_NAME})`,
+      `helm install ${RELEASE} ${published.chart} --version ${RELEASE_VERSION} -n ${NAMESPACE} (on ${REAL_NODE_NAME})`,
     );
     const t0 = Date.now();
     const installed = run(helm, [
@@ -86,7 +79,7 @@ async function main(): Promise<number> {
       KUBECONFIG,
       'install',
       RELEASE,
-      join(ROOT, 'charts', 'k8s-watch-policy'),
+      ...chartArgs(published),
       '-n',
       NAMESPACE,
       '--create-namespace',
@@ -100,6 +93,13 @@ async function main(): Promise<number> {
       return 1;
     }
     step(`installed and Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const images = pulledByDigest(state.bin, published.image);
+    if (images !== undefined) {
+      step(images);
+      diagnose(state.bin);
+      return 1;
+    }
+    step(`every pod of the release runs ${published.image}, pulled from the registry by containerd`);
     const afterInstall = await createFromNow(AFTER_INSTALL_NAMESPACE, 200);
     step(`after install: ${describeAfterInstall(afterInstall)}`);
     // Gone before the release suite, which counts the cluster's agent pods.
@@ -117,6 +117,8 @@ async function main(): Promise<number> {
       KWP_RELEASE_NAMESPACE: NAMESPACE,
       KWP_RELEASE_NAME: RELEASE,
       KWP_LEASE_NAME: 'k8s-watcher',
+      KWP_CHART: published.chart,
+      KWP_REGISTRY_CA: published.caFile,
     };
     const jest = join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
     step('the release suite (test/installed) against the release');
@@ -146,6 +148,73 @@ async function main(): Promise<number> {
     step(`${status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s`);
   }
   return status;
+}
+
+interface Published {
+  /** oci://HOST/charts/k8s-watch-policy */
+  chart: string;
+  /** HOST/k8s-watch-policy@sha256:... (the image index) */
+  image: string;
+  caFile: string;
+}
+
+/**
+ * The registry, a cosign key pair, `npm run release` into the registry, then test/published on
+ * what it pushed; undefined when any of it failed.
+ */
+async function publish(helm: string): Promise<Published | undefined> {
+  const caFile = join(PKI_DIR, 'ca.crt');
+  const registry = await startRegistry(caFile, readFileSync(caFile, 'utf8'));
+  step(`registry: https://${registry.host} (distribution, TLS by the cluster CA)`);
+  const keys = join(STATE_DIR, 'cosign');
+  rmSync(keys, { recursive: true, force: true });
+  mkdirSync(keys, { recursive: true });
+  const cosign = tool('cosign', step);
+  const env = { ...process.env, COSIGN_PASSWORD: '', HELM: helm };
+  if (spawnSync(cosign, ['generate-key-pair'], { cwd: keys, env, stdio: 'ignore' }).status !== 0) {
+    step('cosign generate-key-pair failed');
+    return undefined;
+  }
+  const out = join(STATE_DIR, 'release');
+  step(`npm run release -- --version ${RELEASE_VERSION} --registry ${registry.host} --key cosign.key`);
+  const args = ['--version', RELEASE_VERSION, '--registry', registry.host, '--registry-ca', caFile];
+  const released = run(
+    process.execPath,
+    [join(ROOT, 'scripts', 'release', 'main.ts'), ...args, '--key', join(keys, 'cosign.key'), '--out', out],
+    env,
+  );
+  if (released !== 0) return undefined;
+  const result = JSON.parse(readFileSync(join(out, 'release.json'), 'utf8'));
+  step('what the release published (test/published): signatures, tampering, SBOMs, arm64 under qemu, a second build');
+  const jest = join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
+  const checked = run(process.execPath, [jest, '--selectProjects', 'published', '--runInBand'], {
+    ...env,
+    NODE_OPTIONS: '--experimental-vm-modules',
+    KWP_REGISTRY: registry.host,
+    KWP_REGISTRY_CA: caFile,
+    KWP_COSIGN_PUB: join(keys, 'cosign.pub'),
+    KWP_RELEASE_OUT: out,
+    KWP_RELEASE_VERSION: RELEASE_VERSION,
+  });
+  if (checked !== 0) return undefined;
+  return { chart: result.chart.reference, image: `${result.image.repository}@${result.image.index}`, caFile };
+}
+
+/** undefined when every container of the release runs `image` and containerd has it by that digest; else what differs. */
+function pulledByDigest(bin: string, image: string): string | undefined {
+  const r = kubectl(bin, ['get', 'pods', '-n', NAMESPACE, '-l', `app.kubernetes.io/instance=${RELEASE}`, '-o', 'json']);
+  if (r.status !== 0) return `kubectl get pods: ${r.stderr.trim()}`;
+  const pods = JSON.parse(r.stdout).items as any[];
+  const wrong: string[] = [];
+  const digest = image.split('@')[1]!;
+  for (const pod of pods) {
+    for (const c of pod.spec.containers)
+      if (c.image !== image) wrong.push(`${pod.metadata.name}/${c.name}: image ${c.image}`);
+    for (const s of pod.status.containerStatuses ?? [])
+      if (!String(s.imageID).endsWith(digest)) wrong.push(`${pod.metadata.name}/${s.name}: imageID ${s.imageID}`);
+  }
+  if (pods.length === 0) wrong.push('no pod of the release');
+  return wrong.length > 0 ? `the release's pods do not run ${image}:\n  ${wrong.join('\n  ')}` : undefined;
 }
 
 /** An opted-in namespace with its default ServiceAccount (pods cannot be created before it exists). */

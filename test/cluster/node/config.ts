@@ -29,6 +29,8 @@ export interface NodeDirs {
   kubeletRoot: string;
   kubeletCerts: string;
   podLogs: string;
+  /** containerd's registry hosts (certs.d/<host>/hosts.toml): where e2e:node says how to reach its registry. */
+  registryHosts: string;
 }
 
 export function nodeDirs(stateDir: string): NodeDirs {
@@ -41,6 +43,7 @@ export function nodeDirs(stateDir: string): NodeDirs {
     cniConf: join(base, 'cni', 'net.d'),
     cniIpam: join(base, 'cni', 'ipam'),
     kubeletRoot: join(base, 'kubelet'),
+    registryHosts: join(base, 'containerd', 'certs.d'),
     kubeletCerts: join(base, 'kubelet', 'pki'),
     podLogs: join(base, 'pod-logs'),
   };
@@ -81,6 +84,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       [${cri}.containerd.runtimes.runc.options]
         # No systemd here: the kubelet's cgroupfs driver.
         SystemdCgroup = false
+  [${cri}.registry]
+    config_path = ${JSON.stringify(dirs.registryHosts)}
   [${cri}.cni]
     bin_dir = ${JSON.stringify(cniBinDir)}
     conf_dir = ${JSON.stringify(dirs.cniConf)}

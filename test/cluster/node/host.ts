@@ -8,7 +8,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { TOUCHED_SYSCTLS } from './config.ts';
 
-export const NODE_PACKAGES = ['containerd', 'runc', 'containernetworking-plugins', 'iptables', 'conntrack'];
+// qemu-user-static: e2e:node runs the release's arm64 image under qemu (test/published).
+export const NODE_PACKAGES = [
+  'containerd',
+  'runc',
+  'containernetworking-plugins',
+  'iptables',
+  'conntrack',
+  'qemu-user-static',
+];
 export const CNI_BIN_DIR = '/usr/lib/cni';
 
 /** What must be on PATH (or at its path) once the packages are installed. */
@@ -19,6 +27,7 @@ const NEEDED: Record<string, string> = {
   iptables: 'iptables',
   'iptables-save': 'iptables',
   conntrack: 'conntrack',
+  'qemu-aarch64-static': 'qemu-user-static',
   [`${CNI_BIN_DIR}/bridge`]: 'containernetworking-plugins',
   [`${CNI_BIN_DIR}/host-local`]: 'containernetworking-plugins',
   [`${CNI_BIN_DIR}/portmap`]: 'containernetworking-plugins',
