@@ -1,9 +1,9 @@
 /**
  * The app as the image holds it, under /app: the production dependencies and the compiled CLI.
- * `npm ci --omit=dev --omit=optional` in a directory of its own (the optional dependency
- * @kubernetes/client-node, loaded only for exec/auth-provider/proxy kubeconfigs that a pod never
- * has, stays out: 65 MB), without what Node never loads (type declarations, source maps, sources
- * in TypeScript, markdown); `tsc` into it afresh. Reused while package.json and the lock are.
+ * `npm ci --omit=dev` in a directory of its own, then without @kubernetes/client-node and what
+ * only it needs (loaded only for exec/auth-provider/proxy kubeconfigs, which a pod never has:
+ * 65 MB), and without what Node never loads (type declarations, source maps, sources in
+ * TypeScript, markdown); `tsc` into it afresh. Reused while package.json and the lock are.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,57 @@ export interface NpmPackage {
 export interface AppTree {
   dir: string;
   packages: NpmPackage[];
+}
+
+/** The dependencies the image leaves out, with whatever only they need. */
+export const LEFT_OUT = ['@kubernetes/client-node'] as const;
+
+type LockPackages = Record<
+  string,
+  {
+    dev?: boolean;
+    dependencies?: Record<string, string>;
+    optionalDependencies?: Record<string, string>;
+    peerDependencies?: Record<string, string>;
+  }
+>;
+
+/** Where Node finds `name` from the package at `from` (a lock path; '' is the root): the nearest node_modules up the tree. */
+function resolveIn(packages: LockPackages, from: string, name: string): string | undefined {
+  let base = from;
+  for (;;) {
+    const candidate = `${base ? `${base}/` : ''}node_modules/${name}`;
+    if (packages[candidate] !== undefined) return candidate;
+    if (base === '') return undefined;
+    const at = base.lastIndexOf('node_modules/');
+    base = at <= 0 ? '' : base.slice(0, at - 1);
+  }
+}
+
+/**
+ * The lock paths of the production packages nothing needs once `leftOut` are gone: walks the
+ * dependencies (and optional and peer ones) from the root's, without `leftOut`, the way Node
+ * resolves them; what it never reaches goes.
+ */
+export function unreachablePackages(lock: { packages?: LockPackages }, leftOut: readonly string[]): string[] {
+  const packages = lock.packages ?? {};
+  const root = packages[''] ?? {};
+  const keep = new Set<string>();
+  const queue: [string, string][] = Object.keys(root.dependencies ?? {})
+    .filter((name) => !leftOut.includes(name))
+    .map((name) => ['', name]);
+  while (queue.length > 0) {
+    const [from, name] = queue.pop()!;
+    const path = resolveIn(packages, from, name);
+    if (path === undefined || keep.has(path)) continue;
+    keep.add(path);
+    const entry = packages[path]!;
+    for (const deps of [entry.dependencies, entry.optionalDependencies, entry.peerDependencies])
+      for (const dep of Object.keys(deps ?? {})) queue.push([path, dep]);
+  }
+  return Object.keys(packages)
+    .filter((path) => path.startsWith('node_modules/') && !packages[path]!.dev && !keep.has(path))
+    .sort();
 }
 
 /** Files of node_modules the runtime never reads. */
@@ -55,7 +106,9 @@ export function appTree(repoRoot: string, cacheDir: string): AppTree {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'package.json'), manifest);
     writeFileSync(join(dir, 'package-lock.json'), lock);
-    command('npm', ['ci', '--omit=dev', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund'], dir);
+    command('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], dir);
+    for (const path of unreachablePackages(JSON.parse(lock.toString()), LEFT_OUT))
+      rmSync(join(dir, path), { recursive: true, force: true });
     writeFileSync(keyFile, key);
   }
   rmSync(join(dir, 'dist'), { recursive: true, force: true });

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppTree } from './app_tree.ts';
-import { keptInNodeModules } from './app_tree.ts';
+import { keptInNodeModules, LEFT_OUT } from './app_tree.ts';
 import type { DebianPackage } from './debian.ts';
 import type { NodeRuntime } from './node_runtime.ts';
 import { image, layer, type Blob, type Layer, type Platform } from './oci.ts';
@@ -64,7 +64,7 @@ export function buildImage(
     layer(
       treeEntries(join(app.dir, 'node_modules'), 'app/node_modules', (p) => keptInNodeModules(p) && !p.startsWith('.')),
       epoch,
-      'npm ci --omit=dev --omit=optional',
+      `npm ci --omit=dev, without ${LEFT_OUT.join(', ')}`,
     ),
     layer(
       [

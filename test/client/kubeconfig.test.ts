@@ -283,13 +283,13 @@ describe('kubeconfig files', () => {
   });
 });
 
-describe('@kubernetes/client-node, an optional dependency', () => {
+describe('@kubernetes/client-node, loaded only when needed', () => {
   test('absent (the release image): an error that names the kubeconfig and what to do', async () => {
     const missing = Object.assign(new Error("Cannot find package '@kubernetes/client-node'"), {
       code: 'ERR_MODULE_NOT_FOUND',
     });
     await expect(loadClientNode('kubeconfig /k', () => Promise.reject(missing))).rejects.toThrow(
-      /kubeconfig \/k has an exec plugin, an auth-provider or a proxy-url, which need the optional package @kubernetes\/client-node; it is not installed here/,
+      /kubeconfig \/k has an exec plugin, an auth-provider or a proxy-url, which need the package @kubernetes\/client-node; it is not installed here/,
     );
   });
 
@@ -297,7 +297,7 @@ describe('@kubernetes/client-node, an optional dependency', () => {
     await expect(loadClientNode('kubeconfig /k', () => Promise.reject(new TypeError('boom')))).rejects.toThrow('boom');
   });
 
-  test('installed (npm install): loaded', async () => {
+  test('installed (npm ci, a dependency): loaded', async () => {
     const module = await loadClientNode('kubeconfig /k');
     expect(typeof module.KubeConfig).toBe('function');
   });

@@ -202,7 +202,7 @@ function mergeFile(merged: Merged, path: string): void {
 }
 
 /**
- * @kubernetes/client-node, an optional dependency: the release image leaves it out (its pods use
+ * @kubernetes/client-node, left out of the release image (its pods use
  * in-cluster credentials), so a kubeconfig that needs it there gets this error, not a stack trace.
  */
 export async function loadClientNode(
@@ -214,7 +214,7 @@ export async function loadClientNode(
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
     throw new Error(
-      `${where} has an exec plugin, an auth-provider or a proxy-url, which need the optional package @kubernetes/client-node; it is not installed here (the release image leaves it out): run the CLI where it is (npm install), or use a token or client certificate`,
+      `${where} has an exec plugin, an auth-provider or a proxy-url, which need the package @kubernetes/client-node; it is not installed here (the release image leaves it out): run the CLI where it is (npm install), or use a token or client certificate`,
       { cause: error },
     );
   }
