@@ -95,7 +95,9 @@ describe('grafana.dashboards', () => {
 
   describe('promtool', () => {
     let dir: string;
-    beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'kwp-dashboard-'))));
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'kwp-dashboard-'));
+    });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     test('every panel query is valid PromQL (as a recording rule, the variables substituted)', () => {
