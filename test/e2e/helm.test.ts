@@ -26,6 +26,7 @@ import {
   terminate,
   type Run,
 } from '../support/cluster_harness.ts';
+import { MONITORING_CRDS } from '../support/monitoring_crds.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHART = join(ROOT, 'charts', 'k8s-watch-policy');
@@ -463,6 +464,45 @@ describe('helm upgrade with changed values', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/\/webhook\/failurePolicy.*'Fail', 'Ignore'/);
     expect(getJson(['get', 'mutatingwebhookconfiguration', FULLNAME]).webhooks[0].failurePolicy).toBe('Ignore');
+  });
+});
+
+describe('monitoring: serviceMonitor, prometheusRule and grafana.dashboards on', () => {
+  afterAll(() => {
+    kubectl(['delete', 'crd', ...MONITORING_CRDS.map((c) => c.metadata.name), '--ignore-not-found', '--wait=false']);
+  });
+
+  test("with prometheus-operator's kinds served, helm upgrade installs the ServiceMonitor, the PrometheusRule and the dashboard", () => {
+    apply(MONITORING_CRDS);
+    kubectlOk([
+      'wait',
+      '--for',
+      'condition=established',
+      '--timeout',
+      '60s',
+      ...MONITORING_CRDS.map((c) => `crd/${c.metadata.name}`),
+    ]);
+    const r = helm([
+      'upgrade',
+      RELEASE,
+      CHART,
+      '-n',
+      NS,
+      '--reuse-values',
+      '--wait',
+      '--timeout',
+      '150s',
+      '--set',
+      'serviceMonitor.enabled=true,prometheusRule.enabled=true,grafana.dashboards.enabled=true',
+    ]);
+    expect([r.status, r.stderr]).toEqual([0, expect.not.stringMatching(/error/i)]);
+    const rule = getJson(['get', 'prometheusrule', FULLNAME, '-n', NS]);
+    expect(rule.spec.groups[0].rules.length).toBe(11);
+    expect(getJson(['get', 'servicemonitor', FULLNAME, '-n', NS]).spec.endpoints[0].port).toBe('metrics');
+    const dashboard = getJson(['get', 'configmap', `${FULLNAME}-dashboard`, '-n', NS]);
+    expect(dashboard.metadata.labels.grafana_dashboard).toBe('1');
+    expect(JSON.parse(dashboard.data['k8s-watch-policy.json']).uid).toBe('k8s-watch-policy');
+    installed.push(...manifest());
   });
 });
 

@@ -198,6 +198,13 @@ describe('alerts on a real Prometheus', () => {
     await resolves('K8sWatchPolicyControllerDown');
   });
 
+  test('every webhook replica stopped: K8sWatchPolicyWebhookDown fires; starting it again resolves it', async () => {
+    await webhook.stop();
+    await fires('K8sWatchPolicyWebhookDown');
+    await webhook.start();
+    await resolves('K8sWatchPolicyWebhookDown');
+  });
+
   test('a serving certificate 10 days from expiry: K8sWatchPolicyCertificateExpiring fires (not critical); a renewed one resolves it', async () => {
     await fires('K8sWatchPolicyCertificateExpiring');
     expect(await firing()).not.toContain('K8sWatchPolicyCertificateExpiringCritical');
