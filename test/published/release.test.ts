@@ -264,27 +264,44 @@ describe('the arm64 image under qemu', () => {
   });
 });
 
-describe('reproducible', () => {
-  test('a second release of this commit, with a cache of its own (another machine), gives the same digests', () => {
+describe('reproducible, and signed offline without a registry', () => {
+  test('a second release of this commit, with a cache of its own (another machine), gives the same digests; its archives are signed with the key', () => {
     const elsewhere = mkdtempSync(join(tmpdir(), 'kwp-release-elsewhere-'));
+    const out = join(elsewhere, 'out');
     try {
       const r = spawnSync(
         process.execPath,
         [
           join(ROOT, 'scripts', 'release', 'main.ts'),
-          ...['--version', VERSION, '--image-repository', IMAGE, '--out', join(elsewhere, 'out')],
+          ...['--version', VERSION, '--image-repository', IMAGE, '--out', out],
+          ...['--key', PUB.replace(/\.pub$/, '.key')],
         ],
         {
           encoding: 'utf8',
-          env: { ...process.env, K8S_WATCH_POLICY_CACHE: join(elsewhere, 'cache') },
+          env: { ...process.env, K8S_WATCH_POLICY_CACHE: join(elsewhere, 'cache'), COSIGN: tool('cosign') },
           stdio: ['ignore', 'pipe', 'inherit'],
           timeout: 15 * 60_000,
         },
       );
       expect(r.status).toBe(0);
-      const again = JSON.parse(readFileSync(join(elsewhere, 'out', 'release.json'), 'utf8'));
+      const again = JSON.parse(readFileSync(join(out, 'release.json'), 'utf8'));
       expect(again.image).toEqual(release.image);
-      expect(readdirSync(join(elsewhere, 'out'))).toContain(`k8s-watch-policy-${VERSION}.oci.tar`);
+      expect(readdirSync(out)).toContain(`k8s-watch-policy-${VERSION}.oci.tar`);
+      // Without a registry, --key signs the index document and the chart package as blobs.
+      for (const file of [`k8s-watch-policy-${VERSION}.index.json`, `k8s-watch-policy-${VERSION}.tgz`]) {
+        const verified = runCosign(cosign, [
+          'verify-blob',
+          '--key',
+          PUB,
+          '--insecure-ignore-tlog=true',
+          '--signature',
+          join(out, `${file}.sig`),
+          join(out, file),
+        ]);
+        expect({ file, status: verified.status }).toEqual({ file, status: 0 });
+        expect(verified.output).toMatch(/^Verified OK$/m);
+      }
+      expect(sha256(readFileSync(join(out, `k8s-watch-policy-${VERSION}.index.json`)))).toBe(release.image.index);
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
     }
