@@ -90,10 +90,14 @@ async function startPrometheus(): Promise<void> {
         prometheusRule: {
           enabled: true,
           ...Object.fromEntries(
-            ['noWatcherFor', 'multipleWatchOnlyFor', 'deprecatedEnvFor', 'noLeaderFor', 'targetDownFor'].map((k) => [
-              k,
-              '3s',
-            ]),
+            [
+              'noWatcherFor',
+              'multipleWatchOnlyFor',
+              'deprecatedEnvFor',
+              'noLeaderFor',
+              'targetDownFor',
+              'errorRatioFor',
+            ].map((k) => [k, '3s']),
           ),
         },
       },
@@ -215,6 +219,50 @@ describe('alerts on a real Prometheus', () => {
     expect(alert.annotations.runbook_url).toContain('docs/runbooks.md#k8swatchpolicycertificateexpiring');
     ca = readFileSync(await webhook.makeCertificates(365), 'utf8'); // served within the reloader's poll
     await resolves('K8sWatchPolicyCertificateExpiring');
+  });
+});
+
+/** Posts reviews to /mutate; the status of each. */
+async function post(reviews: unknown[]): Promise<number[]> {
+  const statuses: number[] = [];
+  for (const r of reviews)
+    statuses.push((await send(webhook.url, { path: '/mutate', body: JSON.stringify(r), ca })).status);
+  return statuses;
+}
+
+/** Waits for two scrapes of the webhook: the counters as they are now are in (a new series' first sample is no increase). */
+async function scraped(): Promise<void> {
+  const last = async (): Promise<string> =>
+    (await api('/api/v1/targets')).activeTargets.find((t: any) => t.labels.job.endsWith('webhook-metrics')).lastScrape;
+  let seen = await last();
+  for (let i = 0; i < 2; i++) {
+    const previous = seen;
+    seen = await eventually('a scrape of the webhook', async () => {
+      const now = await last();
+      return now !== previous ? now : undefined;
+    });
+  }
+}
+
+describe('admission alerts on a real Prometheus', () => {
+  test('malformed reviews answered with errors: K8sWatchPolicyAdmissionErrors fires; enough good answers dilute the ratio and it resolves', async () => {
+    const good = await fixture('daemonset-pod-create.json');
+    const bad = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }; // no request: a 400, counted as an error
+    expect(await post([good, bad])).toEqual([200, 400]);
+    await scraped();
+    expect(await post([bad, bad, bad])).toEqual([400, 400, 400]);
+    await fires('K8sWatchPolicyAdmissionErrors');
+    expect(new Set(await post(Array.from({ length: 120 }, () => good)))).toEqual(new Set([200]));
+    await resolves('K8sWatchPolicyAdmissionErrors');
+  });
+
+  test('a denied pod: K8sWatchPolicyAdmissionDenials fires (it resolves 15 minutes after the last denial)', async () => {
+    const denied = await fixture('daemonset-pod-create.json');
+    denied.request.object.spec.containers[0].env.push({ name: 'ONLY_WATCH_K8S_RESOURCE', value: 'true' });
+    expect(await post([denied])).toEqual([200]);
+    await scraped();
+    expect(await post([denied])).toEqual([200]);
+    await fires('K8sWatchPolicyAdmissionDenials');
   });
 });
 
