@@ -393,6 +393,10 @@ describe("the processes with the chart's ServiceAccount tokens and command lines
   });
 });
 
+/** `helm upgrade` of the release with its values and these arguments, waiting for the rollout. */
+const upgradeReusingValues = (args: string[]) =>
+  helm(['upgrade', RELEASE, CHART, '-n', NS, '--reuse-values', '--wait', '--timeout', '150s', ...args]);
+
 describe('helm upgrade with changed values', () => {
   test('webhook configurations, config, RBAC and pods follow; what the processes wrote stays', async () => {
     await Promise.all([webhookProcess.stop(), controllerProcess.stop()]);
@@ -406,16 +410,7 @@ describe('helm upgrade with changed values', () => {
     };
     expect(before.caBundle).toEqual(expect.any(String));
     expect(before.watcher).toEqual(expect.any(String));
-    const r = helm([
-      'upgrade',
-      RELEASE,
-      CHART,
-      '-n',
-      NS,
-      '--reuse-values',
-      '--wait',
-      '--timeout',
-      '150s',
+    const r = upgradeReusingValues([
       '--set',
       'webhook.failurePolicy=Ignore,webhook.timeoutSeconds=5,config.deprecatedEnv=warn',
       '--set-json',
@@ -482,16 +477,7 @@ describe('monitoring: serviceMonitor, prometheusRule and grafana.dashboards on',
       '60s',
       ...MONITORING_CRDS.map((c) => `crd/${c.metadata.name}`),
     ]);
-    const r = helm([
-      'upgrade',
-      RELEASE,
-      CHART,
-      '-n',
-      NS,
-      '--reuse-values',
-      '--wait',
-      '--timeout',
-      '150s',
+    const r = upgradeReusingValues([
       '--set',
       'serviceMonitor.enabled=true,prometheusRule.enabled=true,grafana.dashboards.enabled=true',
     ]);

@@ -8,7 +8,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { nodeDirs } from '../cluster/node/config.ts';
 import { NODE_LINK } from '../cluster/node/network.ts';
@@ -16,22 +15,12 @@ import { STATE_DIR } from '../cluster/paths.ts';
 import { serverPair } from '../cluster/pki.ts';
 import { startProcess, waitFor } from '../cluster/processes.ts';
 import { tool } from '../../scripts/release/tools.ts';
+import { freePort } from '../support/free_port.ts';
 
 export interface LocalRegistry {
   /** host:port */
   host: string;
   caFile: string;
-}
-
-function freePort(address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, address, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function answers(host: string, ca: string): Promise<boolean> {
