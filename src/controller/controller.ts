@@ -9,22 +9,22 @@
  * watch under the design's rules, and the alarms (NoWatcherCandidate, MultipleWatchOnlyAgents,
  * DeprecatedEnv) are the ones the server does not raise.
  */
-import { PODS, resourcePath } from '../kube/paths.ts';
-import { allContainers } from '../agent/agent_containers.ts';
-import { hasEnv } from '../agent/container_env.ts';
-import type { PodFactsCache } from '../watcher_election/candidates.ts';
-import { ASSIGNMENT_NOTE, elect, type Election, type WatcherRef } from '../watcher_election/elect.ts';
+import type { PodFacts } from '../watcher_election/candidates.ts';
+import {
+  ASSIGNMENT_NOTE,
+  type CandidateReport,
+  type Election,
+  type ElectionTally,
+  type WatcherRef,
+} from '../watcher_election/elect.ts';
 import { SharedInformerFactory } from '../kube/cache/informer_factory.ts';
 import { LeaderElector } from '../kube/leaderelection/elector.ts';
-import type { KubeObject, Pod } from '../kube/objects.ts';
-import type { SharedInformer } from '../kube/cache/shared_informer.ts';
 import { errorMessage } from '../log.ts';
-import { DEPRECATED_ENV, WATCHER_LABEL } from '../policy/labels.ts';
-import { POLICIES } from '../policy/policy.ts';
 import { Coalescer } from './coalescer.ts';
 import { planPublication, type PodRef, type PublishedWatcher } from './publication.ts';
 import { Publisher } from './publisher.ts';
-import { trimNode, trimPod } from './trim_pod.ts';
+import { AgentPodCache } from './agent_pod_cache.ts';
+import { setCandidateMetrics } from './metrics.ts';
 import { QUIET, stepWatchOnlyAlarm, type WatchOnlyAlarmState } from './watch_only_alarm.ts';
 import type { Lease } from '../kube/objects.ts';
 import { publishedWatcher } from './watcher_lease.ts';
@@ -34,15 +34,11 @@ import type { ControllerStatus } from './status_server.ts';
 export type { ControllerOptions } from './controller_options.ts';
 import { recordDeprecatedEnv, recordMultipleWatchOnly } from './alarm_events.ts';
 
-const refOf = (pod: Pod): PodRef => ({
-  namespace: pod.metadata?.namespace ?? '',
-  name: pod.metadata?.name ?? '',
-  uid: pod.metadata?.uid ?? '',
-});
+const refOf = ({ namespace, name, uid }: PodFacts): PodRef => ({ namespace, name, uid });
 
 /** What an election showed besides the watcher: the pods with the old variable, the watch-only agents, the alarm. */
 interface Observed {
-  deprecated: Pod[];
+  deprecated: PodFacts[];
   watchOnly: Election['candidates'];
   raised: boolean;
 }
@@ -54,8 +50,7 @@ function currentOf(published: PublishedWatcher | undefined): WatcherRef | undefi
 
 export class WatcherController {
   private readonly factory: SharedInformerFactory;
-  private readonly podInformers: SharedInformer<Pod>[];
-  private readonly nodeInformer: SharedInformer<KubeObject>;
+  private readonly pods: AgentPodCache;
   private readonly publisher: Publisher;
   private readonly elector: LeaderElector;
   private readonly coalescer: Coalescer;
@@ -64,8 +59,6 @@ export class WatcherController {
   private last: Election | undefined;
   private synced = false;
   private readonly reportedDeprecated = new Set<string>();
-  /** The store replaces a pod object on every change, so the facts of unchanged pods are kept. */
-  private readonly podFacts: PodFactsCache = new WeakMap();
   private warnedNoWatcher = false;
   private watchOnlyAlarm: WatchOnlyAlarmState = QUIET;
   /** Whether this occurrence's Event was recorded (by this replica, while leading). */
@@ -81,12 +74,6 @@ export class WatcherController {
     this.now = o.now ?? (() => performance.now());
     const { kc, config, logger } = o;
     this.factory = new SharedInformerFactory(kc, logger);
-    const paths =
-      config.election.namespaces.length === 0
-        ? ['/api/v1/pods']
-        : config.election.namespaces.map((ns) => resourcePath(PODS, ns));
-    this.podInformers = paths.map((path) => this.factory.informer<Pod>({ path, transform: trimPod(config) }));
-    this.nodeInformer = this.factory.informer<KubeObject>({ path: '/api/v1/nodes', transform: trimNode });
     this.publisher = new Publisher({
       kc,
       namespace: o.namespace,
@@ -100,14 +87,7 @@ export class WatcherController {
       (err, retryInMs) => logger.warn({ err: errorMessage(err), retryInMs }, 'election failed; retrying'),
       o.minElectionIntervalMs ?? 200,
     );
-    const request = () => this.coalescer.request();
-    // The transforms keep only what the election reads: an update that leaves that unchanged
-    // (a heartbeat, an annotation, any change to a pod without an agent) costs no election.
-    const changed = (before: unknown, after: unknown): void => {
-      if (JSON.stringify(before) !== JSON.stringify(after)) request();
-    };
-    for (const informer of [...this.podInformers, this.nodeInformer])
-      informer.addEventHandler({ add: request, update: changed, delete: request });
+    this.pods = new AgentPodCache(this.factory, config, () => this.coalescer.request());
     const le = o.leaderElection ?? {};
     this.elector = new LeaderElector({
       kc,
@@ -124,14 +104,17 @@ export class WatcherController {
     });
   }
 
+  /** /status's rows: the last election's candidates, then every watch-disabled agent pod. */
+  private *candidateRows(): Generator<CandidateReport> {
+    yield* this.last?.candidates ?? [];
+    yield* this.pods.watchDisabledRows();
+  }
+
   async start(): Promise<void> {
     this.factory.start();
     await this.factory.waitForCacheSync();
     this.synced = true;
-    this.o.logger.info(
-      { pods: this.agentPods().length, nodes: this.nodeInformer.indexer.list().length },
-      'caches synced',
-    );
+    this.o.logger.info({ agentPods: this.pods.index.size, nodes: this.pods.nodes }, 'caches synced');
     this.electorRun = this.elector.run();
     this.coalescer.request();
     this.resync = setInterval(() => this.coalescer.request(), this.o.resyncMs ?? 30_000);
@@ -154,10 +137,6 @@ export class WatcherController {
     this.o.onLostLeadership?.();
   }
 
-  private agentPods(): Pod[] {
-    return this.podInformers.flatMap((i) => i.indexer.list()).filter((p) => p.spec !== undefined);
-  }
-
   /** One election: compute, update metrics and alarms, publish and report when leading. */
   private async reconcile(): Promise<void> {
     if (!this.synced) return;
@@ -167,27 +146,19 @@ export class WatcherController {
     // read it each time, so that their /status shows the election with its stickiness.
     if (signal ? !this.lease : true) this.lease = await this.publisher.readLease(signal);
     const published = publishedWatcher(this.lease);
-    const pods = this.agentPods();
-    const nodes = this.nodeInformer.indexer.list();
-    const election = elect(pods, nodes, currentOf(published), this.o.config, this.podFacts);
+    const election = this.pods.index.elect(currentOf(published));
+    const tally = this.pods.index.tally(election);
     this.last = election;
-    const observed = this.observe(election, pods);
-    if (signal && !signal.aborted) await this.lead(election, published, pods, observed, signal);
+    const observed = this.observe(election);
+    if (signal && !signal.aborted) await this.lead(election, tally, published, observed, signal);
     this.o.metrics.electionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   /** The metrics of an election, and the step of the several-watch-only alarm (rechecked when due). */
-  private observe(election: Election, pods: readonly Pod[]): Observed {
+  private observe(election: Election): Observed {
     const { metrics } = this.o;
-    const counts = new Map<string, number>();
-    for (const c of election.candidates)
-      counts.set(`${c.policy}/${c.eligible}`, (counts.get(`${c.policy}/${c.eligible}`) ?? 0) + 1);
-    for (const policy of POLICIES)
-      for (const eligible of [true, false])
-        metrics.candidates.set({ policy, eligible: String(eligible) }, counts.get(`${policy}/${eligible}`) ?? 0);
-    const deprecated = pods.filter((p) =>
-      allContainers(p.spec).some(({ container }) => hasEnv(container, DEPRECATED_ENV)),
-    );
+    setCandidateMetrics(metrics, election.candidates, this.pods.index.watchDisabled);
+    const deprecated = this.pods.index.deprecatedPods();
     metrics.deprecatedEnvPods.set(deprecated.length);
     metrics.watcherElected.set(election.watcher ? 1 : 0);
     const watchOnly = election.candidates.filter((c) => c.eligible && c.policy === 'only-watch');
@@ -208,16 +179,16 @@ export class WatcherController {
   /** The leader's share: publish the election, warn of no watcher, raise the alarms' Events. */
   private async lead(
     election: Election,
+    tally: ElectionTally,
     published: PublishedWatcher | undefined,
-    pods: readonly Pod[],
     observed: Observed,
     signal: AbortSignal,
   ): Promise<void> {
     const { config, logger } = this.o;
-    await this.publish(election, published, pods, signal);
+    await this.publish(election, tally, published, signal);
     // Once per fall, like the NoWatcherCandidate Event; the metric shows it meanwhile.
     if (!election.watcher && !this.warnedNoWatcher)
-      logger.warn({ candidates: election.candidates.length }, 'no agent pod is eligible to watch Kubernetes');
+      logger.warn({ candidates: tally.total }, 'no agent pod is eligible to watch Kubernetes');
     this.warnedNoWatcher = !election.watcher;
     const alarms = { publisher: this.publisher, logger, onlyWatchValue: config.onlyWatchValue, signal };
     // Reported by whichever replica leads once the grace period has passed, also after a failed
@@ -233,12 +204,12 @@ export class WatcherController {
   /** The writes that make the Lease and the label say what the election says. */
   private async publish(
     election: Election,
+    tally: ElectionTally,
     published: PublishedWatcher | undefined,
-    pods: readonly Pod[],
     signal: AbortSignal,
   ): Promise<void> {
-    const labelled = pods.filter((p) => p.metadata?.labels?.[WATCHER_LABEL] === 'true').map(refOf);
-    const actions = planPublication(election, published, labelled, this.o.config.onlyWatchValue);
+    const labelled = this.pods.index.labelledPods().map(refOf);
+    const actions = planPublication(election, published, labelled, this.o.config.onlyWatchValue, tally);
     if (actions.length === 0) return;
     const before = published?.holder;
     this.lease = await this.publisher.execute(actions, this.lease, signal).catch((err: unknown) => {
@@ -264,7 +235,7 @@ export class WatcherController {
       synced: this.synced,
       watcher: this.last?.watcher ?? null,
       reason: this.last?.reason ?? null,
-      candidates: this.last?.candidates ?? [],
+      candidates: this.candidateRows(),
       published: published ?? null,
       note: ASSIGNMENT_NOTE,
     };

@@ -1,6 +1,7 @@
 /** The controller's Prometheus metrics (DESIGN §8). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { METRIC_PREFIX } from '../metric_prefix.ts';
+import { POLICIES, type Policy } from '../policy/policy.ts';
 
 export interface ControllerMetrics {
   registry: Registry;
@@ -57,4 +58,20 @@ export function createControllerMetrics(): ControllerMetrics {
       registers,
     }),
   };
+}
+
+/** `candidates{policy,eligible}`: the election's candidates, and the watch-disabled pods counted apart. */
+export function setCandidateMetrics(
+  metrics: ControllerMetrics,
+  candidates: readonly { policy: Policy; eligible: boolean }[],
+  watchDisabled: number,
+): void {
+  const counts = new Map<string, number>([['watch-disabled/false', watchDisabled]]);
+  for (const c of candidates) {
+    const key = `${c.policy}/${c.eligible}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  for (const policy of POLICIES)
+    for (const eligible of [true, false])
+      metrics.candidates.set({ policy, eligible: String(eligible) }, counts.get(`${policy}/${eligible}`) ?? 0);
 }

@@ -13,7 +13,7 @@
  * Every action is idempotent and derived from what is observed, so a restarted controller (or a
  * new leader) re-adopts the Lease's watcher and only repairs what differs.
  */
-import type { Election, Watcher } from '../watcher_election/elect.ts';
+import { tallyOf, tallyText, type Election, type ElectionTally, type Watcher } from '../watcher_election/elect.ts';
 import type { Policy } from '../policy/policy.ts';
 
 /** The watcher as the Lease records it. */
@@ -72,12 +72,14 @@ function sameRecord(a: PublishedWatcher, b: PublishedWatcher | undefined): boole
  * The writes that bring the cluster to the election's outcome.
  * @param labelled the pods that carry `deepflow.io/k8s-watcher: "true"` now
  * @param onlyWatchValue the configured only-watch spelling, named in the advice of NoWatcherCandidate
+ * @param tally every agent pod by reason, for NoWatcherCandidate's message (default: the election's candidates)
  */
 export function planPublication(
   election: Election,
   published: PublishedWatcher | undefined,
   labelled: readonly PodRef[],
   onlyWatchValue: string,
+  tally: ElectionTally = tallyOf(election.candidates),
 ): Action[] {
   const w = election.watcher;
   const actions: Action[] = [];
@@ -101,7 +103,7 @@ export function planPublication(
     });
   }
   if (!w && (published === undefined || published.holder !== undefined)) {
-    const ineligible = election.candidates.length;
+    const ineligible = tally.total;
     actions.push({
       type: 'event',
       reason: 'NoWatcherCandidate',
@@ -109,14 +111,8 @@ export function planPublication(
       message:
         ineligible === 0
           ? 'no agent pod found: no deepflow-agent watches the Kubernetes API'
-          : `none of ${ineligible} agent pods is eligible (${summarize(election)}): no deepflow-agent watches the Kubernetes API; add a watcher Deployment (one agent pod with K8S_WATCH_POLICY=${onlyWatchValue}) or agents that may watch`,
+          : `none of ${ineligible} agent pods is eligible (${tallyText(tally)}): no deepflow-agent watches the Kubernetes API; add a watcher Deployment (one agent pod with K8S_WATCH_POLICY=${onlyWatchValue}) or agents that may watch`,
     });
   }
   return actions;
-}
-
-function summarize(election: Election): string {
-  const counts = new Map<string, number>();
-  for (const c of election.candidates) counts.set(c.reason, (counts.get(c.reason) ?? 0) + 1);
-  return [...counts].map(([reason, n]) => `${n} ${reason}`).join(', ');
 }

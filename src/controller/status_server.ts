@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import { plainApp } from '../http/plain_app.ts';
 import { listen, sendMetrics, urlOf } from '../http/serve.ts';
+import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import type { Election } from '../watcher_election/elect.ts';
@@ -15,7 +16,8 @@ export interface ControllerStatus {
   synced: boolean;
   watcher: Election['watcher'];
   reason: Election['reason'] | null;
-  candidates: Election['candidates'];
+  /** Iterated once per request and written as it goes: at 100,000 agent pods it is 100,000 rows. */
+  candidates: Iterable<Election['candidates'][number]>;
   published: PublishedWatcher | null;
   /** What the published election means for DeepFlow (the same sentence as `elect`'s). */
   note: string;
@@ -26,6 +28,31 @@ export interface StatusServerOptions {
   port: number;
   status: () => ControllerStatus;
   registry: Registry;
+}
+
+/**
+ * GET /status's body in pieces of a few hundred rows: the text of `JSON.stringify(status, null, 2)`
+ * and a newline, without ever holding all of it.
+ */
+export function* statusJson(status: ControllerStatus, rowsPerPiece = 500): Generator<string> {
+  const { candidates, published, note, ...head } = status;
+  const open = JSON.stringify(head, null, 2);
+  let piece = `${open.slice(0, -2)},\n  "candidates": [`;
+  let rows = 0;
+  for (const c of candidates) {
+    piece += `${rows === 0 ? '' : ','}\n    ${JSON.stringify(c, null, 2).replaceAll('\n', '\n    ')}`;
+    if (++rows % rowsPerPiece === 0) {
+      yield piece;
+      piece = '';
+    }
+  }
+  const tail = JSON.stringify({ published, note }, null, 2);
+  yield `${piece}${rows === 0 ? ']' : '\n  ]'},\n${tail.slice(2)}\n`;
+}
+
+/** Writes the pieces, waiting for the socket to drain between them. */
+async function writeAll(res: NodeJS.WritableStream, pieces: Iterable<string>): Promise<void> {
+  for (const piece of pieces) if (!res.write(piece)) await once(res, 'drain');
 }
 
 /**
@@ -45,8 +72,9 @@ export async function startStatusServer({
     if (req.method === 'GET' || req.method === 'HEAD') return next();
     res.status(405).set('allow', 'GET').end();
   });
-  app.get('/status', (_req, res) => {
-    res.type('application/json').send(JSON.stringify(status(), null, 2) + '\n');
+  app.get('/status', (_req, res, next) => {
+    res.type('application/json');
+    writeAll(res, statusJson(status())).then(() => res.end(), next);
   });
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok');

@@ -11,7 +11,7 @@ import { agentContainers, allContainers } from '../agent/agent_containers.ts';
 import { findEnv, hasEnv, policyOfEnv } from '../agent/container_env.ts';
 import type { Config } from '../config/config.ts';
 import type { Node, Pod } from '../kube/objects.ts';
-import { DEPRECATED_ENV, POLICY_ENV } from '../policy/labels.ts';
+import { DEPRECATED_ENV, POLICY_ENV, WATCHER_LABEL } from '../policy/labels.ts';
 import type { Policy } from '../policy/policy.ts';
 
 /** Why a candidate is not eligible; eligible candidates carry their standing instead. */
@@ -43,12 +43,16 @@ export function podPolicy(pod: Pod, config: Config): Policy {
 }
 
 /** Known NotReady: a Ready condition that is not True (False, or Unknown when the node stopped reporting). */
-function knownNotReady(node: Node): boolean {
+export function knownNotReady(node: Node): boolean {
   const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
   return ready !== undefined && ready.status !== 'True';
 }
 
-/** What a candidate is, from the pod alone (no nodes): computed once per pod object when cached. */
+/**
+ * What a candidate is, from the pod alone (no nodes): everything the election, its alarms and its
+ * publication read of an agent pod. The controller keeps one per agent pod instead of the pod (a
+ * few hundred bytes, see docs/bench/scale.md); every field is always present (one shape).
+ */
 export interface PodFacts {
   namespace: string;
   name: string;
@@ -56,21 +60,18 @@ export interface PodFacts {
   node: string;
   policy: Policy;
   /** Ineligible whatever the nodes say (everything but `node-not-ready`). */
-  ineligible?: Exclude<IneligibleReason, 'node-not-ready'>;
+  ineligible: Exclude<IneligibleReason, 'node-not-ready'> | undefined;
   readySince: number;
   createdAt: number;
+  /** Labelled `deepflow.io/k8s-watcher: "true"`: the publication moves the label to the watcher. */
+  watcherLabel: boolean;
+  /** Some container carries `ONLY_WATCH_K8S_RESOURCE` (the DeprecatedEnv alarm; terminating pods too). */
+  deprecatedEnv: boolean;
 }
 
-/**
- * Remembers {@link PodFacts} per pod object. Only for callers whose pod objects never change
- * in place (an informer store replaces an object on every update): then an election costs
- * a map lookup per unchanged pod instead of env scans and time-stamp parsing.
- */
-export type PodFactsCache = WeakMap<Pod, PodFacts | null>;
-
-function podIneligibility(pod: Pod, policy: Policy): PodFacts['ineligible'] {
+function podIneligibility(pod: Pod, policy: Policy, deprecatedEnv: boolean): PodFacts['ineligible'] {
   if (pod.metadata?.deletionTimestamp) return 'terminating';
-  if (allContainers(pod.spec).some(({ container }) => hasEnv(container, DEPRECATED_ENV))) return 'deprecated-env';
+  if (deprecatedEnv) return 'deprecated-env';
   if (pod.status?.phase !== 'Running') return 'not-running';
   if (pod.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') return 'not-ready';
   if (!pod.spec?.nodeName) return 'unscheduled';
@@ -79,13 +80,13 @@ function podIneligibility(pod: Pod, policy: Policy): PodFacts['ineligible'] {
 }
 
 /** The facts of an agent pod of the elected namespaces; null for any other pod. */
-function podFacts(pod: Pod, config: Config): PodFacts | null {
+export function podFacts(pod: Pod, config: Config): PodFacts | null {
   const namespace = pod.metadata?.namespace ?? 'default';
   const namespaces = config.election.namespaces;
   if (namespaces.length > 0 && !namespaces.includes(namespace)) return null;
   if (agentContainers(pod.spec, config.agent).length === 0) return null;
   const policy = podPolicy(pod, config);
-  const ineligible = podIneligibility(pod, policy);
+  const deprecatedEnv = allContainers(pod.spec).some(({ container }) => hasEnv(container, DEPRECATED_ENV));
   const createdAt = time(pod.metadata?.creationTimestamp);
   const readyAt = time(pod.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime);
   return {
@@ -94,50 +95,44 @@ function podFacts(pod: Pod, config: Config): PodFacts | null {
     uid: pod.metadata?.uid ?? '',
     node: pod.spec?.nodeName ?? '',
     policy,
-    ...(ineligible && { ineligible }),
+    ineligible: podIneligibility(pod, policy, deprecatedEnv),
     readySince: Number.isFinite(readyAt) ? readyAt : createdAt,
     createdAt,
+    watcherLabel: pod.metadata?.labels?.[WATCHER_LABEL] === 'true',
+    deprecatedEnv,
   };
 }
 
 /**
- * Every agent pod of the elected namespaces, with its policy and eligibility. `cache` (see
- * {@link PodFactsCache}) must belong to one config.
+ * The candidate an agent pod is, given which nodes are known NotReady. The order of DESIGN §6's
+ * reasons: a pod that is fine in itself can still be on a NotReady node; watch-disabled is named
+ * last, after every state that would exclude any agent.
  */
-export function candidatePods(
-  pods: readonly Pod[],
-  nodes: readonly Node[],
-  config: Config,
-  cache?: PodFactsCache,
-): CandidatePod[] {
-  const byName = new Map<string, Node>();
-  for (const node of nodes) if (node.metadata?.name) byName.set(node.metadata.name, node);
+export function candidateOf(facts: PodFacts, nodeNotReady: (node: string) => boolean): CandidatePod {
+  let ineligible: IneligibleReason | undefined = facts.ineligible;
+  if ((ineligible === undefined || ineligible === 'watch-disabled') && nodeNotReady(facts.node))
+    ineligible = 'node-not-ready';
+  return {
+    namespace: facts.namespace,
+    name: facts.name,
+    uid: facts.uid,
+    node: facts.node,
+    policy: facts.policy,
+    eligible: ineligible === undefined,
+    ...(ineligible && { ineligible }),
+    readySince: facts.readySince,
+    createdAt: facts.createdAt,
+  };
+}
+
+/** Every agent pod of the elected namespaces, with its policy and eligibility. */
+export function candidatePods(pods: readonly Pod[], nodes: readonly Node[], config: Config): CandidatePod[] {
+  const notReady = new Set<string>();
+  for (const node of nodes) if (node.metadata?.name && knownNotReady(node)) notReady.add(node.metadata.name);
   const out: CandidatePod[] = [];
   for (const pod of pods) {
-    let facts = cache?.get(pod);
-    if (facts === undefined) {
-      facts = podFacts(pod, config);
-      cache?.set(pod, facts);
-    }
-    if (facts === null) continue;
-    // The order of DESIGN §6's reasons: a pod that is fine in itself can still be on a NotReady node;
-    // watch-disabled is named last, after every state that would exclude any agent.
-    let ineligible: IneligibleReason | undefined = facts.ineligible;
-    if (ineligible === undefined || ineligible === 'watch-disabled') {
-      const node = byName.get(facts.node);
-      if (node && knownNotReady(node)) ineligible = 'node-not-ready';
-    }
-    out.push({
-      namespace: facts.namespace,
-      name: facts.name,
-      uid: facts.uid,
-      node: facts.node,
-      policy: facts.policy,
-      eligible: ineligible === undefined,
-      ...(ineligible && { ineligible }),
-      readySince: facts.readySince,
-      createdAt: facts.createdAt,
-    });
+    const facts = podFacts(pod, config);
+    if (facts !== null) out.push(candidateOf(facts, (name) => notReady.has(name)));
   }
   return out;
 }

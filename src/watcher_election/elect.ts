@@ -14,7 +14,7 @@
 import type { Config } from '../config/config.ts';
 import type { Node, Pod } from '../kube/objects.ts';
 import type { Policy } from '../policy/policy.ts';
-import { candidatePods, type CandidatePod, type PodFactsCache } from './candidates.ts';
+import { candidatePods, type CandidatePod } from './candidates.ts';
 
 /** The current watcher, as the Lease names it (`holderIdentity` and the watcher-uid annotation). */
 export interface WatcherRef {
@@ -82,15 +82,22 @@ function isCurrent(c: CandidatePod, current: WatcherRef | undefined): boolean {
   );
 }
 
-/** `cache`: see {@link PodFactsCache}; the result is the same with or without it. */
+/** The election over every agent pod (the CLI's `elect`, `status`): see {@link electAmong}. */
 export function elect(
   pods: readonly Pod[],
   nodes: readonly Node[],
   current: WatcherRef | undefined,
   config: Config,
-  cache?: PodFactsCache,
 ): Election {
-  const all = candidatePods(pods, nodes, config, cache);
+  return electAmong(candidatePods(pods, nodes, config), current);
+}
+
+/**
+ * The election among `all` candidates; `candidates` reports each of them, oldest first. The
+ * controller passes only the pods that may ever watch (not the watch-disabled ones, which can
+ * never win and which it counts instead): the watcher and reason are the same.
+ */
+export function electAmong(all: readonly CandidatePod[], current: WatcherRef | undefined): Election {
   const eligible = all.filter((c) => c.eligible);
   const tier = TIERS.find((t) => eligible.some((c) => c.policy === t));
   const inTier = eligible.filter((c) => c.policy === tier).sort(olderFirst);
@@ -110,4 +117,37 @@ export function elect(
     ? { namespace: chosen.namespace, name: chosen.name, uid: chosen.uid, node: chosen.node, policy: chosen.policy }
     : null;
   return { watcher, reason, candidates };
+}
+
+/** How many agent pods stand for each reason (what NoWatcherCandidate's message counts). */
+export interface ElectionTally {
+  total: number;
+  byReason: ReadonlyMap<CandidateReport['reason'], number>;
+}
+
+/** The order a tally is told in: the standings, then DESIGN §6's reasons. */
+export const REASON_ORDER: readonly CandidateReport['reason'][] = [
+  'elected',
+  'standby',
+  'lower-tier',
+  'terminating',
+  'deprecated-env',
+  'not-running',
+  'not-ready',
+  'unscheduled',
+  'node-not-ready',
+  'watch-disabled',
+];
+
+export function tallyOf(candidates: readonly Pick<CandidateReport, 'reason'>[]): ElectionTally {
+  const byReason = new Map<CandidateReport['reason'], number>();
+  for (const c of candidates) byReason.set(c.reason, (byReason.get(c.reason) ?? 0) + 1);
+  return { total: candidates.length, byReason };
+}
+
+/** `3 watch-disabled, 1 not-ready`: the reasons present, in {@link REASON_ORDER}. */
+export function tallyText(tally: ElectionTally): string {
+  return REASON_ORDER.filter((r) => (tally.byReason.get(r) ?? 0) > 0)
+    .map((r) => `${tally.byReason.get(r)} ${r}`)
+    .join(', ');
 }

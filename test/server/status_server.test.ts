@@ -4,11 +4,25 @@
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Counter, Registry } from 'prom-client';
-import { startStatusServer } from '../../src/controller/status_server.ts';
+import { startStatusServer, statusJson } from '../../src/controller/status_server.ts';
 import type { ControllerStatus } from '../../src/controller/status_server.ts';
 
 let server: Awaited<ReturnType<typeof startStatusServer>>;
 let synced = false;
+let rows = 0;
+
+/** Rows as the controller yields them: a generator, iterable once. */
+function* candidateRows(n: number): Generator<ControllerStatus['candidates'] extends Iterable<infer R> ? R : never> {
+  for (let i = 0; i < n; i++)
+    yield {
+      namespace: 'apps',
+      name: `shop-${i}`,
+      node: `node-${i % 7}`,
+      policy: 'watch-disabled',
+      eligible: false,
+      reason: 'watch-disabled',
+    };
+}
 
 const status = (): ControllerStatus => ({
   identity: 'a',
@@ -17,7 +31,7 @@ const status = (): ControllerStatus => ({
   synced,
   watcher: null,
   reason: null,
-  candidates: [],
+  candidates: candidateRows(rows),
   published: null,
   note: 'a note',
 });
@@ -33,8 +47,27 @@ afterAll(() => server.close());
 test('GET /status is the controller status as JSON', async () => {
   const res = await fetch(`${server.url}/status`);
   expect([res.status, res.headers.get('content-type')]).toEqual([200, 'application/json; charset=utf-8']);
-  expect(await res.json()).toEqual(status());
+  expect(await res.json()).toEqual({ ...status(), candidates: [] });
   expect([res.headers.get('x-powered-by'), res.headers.get('etag')]).toEqual([null, null]);
+});
+
+test.each([0, 1, 499, 500, 1201])(
+  'the body with %d candidates is JSON.stringify(status, null, 2), written in pieces of 500 rows',
+  (n) => {
+    rows = n;
+    const pieces = [...statusJson(status())];
+    expect(pieces.join('')).toBe(JSON.stringify({ ...status(), candidates: [...candidateRows(n)] }, null, 2) + '\n');
+    expect(pieces).toHaveLength(Math.floor(n / 500) + 1);
+    rows = 0;
+  },
+);
+
+test('GET /status streams 20,000 rows whole', async () => {
+  rows = 20_000;
+  const body = (await (await fetch(`${server.url}/status`)).json()) as { candidates: { name: string }[] };
+  rows = 0;
+  expect(body.candidates).toHaveLength(20_000);
+  expect(body.candidates.at(-1)?.name).toBe('shop-19999');
 });
 
 test("/readyz follows the informers' sync; /healthz is always ok", async () => {

@@ -460,30 +460,3 @@ describe('candidatePods / podPolicy', () => {
     expect(podPolicy(runningPod({ containers: [app()] }), cfg())).toBe('normal');
   });
 });
-
-describe('elect with a PodFactsCache (the controller passes one)', () => {
-  test('gives the same election as without, across calls, when pods are replaced rather than changed', () => {
-    const cache = new WeakMap();
-    const pods = [
-      runningPod({ name: 'ds-a', created: T(1) }),
-      runningPod({ name: 'ds-b', created: T(2), node: 'node-2' }),
-      runningPod({ name: 'watcher', policy: 'watch-only', created: T(5) }),
-      runningPod({ name: 'sidecar', policy: 'watch-disabled', created: T(0) }),
-      runningPod({ name: 'shop', containers: [app()] }),
-    ];
-    const nodes = [kubeNode('node-1'), kubeNode('node-2')];
-    expect(elect(pods, nodes, undefined, cfg(), cache)).toEqual(elect(pods, nodes, undefined, cfg()));
-    expect(elect(pods, nodes, undefined, cfg(), cache).watcher?.name).toBe('watcher');
-    // The watcher's pod is replaced by a terminating version, the node of ds-b goes NotReady.
-    const next = pods.map((p) =>
-      p.metadata?.name === 'watcher'
-        ? runningPod({ name: 'watcher', policy: 'watch-only', created: T(5), terminating: true })
-        : p,
-    );
-    const down = [kubeNode('node-1'), kubeNode('node-2', 'False')];
-    const cached = elect(next, down, { namespace: 'deepflow', name: 'watcher' }, cfg(), cache);
-    expect(cached).toEqual(elect(next, down, { namespace: 'deepflow', name: 'watcher' }, cfg()));
-    expect(cached.watcher?.name).toBe('ds-a');
-    expect(cached.candidates.find((c) => c.name === 'ds-b')?.reason).toBe('node-not-ready');
-  });
-});

@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
-import { trimNode, trimPod } from '../../src/controller/trim_pod.ts';
-import { elect } from '../../src/watcher_election/elect.ts';
-import type { KubeObject, Node, Pod } from '../../src/kube/objects.ts';
+import { agentPodRecord, nodeReadiness } from '../../src/controller/agent_pod_record.ts';
+import { AgentPodIndex } from '../../src/watcher_election/agent_pod_index.ts';
+import { elect, tallyOf } from '../../src/watcher_election/elect.ts';
+import type { KubeObject, Pod } from '../../src/kube/objects.ts';
 import { agent, app, cfg, ev, evFrom, istio, kubeNode, nativeSidecar, runningPod } from '../support/fixtures.ts';
 
 const T = (minute: number) => `2024-05-01T10:${String(minute).padStart(2, '0')}:00Z`;
@@ -79,64 +80,60 @@ const PODS: [string, Pod][] = [
 
 const nodes = [kubeNode('node-1'), kubeNode('node-down', 'False')];
 
-describe('trimPod keeps exactly what the election reads', () => {
+describe('agentPodRecord and nodeReadiness keep exactly what the election reads', () => {
   const config = cfg();
-  const trim = trimPod(config);
+  const record = agentPodRecord(config);
 
-  test('the election over trimmed pods equals the election over the real ones, for every current watcher', () => {
+  test('the election over the records equals the election over the real pods, for every current watcher', () => {
     const raw = PODS.map(([, p]) => noisy(p));
-    const trimmed = raw.map((p) => trim(p));
+    const index = new AgentPodIndex();
+    for (const p of raw) index.update(undefined, record(p));
+    for (const n of nodes) {
+      const kept = nodeReadiness(n as KubeObject);
+      index.setNodeNotReady(kept.name, kept.notReady);
+    }
     for (const current of [
       undefined,
       { namespace: 'deepflow', name: 'watcher' },
       { namespace: 'deepflow', name: 'ds-a', uid: 'ds-a-uid' },
     ]) {
-      expect(
-        elect(
-          trimmed,
-          nodes.map((n) => trimNode(n as KubeObject) as Node),
-          current,
-          config,
-        ),
-      ).toEqual(elect(raw, nodes, current, config));
+      const full = elect(raw, nodes, current, config);
+      const indexed = index.elect(current);
+      expect(indexed).toEqual({ ...full, candidates: full.candidates.filter((c) => c.policy !== 'watch-disabled') });
+      expect(index.tally(indexed)).toEqual(tallyOf(full.candidates));
     }
-    expect(elect(trimmed, nodes, undefined, config).watcher?.name).toBe('native');
+    expect(index.elect(undefined).watcher?.name).toBe('native');
   });
 
-  test.each(PODS)(
-    '%s: no managedFields, annotations, volumes, probes; only the policy env and the watcher label',
-    (_what, p) => {
-      const t = trim(noisy(p));
-      const text = JSON.stringify(t);
-      for (const gone of [
-        'managedFields',
-        'annotations',
-        'volumes',
-        'resources',
-        'ports',
-        'RUST_LOG',
-        'K8S_NODE_IP_FOR_DEEPFLOW',
-        'pod-template-hash',
-        'resourceVersion',
-      ])
-        expect(text).not.toContain(gone);
-      const env = [...(t.spec?.containers ?? []), ...(t.spec?.initContainers ?? [])]
-        .flatMap((c) => c.env ?? [])
-        .map((e) => e.name);
-      expect(env.every((n) => n === 'K8S_WATCH_POLICY' || n === 'ONLY_WATCH_K8S_RESOURCE')).toBe(true);
-      expect(Object.keys(t.metadata?.labels ?? {}).every((k) => k === 'deepflow.io/k8s-watcher')).toBe(true);
-    },
-  );
+  test.each(PODS)('%s: nothing of the pod but its facts', (_what, p) => {
+    const kept = record(noisy(p));
+    if (kept === null) return expect(_what).toBe('not an agent');
+    expect(Object.keys(kept).sort()).toEqual([
+      'createdAt',
+      'deprecatedEnv',
+      'ineligible',
+      'name',
+      'namespace',
+      'node',
+      'policy',
+      'readySince',
+      'uid',
+      'watcherLabel',
+    ]);
+    expect(kept.watcherLabel).toBe(_what === 'watch-only watcher');
+    expect(kept.deprecatedEnv).toBe(_what === 'deprecated env in an init container');
+  });
 
-  test('the watcher label survives; a pod without an agent shrinks to its identity', () => {
-    expect(trim(noisy(PODS[1]![1])).metadata?.labels).toEqual({ 'deepflow.io/k8s-watcher': 'true' });
-    expect(trim(noisy(runningPod({ name: 'shop', containers: [app()] })))).toEqual({
-      metadata: { name: 'shop', namespace: 'deepflow', uid: 'shop-uid' },
+  test('a node keeps its name and whether it is known NotReady', () => {
+    expect(nodeReadiness(kubeNode('node-down', 'Unknown') as KubeObject)).toEqual({
+      name: 'node-down',
+      notReady: true,
     });
+    expect(nodeReadiness({ metadata: { name: 'new' } })).toEqual({ name: 'new', notReady: false });
   });
 
-  test('the trimmed agent pod is a fraction of the real one', () => {
+  test('the record of an agent pod is a small fraction of the pod', () => {
     const real = noisy(PODS[0]![1]);
-    expect(JSON.stringify(trim(real)).length).toBeLessThan(JSON.stringify(real).length / 2);
+    expect(JSON.stringify(record(real)).length).toBeLessThan(JSON.stringify(real).length / 4);
   });
 });
