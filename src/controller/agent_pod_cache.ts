@@ -6,7 +6,7 @@
 import type { Config } from '../config/config.ts';
 import { finalState } from '../kube/cache/deltas.ts';
 import type { SharedInformerFactory } from '../kube/cache/informer_factory.ts';
-import type { SharedInformer } from '../kube/cache/shared_informer.ts';
+import type { HandlerRegistration, SharedInformer } from '../kube/cache/shared_informer.ts';
 import { PODS, resourcePath } from '../kube/paths.ts';
 import { AgentPodIndex } from '../watcher_election/agent_pod_index.ts';
 import type { PodFacts } from '../watcher_election/candidates.ts';
@@ -19,9 +19,10 @@ export class AgentPodCache {
   readonly index = new AgentPodIndex();
   private readonly podInformers: SharedInformer<PodFacts | null>[];
   private readonly nodeInformer: SharedInformer<NodeReadiness>;
+  private readonly registrations: HandlerRegistration[] = [];
 
   /** `changed` is called for every change an election can see. */
-  constructor(factory: SharedInformerFactory, config: Config, changed: () => void) {
+  constructor(factory: Pick<SharedInformerFactory, 'informer'>, config: Config, changed: () => void) {
     const paths =
       config.election.namespaces.length === 0
         ? ['/api/v1/pods']
@@ -29,13 +30,22 @@ export class AgentPodCache {
     const record = agentPodRecord(config);
     this.podInformers = paths.map((path) => factory.informer({ path, transform: record }));
     this.nodeInformer = factory.informer({ path: '/api/v1/nodes', transform: nodeReadiness });
-    for (const informer of this.podInformers) this.handlePods(informer, changed);
-    this.handleNodes(changed);
+    for (const informer of this.podInformers) this.registrations.push(this.handlePods(informer, changed));
+    this.registrations.push(this.handleNodes(changed));
+  }
+
+  /**
+   * Resolves once the handlers have filed everything the informers hold (call after the
+   * informers synced): the handlers run after the store is written, so a synced store alone does
+   * not mean a complete index (client-go waits for the handlers' HasSynced the same way).
+   */
+  async whenFiled(): Promise<void> {
+    await Promise.all(this.registrations.map((r) => r.whenIdle()));
   }
 
   /** An update that leaves a pod's record as it was (a heartbeat, an annotation, a pod without an agent) changes nothing. */
-  private handlePods(informer: SharedInformer<PodFacts | null>, changed: () => void): void {
-    informer.addEventHandler({
+  private handlePods(informer: SharedInformer<PodFacts | null>, changed: () => void): HandlerRegistration {
+    return informer.addEventHandler({
       add: (f) => {
         this.index.update(undefined, f);
         if (f) changed();
@@ -52,8 +62,8 @@ export class AgentPodCache {
     });
   }
 
-  private handleNodes(changed: () => void): void {
-    this.nodeInformer.addEventHandler({
+  private handleNodes(changed: () => void): HandlerRegistration {
+    return this.nodeInformer.addEventHandler({
       add: (n) => {
         this.index.setNodeNotReady(n.name, n.notReady);
         changed();

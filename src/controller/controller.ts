@@ -113,6 +113,7 @@ export class WatcherController {
   async start(): Promise<void> {
     this.factory.start();
     await this.factory.waitForCacheSync();
+    await this.pods.whenFiled();
     this.synced = true;
     this.o.logger.info({ agentPods: this.pods.index.size, nodes: this.pods.nodes }, 'caches synced');
     this.electorRun = this.elector.run();
