@@ -31,6 +31,21 @@ export function writeStdout(text: string): Promise<void> {
   return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
 }
 
+/**
+ * Writes pieces of text to standard output, some 64 KB at a time, each flushed before the next is
+ * made: a report of 100,000 rows never exists as one string.
+ */
+export async function writeChunks(chunks: Iterable<string>, bufferSize = 65_536): Promise<void> {
+  let buffer = '';
+  for (const chunk of chunks) {
+    buffer += chunk;
+    if (buffer.length < bufferSize) continue;
+    await writeStdout(buffer);
+    buffer = '';
+  }
+  if (buffer !== '') await writeStdout(buffer);
+}
+
 /** Resolves with exit code 0 once SIGTERM or SIGINT has arrived, been logged, and `stop` has finished. */
 export function untilSignal(logger: Logger, stop: () => Promise<unknown>): Promise<number> {
   return new Promise((resolve) => {

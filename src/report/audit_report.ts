@@ -12,6 +12,7 @@ import { nodeLookupOf } from '../kube/node_lookup.ts';
 import type { KubeObject, Node, Pod } from '../kube/objects.ts';
 import { DEPRECATED_ENV, INJECTION_LABEL, POLICY_ENV, REASON_ANNOTATION } from '../policy/labels.ts';
 import { parsePolicyEnv, type Policy } from '../policy/policy.ts';
+import { sharing } from './report_pods.ts';
 
 export type DriftKind =
   'policy' | 'reason-missing' | 'deprecated-env' | 'invalid-value' | 'duplicate-entries' | 'denied';
@@ -122,40 +123,77 @@ function rowOf(
 /** The workloads `kubectl rollout restart` recreates the pods of. */
 const ROLLABLE = new Set(['Deployment', 'DaemonSet', 'StatefulSet']);
 
-export function auditReport(input: AuditInput): AuditReport {
-  const { config } = input;
-  const options = { config, nodes: nodeLookupOf(input.nodes.map((n) => ({ ...n, kind: 'Node' }))) };
-  const optedIn = (namespace: string | undefined, labels: Record<string, string> | undefined) =>
-    labels?.[INJECTION_LABEL] === 'enabled' ||
-    input.optedInNamespaces === undefined ||
-    input.optedInNamespaces.has(namespace ?? '');
-  const rows: AuditRow[] = [];
-  for (const pod of input.pods) {
-    if (agentContainers(pod.spec, config.agent).length === 0) continue;
-    const w = workloadOf(pod);
-    const opted = optedIn(pod.metadata?.namespace, pod.metadata?.labels);
-    rows.push(rowOf('Pod', pod, `${w.kind}/${w.name}`, reviewPod(pod, options), config, true, opted));
-  }
-  for (const object of input.controllers) {
-    const row = controllerRow(object, options, optedIn);
-    if (row) rows.push(row);
-  }
-  rows.sort(byNamespaceThenControllers);
+/** What every row of one audit reads besides its own object: the config, the nodes, the opted-in namespaces. */
+export interface AuditContext {
+  config: Config;
+  options: ReviewOptions;
+  optedIn: (namespace: string | undefined, labels: Record<string, string> | undefined) => boolean;
+  /** One copy of each equal string of the rows (namespaces, workloads, values, reasons). */
+  intern: (s: string) => string;
+}
+
+export function auditContext(input: Pick<AuditInput, 'config' | 'nodes' | 'optedInNamespaces'>): AuditContext {
+  const { config, optedInNamespaces } = input;
   return {
-    config: input.configSource,
-    namespace: input.namespace ?? null,
+    config,
+    options: { config, nodes: nodeLookupOf(input.nodes.map((n) => ({ ...n, kind: 'Node' }))) },
+    optedIn: (namespace, labels) =>
+      labels?.[INJECTION_LABEL] === 'enabled' ||
+      optedInNamespaces === undefined ||
+      optedInNamespaces.has(namespace ?? ''),
+    intern: sharing().string,
+  };
+}
+
+/**
+ * An agent pod's row, computed alone: what `audit` keeps of a pod as its page arrives (the pod
+ * itself is not kept). Undefined for a pod without an agent container.
+ */
+export function podRow(pod: Pod, { config, options, optedIn, intern }: AuditContext): AuditRow | undefined {
+  if (agentContainers(pod.spec, config.agent).length === 0) return undefined;
+  const w = workloadOf(pod);
+  const opted = optedIn(pod.metadata?.namespace, pod.metadata?.labels);
+  const row = rowOf('Pod', pod, `${w.kind}/${w.name}`, reviewPod(pod, options), config, true, opted);
+  return {
+    ...row,
+    namespace: intern(row.namespace),
+    workload: intern(row.workload),
+    value: intern(row.value),
+    reason: row.reason === null ? null : intern(row.reason),
+  };
+}
+
+/** The report from the rows of the pods and of the pod controllers (in any order). */
+export function auditReportOf(
+  unsorted: readonly AuditRow[],
+  { configSource, namespace }: Pick<AuditInput, 'configSource' | 'namespace'>,
+): AuditReport {
+  const rows = [...unsorted].sort(byNamespaceThenControllers);
+  return {
+    config: configSource,
+    namespace: namespace ?? null,
     rows,
     actions: actionsFor(rows),
     exitCode: rows.some((r) => r.drift.length > 0) ? 1 : 0,
   };
 }
 
+export function auditReport(input: AuditInput): AuditReport {
+  const context = auditContext(input);
+  const rows: AuditRow[] = [];
+  for (const pod of input.pods) {
+    const row = podRow(pod, context);
+    if (row) rows.push(row);
+  }
+  for (const object of input.controllers) {
+    const row = templateRow(object, context);
+    if (row) rows.push(row);
+  }
+  return auditReportOf(rows, input);
+}
+
 /** A pod controller's row: its template as the webhook would admit it, if it runs an agent. */
-function controllerRow(
-  object: KubeObject,
-  options: ReviewOptions,
-  optedIn: (namespace: string | undefined, labels: Record<string, string> | undefined) => boolean,
-): AuditRow | undefined {
+export function templateRow(object: KubeObject, { options, optedIn }: AuditContext): AuditRow | undefined {
   const reviewed = reviewTemplate(object, options);
   if (!reviewed || agentContainers(reviewed.review.pod.spec, options.config.agent).length === 0) return undefined;
   const template = {
@@ -178,12 +216,17 @@ function controllerRow(
   return rowOf(object.kind ?? '', original, workload, reviewed.review, options.config, false, opted);
 }
 
+const byCode = (a: string, b: string) => (a === b ? 0 : a < b ? -1 : 1);
+
 /** By namespace, then pod controllers before pods, then kind and name. */
 function byNamespaceThenControllers(a: AuditRow, b: AuditRow): number {
-  const order = (r: AuditRow) => [r.namespace, r.kind === 'Pod' ? '1' : '0', r.kind, r.name];
-  const [x, y] = [order(a), order(b)];
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
-  return 0;
+  const podLast = (r: AuditRow) => (r.kind === 'Pod' ? '1' : '0');
+  return (
+    byCode(a.namespace, b.namespace) ||
+    byCode(podLast(a), podLast(b)) ||
+    byCode(a.kind, b.kind) ||
+    byCode(a.name, b.name)
+  );
 }
 
 /** What to do about the drift: fix a template, opt a namespace in, restart or recreate. */

@@ -17,15 +17,16 @@ import type { AdmissionTry, CheckInput, WebhookView } from './check_report.ts';
 import { listAll } from './cluster_read.ts';
 import {
   chooseConfig,
-  readAgentPods,
   readController,
   readNodes,
+  readPods,
   readOptedInNamespaces,
   readServerVersion,
   readWebhookConfigurations,
   type Progress,
 } from './cluster_state.ts';
 import { readReadyEndpoints } from './endpoint_slices.ts';
+import { electionPod } from './report_pods.ts';
 import { readServed } from './served_certificate.ts';
 import { statusReport } from './status_report.ts';
 import { TESTED_KUBERNETES } from './tested_kubernetes.ts';
@@ -161,7 +162,8 @@ async function readAdmission(kc: RestConfig, config: Config, namespace: string |
 async function readStatusWarnings(kc: RestConfig, config: Config, source: string, flags: CheckFlags) {
   const { progress } = flags;
   const controller = await readController(kc, config, flags.lease);
-  const [pods, nodes] = await Promise.all([readAgentPods(kc, config, undefined, progress), readNodes(kc, progress)]);
+  const nodes = await readNodes(kc, progress);
+  const pods = await readPods(kc, config, undefined, electionPod(config), progress);
   const webhook = { configurations: ['(checked apart)'], endpoints: [] };
   return statusReport({ config, configSource: source, pods, nodes, ...controller, webhook }).warnings;
 }

@@ -1,6 +1,6 @@
 /**
  * What `status` and `audit` read of a live cluster, in one pass: paginated lists (500 a page, as
- * kubectl), progress on stderr, every object trimmed to what the reports use as it arrives, so
+ * kubectl), progress on stderr, every object reduced to what the reports use as it arrives, so
  * that memory follows the number of agents, not the size of the cluster's pods.
  */
 import type { KubeObject, Lease, Node, Pod } from '../kube/objects.ts';

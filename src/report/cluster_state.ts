@@ -63,16 +63,6 @@ export async function chooseConfig(
   }
 }
 
-/** Pods as the reports need them: agent pods only, without managedFields. */
-export function agentPodsOnly(config: Config): (o: KubeObject) => Pod | undefined {
-  return (o) => {
-    const pod = o as Pod;
-    if (agentContainers(pod.spec, config.agent).length === 0) return undefined;
-    const { managedFields: _, ...metadata } = pod.metadata ?? {};
-    return { ...pod, metadata };
-  };
-}
-
 /** The collections of pods in scope: one namespace, the election's namespaces, or all. */
 export function podPaths(config: Config, namespace: string | undefined): string[] {
   if (namespace) return [resourcePath(PODS, namespace)];
@@ -80,16 +70,19 @@ export function podPaths(config: Config, namespace: string | undefined): string[
   return ['/api/v1/pods'];
 }
 
-export async function readAgentPods(
+/**
+ * The pods in scope, each reduced by `reduce` as its page arrives (to the election's view of an
+ * agent pod, or to an audit row): what is kept follows the number of agents, not the pods' size.
+ */
+export async function readPods<T>(
   kc: RestConfig,
   config: Config,
   namespace: string | undefined,
+  reduce: (pod: KubeObject) => T | undefined,
   progress?: Progress,
-): Promise<Pod[]> {
+): Promise<T[]> {
   const lists = await Promise.all(
-    podPaths(config, namespace).map((path) =>
-      listAll(kc, path, agentPodsOnly(config), { ...(progress && { progress }) }),
-    ),
+    podPaths(config, namespace).map((path) => listAll(kc, path, reduce, { ...(progress && { progress }) })),
   );
   for (const l of lists) if (l.error) throw new Error(`cannot list pods: ${l.error}`);
   return lists.flatMap((l) => l.items);
@@ -256,13 +249,14 @@ export async function readOptedInNamespaces(kc: RestConfig): Promise<Set<string>
   return list.error ? undefined : new Set(list.items);
 }
 
-/** The pod controllers whose templates `audit` reviews. */
-export async function readControllers(
+/** The pod controllers whose templates `audit` reviews, each reduced by `reduce` (to its row) as it arrives. */
+export async function readControllers<T>(
   kc: RestConfig,
   namespace: string | undefined,
   config: Config,
+  reduce: (controller: KubeObject) => T | undefined,
   progress?: Progress,
-): Promise<KubeObject[]> {
+): Promise<T[]> {
   const scope = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
   const kinds: [string, string][] = [
     ['Deployment', `/apis/apps/v1${scope}/deployments`],
@@ -282,7 +276,9 @@ export async function readControllers(
             { template?: { spec?: unknown }; jobTemplate?: { spec?: { template?: { spec?: unknown } } } } | undefined;
           // Jobs a CronJob made are audited through the CronJob.
           if (kind === 'Job' && o.metadata?.ownerReferences?.some((r) => r.kind === 'CronJob')) return undefined;
-          return hasAgent(spec?.template?.spec ?? spec?.jobTemplate?.spec?.template?.spec) ? { ...o, kind } : undefined;
+          return hasAgent(spec?.template?.spec ?? spec?.jobTemplate?.spec?.template?.spec)
+            ? reduce({ ...o, kind })
+            : undefined;
         },
         { ...(progress && { progress }) },
       ),

@@ -6,11 +6,12 @@ import type { Command } from 'commander';
 import { defaultConfig } from '../../config/config.ts';
 import { cluster, clusterOptions, colorOf, configOf, progress, reading, type ClusterFlags } from '../live_cluster.ts';
 import { watcherRef } from '../options.ts';
-import { writeStdout } from '../process.ts';
+import { writeChunks } from '../process.ts';
 
 async function runStatus(flags: ClusterFlags & { lease?: { namespace: string; name: string } }): Promise<number> {
-  const [state, { statusReport }, render] = await Promise.all([
+  const [state, { electionPod }, { statusReport }, render] = await Promise.all([
     import('../../report/cluster_state.ts'),
+    import('../../report/report_pods.ts'),
     import('../../report/status_report.ts'),
     import('../../report/render.ts'),
   ]);
@@ -22,13 +23,14 @@ async function runStatus(flags: ClusterFlags & { lease?: { namespace: string; na
     const { config, source } = await configOf(kc, flags, step, controller.watcherLease?.metadata.namespace);
     if (!flags.lease && controller.watcherLease && controller.watcherLease.metadata.name !== config.election.leaseName)
       controller = await state.readController(kc, config);
-    // The election needs every agent of its namespaces, whatever -n shows.
-    const [pods, nodes, webhook, version] = await Promise.all([
-      state.readAgentPods(kc, config, undefined, step),
+    // The election needs every agent of its namespaces, whatever -n shows; of each, what it reads.
+    const [nodes, webhook, version] = await Promise.all([
       state.readNodes(kc, step),
       state.readWebhook(kc),
       state.readServerVersion(kc),
     ]);
+    // The pods last and alone: the one large list, a page at a time.
+    const pods = await state.readPods(kc, config, undefined, electionPod(config), step);
     return statusReport({
       config,
       configSource: source,
@@ -40,8 +42,10 @@ async function runStatus(flags: ClusterFlags & { lease?: { namespace: string; na
       ...(version && { serverVersion: version }),
     });
   });
-  await writeStdout(
-    flags.output === 'text' ? render.statusText(report, colorOf(flags)) : render.formatReport(report, flags.output),
+  await writeChunks(
+    flags.output === 'text'
+      ? render.statusTextChunks(report, colorOf(flags))
+      : render.formatChunks(report, flags.output),
   );
   return report.exitCode;
 }

@@ -69,10 +69,11 @@ export async function kubeRequest<T>(
   if (signal) options.signal = signal;
   return new Promise<T>((resolve, reject) => {
     const req = request(url, options, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+      // Decoded as it arrives: a list page of some MB is never held twice (the chunks and their concatenation).
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
         const status = res.statusCode ?? 0;
         if (status < 200 || status >= 300) return reject(apiError(`${method} ${path}`, status, text));
         try {
