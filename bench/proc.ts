@@ -1,11 +1,12 @@
 /**
  * /proc readings: a process's memory and CPU, the local cluster's processes (by their pid
- * files), and the whole machine, so that the CPU the benchmark did not get ("other") is known.
+ * files), and the whole machine, so that the CPU the benchmark did not get ("other") is known;
+ * and a command run to its end with its wall time and peak RSS.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 let clockTicks = 100;
 try {
@@ -108,4 +109,121 @@ export function cpuBetween(a: CpuSample, b: CpuSample): CpuCores {
   const machine =
     ((b.machine.busy - a.machine.busy) / Math.max(1, b.machine.total - a.machine.total)) * availableParallelism();
   return { seconds, controller, bench, cluster, other: Math.max(0, machine - controller - bench - cluster) };
+}
+
+/** Process groups of the children measureChild runs, for an exit handler to kill (`process.kill(-pgid)`). */
+export const childGroups = new Set<number>();
+
+let gnuTime: boolean | undefined;
+
+/** Whether /usr/bin/time is GNU time (`-f %M -o FILE`: the child's peak RSS). */
+function hasGnuTime(): boolean {
+  if (gnuTime === undefined) {
+    try {
+      execFileSync('/usr/bin/time', ['-f', '%M', '-o', '/dev/null', 'true'], { stdio: 'ignore', timeout: 5000 });
+      gnuTime = true;
+    } catch {
+      gnuTime = false;
+    }
+  }
+  return gnuTime;
+}
+
+export interface ChildRun {
+  code: number | null;
+  signal: string | null;
+  wallMs: number;
+  /** The child's peak RSS, MB: GNU time's %M (its getrusage), else VmHWM read every 20 ms. */
+  peakRssMb: number | undefined;
+  rssBy: 'time' | 'poll';
+  stdoutBytes: number;
+  /** The first 4 KB of stdout. */
+  stdoutHead: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/**
+ * Runs a command to its end and measures it: wall time from spawn to exit and peak RSS (under
+ * GNU time when the machine has it). Killed (its whole process group) after `timeoutMs`.
+ */
+export function measureChild(
+  command: string,
+  args: string[],
+  { timeoutMs, env = {} }: { timeoutMs: number; env?: Record<string, string> },
+): Promise<ChildRun> {
+  const viaTime = hasGnuTime();
+  const out = viaTime ? join(mkdtempSync(join(tmpdir(), 'kwp-time-')), 'rss') : undefined;
+  const [cmd, argv] = viaTime ? ['/usr/bin/time', ['-f', '%M', '-o', out!, command, ...args]] : [command, args];
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, argv, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+      detached: true,
+    });
+    if (child.pid === undefined) return reject(new Error(`cannot spawn ${command}`));
+    const pid = child.pid;
+    childGroups.add(pid);
+    let stdoutBytes = 0;
+    let stdoutHead = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdoutBytes += d.length;
+      if (stdoutHead.length < 4096) stdoutHead += d.toString('utf8').slice(0, 4096 - stdoutHead.length);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 8192) stderr += d.toString('utf8');
+    });
+    let polled: number | undefined;
+    const poll = viaTime
+      ? undefined
+      : setInterval(() => {
+          const hwm = procStatusMb(pid, 'VmHWM');
+          if (hwm !== undefined) polled = Math.max(polled ?? 0, hwm);
+        }, 20);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      const wallMs = performance.now() - t0;
+      clearTimeout(timer);
+      if (poll) clearInterval(poll);
+      childGroups.delete(pid);
+      let peakRssMb = polled;
+      let exitCode: number | null = code;
+      let exitSignal: string | null = signal;
+      if (out) {
+        // GNU time: "Command exited with non-zero status N" / "Command terminated by signal N", then %M.
+        const text = existsSync(out) ? readFileSync(out, 'utf8') : '';
+        rmSync(dirname(out), { recursive: true, force: true });
+        const lines = text.trim().split('\n');
+        const kb = Number(lines.at(-1));
+        peakRssMb = Number.isFinite(kb) && kb > 0 ? kb / 1024 : undefined;
+        const bySignal = /terminated by signal (\d+)/.exec(text);
+        if (bySignal) {
+          exitCode = null;
+          exitSignal = `signal ${bySignal[1]}`;
+        }
+      }
+      resolve({
+        code: exitCode,
+        signal: exitSignal,
+        wallMs,
+        peakRssMb,
+        rssBy: viaTime ? 'time' : 'poll',
+        stdoutBytes,
+        stdoutHead,
+        stderr,
+        timedOut,
+      });
+    });
+  });
 }

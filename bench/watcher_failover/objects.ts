@@ -46,7 +46,7 @@ export function namespace(name: string): Json {
 }
 
 /** The agent container of the fixture, without the service-account mount the API server adds itself. */
-function fixtureAgent(root: string): { container: Json; volumes: Json[] } {
+export function fixtureAgent(root: string): { container: Json; volumes: Json[] } {
   const review = JSON.parse(readFileSync(join(root, 'bench/fixtures/watcher-pod.review.json'), 'utf8'));
   const spec = review.request.object.spec;
   const container = structuredClone(spec.containers.find((c: Json) => c.name === 'deepflow-agent'));
