@@ -9,7 +9,7 @@ import type { Config } from '../config/config.ts';
 import { defaultConfig } from '../config/config.ts';
 import { loadConfig } from '../config/load.ts';
 import { ConfigError, parseConfig } from '../config/parse.ts';
-import { trimNode } from '../controller/trim_pod.ts';
+import { trimNode } from './trim_node.ts';
 import type { KubeObject, Lease, Node, Pod } from '../kube/objects.ts';
 import type { RestConfig } from '../kube/rest/config.ts';
 import { PODS, resourcePath, SERVICES } from '../kube/paths.ts';

@@ -13,7 +13,14 @@
  * reports: only the pods that may watch (the watch-disabled ones are in the tally).
  */
 import { candidateOf, type IneligibleReason, type PodFacts } from './candidates.ts';
-import { electAmong, type CandidateReport, type Election, type ElectionTally, type WatcherRef } from './elect.ts';
+import {
+  electAmong,
+  reportOf,
+  type CandidateReport,
+  type Election,
+  type ElectionTally,
+  type WatcherRef,
+} from './elect.ts';
 
 const keyOf = (f: PodFacts): string => `${f.namespace}/${f.name}`;
 
@@ -109,14 +116,6 @@ export class AgentPodIndex {
 
   /** A watch-disabled pod as /status lists it (the index counts them; the caller has them). */
   reportOf(f: PodFacts): CandidateReport {
-    const c = candidateOf(f, this.nodeNotReady);
-    return {
-      namespace: c.namespace,
-      name: c.name,
-      node: c.node,
-      policy: c.policy,
-      eligible: c.eligible,
-      reason: c.ineligible ?? 'watch-disabled',
-    };
+    return reportOf(candidateOf(f, this.nodeNotReady), 'standby');
   }
 }

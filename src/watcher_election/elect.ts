@@ -82,6 +82,18 @@ function isCurrent(c: CandidatePod, current: WatcherRef | undefined): boolean {
   );
 }
 
+/** A candidate as an election reports it: its own reason when ineligible, else `standing`. */
+export function reportOf(c: CandidatePod, standing: StandingReason): CandidateReport {
+  return {
+    namespace: c.namespace,
+    name: c.name,
+    node: c.node,
+    policy: c.policy,
+    eligible: c.eligible,
+    reason: c.ineligible ?? standing,
+  };
+}
+
 /** The election over every agent pod (the CLI's `elect`, `status`): see {@link electAmong}. */
 export function elect(
   pods: readonly Pod[],
@@ -105,14 +117,9 @@ export function electAmong(all: readonly CandidatePod[], current: WatcherRef | u
   const chosen = sticky ?? inTier[0];
   const reason: ElectionReason = !chosen ? 'no-candidate' : sticky ? 'sticky' : 'oldest-ready';
 
-  const candidates = [...all].sort(olderFirst).map((c): CandidateReport => ({
-    namespace: c.namespace,
-    name: c.name,
-    node: c.node,
-    policy: c.policy,
-    eligible: c.eligible,
-    reason: c.ineligible ?? (c === chosen ? 'elected' : c.policy === tier ? 'standby' : 'lower-tier'),
-  }));
+  const candidates = [...all]
+    .sort(olderFirst)
+    .map((c) => reportOf(c, c === chosen ? 'elected' : c.policy === tier ? 'standby' : 'lower-tier'));
   const watcher = chosen
     ? { namespace: chosen.namespace, name: chosen.name, uid: chosen.uid, node: chosen.node, policy: chosen.policy }
     : null;

@@ -9,7 +9,7 @@ import { auditReport } from '../../src/report/audit_report.ts';
 import { auditText, formatReport, statusText } from '../../src/report/render.ts';
 import { statusReport } from '../../src/report/status_report.ts';
 import { defaultConfig } from '../../src/config/config.ts';
-import { trimNode } from '../../src/controller/trim_pod.ts';
+import { trimNode } from '../../src/report/trim_node.ts';
 import type { KubeObject, Lease, Node, Pod } from '../../src/kube/objects.ts';
 import { startFakeApiServer, type FakeApiServer } from '../client/fake_api_server.ts';
 import { agentCluster, RELEASE_NAMESPACE, WATCHER } from '../support/agent_cluster.ts';
