@@ -5,7 +5,8 @@
  */
 import type { KubeObject, Lease, Node, Pod } from '../kube/objects.ts';
 import type { RestConfig } from '../kube/rest/config.ts';
-import { ApiError, kubeRequest } from '../kube/rest/request.ts';
+import { listRequest } from '../kube/rest/list_request.ts';
+import { ApiError } from '../kube/rest/request.ts';
 
 export const PAGE_SIZE = 500;
 
@@ -13,11 +14,6 @@ export interface ListResult<T> {
   items: T[];
   /** Why the list could not be read (403, 404 of an API the cluster does not serve): the report says so instead of failing. */
   error?: string;
-}
-
-interface Page {
-  metadata?: { continue?: string };
-  items?: KubeObject[];
 }
 
 /** Every page of a collection; `keep` trims (or drops, with undefined) each item as it arrives. */
@@ -30,18 +26,16 @@ export async function listAll<T>(
   const items: T[] = [];
   let cont: string | undefined;
   let seen = 0;
+  const onItem = (item: KubeObject) => {
+    seen++;
+    const kept = keep(item);
+    if (kept !== undefined) items.push(kept);
+  };
   try {
     do {
-      const page = await kubeRequest<Page>(kc, 'GET', path, {
-        query: { limit: PAGE_SIZE, continue: cont, labelSelector },
-        timeoutMs: 60_000,
-      });
-      for (const item of page.items ?? []) {
-        const kept = keep(item);
-        if (kept !== undefined) items.push(kept);
-      }
-      seen += page.items?.length ?? 0;
-      cont = page.metadata?.continue || undefined;
+      const query = { limit: PAGE_SIZE, continue: cont, labelSelector };
+      const meta = await listRequest(kc, path, { query, timeoutMs: 60_000 }, onItem);
+      cont = meta.continue || undefined;
       if (cont || seen > PAGE_SIZE) progress?.(path, seen);
     } while (cont);
   } catch (err) {

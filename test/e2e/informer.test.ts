@@ -17,7 +17,7 @@ import {
   KubeListerWatcher,
   type ListerWatcher,
   type ListOptions,
-  type ListPage,
+  type ListPageMeta,
   type WatchHandle,
   type WatchObject,
   type WatchOptions,
@@ -76,7 +76,7 @@ const remove = (name: string) => kubeRequest<unknown>(kc, 'DELETE', `${PATH}/${n
 
 /** name -> resourceVersion of a fresh list from the API server. */
 async function freshList(set: string, path = PATH): Promise<Record<string, string>> {
-  const list = await kubeRequest<ListPage>(kc, 'GET', path, { query: { labelSelector: `set=${set}` } });
+  const list = await kubeRequest<{ items?: ConfigMap[] }>(kc, 'GET', path, { query: { labelSelector: `set=${set}` } });
   return Object.fromEntries(
     (list.items ?? []).map((o) => [o.metadata!.name!, String(o.metadata!.resourceVersion)]).sort(),
   );
@@ -219,9 +219,9 @@ class Gate implements ListerWatcher {
     this.waiting--;
   }
 
-  async list(options: ListOptions, signal: AbortSignal): Promise<ListPage> {
+  async list(options: ListOptions, signal: AbortSignal, onItem: (item: KubeObject) => void): Promise<ListPageMeta> {
     await this.pass();
-    return this.inner.list(options, signal);
+    return this.inner.list(options, signal, onItem);
   }
 
   async watch(

@@ -8,7 +8,7 @@ import { NAMESPACE_INDEX, namespaceIndex, NODE_NAME_INDEX, nodeNameIndex } from 
 import type {
   ListerWatcher,
   ListOptions,
-  ListPage,
+  ListPageMeta,
   WatchHandle,
   WatchObject,
   WatchOptions,
@@ -123,7 +123,11 @@ export class FakeApiServer implements ListerWatcher {
     queueMicrotask(() => w.onEvent(event.type, copy));
   }
 
-  async list({ limit, continue: cont }: ListOptions, signal: AbortSignal): Promise<ListPage> {
+  async list(
+    { limit, continue: cont }: ListOptions,
+    signal: AbortSignal,
+    onItem: (item: KubeObject) => void,
+  ): Promise<ListPageMeta> {
     signal.throwIfAborted();
     await sleep(1);
     const failure = this.listFailures.shift();
@@ -146,12 +150,10 @@ export class FakeApiServer implements ListerWatcher {
     const end = limit ? offset + limit : snapshot.items.length;
     const items = snapshot.items.slice(offset, end);
     const more = end < snapshot.items.length;
+    for (const item of items) onItem(item);
     return {
-      metadata: {
-        resourceVersion: String(snapshot.rv),
-        ...(more && { continue: `${cont?.split(':')[0] ?? this.lists}:${end}` }),
-      },
-      items,
+      resourceVersion: String(snapshot.rv),
+      ...(more && { continue: `${cont?.split(':')[0] ?? this.lists}:${end}` }),
     };
   }
 

@@ -7,7 +7,7 @@ import { describe, expect, test } from '@jest/globals';
 import type {
   ListerWatcher,
   ListOptions,
-  ListPage,
+  ListPageMeta,
   WatchHandle,
   WatchObject,
   WatchOptions,
@@ -52,7 +52,7 @@ class ScriptedListerWatcher implements ListerWatcher {
     return step;
   }
 
-  list(_options: ListOptions, signal: AbortSignal): Promise<ListPage> {
+  list(_options: ListOptions, signal: AbortSignal): Promise<ListPageMeta> {
     const at = this.clock.monotonic();
     const step = this.take('list') as { list: 'ok' | 'fail' } | undefined;
     this.requests.push({ op: 'list', at, end: at });
@@ -61,7 +61,7 @@ class ScriptedListerWatcher implements ListerWatcher {
         signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }),
       );
     if (step.list === 'fail') return Promise.reject(new Error('connect ECONNREFUSED'));
-    return Promise.resolve({ metadata: { resourceVersion: String(this.rv) }, items: [] });
+    return Promise.resolve({ resourceVersion: String(this.rv) });
   }
 
   watch(

@@ -2,12 +2,12 @@
  * Where a reflector lists and watches (client-go tools/cache listwatch.go): one collection of
  * the API server, optionally narrowed by label and field selectors.
  *
- * {@link KubeListerWatcher} is the real one (kubeRequest for the list pages, openWatch for the
- * stream). The interface exists so that the reflector's state machine runs unchanged
+ * {@link KubeListerWatcher} is the real one (listRequest for the list pages, each item handed over
+ * as it arrives; openWatch for the stream). The interface exists so that the reflector's state machine runs unchanged
  * against any source of list pages and watch events.
  */
 import type { KubeObject } from '../objects.ts';
-import { kubeRequest } from '../rest/request.ts';
+import { listRequest } from '../rest/list_request.ts';
 import type { RestConfig } from '../rest/config.ts';
 import { openWatch } from '../rest/watch.ts';
 
@@ -22,9 +22,10 @@ export interface WatchOptions {
   timeoutSeconds: number;
 }
 
-export interface ListPage {
-  metadata?: { resourceVersion?: string; continue?: string };
-  items?: KubeObject[];
+/** What a page of a list says besides its items. */
+export interface ListPageMeta {
+  resourceVersion?: string;
+  continue?: string;
 }
 
 /** A watch event's object: a Kubernetes object, or a Status for `ERROR`. */
@@ -37,8 +38,12 @@ export interface WatchHandle {
 export interface ListerWatcher {
   /** For logs: what is listed and watched. */
   readonly description: string;
-  /** One page of the list; rejects with an ApiError (or any error) on failure. */
-  list(options: ListOptions, signal: AbortSignal): Promise<ListPage>;
+  /**
+   * One page of the list: `onItem` gets each item in order (as it arrives, so that the caller's
+   * reduction of it is all that stays in memory), then the promise resolves with the page's
+   * metadata; rejects with an ApiError (or any error, also one `onItem` threw) on failure.
+   */
+  list(options: ListOptions, signal: AbortSignal, onItem: (item: KubeObject) => void): Promise<ListPageMeta>;
   /**
    * Opens a watch. `onEvent` gets each event in order; `onDone` is called at most once when the
    * stream ends: without an argument for a normal close, with the error otherwise (an HTTP
@@ -84,13 +89,14 @@ export class KubeListerWatcher implements ListerWatcher {
     this.description = describeSelector(selector);
   }
 
-  list({ limit, continue: cont }: ListOptions, signal: AbortSignal): Promise<ListPage> {
+  list(
+    { limit, continue: cont }: ListOptions,
+    signal: AbortSignal,
+    onItem: (item: KubeObject) => void,
+  ): Promise<ListPageMeta> {
     const { path, labelSelector, fieldSelector } = this.selector;
-    return kubeRequest<ListPage>(this.kc, 'GET', path, {
-      query: { labelSelector, fieldSelector, limit, continue: cont },
-      timeoutMs: 60_000,
-      signal,
-    });
+    const query = { labelSelector, fieldSelector, limit, continue: cont };
+    return listRequest(this.kc, path, { query, timeoutMs: 60_000, signal }, onItem);
   }
 
   async watch(

@@ -165,12 +165,13 @@ export class Reflector<T> {
     let resourceVersion: string;
     let pages = 0;
     do {
-      const page = await this.listerWatcher.list({ limit: pageSize, continue: cont }, this.stopping.signal);
+      const page = await this.listerWatcher.list({ limit: pageSize, continue: cont }, this.stopping.signal, (item) =>
+        items.push([objectKey(item), transform(item)]),
+      );
       if (this.stopped) return;
       pages++;
-      for (const item of page.items ?? []) items.push([objectKey(item), transform(item)]);
-      cont = page.metadata?.continue || undefined;
-      resourceVersion = page.metadata?.resourceVersion ?? '';
+      cont = page.continue || undefined;
+      resourceVersion = page.resourceVersion ?? '';
     } while (cont);
     store.replace(items, resourceVersion);
     this.resourceVersion = resourceVersion;

@@ -50,12 +50,43 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** How a 2xx answer's body is read: its text as it arrives (UTF-8), then the value at its end. */
+export interface BodyReader<T> {
+  chunk(text: string): void;
+  end(): T;
+}
+
+/** The whole text, parsed as JSON when it is JSON (a text answer stays a string). */
+function jsonBody<T>(): BodyReader<T> {
+  let text = '';
+  return {
+    chunk: (c) => void (text += c),
+    end: () => {
+      try {
+        return (text ? JSON.parse(text) : undefined) as T;
+      } catch {
+        return text as T;
+      }
+    },
+  };
+}
+
 /** One request; resolves with the parsed JSON body of a 2xx answer, rejects with an {@link ApiError} otherwise. */
-export async function kubeRequest<T>(
+export function kubeRequest<T>(kc: RestConfig, method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  return kubeRequestWith(kc, method, path, options, jsonBody<T>());
+}
+
+/**
+ * One request whose 2xx body goes to `reader` as it arrives (decoded as it arrives: a list page of
+ * some MB is never held twice, as chunks and as their concatenation); rejects with an
+ * {@link ApiError} for any other status, and with what `reader` throws.
+ */
+export async function kubeRequestWith<T>(
   kc: RestConfig,
   method: string,
   path: string,
-  { query, body, patchType, timeoutMs = 30_000, signal }: RequestOptions = {},
+  { query, body, patchType, timeoutMs = 30_000, signal }: RequestOptions,
+  reader: BodyReader<T>,
 ): Promise<T> {
   signal?.throwIfAborted();
   const url = kc.url(withQuery(path, query));
@@ -69,21 +100,30 @@ export async function kubeRequest<T>(
   if (signal) options.signal = signal;
   return new Promise<T>((resolve, reject) => {
     const req = request(url, options, (res) => {
-      // Decoded as it arrives: a list page of some MB is never held twice (the chunks and their concatenation).
-      let text = '';
+      const status = res.statusCode ?? 0;
+      const ok = status >= 200 && status < 300;
+      let errorText = '';
       res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
+      res.on('data', (c: string) => {
+        if (!ok) errorText += c;
+        else if (!settle(() => reader.chunk(c))) req.destroy();
+      });
       res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        if (status < 200 || status >= 300) return reject(apiError(`${method} ${path}`, status, text));
-        try {
-          resolve((text ? JSON.parse(text) : undefined) as T);
-        } catch {
-          resolve(text as T);
-        }
+        if (!ok) return reject(apiError(`${method} ${path}`, status, errorText));
+        settle(() => resolve(reader.end()));
       });
       res.on('error', reject);
     });
+    /** Runs `step`; on a throw, rejects with it and returns false. */
+    const settle = (step: () => void): boolean => {
+      try {
+        step();
+        return true;
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+        return false;
+      }
+    };
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(payload);
