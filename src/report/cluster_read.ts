@@ -5,6 +5,7 @@
  */
 import type { KubeObject, Lease, Node, Pod } from '../kube/objects.ts';
 import type { RestConfig } from '../kube/rest/config.ts';
+import { readPages } from '../kube/rest/list_pager.ts';
 import { listRequest } from '../kube/rest/list_request.ts';
 import { ApiError } from '../kube/rest/request.ts';
 
@@ -24,7 +25,6 @@ export async function listAll<T>(
   { labelSelector, progress }: { labelSelector?: string; progress?: (what: string, count: number) => void } = {},
 ): Promise<ListResult<T>> {
   const items: T[] = [];
-  let cont: string | undefined;
   let seen = 0;
   const onItem = (item: KubeObject) => {
     seen++;
@@ -32,12 +32,12 @@ export async function listAll<T>(
     if (kept !== undefined) items.push(kept);
   };
   try {
-    do {
+    await readPages(async (cont, { ready, onContinue, signal }) => {
       const query = { limit: PAGE_SIZE, continue: cont, labelSelector };
-      const meta = await listRequest(kc, path, { query, timeoutMs: 60_000 }, onItem);
-      cont = meta.continue || undefined;
-      if (cont || seen > PAGE_SIZE) progress?.(path, seen);
-    } while (cont);
+      const meta = await listRequest(kc, path, { query, timeoutMs: 60_000, ready, onContinue, signal }, onItem);
+      if (meta.continue || seen > PAGE_SIZE) progress?.(path, seen);
+      return meta;
+    });
   } catch (err) {
     if (err instanceof ApiError && (err.status === 403 || err.status === 404)) return { items, error: err.message };
     throw err;

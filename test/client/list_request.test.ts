@@ -91,3 +91,48 @@ test('a reduction that throws ends the request with its error', async () => {
   await expect(listed).rejects.toThrow('cannot keep a');
   expect(seen).toEqual(['a']);
 });
+
+test('the continue token is told before the items; items wait for ready, the answer paused', async () => {
+  server.handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      `{"metadata":{"continue":"page-2","resourceVersion":"7"},"items":[${JSON.stringify(pod('a'))},${JSON.stringify(pod('b'))}]}`,
+    );
+  };
+  let open: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (open = resolve));
+  const seen: string[] = [];
+  let told: () => void = () => {};
+  const tokenTold = new Promise<string | undefined>((resolve) => (told = () => resolve(undefined)));
+  const tokens: (string | undefined)[] = [];
+  const listed = listRequest(
+    kc,
+    '/api/v1/pods',
+    {
+      ready,
+      onContinue: (token) => {
+        tokens.push(token);
+        told();
+      },
+    },
+    (item) => seen.push(item.metadata?.name ?? ''),
+  );
+  // The answer is all there, but nothing is read before ready.
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(seen).toEqual([]);
+  open();
+  await tokenTold;
+  await expect(listed).resolves.toEqual({ continue: 'page-2', resourceVersion: '7' });
+  expect(tokens).toEqual(['page-2']);
+  expect(seen).toEqual(['a', 'b']);
+});
+
+test('a rejected ready ends the request with its error', async () => {
+  server.handler = (_req, res) => json(res, 200, { metadata: {}, items: [pod('a')] });
+  const seen: unknown[] = [];
+  const ready = Promise.reject(new Error('the page before failed'));
+  await expect(listRequest(kc, '/api/v1/pods', { ready }, (item) => seen.push(item))).rejects.toThrow(
+    'the page before failed',
+  );
+  expect(seen).toEqual([]);
+});

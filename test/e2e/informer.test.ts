@@ -394,6 +394,21 @@ describe('a factory informer on a real kube-apiserver', () => {
     }
   });
 
+  test('a list of several pages, read one page ahead, fills the store in full', async () => {
+    await Promise.all(Array.from({ length: 23 }, (_, i) => create(configMap(`paged-${i}`, 'paged', String(i)))));
+    const { logger, lines } = testLogger();
+    const informer = new SharedInformer<ConfigMap>({ kc, path: PATH, labelSelector: 'set=paged', logger, pageSize: 4 });
+    try {
+      informer.start();
+      expect(await informer.waitForSync()).toBe(true);
+      expect(storeContent(informer)).toEqual(await freshList('paged'));
+      expect(Object.keys(storeContent(informer))).toHaveLength(23);
+      expect(lines.find((l) => l.msg === 'listed')).toMatchObject({ items: 23, pages: 6 });
+    } finally {
+      await informer.stop();
+    }
+  });
+
   test('bookmarks advance the resourceVersion while nothing selected changes', async () => {
     // kube-apiserver sends a bookmark 2 s before a watch's timeout (and about once a minute),
     // when the collection's version has moved past the watch's start. A short timeout makes it

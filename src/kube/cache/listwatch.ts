@@ -14,6 +14,10 @@ import { openWatch } from '../rest/watch.ts';
 export interface ListOptions {
   limit?: number;
   continue?: string;
+  /** Items wait until this resolves (the page before is read: rest/list_pager.ts). */
+  ready?: Promise<void>;
+  /** Told the continue token as soon as it is known, before the items (rest/list_pager.ts); may never be called. */
+  onContinue?: (token: string | undefined) => void;
 }
 
 export interface WatchOptions {
@@ -90,13 +94,14 @@ export class KubeListerWatcher implements ListerWatcher {
   }
 
   list(
-    { limit, continue: cont }: ListOptions,
+    { limit, continue: cont, ready, onContinue }: ListOptions,
     signal: AbortSignal,
     onItem: (item: KubeObject) => void,
   ): Promise<ListPageMeta> {
     const { path, labelSelector, fieldSelector } = this.selector;
     const query = { labelSelector, fieldSelector, limit, continue: cont };
-    return listRequest(this.kc, path, { query, timeoutMs: 60_000, signal }, onItem);
+    const hooks = { ...(ready && { ready }), ...(onContinue && { onContinue }) };
+    return listRequest(this.kc, path, { query, timeoutMs: 60_000, signal, ...hooks }, onItem);
   }
 
   async watch(

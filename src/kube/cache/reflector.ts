@@ -15,6 +15,8 @@ import { backoffDelay, listerWatcherOf, type ReflectorOptions, type ReflectorSta
 import { Gone, statusCodeOf, WatchFailure } from './watch_errors.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { objectKey } from './store.ts';
+import type { KubeObject } from '../objects.ts';
+import { readPages } from '../rest/list_pager.ts';
 
 /** A watch that ran at least this long before it failed resets the backoff. */
 export const HEALTHY_WATCH_MS = 10_000;
@@ -161,18 +163,14 @@ export class Reflector<T> {
   private async list(): Promise<void> {
     const { transform, store, pageSize = 500 } = this.options;
     const items: [string, T][] = [];
-    let cont: string | undefined;
-    let resourceVersion: string;
-    let pages = 0;
-    do {
-      const page = await this.listerWatcher.list({ limit: pageSize, continue: cont }, this.stopping.signal, (item) =>
-        items.push([objectKey(item), transform(item)]),
-      );
-      if (this.stopped) return;
-      pages++;
-      cont = page.continue || undefined;
-      resourceVersion = page.resourceVersion ?? '';
-    } while (cont);
+    const keep = (item: KubeObject) => items.push([objectKey(item), transform(item)]);
+    const { last, pages } = await readPages(
+      (cont, { ready, onContinue, signal }) =>
+        this.listerWatcher.list({ limit: pageSize, continue: cont, ready, onContinue }, signal, keep),
+      this.stopping.signal,
+    );
+    if (this.stopped) return;
+    const resourceVersion = last.resourceVersion ?? '';
     store.replace(items, resourceVersion);
     this.resourceVersion = resourceVersion;
     if (this.counters.lists++ > 0) this.counters.relists++;

@@ -23,6 +23,7 @@ const ITEMS_KEY = /"items"\s*:\s*$/;
 
 export class ListItemSplitter {
   private readonly onItem: (text: string) => void;
+  private readonly onItemsStart: ((envelope: string) => void) | undefined;
   private depth = 0;
   private inString = false;
   /** The next character (the first of the next chunk) is escaped by a backslash. */
@@ -35,8 +36,10 @@ export class ListItemSplitter {
   /** Where the envelope's text starts in the current chunk (-1: inside the items). */
   private keepFrom = 0;
 
-  constructor(onItem: (text: string) => void) {
+  /** `onItemsStart` gets the envelope read so far when the items begin (`{…,"items":[`). */
+  constructor(onItem: (text: string) => void, onItemsStart?: (envelope: string) => void) {
     this.onItem = onItem;
+    this.onItemsStart = onItemsStart;
   }
 
   /** Scans one chunk of the response; calls `onItem` for every item it completes. */
@@ -70,6 +73,7 @@ export class ListItemSplitter {
       this.envelope += chunk.slice(this.keepFrom, i + 1);
       this.keepFrom = -1;
       this.inItems = true;
+      this.onItemsStart?.(this.envelope);
     }
     this.depth++;
   }

@@ -3,6 +3,7 @@
  * their wire shape (timestamps as strings), which is what the pure core reads; client-node's
  * generated clients would turn them into classes with Date fields.
  */
+import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import type { RestConfig } from './config.ts';
 
@@ -54,6 +55,8 @@ export interface RequestOptions {
 export interface BodyReader<T> {
   chunk(text: string): void;
   end(): T;
+  /** The body waits (its response paused) until this resolves; a rejection ends the request. */
+  ready?: Promise<void>;
 }
 
 /** The whole text, parsed as JSON when it is JSON (a text answer stays a string). */
@@ -99,33 +102,60 @@ export async function kubeRequestWith<T>(
   const options = await kc.requestOptions(method, headers);
   if (signal) options.signal = signal;
   return new Promise<T>((resolve, reject) => {
-    const req = request(url, options, (res) => {
-      const status = res.statusCode ?? 0;
-      const ok = status >= 200 && status < 300;
-      let errorText = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        if (!ok) errorText += c;
-        else if (!settle(() => reader.chunk(c))) req.destroy();
-      });
-      res.on('end', () => {
-        if (!ok) return reject(apiError(`${method} ${path}`, status, errorText));
-        settle(() => resolve(reader.end()));
-      });
-      res.on('error', reject);
-    });
-    /** Runs `step`; on a throw, rejects with it and returns false. */
-    const settle = (step: () => void): boolean => {
-      try {
-        step();
-        return true;
-      } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-        return false;
-      }
+    const fail = (err: unknown) => {
+      reject(err instanceof Error ? err : new Error(String(err)));
+      req.destroy();
     };
+    const req = request(url, options, (res) => void readAnswer(res, `${method} ${path}`, reader).then(resolve, fail));
+    reader.ready?.catch(fail); // also before the answer arrives
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(payload);
+  });
+}
+
+/** One answer: a 2xx body through `reader` (held, paused, while `reader.ready` is pending), any other status as an ApiError. */
+function readAnswer<T>(res: IncomingMessage, what: string, reader: BodyReader<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const status = res.statusCode ?? 0;
+    res.setEncoding('utf8');
+    res.on('error', reject);
+    if (status < 200 || status >= 300) {
+      let text = '';
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => reject(apiError(what, status, text)));
+      return;
+    }
+    const held: string[] = [];
+    let open = reader.ready === undefined;
+    let ended = false;
+    let failed = false;
+    const guard = (step: () => void) => {
+      if (failed) return;
+      try {
+        step();
+      } catch (err) {
+        failed = true;
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    };
+    res.on('data', (c: string) => {
+      if (open) guard(() => reader.chunk(c));
+      else {
+        held.push(c);
+        res.pause();
+      }
+    });
+    res.on('end', () => (open ? guard(() => resolve(reader.end())) : (ended = true)));
+    reader.ready?.then(
+      () =>
+        guard(() => {
+          open = true;
+          for (const c of held.splice(0)) reader.chunk(c);
+          if (ended) resolve(reader.end());
+          else res.resume();
+        }),
+      reject,
+    );
   });
 }
