@@ -395,7 +395,7 @@ async function podEvents(ctx: Ctx, c: Controller, sidecars: number, size: number
   };
   log(
     `${size}: ${k} pod events: controller CPU ${cpuMs.toFixed(0)} ms in ${windowS.toFixed(1)} s (idle ${(idleCores * 1000).toFixed(1)} ms/s, ` +
-      `${idleElections} elections while idle) -> ${figures.usPerEvent.toFixed(0)} µs per event; ${el.count} elections (${el.meanMs?.toFixed(1)} ms mean); ` +
+      `${idleElections} elections while idle) -> ${figures.usPerEvent.toFixed(0)} µs per event; ${el.count} elections (${el.meanMs === undefined ? '-' : el.meanMs.toFixed(1)} ms mean); ` +
       `quiet ${(figures.drainMs / 1000).toFixed(1)} s after the last event${timedOut ? ' (NOT quiet within 120 s)' : ''}`,
   );
   return figures;

@@ -15,14 +15,27 @@ import { agentPodRecord, nodeReadiness, type NodeReadiness } from './agent_pod_r
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
+/**
+ * A watch-disabled agent pod that is neither labelled as the watcher nor carries the old variable
+ * (or no agent pod at all): no election reads it, only its number does (the candidates metric).
+ * In a serverless cluster nearly every pod event is of one.
+ */
+const onlyCounted = (f: PodFacts | null | undefined): boolean =>
+  !f || (f.policy === 'watch-disabled' && !f.watcherLabel && !f.deprecatedEnv);
+
+/** What the handlers call: `changed` for a change an election can see, `counted` for one only the counts can. */
+export interface CacheListeners {
+  changed: () => void;
+  counted: () => void;
+}
+
 export class AgentPodCache {
   readonly index = new AgentPodIndex();
   private readonly podInformers: SharedInformer<PodFacts | null>[];
   private readonly nodeInformer: SharedInformer<NodeReadiness>;
   private readonly registrations: HandlerRegistration[] = [];
 
-  /** `changed` is called for every change an election can see. */
-  constructor(factory: Pick<SharedInformerFactory, 'informer'>, config: Config, changed: () => void) {
+  constructor(factory: Pick<SharedInformerFactory, 'informer'>, config: Config, on: CacheListeners) {
     const paths =
       config.election.namespaces.length === 0
         ? ['/api/v1/pods']
@@ -30,8 +43,8 @@ export class AgentPodCache {
     const record = agentPodRecord(config);
     this.podInformers = paths.map((path) => factory.informer({ path, transform: record }));
     this.nodeInformer = factory.informer({ path: '/api/v1/nodes', transform: nodeReadiness });
-    for (const informer of this.podInformers) this.registrations.push(this.handlePods(informer, changed));
-    this.registrations.push(this.handleNodes(changed));
+    for (const informer of this.podInformers) this.registrations.push(this.handlePods(informer, on));
+    this.registrations.push(this.handleNodes(on.changed));
   }
 
   /**
@@ -44,20 +57,25 @@ export class AgentPodCache {
   }
 
   /** An update that leaves a pod's record as it was (a heartbeat, an annotation, a pod without an agent) changes nothing. */
-  private handlePods(informer: SharedInformer<PodFacts | null>, changed: () => void): HandlerRegistration {
+  private handlePods(informer: SharedInformer<PodFacts | null>, on: CacheListeners): HandlerRegistration {
+    const tell = (before: PodFacts | null | undefined, after: PodFacts | null | undefined) => {
+      if (!before && !after) return;
+      if (onlyCounted(before) && onlyCounted(after)) on.counted();
+      else on.changed();
+    };
     return informer.addEventHandler({
       add: (f) => {
         this.index.update(undefined, f);
-        if (f) changed();
+        tell(undefined, f);
       },
       update: (before, after) => {
         this.index.update(before, after);
-        if (!same(before, after)) changed();
+        if (!same(before, after)) tell(before, after);
       },
       delete: (gone) => {
         const f = finalState(gone);
         this.index.update(f, undefined);
-        if (f) changed();
+        tell(f, undefined);
       },
     });
   }

@@ -1,8 +1,9 @@
 /**
- * The watcher-election controller (DESIGN §6): informers on agent pods and nodes; every change
- * re-runs the pure election (coalesced, so a burst of events costs one election); the replica
- * that holds the leader Lease publishes the result (see publication.ts). Followers keep their
- * caches warm and compute the election too, for /status and a fast takeover.
+ * The watcher-election controller (DESIGN §6): informers on agent pods and nodes; every change an
+ * election can see re-runs the pure election (coalesced, so a burst of events costs one election;
+ * a watch-disabled sidecar's events only update its count); the replica that holds the leader
+ * Lease publishes the result (see publication.ts). Followers keep their caches warm and compute
+ * the election too, for /status and a fast takeover.
  *
  * The DeepFlow server, not this controller, assigns the watch: it reads only the agents'
  * K8S_WATCH_POLICY (which the webhook sets). The published election says which agent should
@@ -24,7 +25,7 @@ import { Coalescer } from './coalescer.ts';
 import { planPublication, type PodRef, type PublishedWatcher } from './publication.ts';
 import { Publisher } from './publisher.ts';
 import { AgentPodCache } from './agent_pod_cache.ts';
-import { setCandidateMetrics } from './metrics.ts';
+import { setCandidateMetrics, setWatchDisabledMetric } from './metrics.ts';
 import { QUIET, stepWatchOnlyAlarm, type WatchOnlyAlarmState } from './watch_only_alarm.ts';
 import type { Lease } from '../kube/objects.ts';
 import { publishedWatcher } from './watcher_lease.ts';
@@ -87,7 +88,11 @@ export class WatcherController {
       (err, retryInMs) => logger.warn({ err: errorMessage(err), retryInMs }, 'election failed; retrying'),
       o.minElectionIntervalMs ?? 200,
     );
-    this.pods = new AgentPodCache(this.factory, config, () => this.coalescer.request());
+    this.pods = new AgentPodCache(this.factory, config, {
+      changed: () => this.coalescer.request(),
+      // A watch-disabled sidecar came, went or changed: no election can change, only its count.
+      counted: () => setWatchDisabledMetric(this.o.metrics, this.pods.index.watchDisabled),
+    });
     const le = o.leaderElection ?? {};
     this.elector = new LeaderElector({
       kc,

@@ -75,3 +75,8 @@ export function setCandidateMetrics(
     for (const eligible of [true, false])
       metrics.candidates.set({ policy, eligible: String(eligible) }, counts.get(`${policy}/${eligible}`) ?? 0);
 }
+
+/** `candidates{policy="watch-disabled",eligible="false"}` alone: a watch-disabled pod came or went, no election ran. */
+export function setWatchDisabledMetric(metrics: ControllerMetrics, watchDisabled: number): void {
+  metrics.candidates.set({ policy: 'watch-disabled', eligible: 'false' }, watchDisabled);
+}
