@@ -70,6 +70,8 @@ export class FakeApiServer implements ListerWatcher {
   watches = 0;
   listPages = 0;
   readonly watchRequests: WatchOptions[] = [];
+  /** Where each list started (the first page's resourceVersion and match). */
+  readonly listRequests: Pick<ListOptions, 'resourceVersion' | 'resourceVersionMatch'>[] = [];
 
   write(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: KubeObject): KubeObject {
     const rv = ++this.rv;
@@ -124,12 +126,17 @@ export class FakeApiServer implements ListerWatcher {
   }
 
   async list(
-    { limit, continue: cont }: ListOptions,
+    { limit, continue: cont, resourceVersion, resourceVersionMatch }: ListOptions,
     signal: AbortSignal,
     onItem: (item: KubeObject) => void,
   ): Promise<ListPageMeta> {
     signal.throwIfAborted();
     await sleep(1);
+    if (!cont)
+      this.listRequests.push({
+        ...(resourceVersion !== undefined && { resourceVersion }),
+        ...(resourceVersionMatch && { resourceVersionMatch }),
+      });
     const failure = this.listFailures.shift();
     if (failure) throw failure;
     this.listPages++;

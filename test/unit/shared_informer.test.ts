@@ -221,6 +221,26 @@ describe('SharedInformer on an in-memory API server', () => {
     await informer.stop();
   });
 
+  test('lists start from the cache, then from what the store has seen, then consistently after a gone version', async () => {
+    const server = new FakeApiServer();
+    server.create(pod('ns', 'a'));
+    const informer = informerOn(server);
+    informer.start();
+    await informer.waitForSync();
+    await eventually('the watch', () => server.openWatches === 1);
+    const seen = informer.lastSyncResourceVersion;
+    server.listFailures.push(Object.assign(new Error('Expired: too old resource version'), { statusCode: 410 }));
+    server.watchFailures.push(Object.assign(new Error('Gone'), { statusCode: 410 }));
+    server.closeWatches(); // the re-watch gets 410: relist from `seen`, which fails with 410 too
+    await eventually('the consistent relist', () => informer.reflector.stats.lists === 2);
+    expect(server.listRequests).toEqual([
+      { resourceVersion: '0' },
+      { resourceVersion: seen, resourceVersionMatch: 'NotOlderThan' },
+      {},
+    ]);
+    await informer.stop();
+  });
+
   test('errors back off and retry, forever, each one logged; bookmarks advance the resourceVersion', async () => {
     const server = new FakeApiServer();
     server.create(pod('ns', 'a'));

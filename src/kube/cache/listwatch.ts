@@ -14,6 +14,9 @@ import { openWatch } from '../rest/watch.ts';
 export interface ListOptions {
   limit?: number;
   continue?: string;
+  /** Of the first page: "0" for any version (the API server's watch cache), a version with NotOlderThan, or none (consistent). */
+  resourceVersion?: string;
+  resourceVersionMatch?: 'NotOlderThan';
   /** Items wait until this resolves (the page before is read: rest/list_pager.ts). */
   ready?: Promise<void>;
   /** Told the continue token as soon as it is known, before the items (rest/list_pager.ts); may never be called. */
@@ -94,12 +97,12 @@ export class KubeListerWatcher implements ListerWatcher {
   }
 
   list(
-    { limit, continue: cont, ready, onContinue }: ListOptions,
+    { limit, continue: cont, resourceVersion, resourceVersionMatch, ready, onContinue }: ListOptions,
     signal: AbortSignal,
     onItem: (item: KubeObject) => void,
   ): Promise<ListPageMeta> {
     const { path, labelSelector, fieldSelector } = this.selector;
-    const query = { labelSelector, fieldSelector, limit, continue: cont };
+    const query = { labelSelector, fieldSelector, limit, continue: cont, resourceVersion, resourceVersionMatch };
     const hooks = { ...(ready && { ready }), ...(onContinue && { onContinue }) };
     return listRequest(this.kc, path, { query, timeoutMs: 60_000, signal, ...hooks }, onItem);
   }

@@ -2,17 +2,23 @@
  * A reflector (client-go tools/cache reflector.go): keeps a store in step with one collection of
  * the API server.
  *
- * List (paginated, `limit` + `continue`), hand the whole list to the store (`replace`), then
- * watch from the list's resourceVersion with bookmarks, which advance the resourceVersion
- * without any object change. A normal close of the watch re-watches from the last
- * resourceVersion seen; 410 Gone (an ERROR event with code 410, or an HTTP 410: the version was
- * compacted away) relists; every other error retries with exponential backoff and jitter,
- * forever. It never stops silently: every failure is logged, and `stop()` is the only way out.
+ * List (where from: listFrom; pages: list_pager.ts), hand the whole list to the store (`replace`),
+ * then watch from the list's resourceVersion with bookmarks, which advance the resourceVersion
+ * without any object change. A normal close of the watch re-watches from the last resourceVersion
+ * seen; 410 Gone (an ERROR event with code 410, or an HTTP 410: the version was compacted away)
+ * relists; every other error retries with exponential backoff and jitter, forever. It never stops
+ * silently: every failure is logged, and `stop()` is the only way out.
  */
 import { errorMessage, type Logger } from '../../log.ts';
 import type { ListerWatcher, WatchHandle, WatchObject } from './listwatch.ts';
-import { backoffDelay, listerWatcherOf, type ReflectorOptions, type ReflectorStats } from './reflector_options.ts';
-import { Gone, statusCodeOf, WatchFailure } from './watch_errors.ts';
+import {
+  backoffDelay,
+  listerWatcherOf,
+  listFrom,
+  type ReflectorOptions,
+  type ReflectorStats,
+} from './reflector_options.ts';
+import { Gone, statusCodeOf, versionUnavailable, WatchFailure, watchEnding } from './watch_errors.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { objectKey } from './store.ts';
 import type { KubeObject } from '../objects.ts';
@@ -30,6 +36,8 @@ export class Reflector<T> {
   /** Ends the watch in progress (an aborted watch calls no `onDone`). */
   private endWatch: (() => void) | undefined;
   private resourceVersion = '';
+  /** The last list failed because its version was gone: list consistently. */
+  private listFromNow = false;
   private synced = false;
   private syncWaiters: ((synced: boolean) => void)[] = [];
   private running: Promise<void> | undefined;
@@ -164,11 +172,21 @@ export class Reflector<T> {
     const { transform, store, pageSize = 500 } = this.options;
     const items: [string, T][] = [];
     const keep = (item: KubeObject) => items.push([objectKey(item), transform(item)]);
+    const from = listFrom(this.resourceVersion, this.listFromNow);
     const { last, pages } = await readPages(
       (cont, { ready, onContinue, signal }) =>
-        this.listerWatcher.list({ limit: pageSize, continue: cont, ready, onContinue }, signal, keep),
+        this.listerWatcher.list(
+          { limit: pageSize, ...(cont ? { continue: cont } : from), ready, onContinue },
+          signal,
+          keep,
+        ),
       this.stopping.signal,
-    );
+    ).catch((err: unknown) => {
+      // The version is compacted away, or newer than this server has: the next list is a consistent one.
+      if (versionUnavailable(err)) this.listFromNow = true;
+      throw err;
+    });
+    this.listFromNow = false;
     if (this.stopped) return;
     const resourceVersion = last.resourceVersion ?? '';
     store.replace(items, resourceVersion);
@@ -237,29 +255,14 @@ export class Reflector<T> {
     });
   }
 
-  /**
-   * How a watch that ended is taken: undefined to re-watch from the last resourceVersion (a normal
-   * close, or a connection silent past the server-side timeout), {@link Gone} to relist, or the
-   * failure to back off from.
-   */
+  /** How a watch that ended is taken: undefined to re-watch from the last resourceVersion, else the failure (Gone: relist). */
   private watchEnded(err: unknown, received: number, elapsedMs: number, established: boolean): unknown {
-    if (err === undefined || err === null) {
-      if (received === 0 && elapsedMs < 1000)
-        return new WatchFailure('very short watch: closed within a second without any event');
-      this.log.debug({ resourceVersion: this.resourceVersion, events: received }, 'watch closed; re-watching');
-      return undefined;
-    }
-    if (statusCodeOf(err) === 410) return new Gone(errorMessage(err));
-    if (established && (err as { name?: string }).name === 'TimeoutError') {
-      // The idle limit (WatchIdleTimeout), set past the server-side timeout: the server should
-      // have ended this watch already, so the connection is likely dead. Re-watch.
-      this.log.warn(
-        { resourceVersion: this.resourceVersion },
-        'watch silent past its timeout (connection lost?); re-watching',
-      );
-      return undefined;
-    }
-    return err;
+    const ending = watchEnding(err, received, elapsedMs, established);
+    if ('failure' in ending) return ending.failure;
+    const { resourceVersion } = this;
+    if (ending.rewatch === 'closed') this.log.debug({ resourceVersion, events: received }, 'watch closed; re-watching');
+    else this.log.warn({ resourceVersion }, 'watch silent past its timeout (connection lost?); re-watching');
+    return undefined;
   }
 
   private apply(type: string, object: WatchObject): void {

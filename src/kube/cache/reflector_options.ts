@@ -6,7 +6,7 @@ import type { RestConfig } from '../rest/config.ts';
 import type { Logger } from '../../log.ts';
 import type { Clock } from '../clock.ts';
 import type { KubeObject } from '../objects.ts';
-import { KubeListerWatcher, type ListerWatcher, type ResourceSelector } from './listwatch.ts';
+import { KubeListerWatcher, type ListerWatcher, type ListOptions, type ResourceSelector } from './listwatch.ts';
 
 /**
  * What a reflector writes to (client-go's Store as a reflector sees it). `Store` is one (it
@@ -87,4 +87,19 @@ export interface ReflectorStats {
   bookmarks: number;
   /** Failures (each one logged as a warning); a 410 that simply relists is not one. */
   failures: number;
+}
+
+/**
+ * Where a list starts (client-go's relistResourceVersion): the first from any version the API
+ * server's watch cache holds ("0": served from memory in one answer, not paged from etcd; the
+ * watch then brings it up to date), a relist from no older than what the store has seen, and
+ * after a list that found its version gone (`versionGone`), a consistent list.
+ */
+export function listFrom(
+  lastVersion: string,
+  versionGone: boolean,
+): Pick<ListOptions, 'resourceVersion' | 'resourceVersionMatch'> {
+  if (versionGone) return {};
+  if (!lastVersion) return { resourceVersion: '0' };
+  return { resourceVersion: lastVersion, resourceVersionMatch: 'NotOlderThan' };
 }
