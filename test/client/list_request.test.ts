@@ -93,10 +93,13 @@ test('a reduction that throws ends the request with its error', async () => {
 });
 
 test('the continue token is told before the items; items wait for ready, the answer paused', async () => {
+  let sent: () => void = () => {};
+  const answered = new Promise<void>((resolve) => (sent = resolve));
   server.handler = (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
       `{"metadata":{"continue":"page-2","resourceVersion":"7"},"items":[${JSON.stringify(pod('a'))},${JSON.stringify(pod('b'))}]}`,
+      sent,
     );
   };
   let open: () => void = () => {};
@@ -117,9 +120,10 @@ test('the continue token is told before the items; items wait for ready, the ans
     },
     (item) => seen.push(item.metadata?.name ?? ''),
   );
-  // The answer is all there, but nothing is read before ready.
-  await new Promise((resolve) => setImmediate(resolve));
+  // The whole answer is sent, but nothing is read before ready.
+  await answered;
   expect(seen).toEqual([]);
+  expect(tokens).toEqual([]);
   open();
   await tokenTold;
   await expect(listed).resolves.toEqual({ continue: 'page-2', resourceVersion: '7' });

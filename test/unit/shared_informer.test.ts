@@ -25,6 +25,17 @@ import {
   storeMatches,
 } from '../support/in_memory_api.ts';
 
+/** An informer synced with a server holding one pod, its watch open. */
+async function watchingOnePod() {
+  const server = new FakeApiServer();
+  server.create(pod('ns', 'a'));
+  const informer = informerOn(server);
+  informer.start();
+  await informer.waitForSync();
+  await eventually('the watch', () => server.openWatches === 1);
+  return { server, informer };
+}
+
 describe('SharedInformer on an in-memory API server', () => {
   test('paginated initial list, then watch events in order; the store follows', async () => {
     const server = new FakeApiServer();
@@ -206,12 +217,7 @@ describe('SharedInformer on an in-memory API server', () => {
   });
 
   test('an HTTP 410 on the watch request relists too', async () => {
-    const server = new FakeApiServer();
-    server.create(pod('ns', 'a'));
-    const informer = informerOn(server);
-    informer.start();
-    await informer.waitForSync();
-    await eventually('the watch', () => server.openWatches === 1);
+    const { server, informer } = await watchingOnePod();
     server.create(pod('ns', 'b'));
     await eventually('the event', () => informer.indexer.size === 2);
     server.watchFailures.push(Object.assign(new Error('Gone'), { statusCode: 410 }));
@@ -222,12 +228,7 @@ describe('SharedInformer on an in-memory API server', () => {
   });
 
   test('lists start from the cache, then from what the store has seen, then consistently after a gone version', async () => {
-    const server = new FakeApiServer();
-    server.create(pod('ns', 'a'));
-    const informer = informerOn(server);
-    informer.start();
-    await informer.waitForSync();
-    await eventually('the watch', () => server.openWatches === 1);
+    const { server, informer } = await watchingOnePod();
     const seen = informer.lastSyncResourceVersion;
     server.listFailures.push(Object.assign(new Error('Expired: too old resource version'), { statusCode: 410 }));
     server.watchFailures.push(Object.assign(new Error('Gone'), { statusCode: 410 }));

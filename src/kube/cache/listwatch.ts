@@ -7,7 +7,7 @@
  * against any source of list pages and watch events.
  */
 import type { KubeObject } from '../objects.ts';
-import { listRequest } from '../rest/list_request.ts';
+import { listRequest, type ListMeta } from '../rest/list_request.ts';
 import type { RestConfig } from '../rest/config.ts';
 import { openWatch } from '../rest/watch.ts';
 
@@ -30,10 +30,7 @@ export interface WatchOptions {
 }
 
 /** What a page of a list says besides its items. */
-export interface ListPageMeta {
-  resourceVersion?: string;
-  continue?: string;
-}
+export type ListPageMeta = ListMeta;
 
 /** A watch event's object: a Kubernetes object, or a Status for `ERROR`. */
 export type WatchObject = KubeObject & { code?: number; reason?: string; message?: string };
